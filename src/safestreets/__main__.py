@@ -1,0 +1,3 @@
+from safestreets.cli import main
+
+main()

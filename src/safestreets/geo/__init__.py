@@ -1,0 +1,1 @@
+"""Geography: projection to the workspace CRS, and assigning points to areas."""

@@ -1,0 +1,92 @@
+"""Ingest: one path in, validated rows in the store, one batch per file.
+
+Dispatches on what the path holds: data.police.uk files (one file, a folder, or the bulk archive zip),
+or a force's own records with a mapping file. Each file loads in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from safestreets.errors import InputError
+from safestreets.sources import policeuk
+from safestreets.sources.csvread import parse_text
+from safestreets.store.load import (
+    LoadOptions,
+    LoadResult,
+    already_loaded,
+    cleanup,
+    load_staged,
+    stage_policeuk,
+)
+
+Progress = Callable[[str, int, int], None]  # (label, done, total)
+
+
+def ingest_policeuk(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    opts: LoadOptions = LoadOptions(),
+    *,
+    kind: str | None = None,
+    progress: Progress | None = None,
+) -> list[LoadResult]:
+    """Load every police.uk file at ``path`` that passes the filters. Stops at the first bad file
+    (earlier files stay loaded: each is its own transaction) unless ``opts.skip_bad_rows``."""
+    files = policeuk.select(
+        policeuk.discover(path),
+        forces=set(opts.forces) if opts.forces else None,
+        months=set(opts.months) if opts.months else None,
+        kinds={kind} if kind else None,
+    )
+    results = []
+    for i, pf in enumerate(files):
+        if progress:
+            progress(pf.source.name, i, len(files))
+        results.append(load_policeuk_file(con, pf, opts, kind=kind))
+    if progress:
+        progress("", len(files), len(files))
+    return results
+
+
+def load_policeuk_file(
+    con: duckdb.DuckDBPyConnection,
+    pf: policeuk.PoliceFile,
+    opts: LoadOptions = LoadOptions(),
+    *,
+    kind: str | None = None,
+) -> LoadResult:
+    label = pf.source.label
+    data = pf.source.read_bytes()
+    parsed = parse_text(pf.source, data=data)
+    found = policeuk.detect_kind(
+        [c for c in parsed.table.column_names if c != "_row"], label, expected=kind or pf.kind
+    )
+    previous = already_loaded(con, found, parsed.sha256, opts)
+    if previous is not None:
+        return LoadResult(source=label, kind=found, skipped_as=previous, rows_read=parsed.rows_read)
+    file_force = opts.force or pf.force
+    if found == "stop-and-search" and file_force is None:
+        raise InputError(
+            label,
+            "stop-and-search files do not name their force: name the file "
+            "YYYY-MM-<force>-stop-and-search.csv or pass --force",
+        )
+    if parsed.table.num_rows == 0 and not parsed.bad_rows:
+        raise InputError(label, "the file has a header but no data rows")
+    try:
+        stage_policeuk(con, parsed.table, found, file_force=file_force, file_month=pf.month)
+        return load_staged(
+            con,
+            kind=found,
+            label=label,
+            sha256=parsed.sha256,
+            rows_read=parsed.rows_read,
+            bad_rows=parsed.bad_rows,
+            opts=opts,
+        )
+    finally:
+        cleanup(con)

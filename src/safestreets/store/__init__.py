@@ -1,0 +1,75 @@
+"""The DuckDB store: one file per workspace, versioned schema, atomic batch loads.
+
+``open_store`` is the one way in: it creates the file if asked, applies migrations and sets the
+session time zone from the workspace settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from safestreets.config import DEFAULT_CRS, Workspace
+from safestreets.errors import WorkspaceError
+from safestreets.store.schema import migrate
+
+DEFAULT_SETTINGS = {"crs": DEFAULT_CRS, "timezone": "Europe/London"}
+
+
+def open_store(
+    workspace: Workspace, *, create: bool = True, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open (and, with ``create``, make) the workspace store, migrated to the current schema."""
+    if not workspace.db_path.exists():
+        if not create:
+            raise WorkspaceError(
+                f"no store at {workspace.db_path}: run 'safestreets init' or 'safestreets ingest' first"
+            )
+        workspace.ensure()
+    try:
+        con = duckdb.connect(str(workspace.db_path), read_only=read_only)
+    except duckdb.IOException as err:
+        raise WorkspaceError(f"cannot open {workspace.db_path}: {err}") from err
+    if not read_only:
+        migrate(con)
+        for key, value in DEFAULT_SETTINGS.items():
+            con.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT DO NOTHING", [key, value])
+    con.execute(f"SET TimeZone = '{get_setting(con, 'timezone')}'")
+    # Each file is its own transaction; checkpointing after every few files would dominate a bulk load.
+    con.execute("SET checkpoint_threshold = '256MB'")
+    return con
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, with the result fully consumed (DuckDB refuses new work on a
+    connection that still has an unfinished result)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def get_setting(con: duckdb.DuckDBPyConnection, key: str) -> str:
+    row = fetch_one(con, "SELECT value FROM settings WHERE key = ?", [key])
+    if row is None:
+        return DEFAULT_SETTINGS[key]
+    return str(row[0])
+
+
+def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a failure (or a killed process) leaves the store as it was before."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

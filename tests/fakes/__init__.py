@@ -1,0 +1,1 @@
+"""Loopback fakes of remote services, for tests that must not touch the internet."""
