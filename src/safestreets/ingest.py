@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from safestreets.errors import InputError
 from safestreets.sources import policeuk
-from safestreets.sources.csvread import parse_text
+from safestreets.sources.csvread import ROW, parse_text
 from safestreets.store.load import (
     LoadOptions,
     LoadResult,
@@ -87,6 +89,42 @@ def load_policeuk_file(
             rows_read=parsed.rows_read,
             bad_rows=parsed.bad_rows,
             opts=opts,
+        )
+    finally:
+        cleanup(con)
+
+
+def load_policeuk_table(
+    con: duckdb.DuckDBPyConnection,
+    table: pa.Table,
+    *,
+    kind: str,
+    label: str,
+    sha256: str,
+    force: str,
+    opts: LoadOptions = LoadOptions(),
+) -> LoadResult:
+    """Load rows fetched from the API (already in a police.uk file's columns) through the same checks
+    as files. Rows replace earlier rows with the same keys, so fetching a month again adds nothing."""
+    previous = already_loaded(con, kind, sha256, opts)
+    if previous is not None:
+        return LoadResult(source=label, kind=kind, skipped_as=previous, rows_read=table.num_rows)
+    detect_columns = [c for c in table.column_names if c != ROW]
+    policeuk.detect_kind(detect_columns, label, expected=kind)
+    if ROW not in table.column_names:
+        table = table.append_column(ROW, pa.array(np.arange(1, table.num_rows + 1, dtype="int64")))
+    try:
+        stage_policeuk(con, table, kind, file_force=force, file_month=None)
+        return load_staged(
+            con,
+            kind=kind,
+            label=label,
+            sha256=sha256,
+            rows_read=table.num_rows,
+            bad_rows=[],
+            opts=opts,
+            source="police.uk-api",
+            replace="keys",
         )
     finally:
         cleanup(con)

@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from safestreets.store import fetch_one
+
 TABLES = ("events", "outcomes", "stop_searches")
 # Which LSOA set wins for point lookups when several are loaded: the newest.
 POINT_LSOA_PREFERENCE = ("lsoa21", "lsoa", "lsoa11")
@@ -120,9 +122,10 @@ def assign_areas(con: duckdb.DuckDBPyConnection, table: str = "events", *, where
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-    """The first row of a query, read to the end: DuckDB 2 blocks ``register`` behind a half-read result."""
-    rows = con.execute(sql, list(params)).fetchall()
-    return tuple(rows[0])
+    """The one row an aggregate query returns, read to the end."""
+    row = fetch_one(con, sql, list(params))
+    assert row is not None, sql
+    return tuple(row)
 
 
 def register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:

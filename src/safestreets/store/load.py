@@ -8,6 +8,7 @@ outcomes update); keyed sources (the API, a force's records) replace rows with t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -236,10 +237,8 @@ def cleanup(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP VIEW IF EXISTS {view}")
     con.execute("DROP TABLE IF EXISTS typed")
     for name in ("raw", "pts", "bad", "outcome_map", "force_map", "type_map", "harm_weights"):
-        try:
+        with contextlib.suppress(Exception):  # not registered for this kind
             con.unregister(name)
-        except Exception:  # not registered for this kind
-            pass
 
 
 def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[tuple]:
@@ -249,7 +248,8 @@ def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list
         return []  # the common case
     con.register("flagged", pa.table({"_row": [r for r, _ in flagged]}))
     parts = [
-        f"SELECT _row, '{c.column}' AS col, '{c.reason}' AS reason, CAST({c.value} AS VARCHAR) AS value "
+        f"SELECT _row, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
+        f"CAST({c.value} AS VARCHAR) AS value "
         f"FROM checked WHERE _row IN (SELECT _row FROM flagged) AND ({c.failing})"
         for c in checks
     ]

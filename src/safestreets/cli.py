@@ -1,0 +1,554 @@
+"""The ``safestreets`` command: one verb, one call into the library.
+
+Errors the user can fix print as one line on stderr with a non-zero exit, never a traceback
+(set SAFESTREETS_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from safestreets import __version__
+from safestreets.config import DEFAULT_CRS, ENV_VAR, Workspace, resolve_workspace
+from safestreets.errors import SafestreetsError
+from safestreets.store import get_setting, open_store, set_setting
+from safestreets.store.load import LoadOptions, LoadResult
+from safestreets.timespec import parse_months
+
+app = typer.Typer(
+    name="safestreets",
+    help="Crime data for violence reduction: ingest, forecast, plan, account, evaluate, brief.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+areas_app = typer.Typer(help="Boundaries: LSOAs, wards, boroughs, BCUs.", no_args_is_help=True)
+places_app = typer.Typer(help="Places that shape risk or tactics: stations, night-time economy.",
+                         no_args_is_help=True)  # fmt: skip
+fetch_app = typer.Typer(help="Fetch from the data.police.uk API into the store.", no_args_is_help=True)
+app.add_typer(areas_app, name="areas")
+app.add_typer(places_app, name="places")
+app.add_typer(fetch_app, name="fetch")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", envvar=ENV_VAR, help="Workspace folder (holds the DuckDB store)."),
+]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"safestreets {__version__}")
+        raise typer.Exit()
+    ctx.obj = {"workspace": workspace}
+
+
+def _workspace(ctx: typer.Context, local: Path | None) -> Workspace:
+    chosen = local or (ctx.obj or {}).get("workspace")
+    return resolve_workspace(chosen)
+
+
+@contextmanager
+def _store(
+    ctx: typer.Context, local: Path | None, *, create: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_store(_workspace(ctx, local), create=create)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Any]:
+    """A progress bar on stderr, shown from the first update (so an early error stays one line)."""
+    bar = Progress(
+        TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=err, transient=False,
+    )  # fmt: skip
+    task = bar.add_task("", total=None)
+
+    def update(what: str, done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, description=what, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
+# --- init / status ---------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    crs: Annotated[
+        str, typer.Option(help="Working CRS in metres (EPSG:27700 in Great Britain).")
+    ] = DEFAULT_CRS,
+    timezone: Annotated[str, typer.Option(help="Local time zone of the data.")] = "Europe/London",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create a workspace and its store (safe to run again)."""
+    from safestreets.geo.project import transformer
+
+    try:
+        transformer("EPSG:4326", crs)
+    except Exception as exc:
+        raise SafestreetsError(f"unknown CRS {crs!r}: give an EPSG code such as EPSG:27700") from exc
+    with _store(ctx, workspace) as con:
+        loaded = con.execute("SELECT count(*) FROM batches").fetchall()[0][0]
+        if loaded and crs != get_setting(con, "crs"):
+            raise SafestreetsError(
+                f"the store already holds data in {get_setting(con, 'crs')}: start a new workspace to use {crs}"
+            )
+        set_setting(con, "crs", crs)
+        set_setting(con, "timezone", timezone)
+    out.print(f"workspace ready: {_workspace(ctx, workspace).root} (CRS {crs}, time zone {timezone})")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    by_month: Annotated[bool, typer.Option("--by-month", help="Rows per month x crime type.")] = True,
+) -> None:
+    """What the store holds: months x crime types x forces, rows lacking location, rejected rows."""
+    from safestreets.store.queries import status as store_status
+
+    with _store(ctx, workspace, create=False) as con:
+        s = store_status(con)
+    ws = _workspace(ctx, workspace)
+    out.print(f"[bold]{ws.db_path}[/]  CRS {s.crs}, time zone {s.timezone}, {s.batches} loads")
+    t = Table("table", "rows", "no location", "months", title="Loaded")
+    for name, summ in s.tables.items():
+        span = f"{summ.first_month} .. {summ.last_month}" if summ.first_month else "-"
+        t.add_row(name, f"{summ.rows:,}", f"{summ.no_location:,}", span)
+    out.print(t)
+    if s.forces:
+        out.print("forces: " + ", ".join(s.forces))
+    if by_month and s.matrix:
+        _print_matrix(s.matrix)
+    if s.areas:
+        out.print("areas: " + ", ".join(f"{k} {v:,}" for k, v in s.areas.items()))
+        if s.unassigned:
+            out.print(f"[yellow]{s.unassigned:,} located events fall outside every loaded area[/]")
+    if s.places:
+        out.print("places: " + ", ".join(f"{k} {v:,}" for k, v in s.places.items()))
+    out.print(f"rejected rows: {s.rejected:,}")
+    for column, reason, n in s.rejected_reasons:
+        out.print(f"  {n:,} x {column or 'row'}: {reason}")
+
+
+def _print_matrix(matrix: list[tuple[str, str, str, int]]) -> None:
+    types = sorted({m[2] for m in matrix})
+    short = {t: "".join(w[0] for w in t.replace("-", " ").split()).upper() for t in types}
+    for force in sorted({m[0] for m in matrix}):
+        rows: dict[str, dict[str, int]] = {}
+        for f, month, ctype, n in matrix:
+            if f == force:
+                rows.setdefault(month, {})[ctype] = n
+        t = Table("month", *[short[c] for c in types], "all", title=f"{force}: events per month x type")
+        for month in sorted(rows):
+            counts = rows[month]
+            t.add_row(month, *[f"{counts.get(c, 0):,}" for c in types], f"{sum(counts.values()):,}")
+        out.print(t)
+    out.print("  " + "; ".join(f"{short[t]} = {t}" for t in types))
+
+
+# --- ingest ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A police.uk file, a folder of them, the bulk archive zip, "
+                                              "or a force's records file (with --mapping).")],
+    kind: Annotated[str | None, typer.Option(help="street, outcomes or stop-and-search (default: from "
+                                                  "the header).")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping file (TOML) for a force's own records.")] = None,
+    force: Annotated[list[str] | None, typer.Option("--force", help="Keep only these forces (id or name).")] = None,
+    months: Annotated[str | None, typer.Option(help="Keep only these months: 2023-01:2023-06, 2023.")] = None,
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Load good rows; set bad ones aside.")] = False,
+    assume_force: Annotated[str | None, typer.Option("--assume-force",
+                            help="Force for files that do not say (stop-and-search without a telling name).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Load crime data into the store: each file in one transaction, re-runs add nothing twice."""
+    from safestreets import vocab
+    from safestreets.ingest import ingest_policeuk
+    from safestreets.sources.force_records import ingest_force_records
+
+    opts = LoadOptions(
+        forces=frozenset(vocab.force_id(f) for f in force) if force else None,
+        months=frozenset(parse_months(months)) if months else None,
+        skip_bad_rows=skip_bad_rows,
+        force=vocab.force_id(assume_force) if assume_force else None,
+    )
+    if kind is not None and kind not in ("street", "outcomes", "stop-and-search"):
+        raise SafestreetsError(f"unknown --kind {kind!r}: use street, outcomes or stop-and-search")
+    with _store(ctx, workspace) as con:
+        if mapping is not None:
+            results = [ingest_force_records(con, path, mapping, opts)]
+        else:
+            with _progress("ingest") as update:
+                results = ingest_policeuk(con, path, opts, kind=kind, progress=update)
+    _print_results(results)
+
+
+def _print_results(results: list[LoadResult]) -> None:
+    loaded = [r for r in results if r.skipped_as is None]
+    skipped = [r for r in results if r.skipped_as is not None]
+    total = {k: sum(getattr(r, k) for r in loaded) for k in
+             ("rows_read", "rows_loaded", "rows_rejected", "rows_filtered", "rows_no_location", "rows_replaced")}  # fmt: skip
+    out.print(
+        f"{len(loaded)} file(s) loaded, {len(skipped)} already in the store: "
+        f"{total['rows_loaded']:,} rows loaded of {total['rows_read']:,} read "
+        f"({total['rows_rejected']:,} rejected, {total['rows_filtered']:,} outside the filters, "
+        f"{total['rows_no_location']:,} without location, {total['rows_replaced']:,} earlier rows replaced)"
+    )
+
+
+# --- fetch -----------------------------------------------------------------------------------------
+
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="API root (for a mirror or a test server).")
+]
+
+
+def _client(base_url: str | None) -> Any:
+    from safestreets.sources.policeuk_api import DEFAULT_BASE_URL, PoliceUKClient
+
+    return PoliceUKClient(base_url=base_url or DEFAULT_BASE_URL)
+
+
+def _area(con: duckdb.DuckDBPyConnection, spec: str) -> Any:
+    """A bbox "minlon,minlat,maxlon,maxlat", a boundary file, or the code of a loaded area."""
+    import shapely
+
+    from safestreets.geo.project import crs_to_lonlat
+
+    parts = spec.split(",")
+    if len(parts) == 4:
+        try:
+            return tuple(float(p) for p in parts)
+        except ValueError:
+            pass
+    if Path(spec).exists():
+        from safestreets.sources.boundaries import read_areas
+
+        table = read_areas(spec, crs="EPSG:4326", code_field=None)
+        return shapely.union_all(shapely.from_wkb(table.column("geometry").to_pylist()))
+    row = con.execute(
+        "SELECT geometry FROM areas WHERE code = ? AND geometry IS NOT NULL LIMIT 1", [spec]
+    ).fetchall()
+    if not row:
+        raise SafestreetsError(
+            f"--area {spec!r} is not a bbox (minlon,minlat,maxlon,maxlat), a boundary file or a loaded area code"
+        )
+    geom = shapely.from_wkb(row[0][0])
+    crs = get_setting(con, "crs")
+    return shapely.transform(
+        geom, lambda xy: __import__("numpy").column_stack(crs_to_lonlat(xy[:, 0], xy[:, 1], crs))
+    )
+
+
+def _load_api_table(
+    con: duckdb.DuckDBPyConnection, table: Any, *, kind: str, label: str, sha256: str, force: str
+) -> LoadResult:
+    from safestreets.ingest import load_policeuk_table
+
+    return load_policeuk_table(con, table, kind=kind, label=label, sha256=sha256, force=force)
+
+
+@fetch_app.command("crimes")
+def fetch_crimes(
+    ctx: typer.Context,
+    area: Annotated[str, typer.Option(help="bbox minlon,minlat,maxlon,maxlat; a boundary file; or an area code.")],
+    months: Annotated[str, typer.Option(help="Months to fetch: 2024-01:2024-06.")],
+    force: Annotated[str, typer.Option(help="The force the area lies in (police.uk id).")],
+    base_url: BaseUrlOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Street-level crimes for an area, month by month, through the same validation as files."""
+    from safestreets import vocab
+    from safestreets.sources.policeuk_api import (
+        area_hash,
+        crimes_to_table,
+        fetch_street_crimes,
+        records_sha256,
+    )
+
+    fid = vocab.force_id(force)
+    wanted = parse_months(months)
+    results = []
+    with _store(ctx, workspace) as con, _client(base_url) as client, _progress("fetch") as update:
+        geom = _area(con, area)
+        for month, crimes in fetch_street_crimes(client, geom, wanted, on_progress=update):
+            table = crimes_to_table(crimes, vocab.FORCES.get(fid, fid))
+            label = f"{client.base_url}crimes-street/all-crime?area={area_hash(geom)[:12]}&date={month}"
+            if table.num_rows:
+                results.append(_load_api_table(con, table, kind="street", label=label,
+                                               sha256=records_sha256(crimes), force=fid))  # fmt: skip
+        err.print(client.stats.summary())
+    _print_results(results)
+
+
+@fetch_app.command("stops")
+def fetch_stops(
+    ctx: typer.Context,
+    months: Annotated[str, typer.Option(help="Months to fetch: 2024-01:2024-06.")],
+    force: Annotated[str, typer.Option(help="Force (police.uk id): all its stops, with and without location.")],
+    base_url: BaseUrlOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Stop and search records of a force, month by month."""
+    from safestreets import vocab
+    from safestreets.sources.policeuk_api import fetch_stops_force, records_sha256, stops_to_table
+
+    fid = vocab.force_id(force)
+    results = []
+    with _store(ctx, workspace) as con, _client(base_url) as client, _progress("fetch") as update:
+        for month, stops in fetch_stops_force(client, fid, parse_months(months), on_progress=update):
+            table = stops_to_table(stops, vocab.FORCES.get(fid, fid))
+            label = f"{client.base_url}stops-force?force={fid}&date={month}"
+            if table.num_rows:
+                results.append(_load_api_table(con, table, kind="stop-and-search", label=label,
+                                               sha256=records_sha256(stops), force=fid))  # fmt: skip
+        err.print(client.stats.summary())
+    _print_results(results)
+
+
+@fetch_app.command("forces")
+def fetch_forces(base_url: BaseUrlOpt = None) -> None:
+    """List the forces the API knows."""
+    with _client(base_url) as client:
+        forces = client.forces()
+    t = Table("id", "name")
+    for fid, name in sorted(forces.items()):
+        t.add_row(fid, name)
+    out.print(t)
+
+
+@fetch_app.command("neighbourhoods")
+def fetch_neighbourhoods(
+    ctx: typer.Context,
+    force: Annotated[str, typer.Argument(help="Force id, e.g. metropolitan.")],
+    boundaries: Annotated[bool, typer.Option("--boundaries", help="Also fetch each boundary and load it as "
+                                             "areas of kind 'neighbourhood'.")] = False,
+    base_url: BaseUrlOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """A force's neighbourhoods (and, with --boundaries, their outlines as areas)."""
+    from safestreets import vocab
+
+    fid = vocab.force_id(force)
+    with _client(base_url) as client:
+        hoods = client.neighbourhoods(fid)
+        if not boundaries:
+            t = Table("id", "name", title=f"{fid}: {len(hoods)} neighbourhoods")
+            for nid, name in sorted(hoods.items()):
+                t.add_row(nid, name)
+            out.print(t)
+            return
+        import shapely
+
+        from safestreets.sources.boundaries import load_areas, neighbourhood_table
+
+        polys = {}
+        with _progress("boundaries") as update:
+            for i, nid in enumerate(sorted(hoods)):
+                update(nid, i, len(hoods))
+                polys[nid] = client.neighbourhood_polygon(fid, nid)
+            update("", len(hoods), len(hoods))
+    with _store(ctx, workspace) as con:
+        table = neighbourhood_table(
+            {nid: (hoods[nid], shapely.to_wkb(p)) for nid, p in polys.items()},
+            fid,
+            crs=get_setting(con, "crs"),
+        )
+        batch = load_areas(con, table, source=f"{client.base_url}{fid}/neighbourhoods", sha256=None,
+                           params={"kind": "neighbourhood", "force": fid})  # fmt: skip
+    out.print(f"{len(polys)} neighbourhood boundaries loaded (batch {batch})")
+
+
+# --- areas / places ----------------------------------------------------------------------------------
+
+
+@areas_app.command("load")
+def areas_load(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="GeoJSON (.gz too), GeoPackage or shapefile; or a borough->BCU CSV.")],
+    kind: Annotated[str | None, typer.Option(help="lsoa11, lsoa21, msoa21, ward, borough, ... (default: "
+                                             "from the field names).")] = None,
+    code_field: Annotated[str | None, typer.Option(help="Field holding the area code.")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Field holding the area name.")] = None,
+    parent_field: Annotated[str | None, typer.Option(help="Field holding the enclosing area's code.")] = None,
+    population_field: Annotated[str | None, typer.Option(help="Field holding the population.")] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer of a GeoPackage.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Load boundaries (or the borough -> BCU lookup) and assign every event to its areas."""
+    from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
+    from safestreets.store.batches import sha256_file
+
+    if not path.exists():
+        raise SafestreetsError(f"{path}: no such file")
+    with _store(ctx, workspace) as con:
+        params = {"kind": kind, "code_field": code_field, "name_field": name_field,
+                  "parent_field": parent_field, "population_field": population_field, "layer": layer}  # fmt: skip
+        if path.suffix.lower() == ".csv":
+            table = read_bcu_lookup(path)
+        else:
+            table = read_areas(path, crs=get_setting(con, "crs"), kind=kind, code_field=code_field,
+                               name_field=name_field, parent_field=parent_field,
+                               population_field=population_field, layer=layer)  # fmt: skip
+        batch = load_areas(con, table, source=str(path.resolve()), sha256=sha256_file(path), params=params)
+        kinds = con.execute(
+            "SELECT kind, count(*) FROM areas WHERE batch_id = ? GROUP BY 1", [batch]
+        ).fetchall()
+    out.print(f"areas loaded (batch {batch}): " + (", ".join(f"{k} {n:,}" for k, n in kinds) or "none new"))
+
+
+@areas_app.command("list")
+def areas_list(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
+    """Area kinds in the store, with counts and parents."""
+    with _store(ctx, workspace, create=False) as con:
+        rows = con.execute(
+            "SELECT kind, count(*), count(geometry), count(parent), sum(population) FROM areas GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    t = Table("kind", "areas", "with boundary", "with parent", "population")
+    for kind, n, g, p, pop in rows:
+        t.add_row(kind, f"{n:,}", f"{g:,}", f"{p:,}", f"{pop:,.0f}" if pop else "-")
+    out.print(t)
+
+
+@places_app.command("load")
+def places_load(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV with coordinates (lon/lat or easting/northing), or GeoJSON points.")],
+    kind: Annotated[str | None, typer.Option(help="station, night-time-economy, open-space, ...")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Column holding the name.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Load places such as stations."""
+    from safestreets.sources.places import load_places, read_places
+    from safestreets.store.batches import sha256_file
+
+    if not path.exists():
+        raise SafestreetsError(f"{path}: no such file")
+    with _store(ctx, workspace) as con:
+        table = read_places(path, crs=get_setting(con, "crs"), kind=kind, name_field=name_field)
+        batch = load_places(con, table, source=str(path.resolve()), sha256=sha256_file(path),
+                            params={"kind": kind, "name_field": name_field})  # fmt: skip
+    out.print(f"{table.num_rows:,} places loaded from {path.name} (batch {batch})")
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Output file: .csv, .parquet, .geojson or .gpkg.")],
+    table: Annotated[str, typer.Option(help="events, stop_searches, outcomes or places.")] = "events",
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet, geojson or gpkg (default: from "
+                                            "the file name).")] = None,
+    months: Annotated[str | None, typer.Option(help="Only these months.")] = None,
+    force: Annotated[str | None, typer.Option(help="Only this force.")] = None,
+    crime_type: Annotated[list[str] | None, typer.Option("--type", help="Only these crime types.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Write events (or searches, outcomes, places) for QGIS, ArcGIS or analysis, with provenance."""
+    from safestreets import vocab
+    from safestreets.export import export_table
+
+    where = []
+    if months:
+        listed = ", ".join(f"'{m}'" for m in parse_months(months))
+        where.append(f"strftime(month, '%Y-%m') IN ({listed})")
+    if force:
+        where.append(f"force = '{vocab.force_id(force)}'")
+    if crime_type:
+        names = [vocab.canonical_crime_type(t) for t in crime_type]
+        if None in names:
+            raise SafestreetsError(f"unknown crime type in {crime_type}: use police.uk names, e.g. Robbery")
+        where.append("crime_type IN (" + ", ".join(f"'{n}'" for n in names) + ")")
+    with _store(ctx, workspace, create=False) as con:
+        path, rows = export_table(con, out_path, table=table, fmt=fmt, where=" AND ".join(where) or None,
+                                  params={"months": months, "force": force, "types": crime_type})  # fmt: skip
+    out.print(f"{rows:,} rows written to {path} (provenance in {path.name}.provenance.json)")
+
+
+# --- demo ------------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    events: Annotated[int, typer.Option(help="Street-level crimes in the synthetic city.")] = 60_000,
+    months: Annotated[int, typer.Option(help="Months of data.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same city.")] = 7,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """The whole job on the built-in synthetic city: generate, ingest, summarise, export."""
+    from safestreets.pipeline import run_demo
+
+    ws = _workspace(ctx, workspace).ensure()
+    summary = run_demo(ws, n_events=events, months=months, seed=seed, progress_console=err)
+    for line in summary:
+        out.print(line)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 1."""
+    debug = bool(os.environ.get("SAFESTREETS_DEBUG"))
+    try:
+        app(standalone_mode=False)
+    except SafestreetsError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("interrupted: the file being loaded was rolled back; earlier files stay loaded\n")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: Typer's own one-line message
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"error: {exc.format_message()}\n")
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}: {first} (set SAFESTREETS_DEBUG=1 for details)\n"
+        )
+        sys.exit(2)

@@ -1,0 +1,99 @@
+"""The main job end to end, as ``make demo`` runs it on the built-in synthetic city.
+
+Today: generate the city, load its boundaries and places, ingest its police.uk files and its
+timestamped force records, export the events for GIS, and summarise. Later stages (forecast, plan,
+brief) join here as they land.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from safestreets.config import Workspace
+from safestreets.export import export_table
+from safestreets.ingest import ingest_policeuk
+from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
+from safestreets.sources.force_records import ingest_force_records
+from safestreets.sources.places import load_places, read_places
+from safestreets.sources.synthetic import CityConfig, generate_city
+from safestreets.store import get_setting, open_store
+from safestreets.store.batches import sha256_file
+from safestreets.store.queries import status
+
+
+PLACE_KINDS = {"stations": "station", "night_time_economy": "night-time-economy", "open_spaces": "open-space"}
+
+
+def run_demo(
+    ws: Workspace,
+    *,
+    n_events: int = 60_000,
+    months: int = 24,
+    seed: int = 7,
+    progress_console: Console | None = None,
+) -> list[str]:
+    """Run the demo into ``ws``; return the summary lines to print. Safe to run again: nothing loads twice."""
+    console = progress_console or Console(stderr=True)
+    started = time.perf_counter()
+    city_dir = ws.root / "synthetic-city"
+    manifest = generate_city(city_dir, CityConfig(seed=seed, n_events=n_events, months=months))
+    con = open_store(ws)
+    try:
+        crs = get_setting(con, "crs")
+        boundaries = city_dir / "boundaries"
+        for path in (boundaries / "boroughs.geojson", boundaries / "lsoa.geojson"):
+            load_areas(con, read_areas(path, crs=crs), source=str(path), sha256=sha256_file(path),
+                       params={"kind": None})  # fmt: skip
+        lookup = boundaries / "borough_to_bcu.csv"
+        load_areas(con, read_bcu_lookup(lookup), source=str(lookup), sha256=sha256_file(lookup), params={})
+        for path in sorted((city_dir / "places").glob("*.csv")):
+            load_places(
+                con, read_places(path, crs=crs), source=str(path), sha256=sha256_file(path), params={}
+            )
+        with Progress(
+            TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=console,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("", total=None)
+            ingest_policeuk(
+                con,
+                city_dir / "police_uk",
+                progress=lambda what, done, total: bar.update(
+                    task, description=what, completed=done, total=total
+                ),
+            )
+        for records in sorted((city_dir / "force_records").glob("*-records.csv")):
+            mapping = records.with_name(records.name.replace("-records.csv", "-mapping.toml"))
+            ingest_force_records(con, records, mapping)
+        ws.outputs.mkdir(parents=True, exist_ok=True)
+        gpkg, n_gpkg = export_table(con, ws.outputs / "events.gpkg", where="source = 'police.uk'")
+        parquet, _ = export_table(con, ws.outputs / "events.parquet")
+        s = status(con)
+    finally:
+        con.close()
+    ev = s.tables["events"]
+    return [
+        f"synthetic city: {', '.join(manifest.forces)}, {len(manifest.months)} months "
+        f"({manifest.months[0]}..{manifest.months[-1]}), seed {seed}",
+        f"store: {ws.db_path}",
+        f"  events {ev.rows:,} ({ev.no_location:,} without location), "
+        f"stop and search {s.tables['stop_searches'].rows:,}, outcomes {s.tables['outcomes'].rows:,}",
+        "  areas "
+        + ", ".join(f"{k} {v:,}" for k, v in s.areas.items())
+        + "; places "
+        + ", ".join(f"{k} {v:,}" for k, v in s.places.items()),
+        f"outputs: {ws.outputs}",
+        f"  {_rel(gpkg, ws.root)} ({n_gpkg:,} police.uk events for QGIS), {_rel(parquet, ws.root)}",
+        f"done in {time.perf_counter() - started:.1f} s",
+    ]
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
