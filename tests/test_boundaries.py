@@ -424,3 +424,16 @@ def test_bcu_lookup_by_name_needs_loaded_boroughs(tmp_path: Path) -> None:
         con.execute("SELECT params FROM batches ORDER BY batch_id DESC LIMIT 1").fetchall()[0][0]
     )
     assert params == {}
+
+
+def test_parents_filled_from_borough_polygons(tmp_path: Path, shared_data: Path) -> None:
+    # ONS's own LSOA/MSOA downloads have no local authority field: the borough polygons supply it.
+    con = open_store(Workspace(tmp_path / "ws"))
+    load_file(con, shared_data / "boundaries" / "london_msoa2021_gen20.geojson.gz")
+    assert con.execute("SELECT count(parent) FROM areas WHERE kind = 'msoa21'").fetchall() == [(0,)]
+    load_file(con, shared_data / "boundaries" / "london_boroughs_lad22_gen20.geojson")
+    rows = con.execute("SELECT code, name, parent FROM areas WHERE kind = 'msoa21'").fetchall()
+    assert len(rows) == 1002 and all(parent is not None for _, _, parent in rows)
+    names = dict(con.execute("SELECT code, name FROM areas WHERE kind = 'borough'").fetchall())
+    # MSOA names start with their borough's name ("Barking and Dagenham 001").
+    assert all(name.startswith(names[parent]) for _, name, parent in rows)

@@ -170,11 +170,13 @@ def _print_matrix(matrix: list[tuple[str, str, str, int]]) -> None:
         for f, month, ctype, n in matrix:
             if f == force:
                 rows.setdefault(month, {})[ctype] = n
-        t = Table("month", *[short[c] for c in types], "all", title=f"{force}: events per month x type")
+        t = Table("month", *[short[c] for c in types], "all", title=f"{force}: events per month x type",
+                  box=None, padding=(0, 1))  # fmt: skip
         for month in sorted(rows):
             counts = rows[month]
             t.add_row(month, *[f"{counts.get(c, 0):,}" for c in types], f"{sum(counts.values()):,}")
-        out.print(t)
+        # A matrix is only useful whole: print it at its natural width, wider than the terminal if need be.
+        Console(width=max(out.width, 12 + 8 * (len(types) + 1)), soft_wrap=True).print(t)
     out.print("  " + "; ".join(f"{short[t]} = {t}" for t in types))
 
 

@@ -36,7 +36,9 @@ CODE_PREFERENCE = ("lsoa21", "lsoa", "lsoa11")
 _FINITE_XY = "x IS NOT NULL AND y IS NOT NULL AND isfinite(x) AND isfinite(y)"
 
 
-def assign_areas(con: duckdb.DuckDBPyConnection, table: str = "events", *, where: str | None = None) -> dict:
+def assign_areas(
+    con: duckdb.DuckDBPyConnection, table: str = "events", *, where: str | None = None
+) -> dict[str, Any]:
     """Fill ``borough_code``, ``bcu`` and a missing ``lsoa_code`` for the rows of ``table`` in ``where``.
 
     ``where`` is a trusted SQL condition on the table's own columns (for example ``"batch_id = 7"``).

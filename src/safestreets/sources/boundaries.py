@@ -22,13 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
-import pyogrio.errors
 import pyproj
 import shapely
 
 from safestreets.errors import InputError
 from safestreets.geo.assign import TABLES as _ASSIGNED_TABLES
-from safestreets.geo.assign import assign_areas, one_row, register
+from safestreets.geo.assign import assign_areas, locate, one_row, register
 from safestreets.geo.project import WGS84, transformer
 from safestreets.store import transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_id, record_batch
@@ -59,8 +58,6 @@ BCU_LOOKUP_SCHEMA = pa.schema(
     ]
 )
 
-# Kinds whose parent is a borough and whose codes police.uk publishes in its ``LSOA code`` column.
-LSOA_KINDS = ("lsoa21", "lsoa", "lsoa11")
 FORMATS = (".geojson", ".json", ".geojson.gz", ".json.gz", ".gpkg", ".shp", ".zip")
 _POLYGONAL = {3, 6}  # shapely type ids: Polygon, MultiPolygon
 
@@ -103,9 +100,7 @@ def read_areas(
     layer = _choose_layer(path, gdal_path, layer)
     try:
         meta, raw = pyogrio.read_arrow(gdal_path, layer=layer)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError) as err:
-        raise InputError(path, f"cannot read as a {_format_name(path)} file: {_one_line(err)}") from err
-    except Exception as err:  # GDAL parse errors surface as several exception types
+    except Exception as err:  # GDAL reports unreadable files through several exception types
         raise InputError(path, f"cannot read as a {_format_name(path)} file: {_one_line(err)}") from err
 
     geom_col = meta.get("geometry_name") or "wkb_geometry"
@@ -133,7 +128,7 @@ def read_areas(
     geoms = _make_valid(path, geoms, codes, choice.code)
 
     bounds = shapely.bounds(geoms)
-    table = pa.table(
+    return pa.table(
         {
             "code": pa.array(codes, pa.string()),
             "name": pa.array(names, pa.string()),
@@ -151,17 +146,13 @@ def read_areas(
         },
         schema=AREA_SCHEMA,
     )
-    return table
 
 
 def _gdal_path(path: Path) -> str:
     """The path GDAL should open: ``/vsigzip/`` for gzipped GeoJSON, which GDAL does not sniff itself."""
     name = path.name.lower()
     if not name.endswith(FORMATS):
-        raise InputError(
-            path,
-            "unknown boundary format: expected one of " + ", ".join(FORMATS),
-        )
+        raise InputError(path, "unknown boundary format: expected one of " + ", ".join(FORMATS))
     if not path.exists():
         raise InputError(path, "file not found")
     if name.endswith(".gz"):
@@ -401,11 +392,8 @@ def read_bcu_lookup(path: str | Path) -> pa.Table:
         raw = pacsv.read_csv(
             path,
             convert_options=pacsv.ConvertOptions(
-                column_types={},
-                strings_can_be_null=True,
-                null_values=["", "NULL", "null", "NA", "N/A"],
+                strings_can_be_null=True, null_values=["", "NULL", "null", "NA", "N/A"]
             ),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=False),
         )
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(path, f"cannot read as CSV: {_one_line(err)}") from err
@@ -507,6 +495,7 @@ def load_areas(
             loaded, replaced, kinds = _load_bcu_lookup(con, table, source, batch_id)
         else:
             loaded, replaced, kinds = _upsert_areas(con, table, source, batch_id)
+        _fill_missing_parents(con)
         if kinds & {"borough", "bcu"}:
             _refresh_bcu_geometry(con)
         record_batch(
@@ -609,6 +598,45 @@ def _load_bcu_lookup(
     if known:
         con.executemany("UPDATE areas SET parent = ? WHERE kind = 'borough' AND code = ?", known)
     return len(bcus) + len(new), int(replaced), {"bcu", "borough"}
+
+
+def _fill_missing_parents(con: duckdb.DuckDBPyConnection) -> None:
+    """Give areas loaded without a parent field the borough that holds them.
+
+    ONS's own LSOA and MSOA boundary downloads carry no local authority field; without a parent their
+    codes would place events in no borough. An area goes to the borough holding a point inside it.
+    """
+    rows = con.execute(
+        "SELECT kind, code, geometry FROM areas WHERE parent IS NULL AND geometry IS NOT NULL "
+        "AND kind NOT IN ('borough', 'bcu')"
+    ).fetchall()
+    if not rows:
+        return
+    boroughs = con.execute(
+        "SELECT code, geometry FROM areas WHERE kind = 'borough' AND geometry IS NOT NULL ORDER BY code"
+    ).fetchall()
+    if not boroughs:
+        return
+    inside = shapely.point_on_surface(shapely.from_wkb([r[2] for r in rows]))
+    idx = locate(shapely.get_x(inside), shapely.get_y(inside), shapely.from_wkb([b[1] for b in boroughs]))
+    found = idx >= 0
+    if not found.any():
+        return
+    parents = pa.table(
+        {
+            "kind": pa.array([r[0] for r, ok in zip(rows, found, strict=True) if ok], pa.string()),
+            "code": pa.array([r[1] for r, ok in zip(rows, found, strict=True) if ok], pa.string()),
+            "parent": pa.array([boroughs[i][0] for i in idx[found]], pa.string()),
+        }
+    )
+    register(con, "_ss_parents", parents)
+    try:
+        con.execute(
+            "UPDATE areas SET parent = p.parent FROM _ss_parents p "
+            "WHERE areas.kind = p.kind AND areas.code = p.code"
+        )
+    finally:
+        con.unregister("_ss_parents")
 
 
 def _refresh_bcu_geometry(con: duckdb.DuckDBPyConnection) -> None:

@@ -195,7 +195,9 @@ def stage_policeuk(
     else:
         _map_table(con, "SELECT DISTINCT force_txt FROM extracted", vocab.force_id, "force_map")
         joins.append("LEFT JOIN force_map f ON f.txt = t.force_txt")
-        cols = f"coalesce(f.val, {force}) AS force, NULL::TIMESTAMPTZ AS occurred_at"
+        # The file's own force (its name in the archive) wins: a BTP file's rows "fall within" other
+        # forces, and a month re-load must replace exactly what that file loaded before.
+        cols = f"coalesce({force}, f.val) AS force, NULL::TIMESTAMPTZ AS occurred_at"
         if kind == "street":
             _map_table(con, "SELECT DISTINCT type_txt FROM extracted",
                        vocab.canonical_crime_type, "type_map")  # fmt: skip

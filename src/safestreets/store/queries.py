@@ -28,7 +28,7 @@ class Status:
     areas: dict[str, int]
     places: dict[str, int]
     forces: list[str]
-    matrix: list[tuple[str, str, str, int]] = field(default_factory=list)  # force, month, type, rows
+    matrix: list[tuple[str, str, str, int]] = field(default_factory=list)  # force/source, month, type, rows
     unassigned: int = 0  # events with a location but no borough (only when areas are loaded)
 
 
@@ -58,7 +58,8 @@ def status(con: duckdb.DuckDBPyConnection) -> Status:
         ).fetchall()
     ]
     matrix = con.execute(
-        "SELECT force, strftime(month, '%Y-%m'), crime_type, count(*) FROM events GROUP BY ALL ORDER BY ALL"
+        "SELECT force || ' (' || source || ')', strftime(month, '%Y-%m'), crime_type, count(*) FROM events "
+        "GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     unassigned = 0
     if areas:
