@@ -94,6 +94,9 @@ def _progress(label: str) -> Iterator[Any]:
 
     try:
         yield update
+    except BaseException:
+        bar.live.transient = True  # an error replaces the bar: the user sees one line
+        raise
     finally:
         if bar.live.is_started:
             bar.stop()
@@ -240,10 +243,15 @@ BaseUrlOpt = Annotated[
 ]
 
 
-def _client(base_url: str | None) -> Any:
+AttemptsOpt = Annotated[
+    int, typer.Option("--max-attempts", min=1, help="Tries per request before giving up.")
+]
+
+
+def _client(base_url: str | None, max_attempts: int = 6) -> Any:
     from safestreets.sources.policeuk_api import DEFAULT_BASE_URL, PoliceUKClient
 
-    return PoliceUKClient(base_url=base_url or DEFAULT_BASE_URL)
+    return PoliceUKClient(base_url=base_url or DEFAULT_BASE_URL, max_attempts=max_attempts)
 
 
 def _area(con: duckdb.DuckDBPyConnection, spec: str) -> Any:
@@ -292,6 +300,7 @@ def fetch_crimes(
     months: Annotated[str, typer.Option(help="Months to fetch: 2024-01:2024-06.")],
     force: Annotated[str, typer.Option(help="The force the area lies in (police.uk id).")],
     base_url: BaseUrlOpt = None,
+    max_attempts: AttemptsOpt = 6,
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Street-level crimes for an area, month by month, through the same validation as files."""
@@ -306,7 +315,11 @@ def fetch_crimes(
     fid = vocab.force_id(force)
     wanted = parse_months(months)
     results = []
-    with _store(ctx, workspace) as con, _client(base_url) as client, _progress("fetch") as update:
+    with (
+        _store(ctx, workspace) as con,
+        _client(base_url, max_attempts) as client,
+        _progress("fetch") as update,
+    ):
         geom = _area(con, area)
         for month, crimes in fetch_street_crimes(client, geom, wanted, on_progress=update):
             table = crimes_to_table(crimes, vocab.FORCES.get(fid, fid))
@@ -324,6 +337,7 @@ def fetch_stops(
     months: Annotated[str, typer.Option(help="Months to fetch: 2024-01:2024-06.")],
     force: Annotated[str, typer.Option(help="Force (police.uk id): all its stops, with and without location.")],
     base_url: BaseUrlOpt = None,
+    max_attempts: AttemptsOpt = 6,
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Stop and search records of a force, month by month."""
@@ -332,7 +346,11 @@ def fetch_stops(
 
     fid = vocab.force_id(force)
     results = []
-    with _store(ctx, workspace) as con, _client(base_url) as client, _progress("fetch") as update:
+    with (
+        _store(ctx, workspace) as con,
+        _client(base_url, max_attempts) as client,
+        _progress("fetch") as update,
+    ):
         for month, stops in fetch_stops_force(client, fid, parse_months(months), on_progress=update):
             table = stops_to_table(stops, vocab.FORCES.get(fid, fid))
             label = f"{client.base_url}stops-force?force={fid}&date={month}"
@@ -344,9 +362,9 @@ def fetch_stops(
 
 
 @fetch_app.command("forces")
-def fetch_forces(base_url: BaseUrlOpt = None) -> None:
+def fetch_forces(base_url: BaseUrlOpt = None, max_attempts: AttemptsOpt = 6) -> None:
     """List the forces the API knows."""
-    with _client(base_url) as client:
+    with _client(base_url, max_attempts) as client:
         forces = client.forces()
     t = Table("id", "name")
     for fid, name in sorted(forces.items()):
@@ -361,13 +379,14 @@ def fetch_neighbourhoods(
     boundaries: Annotated[bool, typer.Option("--boundaries", help="Also fetch each boundary and load it as "
                                              "areas of kind 'neighbourhood'.")] = False,
     base_url: BaseUrlOpt = None,
+    max_attempts: AttemptsOpt = 6,
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """A force's neighbourhoods (and, with --boundaries, their outlines as areas)."""
     from safestreets import vocab
 
     fid = vocab.force_id(force)
-    with _client(base_url) as client:
+    with _client(base_url, max_attempts) as client:
         hoods = client.neighbourhoods(fid)
         if not boundaries:
             t = Table("id", "name", title=f"{fid}: {len(hoods)} neighbourhoods")

@@ -38,11 +38,15 @@ def ingest_policeuk(
 ) -> list[LoadResult]:
     """Load every police.uk file at ``path`` that passes the filters. Stops at the first bad file
     (earlier files stay loaded: each is its own transaction) unless ``opts.skip_bad_rows``."""
+    found = policeuk.discover(path)
+    # One file named on its own is checked against ``kind`` by its header (a clear error), not
+    # passed over in silence because its name says another kind.
+    single = Path(path).is_file() and found[0].source.member is None
     files = policeuk.select(
-        policeuk.discover(path),
+        found,
         forces=set(opts.forces) if opts.forces else None,
         months=set(opts.months) if opts.months else None,
-        kinds={kind} if kind else None,
+        kinds={kind} if kind and not single else None,
     )
     results = []
     for i, pf in enumerate(files):

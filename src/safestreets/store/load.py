@@ -244,18 +244,21 @@ def cleanup(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[tuple]:
-    """Every (row, column, reason, value) that fails a check, in file order."""
+    """Every (row, column, reason, value) that fails a check, in file order and, within a row, in the
+    order of ``checks`` (the most direct complaint first: "not a number" before "no latitude")."""
     flagged = con.execute("SELECT _row, problem FROM typed WHERE problem <> 0 ORDER BY _row").fetchall()
     if not flagged:
         return []  # the common case
     con.register("flagged", pa.table({"_row": [r for r, _ in flagged]}))
     parts = [
-        f"SELECT _row, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
+        f"SELECT _row, {i} AS check_no, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
         f"CAST({c.value} AS VARCHAR) AS value "
         f"FROM checked WHERE _row IN (SELECT _row FROM flagged) AND ({c.failing})"
-        for c in checks
+        for i, c in enumerate(checks)
     ]
-    found = con.execute(" UNION ALL ".join(parts) + " ORDER BY _row").fetchall()
+    found = con.execute(
+        f"SELECT _row, col, reason, value FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, check_no"
+    ).fetchall()
     con.unregister("flagged")
     return found
 
@@ -289,7 +292,7 @@ def load_staged(
     result = LoadResult(source=label, kind=kind, rows_read=rows_read)
     errors = [(r, col, reason, None) for r, col, reason in bad_rows]
     errors += find_errors(con, CHECKS[kind] if checks is None else checks)
-    errors.sort(key=lambda e: (e[0], e[1]))
+    errors.sort(key=lambda e: e[0])  # stable: keeps each row's errors in check order
     if errors and not opts.skip_bad_rows:
         row, column, reason, value = errors[0]
         more = len({e[0] for e in errors})

@@ -1,0 +1,284 @@
+"""A file loads whole or not at all: kill -9 mid-load, a re-load of the same bytes, a republished month,
+an exception inside the transaction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from conftest import STREET_HEADER, csv_bytes, store_fingerprint, street_row, table_counts, write_file
+
+import safestreets.store.load as load_module
+from safestreets.config import Workspace
+from safestreets.ingest import ingest_policeuk
+from safestreets.store import fetch_one, open_store
+from safestreets.store.load import LoadOptions
+from safestreets.vocab import CRIME_TYPES
+
+BIG_ROWS = 400_000
+BIG_MONTH = "2023-01"
+
+
+def write_big_street_file(path: Path, n: int, *, month: str, seed: int = 7) -> Path:
+    """A valid Met street file of ``n`` rows, built column-wise: snap points shared by many crimes,
+    blank Crime IDs for anti-social behaviour, a few rows without a location."""
+    rng = np.random.default_rng(seed)
+    types = np.array(list(CRIME_TYPES))
+    crime_type = types[rng.integers(0, len(types), n)]
+    ids = np.frombuffer(rng.bytes(32 * n).hex().encode(), dtype="S64").astype(str)
+    ids[crime_type == "Anti-social behaviour"] = ""
+    points = 20_000
+    plon = np.round(rng.uniform(-0.5, 0.3, points), 6)
+    plat = np.round(rng.uniform(51.3, 51.7, points), 6)
+    snap = rng.integers(0, points, n)
+    lon = np.char.mod("%.6f", plon)[snap]
+    lat = np.char.mod("%.6f", plat)[snap]
+    no_location = rng.random(n) < 0.02
+    lon[no_location] = ""
+    lat[no_location] = ""
+    location = np.char.add("On or near Street ", np.char.mod("%d", np.arange(points)))[snap]
+    location[no_location] = "No location"
+    force = "Metropolitan Police Service"
+    table = pa.table(
+        {
+            "Crime ID": ids,
+            "Month": np.full(n, month),
+            "Reported by": np.full(n, force),
+            "Falls within": np.full(n, force),
+            "Longitude": lon,
+            "Latitude": lat,
+            "Location": location,
+            "LSOA code": np.char.mod("E0100%04d", snap % 5000),
+            "LSOA name": np.char.mod("Borough %03d", snap % 300),
+            "Crime type": crime_type,
+            "Last outcome category": np.full(n, "Under investigation"),
+            "Context": np.full(n, ""),
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write((",".join(STREET_HEADER) + "\n").encode())
+        pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return path
+
+
+def small_street_file(path: Path, n: int, *, month: str, tag: str) -> Path:
+    rows = [
+        street_row(Crime_ID=f"{tag}{i:05d}", Month=month, Reported_by="Metropolitan Police Service",
+                   Falls_within="Metropolitan Police Service", Longitude=f"{-0.1 + i * 1e-4:.6f}")
+        for i in range(n)
+    ]  # fmt: skip
+    return write_file(path, csv_bytes(STREET_HEADER, rows))
+
+
+def events_by_batch(con: duckdb.DuckDBPyConnection) -> dict[int, int]:
+    return dict(con.execute("SELECT batch_id, count(*) FROM events GROUP BY ALL").fetchall())
+
+
+# The child announces each phase on stdout so the test knows where the kill lands: STAGING once the
+# store is open, IN_TXN just after BEGIN (the old month's rows are about to be deleted and the new
+# ones inserted), DONE after the commit.
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from contextlib import contextmanager
+    from pathlib import Path
+
+    import safestreets.store.load as load
+    from safestreets.config import Workspace
+    from safestreets.ingest import ingest_policeuk
+    from safestreets.store import open_store, transaction
+
+    @contextmanager
+    def announced(con):
+        with transaction(con) as c:
+            print("IN_TXN", flush=True)
+            yield c
+
+    load.transaction = announced
+    con = open_store(Workspace(Path(sys.argv[1])))
+    print("STAGING", flush=True)
+    ingest_policeuk(con, sys.argv[2])
+    print("DONE", flush=True)
+    """
+)
+
+
+def run_and_kill(workspace: Path, path: Path, *, marker: str, delay: float) -> tuple[list[str], int]:
+    """Start a load in a child process, SIGKILL it ``delay`` seconds after it prints ``marker``;
+    return what it printed before it died and its return code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(workspace), str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while (line := proc.stdout.readline()) != "":
+            seen.append(line.strip())
+            if seen[-1] == marker:
+                time.sleep(delay)
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        seen += [line.strip() for line in proc.stdout.read().splitlines()]
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if code not in (0, -signal.SIGKILL):
+        raise AssertionError(f"the loader failed on its own (exit {code}): {proc.stderr.read()}")  # type: ignore[union-attr]
+    return seen, code
+
+
+def test_kill_9_leaves_all_or_nothing(tmp_path: Path) -> None:
+    big = write_big_street_file(tmp_path / "new" / f"{BIG_MONTH}-metropolitan-street.csv", BIG_ROWS,
+                                month=BIG_MONTH)  # fmt: skip
+    workspace = Workspace(tmp_path / "workspace")
+    con = open_store(workspace)
+    # Before: an earlier publication of the same month (which the big file replaces) and another month.
+    (old,) = ingest_policeuk(con, small_street_file(tmp_path / "old" / f"{BIG_MONTH}-metropolitan-street.csv",
+                                                    300, month=BIG_MONTH, tag="old"))  # fmt: skip
+    ingest_policeuk(con, small_street_file(tmp_path / "old" / "2022-12-metropolitan-street.csv", 200,
+                                           month="2022-12", tag="dec"))  # fmt: skip
+    before = store_fingerprint(con)
+    before_batches = events_by_batch(con)
+    con.close()
+
+    # Kill while staging (before the transaction) and at several points inside the transaction.
+    attempts = [("STAGING", 0.2), ("IN_TXN", 0.0), ("IN_TXN", 0.02), ("IN_TXN", 0.08), ("IN_TXN", 0.2),
+                ("STAGING", 0.6), ("IN_TXN", 0.01), ("IN_TXN", 0.05)]  # fmt: skip
+    killed_in_txn = 0
+    whole = None
+    for marker, delay in attempts:
+        seen, code = run_and_kill(workspace.root, big, marker=marker, delay=delay)
+        con = open_store(workspace)
+        try:
+            if fetch_one(con, "SELECT count(*) FROM batches WHERE source = ?", [str(big)]) == (0,):
+                # Nothing of the file: exactly the store of before, old month included.
+                assert store_fingerprint(con) == before, (marker, delay, seen)
+                assert events_by_batch(con) == before_batches
+            else:
+                # The whole file, replacing the old month, and one batch saying so.
+                (batch_id, loaded, replaced) = fetch_one(
+                    con, "SELECT batch_id, rows_loaded, rows_replaced FROM batches WHERE source = ?",
+                    [str(big)],
+                )  # type: ignore[misc]  # fmt: skip
+                assert (loaded, replaced) == (BIG_ROWS, 300)
+                kept = {b: n for b, n in before_batches.items() if b != old.batch_id}
+                assert events_by_batch(con) == {**kept, batch_id: BIG_ROWS}
+                assert table_counts(con)["batches"] == before["counts"]["batches"] + 1
+                assert "DONE" in seen or code == -signal.SIGKILL
+                whole = store_fingerprint(con)
+        finally:
+            con.close()
+        if code == -signal.SIGKILL and "IN_TXN" in seen and "DONE" not in seen and whole is None:
+            killed_in_txn += 1
+        if whole is not None:
+            break  # the file is in: later attempts would only find it already loaded
+    # The test means something only if some kill landed inside the transaction and was rolled back.
+    assert killed_in_txn >= 1, "no kill landed inside the transaction: the file loads too fast to test"
+
+    # Finally an undisturbed load brings the whole file in.
+    seen, code = run_and_kill(workspace.root, big, marker="never", delay=0)
+    assert code == 0 and "DONE" in seen
+    con = open_store(workspace)
+    try:
+        assert fetch_one(con, "SELECT count(*) FROM events WHERE month = DATE '2023-01-01'") == (BIG_ROWS,)
+        assert fetch_one(con, "SELECT count(*) FROM events WHERE month = DATE '2022-12-01'") == (200,)
+        assert fetch_one(con, "SELECT count(DISTINCT event_id) FROM events") == (BIG_ROWS + 200,)
+        assert table_counts(con)["batches"] == before["counts"]["batches"] + 1
+    finally:
+        con.close()
+
+
+def test_same_file_twice_adds_nothing(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = small_street_file(tmp_path / "a" / "2023-01-metropolitan-street.csv", 50, month="2023-01", tag="a")
+    (first,) = ingest_policeuk(store, path)
+    assert first.batch_id is not None and first.skipped_as is None
+    after_first = store_fingerprint(store)
+    # The same bytes again, from another path and gzipped: recognised by the uncompressed content.
+    copy = write_file(tmp_path / "b" / "2023-01-metropolitan-street.csv.gz", path.read_bytes(), compress=True)
+    for again in (path, copy):
+        (second,) = ingest_policeuk(store, again)
+        assert second.skipped_as == first.batch_id
+        assert second.batch_id is None and second.rows_loaded == 0
+        assert store_fingerprint(store) == after_first
+
+
+def test_republished_month_replaces_the_earlier_rows(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    name = "2023-01-metropolitan-street.csv"
+    first = small_street_file(tmp_path / "v1" / name, 40, month="2023-01", tag="v1-")
+    other = small_street_file(tmp_path / "v1" / "2023-02-metropolitan-street.csv", 10, month="2023-02", tag="f")
+    ingest_policeuk(store, first)
+    ingest_policeuk(store, other)
+    # police.uk republishes a month as outcomes come in: same force and month, different rows.
+    second = small_street_file(tmp_path / "v2" / name, 55, month="2023-01", tag="v2-")
+    (result,) = ingest_policeuk(store, second)
+    assert result.rows_replaced == 40
+    assert result.rows_loaded == 55
+    rows = store.execute("SELECT crime_id FROM events WHERE month = DATE '2023-01-01'").fetchall()
+    assert len(rows) == 55 and all(r[0].startswith("v2-") for r in rows)
+    assert fetch_one(store, "SELECT count(*) FROM events WHERE month = DATE '2023-02-01'") == (10,)
+    assert fetch_one(store, "SELECT rows_replaced FROM batches WHERE batch_id = ?", [result.batch_id]) == (40,)
+
+    # Loading the first publication again is a real load (its rows are gone), not "already loaded".
+    (back,) = ingest_policeuk(store, first)
+    assert back.skipped_as is None
+    assert (back.rows_loaded, back.rows_replaced) == (40, 55)
+    rows = store.execute("SELECT crime_id FROM events WHERE month = DATE '2023-01-01'").fetchall()
+    assert len(rows) == 40 and all(r[0].startswith("v1-") for r in rows)
+    # And now it is live again, a third load of it is skipped.
+    (third,) = ingest_policeuk(store, first)
+    assert third.skipped_as == back.batch_id
+
+
+def test_republished_month_does_not_touch_other_forces(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    met = small_street_file(tmp_path / "2023-01-metropolitan-street.csv", 5, month="2023-01", tag="m")
+    city = write_file(tmp_path / "2023-01-city-of-london-street.csv",
+                      csv_bytes(STREET_HEADER, [street_row(Crime_ID=f"c{i}") for i in range(3)]))  # fmt: skip
+    ingest_policeuk(store, met)
+    (result,) = ingest_policeuk(store, city)
+    assert result.rows_replaced == 0
+    assert dict(store.execute("SELECT force, count(*) FROM events GROUP BY ALL").fetchall()) == {
+        "metropolitan": 5,
+        "city-of-london": 3,
+    }
+
+
+@pytest.mark.parametrize("where", ["_assign", "record_batch"])
+def test_exception_inside_the_transaction_leaves_the_store_unchanged(
+    where: str, store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "2023-01-metropolitan-street.csv"
+    ingest_policeuk(store, small_street_file(tmp_path / "v1" / name, 30, month="2023-01", tag="v1-"))
+    before = store_fingerprint(store)
+    replacement = small_street_file(tmp_path / "v2" / name, 45, month="2023-01", tag="v2-")
+    reached = []
+
+    def fail(*args: object, **kwargs: object) -> None:
+        # By now the old month's rows are deleted and the new rows inserted, inside the transaction.
+        reached.append(fetch_one(store, "SELECT count(*) FROM events"))
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(load_module, where, fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest_policeuk(store, replacement)
+    assert reached == [(45,)]
+    assert store_fingerprint(store) == before
+    monkeypatch.undo()
+    # Nothing was left half-done on the connection: the same file now loads normally.
+    (result,) = ingest_policeuk(store, replacement)
+    assert (result.rows_loaded, result.rows_replaced, result.skipped_as) == (45, 30, None)
