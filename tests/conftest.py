@@ -86,12 +86,18 @@ def stop_row(**fields: str) -> dict[str, str]:
     return row
 
 
-def csv_bytes(header: Sequence[str], rows: Sequence[Mapping[str, str] | Sequence[str]], *,
-              newline: str = "\n", encoding: str = "utf-8") -> bytes:  # fmt: skip
-    """CSV text as police.uk writes it: quoting only where needed. A row may be a list of fields,
-    which is how a test writes a row with the wrong number of them."""
+def csv_bytes(
+    header: Sequence[str],
+    rows: Sequence[Mapping[str, str] | Sequence[str]],
+    *,
+    newline: str = "\n",
+    encoding: str = "utf-8",
+    quoting: int = csv.QUOTE_MINIMAL,
+) -> bytes:
+    """CSV text as police.uk writes it: quoting only where needed (by default). A row may be a list of
+    fields, which is how a test writes a row with the wrong number of them."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator=newline)
+    writer = csv.writer(out, lineterminator=newline, quoting=quoting)
     writer.writerow(header)
     for row in rows:
         writer.writerow([row.get(c, "") for c in header] if isinstance(row, Mapping) else row)

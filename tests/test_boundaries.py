@@ -16,7 +16,13 @@ from safestreets.config import Workspace
 from safestreets.errors import InputError
 from safestreets.geo.project import crs_to_lonlat
 from safestreets.sources import boundaries
-from safestreets.sources.boundaries import AREA_SCHEMA, load_areas, read_areas, read_bcu_lookup
+from safestreets.sources.boundaries import (
+    AREA_SCHEMA,
+    load_areas,
+    neighbourhood_table,
+    read_areas,
+    read_bcu_lookup,
+)
 from safestreets.store import open_store
 from safestreets.store.batches import sha256_file
 
@@ -437,3 +443,20 @@ def test_parents_filled_from_borough_polygons(tmp_path: Path, shared_data: Path)
     names = dict(con.execute("SELECT code, name FROM areas WHERE kind = 'borough'").fetchall())
     # MSOA names start with their borough's name ("Barking and Dagenham 001").
     assert all(name.startswith(names[parent]) for _, name, parent in rows)
+
+
+def test_neighbourhood_table_and_empty_file(tmp_path: Path) -> None:
+    hoods = {
+        "E05000138": ("Covent Garden", shapely.to_wkb(to_lonlat(square(530000, 180000, 1000)))),
+        "N1": (None, shapely.to_wkb(to_lonlat(square(531000, 180000, 1000)))),
+    }
+    table = neighbourhood_table(hoods, "metropolitan", crs=BNG)
+    assert table.schema == AREA_SCHEMA
+    assert table.column("code").to_pylist() == ["metropolitan/E05000138", "metropolitan/N1"]
+    assert table.column("kind").to_pylist() == ["neighbourhood", "neighbourhood"]
+    assert table.column("area_m2").to_numpy() == pytest.approx(np.full(2, 1e6), rel=1e-6)
+
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"empty\.geojson: no features"):
+        read_areas(empty, crs=BNG)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from fakes.policeuk_api import FakePoliceAPI
 
 STREET_HEADER = (
@@ -169,3 +170,18 @@ def test_demo_small(tmp_path: Path) -> None:
     # Running the demo again adds nothing twice.
     assert run("demo", "--events", "8000", "--months", "6", workspace=ws).returncode == 0
     assert counts(ws)["events"] == c["events"]
+
+
+def test_fetch_with_a_drawn_polygon_file(tmp_path: Path) -> None:
+    import shapely
+
+    poly = shapely.Polygon([(-0.15, 51.495), (-0.10, 51.495), (-0.10, 51.52), (-0.15, 51.52)])
+    drawn = tmp_path / "patrol-area.geojson"
+    drawn.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"note": "drawn by hand"}, "geometry": shapely.geometry.mapping(poly)}
+    ]}))  # fmt: skip
+    with FakePoliceAPI(rate_limit=False, max_records=200) as api:
+        r = run("fetch", "crimes", "--force", "metropolitan", "--area", str(drawn), "--months", "2023-03",
+                "--base-url", api.base_url, workspace=tmp_path / "ws")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert counts(tmp_path / "ws")["events"] == len(api.crimes_in(poly, "2023-03"))

@@ -62,6 +62,10 @@ def _street(rows: list, **kw: object) -> Callable[[], bytes]:
     return lambda: csv_bytes(STREET_HEADER, rows, **kw)  # type: ignore[arg-type]
 
 
+def _stops(rows: list) -> Callable[[], bytes]:
+    return lambda: csv_bytes(STOP_HEADER, rows)
+
+
 def _renamed(old: str, new: str) -> Callable[[], bytes]:
     header = [new if c == old else c for c in STREET_HEADER]
     rows = [[r[c] for c in STREET_HEADER] for r in good_street()]
@@ -146,16 +150,16 @@ CASES = [
          _street(with_bad(good_street(), 2, street_row(Crime_type="Burglery"))), 2, "Crime type",
          "crime types"),
     Case("stop-search-date-day-32", STOP_NAME,
-         lambda: csv_bytes(STOP_HEADER, with_bad(good_stops(), 2, stop_row(Date="2023-01-32T10:00:00+00:00"))),
+         _stops(with_bad(good_stops(), 2, stop_row(Date="2023-01-32T10:00:00+00:00"))),
          2, "Date", "ISO 8601"),
     Case("stop-search-date-british", STOP_NAME,
-         lambda: csv_bytes(STOP_HEADER, with_bad(good_stops(), 3, stop_row(Date="05/01/2023 10:30"))),
+         _stops(with_bad(good_stops(), 3, stop_row(Date="05/01/2023 10:30"))),
          3, "Date", "ISO 8601"),
     Case("stop-search-date-blank", STOP_NAME,
-         lambda: csv_bytes(STOP_HEADER, with_bad(good_stops(), 1, stop_row(Date=""))), 1, "Date",
+         _stops(with_bad(good_stops(), 1, stop_row(Date=""))), 1, "Date",
          "ISO 8601"),
     Case("stop-search-flag-not-boolean", STOP_NAME,
-         lambda: csv_bytes(STOP_HEADER, with_bad(good_stops(), 2, stop_row(Part_of_a_policing_operation="Maybe"))),
+         _stops(with_bad(good_stops(), 2, stop_row(Part_of_a_policing_operation="Maybe"))),
          2, "Part of a policing operation", "True or False"),
 ]  # fmt: skip
 
@@ -303,10 +307,11 @@ def test_bad_file_in_a_folder_stops_there_and_keeps_earlier_files(
     """Each file is its own transaction: files before the bad one stay, nothing of it or after it lands."""
     folder = tmp_path / "in"
     write_file(folder / "2023-01-city-of-london-street.csv", csv_bytes(STREET_HEADER, good_street(3)))
-    write_file(folder / "2023-02-city-of-london-street.csv",
-               csv_bytes(STREET_HEADER, [street_row(Month="2023-02"), street_row(Month="2023-2")]))  # fmt: skip
-    write_file(folder / "2023-03-city-of-london-street.csv",
-               csv_bytes(STREET_HEADER, [street_row(Month="2023-03")]))  # fmt: skip
+    february = [street_row(Month="2023-02"), street_row(Month="2023-2")]
+    write_file(folder / "2023-02-city-of-london-street.csv", csv_bytes(STREET_HEADER, february))
+    write_file(
+        folder / "2023-03-city-of-london-street.csv", csv_bytes(STREET_HEADER, [street_row(Month="2023-03")])
+    )
     with pytest.raises(InputError) as caught:
         ingest_policeuk(store, folder)
     assert "2023-02-city-of-london-street.csv" in str(caught.value)

@@ -100,7 +100,7 @@ def test_explicit_fields_and_generated_ids(tmp_path: Path) -> None:
     )
     assert again.column("place_id").to_pylist() == ids[::-1]
     inferred = read_places(path, crs=BNG, lon_field="X_coord", lat_field="Y_coord")
-    assert inferred.column("kind")[0].as_py() == "place"
+    assert inferred.column("kind")[0].as_py() == "venue"  # from the file name
 
 
 @pytest.mark.parametrize(
@@ -208,3 +208,19 @@ def test_failed_load_leaves_store_unchanged(
     assert con.execute("SELECT count(*) FROM batches").fetchall() == [(1,)]
     with pytest.raises(InputError, match="missing columns"):
         load_places(con, pa.table({"name": ["x"]}), source="x", sha256=None, params={})
+
+
+def test_synthetic_city_places_layout(tmp_path: Path) -> None:
+    # The synthetic city's places files: id,name,kind,latitude,longitude, one file per kind of place.
+    path = tmp_path / "night_time_economy.csv"
+    path.write_text(
+        "id,name,kind,latitude,longitude\nSYN-NTE-00001,The Pulse Rooms,nightclub,53.789346,-1.550534\n",
+        encoding="utf-8",
+    )
+    row = read_places(path, crs=BNG).to_pylist()[0]
+    assert (row["place_id"], row["kind"], row["name"]) == (
+        "SYN-NTE-00001",
+        "night-time-economy",
+        "The Pulse Rooms",
+    )
+    assert json.loads(row["attributes"]) == {"kind": "nightclub"}

@@ -267,10 +267,7 @@ def _area(con: duckdb.DuckDBPyConnection, spec: str) -> Any:
         except ValueError:
             pass
     if Path(spec).exists():
-        from safestreets.sources.boundaries import read_areas
-
-        table = read_areas(spec, crs="EPSG:4326", code_field=None)
-        return shapely.union_all(shapely.from_wkb(table.column("geometry").to_pylist()))
+        return _outline(Path(spec))
     row = con.execute(
         "SELECT geometry FROM areas WHERE code = ? AND geometry IS NOT NULL LIMIT 1", [spec]
     ).fetchall()
@@ -283,6 +280,32 @@ def _area(con: duckdb.DuckDBPyConnection, spec: str) -> Any:
     return shapely.transform(
         geom, lambda xy: __import__("numpy").column_stack(crs_to_lonlat(xy[:, 0], xy[:, 1], crs))
     )
+
+
+def _outline(path: Path) -> Any:
+    """The union of every polygon in a boundary file, in lon/lat, whatever its fields."""
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    from safestreets.geo.project import to_crs
+
+    source = f"/vsigzip/{path}" if path.name.endswith(".gz") else str(path)
+    try:
+        meta, table = pyogrio.read_arrow(source)
+    except Exception as exc:
+        raise SafestreetsError(
+            f"{path}: cannot read as a boundary file ({str(exc).splitlines()[0]})"
+        ) from exc
+    geom = shapely.union_all(
+        shapely.from_wkb(table.column(meta["geometry_name"] or "wkb_geometry").to_pylist())
+    )
+    crs = meta.get("crs") or "EPSG:4326"
+    if crs != "EPSG:4326":
+        geom = shapely.transform(
+            geom, lambda xy: np.column_stack(to_crs(xy[:, 0], xy[:, 1], src=crs, dst="EPSG:4326"))
+        )
+    return geom
 
 
 def _load_api_table(

@@ -11,7 +11,7 @@ the synthetic city's ``LSOA_CODE``/``BOROUGH_CODE`` files.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,8 @@ def read_areas(
     geom_col = meta.get("geometry_name") or "wkb_geometry"
     if geom_col not in raw.column_names:
         raise InputError(path, "the layer has no geometry column")
+    if raw.num_rows == 0:
+        raise InputError(path, "no features")
     fields = [c for c in raw.column_names if c != geom_col]
     choice = _choose_fields(path, fields, kind, code_field, name_field, parent_field, population_field)
     area_kind = kind or choice.kind
@@ -119,27 +121,51 @@ def read_areas(
     parents = _string_column(raw, choice.parent) if choice.parent else [None] * n
     population = _float_column(path, raw, choice.population, codes) if choice.population else None
 
-    wkb = raw.column(geom_col).to_numpy(zero_copy_only=False)
-    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    geoms = shapely.from_wkb(raw.column(geom_col).to_numpy(zero_copy_only=False), on_invalid="ignore")
     _check_geometries(path, geoms, codes, choice.code)
-
     src = source_crs or meta.get("crs") or _guess_crs(geoms, crs)
-    geoms = _reproject(geoms, src, crs)
-    geoms = _make_valid(path, geoms, codes, choice.code)
+    geoms = _make_valid(path, _reproject(geoms, src, crs), codes, choice.code)
+    return _areas_table(codes, names, area_kind, parents, geoms, crs, population)
 
-    bounds = shapely.bounds(geoms)
+
+def neighbourhood_table(hoods: Mapping[str, tuple[str | None, bytes]], force: str, *, crs: str) -> pa.Table:
+    """police.uk neighbourhoods (id -> (name, WKB polygon in lon/lat)) as areas of kind ``neighbourhood``.
+
+    Neighbourhood ids are unique only within a force, so the code is ``force/id``.
+    """
+    source = f"{force} neighbourhoods"
+    ids = sorted(hoods)
+    codes: list[str | None] = [f"{force}/{nid}" for nid in ids]
+    geoms = shapely.from_wkb([hoods[nid][1] for nid in ids], on_invalid="ignore")
+    _check_geometries(source, geoms, codes, "neighbourhood")
+    geoms = _make_valid(source, _reproject(geoms, WGS84, crs), codes, "neighbourhood")
+    names = [hoods[nid][0] for nid in ids]
+    return _areas_table(codes, names, "neighbourhood", [None] * len(ids), geoms, crs, None)
+
+
+def _areas_table(
+    codes: Sequence[str | None],
+    names: Sequence[str | None],
+    kind: str,
+    parents: Sequence[str | None],
+    geoms: np.ndarray,
+    crs: str,
+    population: Sequence[float | None] | None,
+) -> pa.Table:
+    n = len(codes)
+    bounds = shapely.bounds(geoms) if n else np.empty((0, 4))
     return pa.table(
         {
             "code": pa.array(codes, pa.string()),
             "name": pa.array(names, pa.string()),
-            "kind": pa.array([area_kind] * n, pa.string()),
+            "kind": pa.array([kind] * n, pa.string()),
             "parent": pa.array(parents, pa.string()),
-            "geometry": pa.array(shapely.to_wkb(geoms), pa.binary()),
+            "geometry": pa.array(shapely.to_wkb(geoms) if n else [], pa.binary()),
             "xmin": bounds[:, 0],
             "ymin": bounds[:, 1],
             "xmax": bounds[:, 2],
             "ymax": bounds[:, 3],
-            "area_m2": _area_m2(geoms, crs),
+            "area_m2": _area_m2(geoms, crs) if n else np.empty(0),
             "population": pa.array(population, pa.float64())
             if population is not None
             else pa.nulls(n, pa.float64()),
@@ -311,7 +337,7 @@ def _check_codes(path: Path, field: str, codes: list[str | None]) -> None:
         seen[code] = i + 1
 
 
-def _check_geometries(path: Path, geoms: np.ndarray, codes: list[str | None], field: str) -> None:
+def _check_geometries(path: str | Path, geoms: np.ndarray, codes: list[str | None], field: str) -> None:
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
@@ -339,7 +365,7 @@ def _reproject(geoms: np.ndarray, src: str, dst: str) -> np.ndarray:
     return shapely.transform(shapely.force_2d(geoms), lambda x, y: tr.transform(x, y), interleaved=False)
 
 
-def _make_valid(path: Path, geoms: np.ndarray, codes: list[str | None], field: str) -> np.ndarray:
+def _make_valid(path: str | Path, geoms: np.ndarray, codes: list[str | None], field: str) -> np.ndarray:
     """Repair only the invalid ones, keeping their polygonal parts (slivers collapse to nothing)."""
     bad = np.flatnonzero(~shapely.is_valid(geoms))
     if len(bad) == 0:

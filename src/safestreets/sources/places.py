@@ -29,6 +29,7 @@ from safestreets.geo.project import WGS84, to_crs
 from safestreets.sources.boundaries import find_live_batch
 from safestreets.store import transaction
 from safestreets.store.batches import BatchRecord, next_batch_id, record_batch
+from safestreets.vocab import slugify
 
 PLACE_SCHEMA = pa.schema(
     [
@@ -76,7 +77,7 @@ def read_places(
 
     Longitude/latitude win where a file has both them and eastings/northings (``xy_crs``); a row missing
     one pair falls back on the other. Without ``kind``, a file about stations gives ``station``, any
-    other ``place``.
+    other the file's name in the singular.
     """
     path = Path(path)
     if not path.exists():
@@ -110,7 +111,7 @@ def _pick(
         if _norm(given) in by_norm:
             return by_norm[_norm(given)]
         raise InputError(path, f"no {what} column {given!r}; columns: {', '.join(columns)}")
-    return next((by_norm[o] for o in options if o in by_norm), None)
+    return next((by_norm[_norm(o)] for o in options if _norm(o) in by_norm), None)
 
 
 def _read_csv_places(
@@ -188,10 +189,10 @@ def _read_csv_places(
 
     used = [c for c in (lon_col, lat_col, x_col, y_col, name_col, id_col) if c]
     names = _strings(raw, name_col, n)
-    area_kind = kind or _infer_kind(path, cols)
-    ids = _ids(path, raw, id_col, names, lon, lat, area_kind)
+    place_kind = kind or _infer_kind(path, cols)
+    ids = _ids(path, raw, id_col, names, lon, lat, place_kind)
     attributes = _attributes(raw.drop_columns([c for c in cols if c in used]))
-    return _table(ids, area_kind, names, lon, lat, x, y, attributes)
+    return _table(ids, place_kind, names, lon, lat, x, y, attributes)
 
 
 def _numbers(path: Path, table: pa.Table, column: str) -> np.ndarray:
@@ -248,10 +249,17 @@ def _strings(table: pa.Table, column: str | None, n: int) -> list[str | None]:
 
 
 def _infer_kind(path: Path, columns: Sequence[str]) -> str:
-    words = [path.name.lower(), *(_norm(c) for c in columns)]
-    if any("station" in w for w in words):
+    """``station`` for anything about stations, else the file's name in the singular
+    (``night_time_economy.csv`` -> ``night-time-economy``, ``open_spaces.csv`` -> ``open-space``)."""
+    if any("station" in w for w in [path.name.lower(), *(_norm(c) for c in columns)]):
         return "station"
-    return "place"
+    stem = path.name.lower()
+    for suffix in (".gz", *CSV_SUFFIXES, *POINT_SUFFIXES):
+        stem = stem.removesuffix(suffix)
+    slug = slugify(stem)
+    if slug.endswith("s") and not slug.endswith("ss"):
+        slug = slug[:-1]
+    return slug or "place"
 
 
 def _ids(
@@ -360,10 +368,10 @@ def _read_point_file(
     name_col = _pick(path, cols, name_field, NAME_NAMES, "name")
     id_col = _pick(path, cols, id_field, ID_NAMES, "id")
     names = _strings(raw, name_col, raw.num_rows)
-    area_kind = kind or _infer_kind(path, cols)
-    ids = _ids(path, raw, id_col, names, lon, lat, area_kind)
+    place_kind = kind or _infer_kind(path, cols)
+    ids = _ids(path, raw, id_col, names, lon, lat, place_kind)
     attributes = _attributes(raw.drop_columns([c for c in (name_col, id_col) if c]))
-    return _table(ids, area_kind, names, lon, lat, x, y, attributes)
+    return _table(ids, place_kind, names, lon, lat, x, y, attributes)
 
 
 def load_places(

@@ -140,6 +140,9 @@ _MONTH = (
     "THEN CAST(trim(\"Month\") || '-01' AS DATE) END"
 )
 
+# Street files say "No Location", outcomes files "No location": either means none.
+_LOCATION = f"CASE WHEN lower(trim(\"Location\")) <> 'no location' THEN {_text('Location')} END"
+
 # Typed views over the raw all-string table ``raw``. Each keeps the published text of the fields it
 # checks (``*_txt``) so an error can show what was there.
 TYPED_SQL: dict[str, str] = {
@@ -150,7 +153,7 @@ TYPED_SQL: dict[str, str] = {
             coalesce({_text("Reported by")}, {_text("Falls within")}) AS force_txt,
             "Longitude" AS lon_txt, {_number("Longitude")} AS lon,
             "Latitude" AS lat_txt, {_number("Latitude")} AS lat,
-            nullif({_text("Location")}, 'No location') AS location,
+            {_LOCATION} AS location,
             {_text("LSOA code")} AS lsoa_code,
             {_text("LSOA name")} AS lsoa_name,
             "Crime type" AS type_txt,
@@ -164,7 +167,7 @@ TYPED_SQL: dict[str, str] = {
             coalesce({_text("Reported by")}, {_text("Falls within")}) AS force_txt,
             "Longitude" AS lon_txt, {_number("Longitude")} AS lon,
             "Latitude" AS lat_txt, {_number("Latitude")} AS lat,
-            nullif({_text("Location")}, 'No location') AS location,
+            {_LOCATION} AS location,
             {_text("LSOA code")} AS lsoa_code,
             {_text("LSOA name")} AS lsoa_name,
             "Outcome type" AS outcome_txt

@@ -28,6 +28,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -1028,34 +1029,22 @@ _BAR_WORDS: tuple[str, ...] = tuple(
     ]
 )
 _BCU_DIRECTIONS = ("East", "North East", "North", "North West", "West", "South West", "South", "South East")
-_SIBLING_CITY_CENTRES: tuple[tuple[float, float], ...] = (
-    # Inland points in England (BNG metres), far enough apart for cities of the default size.
-    (430_000, 433_000),
-    (407_000, 287_000),
-    (384_000, 398_000),
-    (457_000, 340_000),
-    (359_000, 173_000),
-    (545_000, 258_000),
-    (425_000, 564_000),
-    (471_000, 173_000),
-    (458_000, 304_000),
-    (460_000, 452_000),
-    (623_000, 308_000),
-    (292_000, 92_000),
-    (519_000, 299_000),
-    (388_000, 346_000),
-    (497_000, 371_000),
-    (451_000, 206_000),
-    (475_000, 260_000),
-    (385_000, 255_000),
-    (354_000, 429_000),
-    (571_000, 207_000),
-    (442_000, 113_000),
-    (429_000, 514_000),
-    (340_000, 556_000),
-    (435_000, 387_000),
-    (405_000, 480_000),
+# Where further cities go (BNG metres): points at English towns and cities, tried in order, skipping any
+# that would overlap a city already placed. London is left out so nothing lands on the real Met area.
+# fmt: off
+_CITY_SITES: tuple[tuple[int, int], ...] = (
+    (407_000, 287_000), (384_000, 398_000), (425_000, 564_000), (359_000, 173_000), (457_000, 340_000),
+    (335_000, 390_000), (435_000, 387_000), (458_000, 304_000), (509_000, 429_000), (442_000, 113_000),
+    (248_000, 55_000), (623_000, 308_000), (545_000, 258_000), (451_000, 206_000), (388_000, 346_000),
+    (460_000, 452_000), (497_000, 371_000), (354_000, 429_000), (340_000, 556_000), (449_000, 519_000),
+    (519_000, 299_000), (475_000, 260_000), (385_000, 255_000), (383_000, 218_000), (471_000, 173_000),
+    (292_000, 92_000), (408_000, 92_000), (531_000, 104_000), (615_000, 158_000), (571_000, 207_000),
+    (616_000, 244_000), (509_000, 221_000), (499_000, 149_000), (349_000, 312_000), (351_000, 240_000),
+    (322_000, 124_000), (347_000, 461_000), (340_000, 366_000), (182_000, 44_000), (415_000, 185_000),
+    (433_000, 279_000), (464_000, 101_000), (576_000, 155_000), (599_000, 225_000), (486_000, 238_000),
+    (531_000, 330_000), (570_000, 290_000), (300_000, 480_000), (395_000, 160_000), (520_000, 360_000),
 )
+# fmt: on
 
 _DENSITY = 3_000 / 1e6  # mean residents per square metre over the city
 _MIN_POPULATION = 100_000  # a force smaller than this has too few areas to be useful
@@ -1246,6 +1235,12 @@ def _sample_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(idx, len(cdf) - 1)
 
 
+def _sample_many(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """n draws from a long CDF: sorted uniforms make the binary searches cache-friendly (3x faster)."""
+    idx = _sample_cdf(cdf, np.sort(rng.random(n)))
+    return idx[rng.permutation(n)]
+
+
 def _choice(rng: np.random.Generator, probs: np.ndarray, size: int) -> np.ndarray:
     cdf = np.cumsum(np.asarray(probs, dtype=float))
     return _sample_cdf(cdf, rng.random(size))
@@ -1316,8 +1311,41 @@ def _constant(value: str, n: int) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
 
 
+def _minute_strings(minutes: np.ndarray, sep: str, tail: str, bst: np.ndarray | None = None) -> pa.Array:
+    """ "YYYY-MM-DD<sep>HH:MM<tail>" for minutes since 1970, built as bytes (Arrow's strftime is slow).
+
+    With ``bst``, the tail's "+00:00" becomes "+01:00" on those rows.
+    """
+    m = np.asarray(minutes, dtype=np.int64)
+    n, width = len(m), 16 + len(tail)
+    day = (m // 1440).astype("datetime64[D]")
+    month_start = day.astype("datetime64[M]")
+    fields = (
+        (0, 4, day.astype("datetime64[Y]").astype(np.int64) + 1970),
+        (5, 2, month_start.astype(np.int64) % 12 + 1),
+        (8, 2, (day - month_start).astype(np.int64) + 1),
+        (11, 2, (m // 60) % 24),
+        (14, 2, m % 60),
+    )
+    raw = np.empty((n, width), dtype=np.uint8)
+    raw[:, :16] = np.frombuffer(f"0000-00-00{sep}00:00".encode(), dtype=np.uint8)
+    raw[:, 16:] = np.frombuffer(tail.encode(), dtype=np.uint8)
+    for col, digits, value in fields:
+        for k in range(digits):
+            raw[:, col + digits - 1 - k] = 48 + (value // 10**k) % 10
+    if bst is not None:
+        raw[bst, width - 4] = ord("1")
+    offsets = np.arange(n + 1, dtype=np.int64) * width
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw)])
+
+
 def _fixed6(values: np.ndarray) -> pa.Array:
-    return pa.array([f"{v:.6f}" for v in values.tolist()], type=pa.string())
+    """Six decimals, as police.uk writes coordinates ("-1.500000"), built without a Python loop."""
+    micro = np.round(np.asarray(values, dtype=float) * 1e6).astype(np.int64)
+    whole, frac = np.divmod(np.abs(micro), 1_000_000)
+    sign = pa.array(np.where(micro < 0, "-", ""))
+    frac_text = pc.utf8_lpad(pa.array(frac).cast(pa.string()), 6, "0")
+    return pc.binary_join_element_wise(sign, pa.array(whole).cast(pa.string()), ".", frac_text, "")
 
 
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none")
@@ -1453,35 +1481,29 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarra
 
 
 def _force_layout(config: CityConfig, populations: np.ndarray) -> np.ndarray:
-    """Centres of the cities: the configured one first, then inland English points, else a grid."""
+    """Centres of the cities: the configured one first, then English town sites, then a wider ring.
+
+    Each city takes the first site that keeps it clear of the cities already placed.
+    """
     radii = np.sqrt(populations / _DENSITY / math.pi) * 1.1
     first = np.array([config.centre_easting, config.centre_northing])
-    n = len(populations)
-    if n == 1:
-        return first[None, :]
-    anchors = np.array(_SIBLING_CITY_CENTRES, dtype=float)
-    anchors = anchors[np.hypot(*(anchors - first).T) > 1.0]
-    if len(anchors) >= n - 1:
-        chosen = np.vstack([first, anchors[: n - 1]])
-        gaps = np.hypot(*(chosen[:, None, :] - chosen[None, :, :]).transpose(2, 0, 1))
-        np.fill_diagonal(gaps, np.inf)
-        if (gaps > radii[:, None] + radii[None, :] + 5_000).all():
-            return chosen
-    # A square spiral of cities around the first one, spaced to never overlap.
     step = 2 * radii.max() + 5_000
-    cells: list[tuple[int, int]] = [(0, 0)]
-    ring = 1
-    while len(cells) < n:
-        ring_cells = [
-            (i, j)
-            for i in range(-ring, ring + 1)
-            for j in range(-ring, ring + 1)
-            if max(abs(i), abs(j)) == ring
-        ]
-        ring_cells.sort(key=lambda c: (math.atan2(c[1], c[0]) % (2 * math.pi), abs(c[0]) + abs(c[1])))
-        cells.extend(ring_cells)
-        ring += 1
-    return first + step * np.array(cells[:n], dtype=float)
+    rings = [
+        first + step * np.array([i, j])
+        for ring in range(1, 12)
+        for i in range(-ring, ring + 1)
+        for j in range(-ring, ring + 1)
+        if max(abs(i), abs(j)) == ring
+    ]
+    sites = [np.asarray(site, dtype=float) for site in _CITY_SITES] + rings
+    chosen = [first]
+    for k in range(1, len(populations)):
+        for site in sites:
+            gaps = np.hypot(*(np.array(chosen) - site).T)
+            if (gaps > radii[k] + radii[: len(chosen)] + 5_000).all():
+                chosen.append(site)
+                break
+    return np.array(chosen)
 
 
 def _build_city(
@@ -1598,7 +1620,11 @@ def _areas(
     )
     if len(cells) != len(seeds):  # GEOS merges coincident seeds; the jittered grid never has any
         raise RuntimeError("Voronoi tessellation lost seeds")
-    geom = shapely.intersection(cells, boundary)
+    # Only cells that reach the outline need clipping (most are inside: a cheap prepared test).
+    shapely.prepare(boundary)
+    inside = shapely.contains_properly(boundary, cells)
+    geom = cells.copy()
+    geom[~inside] = shapely.intersection(cells[~inside], boundary)
     n_lsoa = len(seeds)
 
     # Boroughs: k-means groups of LSOAs, numbered from the centre outwards.
@@ -1613,9 +1639,8 @@ def _areas(
     borough_name = [names.place() for _ in range(n_boroughs)]
     borough_code = [f"SYN09{counters['borough'] + b + 1:06d}" for b in range(n_boroughs)]
     counters["borough"] += n_boroughs
-    borough_geom = np.array(
-        [shapely.union_all(geom[labels == b], grid_size=0.001) for b in range(n_boroughs)], dtype=object
-    )
+    # The cells form an exact coverage (shared edges, no overlaps), so the fast coverage union applies.
+    borough_geom = np.array([shapely.coverage_union_all(geom[labels == b]) for b in range(n_boroughs)])
 
     # BCUs: the central boroughs, then the rest in compass sectors.
     bcu = ["Central"] * n_boroughs
@@ -1652,10 +1677,20 @@ def _areas(
     beat_keys, beat = np.unique(labels * 100_000 + msoa, return_inverse=True)
     beats = [f"{prefixes[key // 100_000]}{key % 100_000:02d}" for key in beat_keys.tolist()]
     return {
-        "seeds": seeds, "geom": geom, "borough": labels, "code": lsoa_code, "name": lsoa_name, "rank": rank,
-        "beat": beat, "beats": beats, "borough_centre": b_centres, "borough_name": borough_name,
-        "borough_code": borough_code, "borough_geom": borough_geom, "bcu": bcu,
-    }  # fmt: skip
+        "seeds": seeds,
+        "geom": geom,
+        "borough": labels,
+        "code": lsoa_code,
+        "name": lsoa_name,
+        "rank": rank,
+        "beat": beat,
+        "beats": beats,
+        "borough_centre": b_centres,
+        "borough_name": borough_name,
+        "borough_code": borough_code,
+        "borough_geom": borough_geom,
+        "bcu": bcu,
+    }
 
 
 def _people(
@@ -1778,10 +1813,10 @@ def _places_and_features(
 
     # Night-time economy: a big cluster in the centre, smaller ones at half the local centres.
     spread = min(400.0, 0.06 * radius)
-    n_central = max(12, round(population / 10_000))
+    n_central = min(150, max(12, round(population / 10_000)))
     venue_xy = [centre + rng.normal(0, spread, (n_central, 2))]
     for c in local_centres[1:][rng.random(n_boroughs - 1) < 0.5]:
-        venue_xy.append(c + rng.normal(0, 150.0, (max(3, n_central // 5), 2)))
+        venue_xy.append(c + rng.normal(0, 150.0, (max(3, min(30, n_central // 5)), 2)))
     venues = np.vstack(venue_xy)
     venues = venues[shapely.contains_xy(inner, venues[:, 0], venues[:, 1])]
     in_centre = np.hypot(*(venues - centre).T) < 3 * spread
@@ -1800,9 +1835,11 @@ def _places_and_features(
             _PUB_NOUN[int(rng.integers(len(_PUB_NOUN)))],
         )
         name = (
-            f"The {adjective} {noun}", f"{word} Bar", f"Club {word}" if style else f"The {word} Rooms",
+            f"The {adjective} {noun}",
+            f"{word} Bar",
+            f"Club {word}" if style else f"The {word} Rooms",
             f"{_STREET_STEMS[int(rng.integers(len(_STREET_STEMS)))]} Grill",
-        )[kind]  # fmt: skip
+        )[kind]
         add_place("nte", "NTE", name, kinds[kind], xy)
     nte = 1 - np.exp(-_kernel(snaps, venues, 120.0, k=16))
 
@@ -1840,10 +1877,12 @@ def _places_and_features(
     # Open spaces: a central park and others spread through the city.
     n_parks = max(4, round(float(inner.area) / 1e6 / 5))
     ang, dist = rng.uniform(0, 2 * math.pi, n_parks - 1), np.sqrt(rng.uniform(0.04, 0.8, n_parks - 1))
-    parks = np.vstack([
-        centre + rng.normal(0, 0.08 * radius, 2),
-        shape.warp(np.stack([dist * np.cos(ang), dist * np.sin(ang)], axis=1), 0.35),
-    ])  # fmt: skip
+    parks = np.vstack(
+        [
+            centre + rng.normal(0, 0.08 * radius, 2),
+            shape.warp(np.stack([dist * np.cos(ang), dist * np.sin(ang)], axis=1), 0.35),
+        ]
+    )
     park_radius = rng.uniform(120, 450, len(parks))
     park_kind = _choice(rng, np.array([0.55, 0.2, 0.12, 0.08, 0.05]), len(parks))
     park_kinds = ("park", "recreation ground", "playing fields", "common", "woodland")
@@ -1857,10 +1896,12 @@ def _places_and_features(
     # weighted draw for the rest (supermarkets near local centres, car parks near the centre, ...).
     snap_kind = np.zeros(n_snap, dtype=np.int64)
     for label, targets in (
-        ("Nightclub", venues[venue_kind == 2]), ("Bus/Coach Station", buses),
-        ("Park/Open Space", parks[park_kind != 2]), ("Sports/Recreation Area", parks[park_kind == 2]),
+        ("Nightclub", venues[venue_kind == 2]),
+        ("Bus/Coach Station", buses),
+        ("Park/Open Space", parks[park_kind != 2]),
+        ("Sports/Recreation Area", parks[park_kind == 2]),
         ("Police Station", local_centres + 120.0),
-    ):  # fmt: skip
+    ):
         idx = snap_tree.query(targets)[1] if len(targets) else np.zeros(0, dtype=np.int64)
         snap_kind[idx[snap_kind[idx] == 0]] = _K[label]
     snap_r = shape.relative(snaps)[1]
@@ -1884,9 +1925,14 @@ def _places_and_features(
     for s in np.flatnonzero(snap_kind).tolist():
         location[s] = PLACE_KINDS[snap_kind[s]]
     features = {
-        "one": np.ones(n_snap), "centre": cen, "nte": nte, "station": sta, "park": park,
-        "residential": (snap_kind == 0) * residential, "a_road": a_road.astype(float),
-    }  # fmt: skip
+        "one": np.ones(n_snap),
+        "centre": cen,
+        "nte": nte,
+        "station": sta,
+        "park": park,
+        "residential": (snap_kind == 0) * residential,
+        "a_road": a_road.astype(float),
+    }
     return places, features, snap_kind
 
 
@@ -1982,13 +2028,11 @@ def _sample_times(rng: np.random.Generator, month: _Month, how_weights: np.ndarr
 
 
 def _month_cdfs(city: _City, month: _Month, n_months: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t = month.index / max(1, n_months - 1) - 0.5
-    trend = np.exp(city.drift * t)
-    return (
-        np.cumsum(city.weights * trend, axis=1),
-        np.cumsum(city.weights_nte * trend),
-        np.cumsum(city.weights_stops * trend),
-    )
+    """Cumulative snap-point weights for the month, after the slow drift of each point's attractiveness."""
+    trend = np.exp(city.drift * (month.index / max(1, n_months - 1) - 0.5))
+    general = np.multiply(city.weights, trend[None, :])
+    np.cumsum(general, axis=1, out=general)
+    return general, np.cumsum(city.weights_nte * trend), np.cumsum(city.weights_stops * trend)
 
 
 def _jitter(rng: np.random.Generator, city: _City, snap: np.ndarray) -> np.ndarray:
@@ -2017,7 +2061,9 @@ def _events(
         tm = _sample_times(rng, month, _HOW_PROFILE[t], n)
         how = month.how[(tm - month.start_min) // 60]
         at_nte = rng.random(n) < _HOW_NTE[t][how]
-        snap = np.where(at_nte, _sample_cdf(cdf_nte, rng.random(n)), _sample_cdf(cdf_gen[t], rng.random(n)))
+        snap = np.empty(n, dtype=np.int64)
+        snap[at_nte] = _sample_many(rng, cdf_nte, int(at_nte.sum()))
+        snap[~at_nte] = _sample_many(rng, cdf_gen[t], int(n - at_nte.sum()))
         types.append(np.full(n, t, dtype=np.int64))
         times.append(tm)
         snaps.append(snap)
@@ -2260,7 +2306,7 @@ def _force_records_table(city: _City, month: _Month, ev: dict[str, np.ndarray], 
         pa.array(np.full(n, f"{month.year % 100:02d}")),
         "/",
     )
-    occurred = pc.strftime(pa.array(t * 60, type=pa.timestamp("s")), format="%Y-%m-%d %H:%M")
+    occurred = _minute_strings(t, " ", "")
     xy = np.round(ev["xy"][keep]).astype(np.int64)
     beat = city.lsoa_beat[city.snap_lsoa[ev["snap"][keep]]]
     return pa.table(
@@ -2287,7 +2333,7 @@ def _stop_search_table(
     cdf_stops = cdfs[2]
     n_base = int(rng.poisson(config.stop_search_per_crime * len(ev["type"])))
     times = _sample_times(rng, month, _HOW_STOPS, n_base)
-    snap = _sample_cdf(cdf_stops, rng.random(n_base))
+    snap = _sample_many(rng, cdf_stops, n_base)
     legislation = _choice(rng, np.array([0.575, 0.417, 0.008]), n_base)
 
     # Section 60: after serious violence at night an authorisation (15 to 39 hours) brings a burst of
@@ -2311,10 +2357,12 @@ def _stop_search_table(
             size = 1 + int(rng.poisson(max(target / n_trig, 5.0)))
             start = ev["time"][trig] + int(rng.integers(60, 180))
             length = int(rng.integers(15, 40)) * 60
-            bt = start + rng.integers(0, length, size)
-            d = np.hypot(*(city.snap_xy - ev["xy"][trig]).T)
-            w = city.weights_stops * np.exp(-d / 400.0) * (d < 1500)
-            bs = _sample_cdf(np.cumsum(w + 1e-12 * (d < 1500)), rng.random(size))
+            # Most searches come early in the authorisation, while officers are deployed to the area.
+            bt = start + np.minimum(rng.exponential(length / 5, size).astype(np.int64), length - 1)
+            near = np.asarray(city.snap_tree.query_ball_point(ev["xy"][trig], 1500.0), dtype=np.int64)
+            near = near if len(near) else city.snap_tree.query(ev["xy"][trig], k=1)[1].reshape(1)
+            d = np.hypot(*(city.snap_xy[near] - ev["xy"][trig]).T)
+            bs = near[_sample_cdf(np.cumsum(city.weights_stops[near] * np.exp(-d / 400.0)), rng.random(size))]
             burst_t.append(bt)
             burst_snap.append(bs)
             burst_op.append(np.full(size, int(rng.integers(len(_OPERATIONS)))))
@@ -2367,15 +2415,13 @@ def _stop_search_table(
     age_blank = rng.random(n) < 0.14
     no_where = rng.random(n) < config.stop_search_no_location_share
 
+    # Published files give the UTC instant with "+00:00" all year; "local" mode writes local time and
+    # "+01:00" in summer time.
+    bst = _is_bst(times)
     if config.stop_search_offsets == "utc":
-        stamp = times - 60 * _is_bst(times)
-        date = pc.strftime(pa.array(stamp * 60, type=pa.timestamp("s")), format="%Y-%m-%dT%H:%M:00+00:00")
+        date = _minute_strings(times - 60 * bst, "T", ":00+00:00")
     else:
-        text = pc.strftime(pa.array(times * 60, type=pa.timestamp("s")), format="%Y-%m-%dT%H:%M:00")
-        offsets = _dict_column(_is_bst(times).astype(np.int64), pa.array(["+00:00", "+01:00"])).cast(
-            pa.string()
-        )
-        date = pc.binary_join_element_wise(text, offsets, "")
+        date = _minute_strings(times, "T", ":00+00:00", bst)
     bools = pa.array(["False", "True"])
     return pa.table(
         [
@@ -2412,11 +2458,18 @@ def _lonlat_geometries(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(geoms, project)
 
 
+_LONG_DECIMAL = re.compile(r"-?\d+\.\d{7,}")
+
+
 def _feature_collection(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
-    texts = shapely.to_geojson(_lonlat_geometries(geoms))
+    # GEOS prints the nearest double to a 6-decimal value in full (53.808839999999996): shorten it.
+    texts = [
+        _LONG_DECIMAL.sub(lambda m: repr(round(float(m.group()), 6)), text)
+        for text in shapely.to_geojson(_lonlat_geometries(geoms)).tolist()
+    ]
     features = [
         f'{{"type":"Feature","properties":{json.dumps(p, separators=(",", ":"))},"geometry":{g}}}'
-        for p, g in zip(props, texts.tolist(), strict=True)
+        for p, g in zip(props, texts, strict=True)
     ]
     return '{"type":"FeatureCollection","features":[\n' + ",\n".join(features) + "\n]}\n"
 
@@ -2639,44 +2692,54 @@ def generate_city(
             progress("geography", k + 1, config.n_forces)
     _write_static(out, config, cities, files, file_rows)
 
+    # Files are written on a second thread while the next month is generated (pyarrow releases the
+    # GIL). One writer keeps every file's bytes in order; waiting on the previous month's writes before
+    # queueing more keeps memory to about two months of rows.
     total = config.n_forces * len(months)
     done = 0
-    for city in cities:
-        state = _State()
-        records_path = out / "force_records" / f"{city.force_id}-records.csv"
-        records_path.parent.mkdir(parents=True, exist_ok=True)
-        mapping_path = out / "force_records" / f"{city.force_id}-mapping.toml"
-        mapping_path.write_text(_mapping_toml(city))
-        files["force-mapping"].append(mapping_path)
-        n_records = 0
-        with pa.OSFile(str(records_path), "wb") as records:
-            records.write((",".join(FORCE_RECORD_COLUMNS) + "\n").encode())
-            for month in months:
-                cdfs = _month_cdfs(city, month, len(months))
-                ev = _events(config, city, month, counts[city.index, month.index], state, cdfs)
-                street_label = _outcomes(config, city, month, ev, state, len(months))
-                folder = out / "police_uk" / month.label
-                stem = f"{month.label}-{city.force_id}"
-                for kind, table, header in (
-                    ("street", _street_table(config, city, month, ev, street_label), STREET_COLUMNS),
-                    ("outcomes", _outcomes_table(config, city, month, state), OUTCOME_COLUMNS),
-                    (
-                        "stop-and-search",
-                        _stop_search_table(config, city, month, ev, cdfs),
-                        STOP_SEARCH_COLUMNS,
-                    ),
-                ):
-                    path = folder / f"{stem}-{kind}.csv"
-                    file_rows[path] = _write_csv(path, header, table)
-                    files[kind].append(path)
-                table = _force_records_table(city, month, ev, state)
-                _write_rows(records, table)
-                n_records += table.num_rows
-                done += 1
-                if progress:
-                    progress("months", done, total)
-        files["force-records"].append(records_path)
-        file_rows[records_path] = n_records
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for city in cities:
+            state = _State()
+            records_path = out / "force_records" / f"{city.force_id}-records.csv"
+            records_path.parent.mkdir(parents=True, exist_ok=True)
+            mapping_path = out / "force_records" / f"{city.force_id}-mapping.toml"
+            mapping_path.write_text(_mapping_toml(city))
+            files["force-mapping"].append(mapping_path)
+            file_rows[records_path] = 0
+            pending: list[Future[Any]] = []
+            with pa.OSFile(str(records_path), "wb") as records:
+                records.write((",".join(FORCE_RECORD_COLUMNS) + "\n").encode())
+                for month in months:
+                    cdfs = _month_cdfs(city, month, len(months))
+                    ev = _events(config, city, month, counts[city.index, month.index], state, cdfs)
+                    street_label = _outcomes(config, city, month, ev, state, len(months))
+                    stem = out / "police_uk" / month.label / f"{month.label}-{city.force_id}"
+                    jobs = [
+                        ("street", _street_table(config, city, month, ev, street_label), STREET_COLUMNS),
+                        ("outcomes", _outcomes_table(config, city, month, state), OUTCOME_COLUMNS),
+                        (
+                            "stop-and-search",
+                            _stop_search_table(config, city, month, ev, cdfs),
+                            STOP_SEARCH_COLUMNS,
+                        ),
+                    ]
+                    table = _force_records_table(city, month, ev, state)
+                    for future in pending:
+                        future.result()
+                    pending = []
+                    for kind, data, header in jobs:
+                        path = stem.with_name(f"{stem.name}-{kind}.csv")
+                        file_rows[path] = data.num_rows
+                        files[kind].append(path)
+                        pending.append(writer.submit(_write_csv, path, header, data))
+                    pending.append(writer.submit(_write_rows, records, table))
+                    file_rows[records_path] += table.num_rows
+                    done += 1
+                    if progress:
+                        progress("months", done, total)
+                for future in pending:
+                    future.result()
+            files["force-records"].append(records_path)
 
     rows = {
         kind: sum(file_rows.get(p, 0) for p in paths) for kind, paths in files.items() if kind in _COUNTED

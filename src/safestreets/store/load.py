@@ -378,7 +378,19 @@ def load_staged(
 def already_loaded(
     con: duckdb.DuckDBPyConnection, kind: str, sha256: str, opts: LoadOptions, extra: dict | None = None
 ) -> int | None:
-    return find_loaded(con, kind, sha256, {"kind": kind, **opts.params(), **(extra or {})})
+    """The earlier batch that loaded these bytes with these options, if all its rows are still in the
+    store. A batch whose rows a later load replaced (a republished month) is not: loading the file
+    again must bring its rows back, not be skipped."""
+    previous = find_loaded(con, kind, sha256, {"kind": kind, **opts.params(), **(extra or {})})
+    if previous is None:
+        return None
+    live = fetch_one(
+        con,
+        f"SELECT (SELECT count(*) FROM {TARGET[kind]} WHERE batch_id = ?) = rows_loaded "
+        "FROM batches WHERE batch_id = ?",
+        [previous, previous],
+    )
+    return previous if live and live[0] else None
 
 
 def _assign(con: duckdb.DuckDBPyConnection, target: str, batch_id: int) -> None:

@@ -1,0 +1,586 @@
+"""Ingest benchmark: rows per second loading police.uk files into a fresh workspace.
+
+Three inputs, each against the same files read by two baselines in the same run:
+
+- (a) the real Met burglary street files (145 monthly .csv.gz),
+- (b) the real Met stop-and-search files (85 monthly .csv.gz, 1,069,661 rows),
+- (c) a synthetic national-scale archive (43 forces, about 10M street rows plus the outcomes and
+  stop-and-search files the generator writes beside them), generated once into bench/.data/.
+
+Baselines: DuckDB's bare ``read_csv`` materialised into a table in a fresh DuckDB file (all columns as
+text, no checks), and pandas ``read_csv`` of every file with ``dtype=str`` then ``concat``.
+
+    .venv/bin/python bench/ingest.py --quick          # smoke run on a subset, writes no docs
+    .venv/bin/python bench/ingest.py --profile b      # the full run; replaces "## Ingest" in docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import pstats
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from _common import (
+    DATA,
+    ROOT,
+    command_line,
+    fmt_count,
+    fmt_rate,
+    fmt_ratio,
+    fmt_seconds,
+    machine,
+    machine_markdown,
+    markdown_table,
+    median,
+    today,
+    write_section,
+)
+from safestreets.config import Workspace
+from safestreets.ingest import ingest_policeuk
+from safestreets.sources import policeuk
+from safestreets.sources.synthetic import CityConfig, generate_city
+from safestreets.store import open_store
+from safestreets.store.load import LoadOptions
+
+SHARED = ROOT.parent / "shared" / "data"
+KINDS = policeuk.KINDS  # street, outcomes, stop-and-search: the order rows are reported in
+TOOLS = ("safestreets", "duckdb", "duckdb-count", "pandas")
+# The issue's aims for (c).
+AIM_ROWS_PER_S = 1_000_000
+AIM_RATIO = 1.5
+
+# 43 territorial forces like England and Wales; 24 months keep a force-month file near real sizes
+# (about 10k street rows on average, against roughly 11k nationally), so per-file costs weigh as they
+# would on the real bulk archive.
+FULL_CITY = CityConfig(n_events=10_000_000, n_forces=43, months=24, seed=2024)
+# The quick run keeps the same file sizes but only 3 months, so it is a smaller archive of the same shape.
+QUICK_CITY = CityConfig(n_events=1_000_000, n_forces=43, months=3, seed=2024)
+
+console = Console()
+
+
+# --- inputs -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    key: str  # a, b or c
+    title: str
+    files: dict[str, list[Path]]  # kind -> files, in name order
+    about: str  # one line for the docs: what the files are
+    repeats: int = 3
+    generated_note: str = ""
+
+    @property
+    def all_files(self) -> list[Path]:
+        return [f for kind in KINDS for f in self.files.get(kind, [])]
+
+    def bytes_on_disk(self) -> int:
+        return sum(f.stat().st_size for f in self.all_files)
+
+
+def by_kind(folder: Path) -> dict[str, list[Path]]:
+    """Group police.uk files by the kind their name gives, as safestreets itself finds them."""
+    grouped: dict[str, list[Path]] = {}
+    for pf in policeuk.discover(folder):
+        if pf.kind is None:
+            raise SystemExit(f"{pf.source.label}: not a police.uk file name")
+        grouped.setdefault(pf.kind, []).append(pf.source.path)
+    return grouped
+
+
+def real_dataset(key: str, quick: bool) -> Dataset:
+    if key == "a":
+        folder = SHARED / "police_uk" / "met_burglary_only" / "street"
+        files = by_kind(folder)
+        if quick:  # the latest 24 months: current file sizes
+            files = {"street": files["street"][-24:]}
+        return Dataset(
+            key,
+            "(a) Met burglary street",
+            files,
+            f"`../shared/data/{folder.relative_to(SHARED)}/`: real Met street files, already "
+            "filtered to burglary upstream, gzipped",
+        )
+    folder = SHARED / "police_uk" / "met_stop_and_search"
+    files = by_kind(folder)
+    if quick:
+        files = {"stop-and-search": files["stop-and-search"][-12:]}
+    return Dataset(
+        key,
+        "(b) Met stop and search",
+        files,
+        f"`../shared/data/{folder.relative_to(SHARED)}/`: real, unfiltered Met stop-and-search "
+        "files, gzipped",
+    )
+
+
+def synthetic_dataset(config: CityConfig, repeats: int) -> Dataset:
+    """The synthetic archive for ``config``, generated into bench/.data/ unless already there."""
+    folder = DATA / f"synthetic-{config.n_events}-{config.n_forces}f-{config.months}m-s{config.seed}"
+    marker = folder / "bench-config.json"
+    wanted = json.loads(json.dumps(asdict(config)))  # tuples become lists, as they come back from JSON
+    info = json.loads(marker.read_text()) if marker.exists() else None
+    if info is None or info.get("config") != wanted:
+        if folder.exists():
+            shutil.rmtree(folder)  # a half-written or differently configured archive
+        console.print(f"generating {config.n_events:,} synthetic street rows into {folder} ...")
+        start = time.perf_counter()
+        manifest = generate_city(folder, config)
+        seconds = time.perf_counter() - start
+        info = {
+            "config": wanted,
+            "rows": dict(manifest.rows),
+            "seconds": round(seconds, 1),
+            "generated": today(),
+        }
+        marker.write_text(json.dumps(info, indent=2))  # written last: its presence means complete
+        console.print(f"generated in {seconds:.0f} s")
+        note = f"generated for this run in {seconds:.0f} s"
+    else:
+        note = f"reused from bench/.data/ (generated on {info['generated']} in {info['seconds']:.0f} s)"
+    files = by_kind(folder / "police_uk")
+    about = (
+        f"`bench/.data/{folder.name}/police_uk/`: `generate_city` with n_events={config.n_events:,}, "
+        f"n_forces={config.n_forces}, months={config.months}, seed={config.seed}; uncompressed .csv, "
+        f"one file per force, month and kind; {note}"
+    )
+    return Dataset("c", "(c) Synthetic national", files, about, repeats=repeats, generated_note=note)
+
+
+def warm(files: Sequence[Path]) -> None:
+    """Read every file once so the first timed repeat does not pay for a cold disk."""
+    for f in files:
+        with f.open("rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+# --- one timed run per tool ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rows: dict[str, int] = field(default_factory=dict)  # per kind
+    seconds: dict[str, float] = field(default_factory=dict)  # per kind, excluding close/checkpoint
+    total: float = 0.0  # the whole load, including closing (checkpointing) the database
+    per_file: list[tuple[str, int, float]] = field(default_factory=list)  # safestreets: (kind, rows, s)
+
+
+def link_files(ds: Dataset, folder: Path) -> Path:
+    """A folder of links to exactly the dataset's files, so safestreets reads the same subset."""
+    folder.mkdir()
+    for f in ds.all_files:
+        (folder / f.name).symlink_to(f)
+    return folder
+
+
+def run_safestreets(ds: Dataset, tmp: Path, profiler: cProfile.Profile | None = None) -> Run:
+    source = link_files(ds, tmp / "files")
+    con = open_store(Workspace(tmp / "workspace"))  # schema creation is not part of the load
+    marks: list[float] = []
+
+    def progress(label: str, done: int, total: int) -> None:
+        marks.append(time.perf_counter())  # called before each file and once at the end
+
+    if profiler:
+        profiler.enable()
+    start = time.perf_counter()
+    results = ingest_policeuk(con, source, LoadOptions(), progress=progress)
+    con.close()
+    end = time.perf_counter()
+    if profiler:
+        profiler.disable()
+    run = Run(total=end - start)
+    for result, began, ended in zip(results, marks, marks[1:], strict=False):
+        if result.rows_loaded != result.rows_read:
+            raise SystemExit(f"{result.source}: read {result.rows_read} rows, loaded {result.rows_loaded}")
+        run.rows[result.kind] = run.rows.get(result.kind, 0) + result.rows_read
+        run.seconds[result.kind] = run.seconds.get(result.kind, 0.0) + ended - began
+        run.per_file.append((result.kind, result.rows_read, ended - began))
+    return run
+
+
+def run_duckdb(ds: Dataset, tmp: Path) -> Run:
+    run = Run()
+    start = time.perf_counter()
+    con = duckdb.connect(str(tmp / "bare.duckdb"))
+    for kind, files in ds.files.items():
+        table = "t_" + kind.replace("-", "_")
+        began = time.perf_counter()
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT * FROM read_csv($files, all_varchar = true, header = true)",
+            {"files": [str(f) for f in files]},
+        )
+        run.seconds[kind] = time.perf_counter() - began
+        row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # from metadata: no scan
+        run.rows[kind] = int(row[0]) if row else 0
+    con.close()
+    run.total = time.perf_counter() - start
+    return run
+
+
+def run_duckdb_count(ds: Dataset, tmp: Path) -> Run:
+    """Parse only: ``count(*)`` over ``read_csv``, nothing stored (a floor for reading the text)."""
+    run = Run()
+    con = duckdb.connect()
+    start = time.perf_counter()
+    for kind, files in ds.files.items():
+        began = time.perf_counter()
+        row = con.execute(
+            "SELECT count(*) FROM read_csv($files, all_varchar = true, header = true)",
+            {"files": [str(f) for f in files]},
+        ).fetchone()
+        run.seconds[kind] = time.perf_counter() - began
+        run.rows[kind] = int(row[0]) if row else 0
+    run.total = time.perf_counter() - start
+    con.close()
+    return run
+
+
+def run_pandas(ds: Dataset, tmp: Path) -> Run:
+    run = Run()
+    start = time.perf_counter()
+    for kind, files in ds.files.items():
+        began = time.perf_counter()
+        frame = pd.concat([pd.read_csv(f, dtype=str) for f in files], ignore_index=True)
+        run.seconds[kind] = time.perf_counter() - began
+        run.rows[kind] = len(frame)
+        del frame  # free one kind before reading the next: (c) is several GB as Python-side strings
+    run.total = time.perf_counter() - start
+    return run
+
+
+RUNNERS: dict[str, Callable[[Dataset, Path], Run]] = {
+    "safestreets": run_safestreets,
+    "duckdb": run_duckdb,
+    "duckdb-count": run_duckdb_count,
+    "pandas": run_pandas,
+}
+
+
+def measure(ds: Dataset) -> dict[str, list[Run]]:
+    """``ds.repeats`` runs of every tool, interleaved so drift on the machine hits all tools alike."""
+    runs: dict[str, list[Run]] = {tool: [] for tool in TOOLS}
+    for i in range(ds.repeats):
+        for tool in TOOLS:
+            gc.collect()
+            with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+                run = RUNNERS[tool](ds, Path(tmp))
+            runs[tool].append(run)
+            console.print(
+                f"  {ds.key} repeat {i + 1}/{ds.repeats} {tool:<13} {run.total:8.2f} s  "
+                f"{sum(run.rows.values()):>11,} rows"
+            )
+    return runs
+
+
+def profile(ds: Dataset, top: int = 5) -> list[tuple[str, int, float, float]]:
+    """One extra, untimed safestreets load under cProfile: (function, calls, own s, cumulative s)."""
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        run_safestreets(ds, Path(tmp), profiler)
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    rows = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():
+        path = Path(filename)
+        shown = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else filename
+        if ".venv" in shown:
+            shown = shown.split("site-packages/")[-1]
+        rows.append((f"{shown}:{line}({name})", calls, own, cumulative))
+    rows.sort(key=lambda r: r[2], reverse=True)
+    return rows[:top]
+
+
+# --- summary ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    """One row of the results table: a dataset and kind, the median seconds of each tool."""
+
+    dataset: str
+    kind: str
+    rows: int
+    seconds: dict[str, float]
+    repeats: int
+    rows_agree: bool
+
+
+def summarise(ds: Dataset, runs: dict[str, list[Run]]) -> list[Line]:
+    lines = []
+    kinds = [k for k in KINDS if k in ds.files]
+    for kind in [*kinds, "all"] if len(kinds) > 1 else kinds:
+        seconds: dict[str, float] = {}
+        counts: set[int] = set()
+        for tool, tool_runs in runs.items():
+            if kind == "all" or len(kinds) == 1:
+                # The whole load, close included: what an analyst waits for.
+                seconds[tool] = median(r.total for r in tool_runs)
+                counts |= {sum(r.rows.values()) for r in tool_runs}
+            else:
+                seconds[tool] = median(r.seconds[kind] for r in tool_runs)
+                counts |= {r.rows[kind] for r in tool_runs}
+        lines.append(Line(ds.title, kind, max(counts), seconds, ds.repeats, len(counts) == 1))
+    return lines
+
+
+HEADERS = [
+    "data",
+    "kind",
+    "rows",
+    "N",
+    "safestreets s",
+    "safestreets rows/s",
+    "DuckDB read_csv s",
+    "DuckDB rows/s",
+    "pandas s",
+    "pandas rows/s",
+    "safestreets / DuckDB",
+    "DuckDB count(*) s",
+]
+RIGHT = [False, False, *([True] * 10)]
+
+
+def cells(line: Line) -> list[str]:
+    s = line.seconds
+    return [
+        line.dataset,
+        line.kind,
+        fmt_count(line.rows) + ("" if line.rows_agree else " (!)"),
+        str(line.repeats),
+        fmt_seconds(s["safestreets"]),
+        fmt_rate(line.rows, s["safestreets"]),
+        fmt_seconds(s["duckdb"]),
+        fmt_rate(line.rows, s["duckdb"]),
+        fmt_seconds(s["pandas"]),
+        fmt_rate(line.rows, s["pandas"]),
+        fmt_ratio(s["safestreets"], s["duckdb"]),
+        fmt_seconds(s["duckdb-count"]),
+    ]
+
+
+def print_table(lines: Sequence[Line]) -> None:
+    table = Table(title="Ingest: median seconds and rows per second")
+    for header, right in zip(HEADERS, RIGHT, strict=True):
+        table.add_column(header, justify="right" if right else "left")
+    for line in lines:
+        table.add_row(*cells(line))
+    console.print(table)
+
+
+def per_file_fit(runs: Sequence[Run]) -> dict[str, tuple[float, float, int]]:
+    """Per kind, a least-squares line through safestreets' per-file times, seconds = fixed + rows / rate:
+    (fixed ms per file, marginal rows/s, files). It separates per-file overhead from per-row cost."""
+    fits = {}
+    for kind in KINDS:
+        points = [(rows, s) for run in runs for k, rows, s in run.per_file if k == kind]
+        if len({rows for rows, _ in points}) < 2:
+            continue
+        slope, intercept = statistics.linear_regression([p[0] for p in points], [p[1] for p in points])
+        fits[kind] = (intercept * 1000, 1 / slope if slope > 0 else float("inf"), len(points) // len(runs))
+    return fits
+
+
+def reading(lines: Sequence[Line], fits: dict[str, dict[str, tuple[float, float, int]]], cores: str) -> str:
+    """The aims, met or not, in plain numbers (the ratio is safestreets' time over DuckDB's)."""
+    out = []
+    synthetic = [ln for ln in lines if ln.dataset.startswith("(c)")]
+    c_all = next((ln for ln in synthetic if ln.kind == "all"), synthetic[0] if synthetic else None)
+    if c_all is not None:
+        rate = c_all.rows / c_all.seconds["safestreets"]
+        verdict = "met" if rate >= AIM_ROWS_PER_S else "not met"
+        out.append(
+            f"- Aim: at least {AIM_ROWS_PER_S:,} rows/s on (c) with {cores} cores. **{verdict}**: "
+            f"safestreets loads {rate:,.0f} rows/s over the whole archive, "
+            f"{rate / AIM_ROWS_PER_S:.1%} of the aim"
+            + (f" ({AIM_ROWS_PER_S / rate:.0f}x short)." if rate < AIM_ROWS_PER_S else ".")
+        )
+        duck = c_all.rows / c_all.seconds["duckdb"]
+        out.append(
+            f"  Bare DuckDB `read_csv` into a table manages {duck:,.0f} rows/s on the same files, and "
+            f"`count(*)` over `read_csv` (parsing only) {c_all.rows / c_all.seconds['duckdb-count']:,.0f}"
+            " rows/s, so on this machine the aim is "
+            + ("above" if duck < AIM_ROWS_PER_S else "within")
+            + " what bare DuckDB itself reaches when it stores the rows."
+        )
+    ratios = [
+        (ln, ln.seconds["safestreets"] / ln.seconds["duckdb"])
+        for ln in lines
+        if ln.kind == "all" or not ln.dataset.startswith("(c)")
+    ]
+    if ratios:
+        worst = max(r for _, r in ratios)
+        verdict = "met" if worst <= AIM_RATIO else "not met"
+        shown = "; ".join(f"{ln.dataset} {r:.2f}x" for ln, r in ratios)
+        out.append(
+            f"- Aim: within {AIM_RATIO}x of bare DuckDB `read_csv`. **{verdict}**: safestreets takes "
+            f"{shown} as long as DuckDB (whole loads)"
+            + (f", {worst / AIM_RATIO:.1f}x over the limit at worst." if worst > AIM_RATIO else ".")
+        )
+    for title, kinds in fits.items():
+        for kind, (fixed_ms, rate, files) in kinds.items():
+            out.append(
+                f"- Where safestreets' time goes, {title} {kind} ({files:,} files): a straight-line fit of "
+                f"per-file time gives about {fixed_ms:.0f} ms fixed per file plus {rate:,.0f} rows/s."
+            )
+    return "\n".join(out)
+
+
+def docs_body(
+    datasets: Sequence[Dataset],
+    lines: Sequence[Line],
+    fits: dict[str, dict[str, tuple[float, float, int]]],
+    hot: dict[str, list[tuple[str, int, float, float]]],
+    wall: float,
+) -> str:
+    info = machine(("duckdb", "pyarrow", "pandas"))
+    data = []
+    for ds in datasets:
+        counts = ", ".join(f"{len(v):,} {k} files" for k, v in ds.files.items())
+        data.append(f"- {ds.title}: {ds.about}. {counts}, {ds.bytes_on_disk() / 1e6:,.0f} MB on disk.")
+    parts = [
+        f"Command: `{command_line()}`  ",
+        f"Date: {today()}; the whole run took {wall / 60:.1f} min.",
+        "",
+        "Machine:",
+        "",
+        machine_markdown(("duckdb", "pyarrow", "pandas")),
+        "",
+        "Data:",
+        "",
+        *data,
+        "",
+        "Method: every run starts from a fresh temporary folder, files are read once beforehand so the "
+        "page cache is warm, and the tools run interleaved within each repeat. Figures are medians of N "
+        "repeats"
+        + (
+            " (N=1 for (c): one full load takes minutes)"
+            if any(ds.key == "c" and ds.repeats == 1 for ds in datasets)
+            else ""
+        )
+        + ".",
+        "",
+        "- safestreets: `ingest_policeuk(con, folder, LoadOptions())` into a fresh workspace "
+        "(`open_store` first, untimed), timed to `con.close()`. It reads, checks, keys, projects and "
+        "stores every row, one transaction per file. Per-kind seconds are summed per file; the `all` row "
+        "(and a single-kind row) is the whole load, close included.",
+        "- DuckDB read_csv: `CREATE TABLE t AS SELECT * FROM read_csv([...files...], all_varchar=true, "
+        "header=true)` in a fresh DuckDB file, one table per kind, timed from `connect` to `close`. "
+        "No checks, no keys, no typing.",
+        "- DuckDB count(*): `SELECT count(*) FROM read_csv(...)` in memory; parsing only, a floor.",
+        "- pandas: `pd.concat([pd.read_csv(f, dtype=str) for f in files])` per kind (pandas "
+        f"{info['pandas']}, C parser).",
+        "- safestreets / DuckDB is safestreets' seconds over DuckDB read_csv's: 1.00x is parity, the aim is "
+        f"at most {AIM_RATIO}x. A `(!)` after a row count means the tools disagreed on it.",
+        "",
+        markdown_table(HEADERS, [cells(line) for line in lines], RIGHT),
+        "",
+        "Reading:",
+        "",
+        reading(lines, fits, info["cores"]),
+    ]
+    for title, rows in hot.items():
+        parts += [
+            "",
+            f"Profile hot spots, one cProfile'd safestreets load of {title} (own time, top {len(rows)}):",
+            "",
+            markdown_table(
+                ["function", "calls", "own s", "cumulative s"],
+                [[f"`{name}`", f"{calls:,}", f"{own:.2f}", f"{cum:.2f}"] for name, calls, own, cum in rows],
+                [False, True, True, True],
+            ),
+        ]
+    return "\n".join(parts)
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a subset: 24 burglary months, 12 stop-and-search months, 1M synthetic rows",
+    )
+    parser.add_argument("--only", default="a,b,c", help="which inputs, e.g. a,b (default a,b,c)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="repeats per tool (default 3; 1 for the full-size synthetic archive)",
+    )
+    parser.add_argument("--profile", default="", help="inputs to profile once with cProfile, e.g. b")
+    parser.add_argument(
+        "--write-docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="replace the '## Ingest' section of docs/benchmarks.md (default: unless --quick)",
+    )
+    args = parser.parse_args(argv)
+    args.only = [k.strip() for k in args.only.split(",") if k.strip()]
+    args.profile = [k.strip() for k in args.profile.split(",") if k.strip()]
+    if unknown := set(args.only + args.profile) - {"a", "b", "c"}:
+        parser.error(f"unknown input(s): {', '.join(sorted(unknown))} (choose from a, b, c)")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.write_docs is None:
+        args.write_docs = not args.quick
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    datasets = []
+    for key in args.only:
+        if key in ("a", "b"):
+            ds = real_dataset(key, args.quick)
+            ds.repeats = args.repeats or 3
+        else:
+            config = QUICK_CITY if args.quick else FULL_CITY
+            ds = synthetic_dataset(config, args.repeats or (3 if args.quick else 1))
+        datasets.append(ds)
+
+    lines: list[Line] = []
+    fits: dict[str, dict[str, tuple[float, float, int]]] = {}
+    hot: dict[str, list[tuple[str, int, float, float]]] = {}
+    for ds in datasets:
+        console.rule(f"{ds.title}: {len(ds.all_files):,} files, {ds.repeats} repeat(s)")
+        warm(ds.all_files)
+        runs = measure(ds)
+        lines += summarise(ds, runs)
+        fits[ds.title] = per_file_fit(runs["safestreets"])
+        if ds.key in args.profile:
+            hot[ds.title] = profile(ds)
+            for name, calls, own, cum in hot[ds.title]:
+                console.print(f"  {own:7.2f} s own {cum:7.2f} s cum {calls:>8,} calls  {name}")
+
+    print_table(lines)
+    wall = time.perf_counter() - started
+    body = docs_body(datasets, lines, fits, hot, wall)
+    console.print(reading(lines, fits, machine()["cores"]))
+    if args.write_docs:
+        path = write_section("Ingest", body)
+        console.print(f"wrote the '## Ingest' section of {path.relative_to(ROOT)}")
+    console.print(f"whole run: {wall / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
