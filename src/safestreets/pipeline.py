@@ -24,7 +24,6 @@ from safestreets.store import get_setting, open_store
 from safestreets.store.batches import sha256_file
 from safestreets.store.queries import status
 
-
 PLACE_KINDS = {"stations": "station", "night_time_economy": "night-time-economy", "open_spaces": "open-space"}
 
 
