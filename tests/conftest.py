@@ -11,9 +11,15 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import settings
 
 from safestreets.config import Workspace
 from safestreets.store import open_store
+
+
+# Machines here are shared and noisy: judge property tests by their properties, not their speed.
+settings.register_profile("safestreets", deadline=None)
+settings.load_profile("safestreets")
 
 
 @pytest.fixture(scope="session")

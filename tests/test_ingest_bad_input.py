@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,4 +318,25 @@ def test_bad_file_in_a_folder_stops_there_and_keeps_earlier_files(
     assert "2023-02-city-of-london-street.csv" in str(caught.value)
     assert caught.value.row == 2
     assert table_counts(store)["events"] == 3
+    assert table_counts(store)["batches"] == 1
+
+
+def test_bad_member_of_a_zip_archive_is_named_by_archive_and_member(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    archive = tmp_path / "2023-03.zip"
+    bad_member = "2023-02/2023-02-city-of-london-street.csv"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("2023-01/2023-01-city-of-london-street.csv", csv_bytes(STREET_HEADER, good_street(4)))
+        rows = with_bad([street_row(Month="2023-02")] * 3, 2, street_row(Month="2023-02", Latitude="95"))
+        zf.writestr(bad_member, csv_bytes(STREET_HEADER, rows))
+    with pytest.raises(InputError) as caught:
+        ingest_policeuk(store, archive)
+    err = caught.value
+    assert str(err).startswith(f"{archive}::{bad_member}, row 2 (line 3), column 'Latitude': ")
+    # The good member before it is in (its own transaction); nothing of the bad one is.
+    assert fetch_one(store, "SELECT list(DISTINCT strftime(month, '%Y-%m')), count(*) FROM events") == (
+        ["2023-01"],
+        4,
+    )
     assert table_counts(store)["batches"] == 1

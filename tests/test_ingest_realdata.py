@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import io
 import re
 import shutil
 import zipfile
@@ -40,6 +41,8 @@ def police(shared_data: Path) -> Path:
 @pytest.fixture(scope="module")
 def manifest(shared_data: Path) -> dict[str, dict[str, str]]:
     """MANIFEST.csv by file path relative to the data folder."""
+    if not (shared_data / "MANIFEST.csv").exists():
+        pytest.skip(f"{shared_data / 'MANIFEST.csv'} is absent")
     with open(shared_data / "MANIFEST.csv", newline="", encoding="utf-8") as fh:
         return {row["file"]: row for row in csv.DictReader(fh)}
 
@@ -63,9 +66,9 @@ def new_store(
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     """The file read independently of the loader (Python's csv module)."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
-        return list(csv.DictReader(fh))
+    data = path.read_bytes()
+    text = (gzip.decompress(data) if path.name.endswith(".gz") else data).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def assert_reconciles(
@@ -93,6 +96,10 @@ def assert_reconciles(
             assert batch[5] == entry["raw_sha256"], r.source
 
 
+def count(con: duckdb.DuckDBPyConnection, table_and_condition: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table_and_condition}").fetchall()[0][0])
+
+
 def no_location(path: Path) -> int:
     return sum(1 for row in read_rows(path) if not row["Longitude"].strip())
 
@@ -118,7 +125,6 @@ def test_city_of_london_counts_reconcile(
     city: tuple[duckdb.DuckDBPyConnection, list[LoadResult]],
     manifest: dict[str, dict[str, str]],
     shared_data: Path,
-    police: Path,
 ) -> None:
     con, results = city
     by_kind = Counter(r.kind for r in results)
@@ -135,13 +141,13 @@ def test_city_of_london_counts_reconcile(
     for table, kind in (("events", "street"), ("stop_searches", "stop-and-search")):
         kept = fetch_one(con, f"SELECT count(*) FROM {table} WHERE lon IS NULL AND x IS NULL")
         assert kept == (sum(r.rows_no_location for r in results if r.kind == kind),)
-    assert fetch_one(con, "SELECT count(*) FROM stop_searches WHERE lon IS NULL") > (0,)  # type: ignore[operator]
+    assert count(con, "stop_searches WHERE lon IS NULL") > 0
     assert fetch_one(con, "SELECT count(DISTINCT event_id) FROM events") == (35_946,)
     # The files write "No Location" where there is none: stored as no location, not as a place name.
     assert fetch_one(con, "SELECT count(*) FROM events WHERE location IS NULL") == (
         sum(r.rows_no_location for r in results if r.kind == "street"),
     )
-    assert fetch_one(con, "SELECT count(*) FROM events WHERE x IS NULL <> (lon IS NULL)") == (0,)
+    assert fetch_one(con, "SELECT count(*) FROM events WHERE (x IS NULL) <> (lon IS NULL)") == (0,)
 
 
 def test_city_of_london_stop_search_months_and_instants(
@@ -190,7 +196,7 @@ def test_met_stop_and_search_all_files(
         "SELECT DISTINCT outcome FROM stop_searches WHERE outcome_raw = ?", [OLD_NFA]
     ).fetchall()
     assert old == [("A no further action disposal",)]
-    assert fetch_one(con, "SELECT count(*) FROM stop_searches WHERE outcome_raw = ?", [OLD_NFA]) > (0,)  # type: ignore[operator]
+    assert count(con, f"stop_searches WHERE outcome_raw = '{OLD_NFA}'") > 0
 
     # Every row's month is its file's month, even where the instant falls in the month before (UTC).
     by_batch = dict(
@@ -372,10 +378,7 @@ def test_force_and_month_filters_load_only_what_they_say(
             }
             assert not opts.forces or forces <= opts.forces
             assert not opts.months or months <= opts.months
-        loaded = sum(
-            fetch_one(con, f"SELECT count(*) FROM {t}")[0]  # type: ignore[index]
-            for t in ("events", "outcomes", "stop_searches")
-        )
+        loaded = sum(count(con, t) for t in ("events", "outcomes", "stop_searches"))
         assert loaded == rows
 
 

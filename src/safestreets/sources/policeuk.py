@@ -107,7 +107,7 @@ def detect_kind(columns: list[str], label: str, expected: str | None = None) -> 
     if expected is not None and kind is not None and kind != expected:
         raise InputError(
             label,
-            f"this is a {kind} file (it has the column {KIND_MARKERS[kind]!r}), not a {expected} file",
+            f"this is {_a(kind)} file (it has the column {KIND_MARKERS[kind]!r}), not {_a(expected)} file",
             row=0,
         )
     kind = kind or expected
@@ -125,6 +125,10 @@ def detect_kind(columns: list[str], label: str, expected: str | None = None) -> 
     if extra:
         raise InputError(label, f"unexpected column in a {kind} file", row=0, column=extra[0])
     return kind
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _text(column: str) -> str:

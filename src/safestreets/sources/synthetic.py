@@ -16,6 +16,22 @@ with anonymised snap points, night-time economy, stations and parks, and then dr
 
 Everything is vectorised with numpy and written with pyarrow, month by month, so 10 million events fit in
 memory and take about a minute. The same seed and config give byte-identical files.
+
+Layout under ``out_dir`` (``<force>`` is ``synthetic-city``, ``synthetic-city-2``, ...)::
+
+    police_uk/YYYY-MM/YYYY-MM-<force>-{street,outcomes,stop-and-search}.csv   data.police.uk bulk layout
+    force_records/<force>-records.csv    incident_ref, occurred (local), offence, easting, northing, beat
+    force_records/<force>-mapping.toml   how safestreets.sources.force_records reads the records
+    boundaries/lsoa.geojson              LSOA_CODE, LSOA_NAME, BOROUGH_CODE, POPULATION (EPSG:4326)
+    boundaries/boroughs.geojson          BOROUGH_CODE, BOROUGH_NAME
+    boundaries/borough_to_bcu.csv        borough, lad22cd, met_bcu (the columns of the real London lookup)
+    places/{stations,night_time_economy,open_spaces}.csv   id, name, kind, latitude, longitude
+    population/lsoa_population.csv      lsoa_code, population, white, black, asian, mixed, other
+    README.txt
+
+Choices that follow the published files rather than intuition: street files say "No Location" and
+outcomes files "No location"; stop-and-search ``Date`` is the UTC instant written with "+00:00" all
+year, and a month's file holds the searches of that local (Europe/London) month.
 """
 
 from __future__ import annotations
@@ -51,6 +67,7 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "STOP_SEARCH_COLUMNS",
     "STREET_COLUMNS",
+    "TYPE_SHARES",
     "CityConfig",
     "CityManifest",
     "generate_city",
@@ -408,6 +425,18 @@ _OFFENCE_MIX: dict[str, dict[str, float]] = {
 OFFENCES: dict[str, str] = {w: t for t, mix in _OFFENCE_MIX.items() for w in mix}
 _OFFENCE_LIST: tuple[str, ...] = tuple(OFFENCES)
 _SERIOUS_VIOLENCE = frozenset({"ASSAULT - GBH", "WOUNDING WITH INTENT", "HOMICIDE - MURDER"})
+# How the wording shifts for violence drawn to bars, clubs and stations at night.
+_NTE_OFFENCE_SHIFT = {
+    "ASSAULT - ABH": 2.0,
+    "ASSAULT - GBH": 3.0,
+    "WOUNDING WITH INTENT": 3.0,
+    "ASSAULT - COMMON": 1.5,
+    "SEXUAL ASSAULT ON A FEMALE": 1.5,
+    "HARASSMENT": 0.3,
+    "MALICIOUS COMMUNICATIONS": 0.1,
+    "STALKING": 0.2,
+    "CONTROLLING OR COERCIVE BEHAVIOUR": 0.05,
+}
 
 # ---------------------------------------------------------------------------------------------------------
 # Outcomes (current police.uk wording)
@@ -685,349 +714,66 @@ _OFFICER_GIVEN_GROUP = np.array(
         [0.15, 0.05, 0.25, 0.55],
     ]
 )
-_OPERATIONS: tuple[str, ...] = tuple(
-    [
-        "Kestrel",
-        "Nightjar",
-        "Harrier",
-        "Merlin",
-        "Sandpiper",
-        "Curlew",
-        "Lapwing",
-        "Osprey",
-        "Dunlin",
-        "Redshank",
-        "Goshawk",
-        "Peregrine",
-        "Whimbrel",
-        "Skylark",
-        "Bittern",
-        "Avocet",
-    ]
+# fmt: off
+_OPERATIONS: tuple[str, ...] = (
+    "Kestrel", "Nightjar", "Harrier", "Merlin", "Sandpiper", "Curlew", "Lapwing", "Osprey", "Dunlin",
+    "Redshank", "Goshawk", "Peregrine", "Whimbrel", "Skylark", "Bittern", "Avocet",
 )
+# fmt: on
 
 # ---------------------------------------------------------------------------------------------------------
 # Names (fictional; combinations may match real places by chance)
 # ---------------------------------------------------------------------------------------------------------
 
-_PLACE_STEMS: tuple[str, ...] = tuple(
-    [
-        "Ash",
-        "Bram",
-        "Brad",
-        "Brook",
-        "Burn",
-        "Castle",
-        "Clay",
-        "Cold",
-        "Elm",
-        "Fair",
-        "Fern",
-        "Glen",
-        "Green",
-        "Hal",
-        "Hare",
-        "Hart",
-        "Heath",
-        "High",
-        "Holm",
-        "Kirk",
-        "Lang",
-        "Lind",
-        "Long",
-        "Marl",
-        "Marsh",
-        "Mill",
-        "Moor",
-        "Nether",
-        "Oak",
-        "Old",
-        "Pen",
-        "Rad",
-        "Red",
-        "Ridge",
-        "Rother",
-        "Salt",
-        "Sand",
-        "Shel",
-        "Stan",
-        "Stain",
-        "Stock",
-        "Stone",
-        "Sut",
-        "Thorn",
-        "Thorp",
-        "Wal",
-        "War",
-        "Wes",
-        "Whit",
-        "Wick",
-        "Wind",
-        "Wood",
-        "Wors",
-        "Yar",
-        "Ald",
-        "Bex",
-        "Cal",
-        "Dun",
-        "Eck",
-        "Farn",
-        "Gar",
-        "Hep",
-        "Ing",
-        "Ket",
-        "Lox",
-        "Nor",
-        "Ors",
-        "Pud",
-        "Rast",
-        "Sil",
-        "Tod",
-        "Cliff",
-        "Bur",
-        "Crom",
-        "Fox",
-        "Hol",
-        "Kel",
-        "Med",
-        "Ravens",
-        "Shep",
-    ]
+# fmt: off
+_PLACE_STEMS: tuple[str, ...] = (
+    "Ash", "Bram", "Brad", "Brook", "Burn", "Castle", "Clay", "Cold", "Elm", "Fair", "Fern", "Glen",
+    "Green", "Hal", "Hare", "Hart", "Heath", "High", "Holm", "Kirk", "Lang", "Lind", "Long", "Marl",
+    "Marsh", "Mill", "Moor", "Nether", "Oak", "Old", "Pen", "Rad", "Red", "Ridge", "Rother", "Salt", "Sand",
+    "Shel", "Stan", "Stain", "Stock", "Stone", "Sut", "Thorn", "Thorp", "Wal", "War", "Wes", "Whit", "Wick",
+    "Wind", "Wood", "Wors", "Yar", "Ald", "Bex", "Cal", "Dun", "Eck", "Farn", "Gar", "Hep", "Ing", "Ket",
+    "Lox", "Nor", "Ors", "Pud", "Rast", "Sil", "Tod", "Cliff", "Bur", "Crom", "Fox", "Hol", "Kel", "Med",
+    "Ravens", "Shep",
 )
-_PLACE_SUFFIXES: tuple[str, ...] = tuple(
-    [
-        "ford",
-        "ley",
-        "ton",
-        "by",
-        "field",
-        "wick",
-        "ham",
-        "bury",
-        "worth",
-        "dale",
-        "gate",
-        "thorpe",
-        "stead",
-        "bridge",
-        "combe",
-        "well",
-        "borough",
-        "hurst",
-        "den",
-        "wood",
-        "holme",
-        "cliffe",
-        "shaw",
-        "low",
-        "ington",
-    ]
+_PLACE_SUFFIXES: tuple[str, ...] = (
+    "ford", "ley", "ton", "by", "field", "wick", "ham", "bury", "worth", "dale", "gate", "thorpe", "stead",
+    "bridge", "combe", "well", "borough", "hurst", "den", "wood", "holme", "cliffe", "shaw", "low",
+    "ington",
 )
-_STREET_STEMS: tuple[str, ...] = tuple(
-    [
-        "Albert",
-        "Albion",
-        "Alexandra",
-        "Beech",
-        "Birch",
-        "Bridge",
-        "Broad",
-        "Brook",
-        "Castle",
-        "Cemetery",
-        "Chapel",
-        "Cherry",
-        "Church",
-        "Clarence",
-        "Cliff",
-        "Commercial",
-        "Cross",
-        "Dale",
-        "Derby",
-        "Devonshire",
-        "Duke",
-        "East",
-        "Elm",
-        "Field",
-        "Forest",
-        "Garden",
-        "George",
-        "Gladstone",
-        "Grange",
-        "Green",
-        "Hall",
-        "Hawthorn",
-        "High",
-        "Hill",
-        "Holly",
-        "Howard",
-        "John",
-        "King",
-        "Lime",
-        "Lodge",
-        "Manor",
-        "Maple",
-        "Market",
-        "Mill",
-        "Moor",
-        "Mount",
-        "Nelson",
-        "New",
-        "North",
-        "Oak",
-        "Orchard",
-        "Park",
-        "Poplar",
-        "Priory",
-        "Princess",
-        "Queen",
-        "Railway",
-        "Regent",
-        "Richmond",
-        "Rose",
-        "School",
-        "Spring",
-        "Stanley",
-        "Sycamore",
-        "Union",
-        "Vicarage",
-        "Victoria",
-        "Water",
-        "Well",
-        "West",
-        "Willow",
-        "Windsor",
-        "York",
-        "Ash",
-        "Bank",
-        "Belle Vue",
-        "Carr",
-        "Crown",
-        "Cavendish",
-        "Meadow",
-        "Oxford",
-        "Prospect",
-        "Wharf",
-        "Tower",
-        "Woodland",
-        "Valley",
-        "Waterloo",
-        "Wellington",
-        "Marlborough",
-        "Hanover",
-        "Fountain",
-        "Shaftesbury",
-        "Chestnut",
-        "Laurel",
-        "Heather",
-        "Rowan",
-        "Thornhill",
-        "Ingram",
-        "Peel",
-        "Cobden",
-        "Milton",
-        "Byron",
-        "Shelley",
-        "Kingsley",
-        "Lister",
-        "Salisbury",
-        "Stafford",
-        "Granville",
-        "Edward",
-        "Frederick",
-        "William",
-        "Arthur",
-        "Florence",
-        "Grosvenor",
-        "Buckingham",
-        "Highfield",
-        "Westfield",
-        "Southfield",
-        "Fairfield",
-        "Broadway",
-        "Silver",
-        "Gold",
-        "Copper",
-        "Foundry",
-        "Tannery",
-        "Dyehouse",
-    ]
+_STREET_STEMS: tuple[str, ...] = (
+    "Albert", "Albion", "Alexandra", "Beech", "Birch", "Bridge", "Broad", "Brook", "Castle", "Cemetery",
+    "Chapel", "Cherry", "Church", "Clarence", "Cliff", "Commercial", "Cross", "Dale", "Derby", "Devonshire",
+    "Duke", "East", "Elm", "Field", "Forest", "Garden", "George", "Gladstone", "Grange", "Green", "Hall",
+    "Hawthorn", "High", "Hill", "Holly", "Howard", "John", "King", "Lime", "Lodge", "Manor", "Maple",
+    "Market", "Mill", "Moor", "Mount", "Nelson", "New", "North", "Oak", "Orchard", "Park", "Poplar",
+    "Priory", "Princess", "Queen", "Railway", "Regent", "Richmond", "Rose", "School", "Spring", "Stanley",
+    "Sycamore", "Union", "Vicarage", "Victoria", "Water", "Well", "West", "Willow", "Windsor", "York",
+    "Ash", "Bank", "Belle Vue", "Carr", "Crown", "Cavendish", "Meadow", "Oxford", "Prospect", "Wharf",
+    "Tower", "Woodland", "Valley", "Waterloo", "Wellington", "Marlborough", "Hanover", "Fountain",
+    "Shaftesbury", "Chestnut", "Laurel", "Heather", "Rowan", "Thornhill", "Ingram", "Peel", "Cobden",
+    "Milton", "Byron", "Shelley", "Kingsley", "Lister", "Salisbury", "Stafford", "Granville", "Edward",
+    "Frederick", "William", "Arthur", "Florence", "Grosvenor", "Buckingham", "Highfield", "Westfield",
+    "Southfield", "Fairfield", "Broadway", "Silver", "Gold", "Copper", "Foundry", "Tannery", "Dyehouse",
 )
-_STREET_SUFFIXES: tuple[str, ...] = tuple(
-    [
-        "Road",
-        "Street",
-        "Lane",
-        "Avenue",
-        "Close",
-        "Drive",
-        "Grove",
-        "Terrace",
-        "Crescent",
-        "Place",
-        "Way",
-        "Gardens",
-        "Court",
-        "Row",
-        "Walk",
-        "Mount",
-        "View",
-    ]
+_STREET_SUFFIXES: tuple[str, ...] = (
+    "Road", "Street", "Lane", "Avenue", "Close", "Drive", "Grove", "Terrace", "Crescent", "Place", "Way",
+    "Gardens", "Court", "Row", "Walk", "Mount", "View",
 )
+# fmt: on
 _STREET_SUFFIX_P = np.array([30, 25, 10, 7, 6, 4, 4, 4, 3, 3, 2, 1, 1, 0.5, 0.5, 0.5, 0.5])
-_PUB_ADJ: tuple[str, ...] = tuple(
-    ["Red", "White", "Black", "Golden", "Royal", "Old", "Green", "Blue", "Grey", "Jolly", "Noble", "Rising"]
+# fmt: off
+_PUB_ADJ: tuple[str, ...] = (
+    "Red", "White", "Black", "Golden", "Royal", "Old", "Green", "Blue", "Grey", "Jolly", "Noble", "Rising",
 )
-_PUB_NOUN: tuple[str, ...] = tuple(
-    [
-        "Lion",
-        "Hart",
-        "Swan",
-        "Horse",
-        "Bell",
-        "Crown",
-        "Anchor",
-        "Plough",
-        "Star",
-        "Fox",
-        "Bull",
-        "Stag",
-        "Dragon",
-        "Sun",
-        "Oak",
-        "Cock",
-        "Ship",
-        "Boar",
-        "Falcon",
-        "Griffin",
-        "Unicorn",
-        "Hound",
-    ]
+_PUB_NOUN: tuple[str, ...] = (
+    "Lion", "Hart", "Swan", "Horse", "Bell", "Crown", "Anchor", "Plough", "Star", "Fox", "Bull", "Stag",
+    "Dragon", "Sun", "Oak", "Cock", "Ship", "Boar", "Falcon", "Griffin", "Unicorn", "Hound",
 )
-_BAR_WORDS: tuple[str, ...] = tuple(
-    [
-        "Neon",
-        "Velvet",
-        "Vault",
-        "Foundry",
-        "Mill",
-        "Lantern",
-        "Arches",
-        "Warehouse",
-        "Loft",
-        "Cellar",
-        "Junction",
-        "Signal",
-        "Copper",
-        "Echo",
-        "Pulse",
-        "Atlas",
-        "Orbit",
-        "Mosaic",
-        "Tangent",
-        "Ember",
-    ]
+_BAR_WORDS: tuple[str, ...] = (
+    "Neon", "Velvet", "Vault", "Foundry", "Mill", "Lantern", "Arches", "Warehouse", "Loft", "Cellar",
+    "Junction", "Signal", "Copper", "Echo", "Pulse", "Atlas", "Orbit", "Mosaic", "Tangent", "Ember",
 )
+# fmt: on
 _BCU_DIRECTIONS = ("East", "North East", "North", "North West", "West", "South West", "South", "South East")
 # Where further cities go (BNG metres): points at English towns and cities, tried in order, skipping any
 # that would overlap a city already placed. London is left out so nothing lands on the real Met area.
@@ -1045,6 +791,13 @@ _CITY_SITES: tuple[tuple[int, int], ...] = (
     (531_000, 330_000), (570_000, 290_000), (300_000, 480_000), (395_000, 160_000), (520_000, 360_000),
 )
 # fmt: on
+
+# Relative chance that a row has no location: mostly violence and sexual offences (withheld to protect
+# victims) and other crime; scaled so the national mix gives ``no_location_share``.
+_NO_LOCATION_WEIGHT = np.array(
+    [2.5 if t == "Violence and sexual offences" else 3.0 if t == "Other crime" else 0.4 for t in TYPES]
+)
+_NO_LOCATION_WEIGHT /= (_NO_LOCATION_WEIGHT * np.array([TYPE_SHARES[t] for t in TYPES]) / 100).sum()
 
 _DENSITY = 3_000 / 1e6  # mean residents per square metre over the city
 _MIN_POPULATION = 100_000  # a force smaller than this has too few areas to be useful
@@ -1377,7 +1130,7 @@ def _mix_arrays(mix: dict[str, float], order: tuple[str, ...]) -> np.ndarray:
 
 
 class _Names:
-    """Unique fictional place names for the whole run, plus street and venue names."""
+    """Fictional place names, unique across the run (boroughs, stations, parks)."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         pool = [s + x for s in _PLACE_STEMS for x in _PLACE_SUFFIXES]
@@ -1485,7 +1238,7 @@ def _force_layout(config: CityConfig, populations: np.ndarray) -> np.ndarray:
 
     Each city takes the first site that keeps it clear of the cities already placed.
     """
-    radii = np.sqrt(populations / _DENSITY / math.pi) * 1.1
+    radii = np.sqrt(populations / _DENSITY / math.pi) * 1.2  # the outline's lobes reach ~1.18 radii
     first = np.array([config.centre_easting, config.centre_northing])
     step = 2 * radii.max() + 5_000
     rings = [
@@ -1503,6 +1256,8 @@ def _force_layout(config: CityConfig, populations: np.ndarray) -> np.ndarray:
             if (gaps > radii[k] + radii[: len(chosen)] + 5_000).all():
                 chosen.append(site)
                 break
+        else:
+            raise SafestreetsError(f"synthetic city: no room for {len(populations)} forces")
     return np.array(chosen)
 
 
@@ -2050,6 +1805,7 @@ def _events(
     state: _State,
     cdfs: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> dict[str, np.ndarray]:
+    """One force-month of events: type, local time, snap point, true point, offence, flags."""
     rng = _rng(config.seed, city.index, 2, month.index)
     cdf_gen, cdf_nte, _ = cdfs
     n_children = int(rng.binomial(counts[_BURGLARY], config.near_repeat_share)) if counts[_BURGLARY] else 0
@@ -2123,29 +1879,20 @@ def _events(
     ) & (rng.random(n) < 0.02)
     etime = np.where(unknown, etime - etime % 1440, etime)
 
-    # No location: mostly violence and sexual offences (withheld), some of everything else.
-    rel = np.where(etype == _VIOLENCE, 2.5, np.where(etype == _T["Other crime"], 3.0, 0.4))
-    shares = np.array([TYPE_SHARES[t] for t in TYPES]) / 100
-    mean_rel = float(
-        (
-            np.array(
-                [2.5 if t == _VIOLENCE else 3.0 if t == _T["Other crime"] else 0.4 for t in range(len(TYPES))]
-            )
-            * shares
-        ).sum()
-    )
-    noloc = rng.random(n) < config.no_location_share * rel / mean_rel
+    noloc = rng.random(n) < config.no_location_share * _NO_LOCATION_WEIGHT[etype]
 
-    # Offence wording, with serious violence more likely in the night-time economy.
+    # Offence wording; in the night-time economy assaults outweigh harassment and domestic offences.
     offence = np.zeros(n, dtype=np.int64)
     for t in range(len(TYPES)):
-        sel = np.flatnonzero(etype == t)
-        if t == _ASB or len(sel) == 0:
+        if t == _ASB:
             continue
         names = list(_OFFENCE_MIX[TYPES[t]])
-        p = np.array([_OFFENCE_MIX[TYPES[t]][w] for w in names])
-        pick = _choice(rng, p, len(sel))
-        offence[sel] = np.array([_OFFENCE_LIST.index(w) for w in names])[pick]
+        codes = np.array([_OFFENCE_LIST.index(w) for w in names])
+        base = np.array([_OFFENCE_MIX[TYPES[t]][w] for w in names])
+        at_night_venue = base * np.array([_NTE_OFFENCE_SHIFT.get(w, 1.0) for w in names])
+        for flag, p in ((False, base), (True, at_night_venue)):
+            sel = np.flatnonzero((etype == t) & (enear == flag))
+            offence[sel] = codes[_choice(rng, p, len(sel))]
 
     # Exact repeats of another row (a handful, as in the published files).
     src = np.arange(n)
@@ -2194,7 +1941,7 @@ def _outcomes(
         final[sel] = _choice(rng, p, len(sel))
     mean1 = np.array([_LAG_MONTHS.get(lab, 2.0) for lab in OUTCOME_LABELS])[final]
     first = month.index + rng.geometric(1 / (1 + mean1)) - 1
-    court = first + rng.geometric(1 / 5.0, len(crime))  # charge to court result: about four months
+    court = first + rng.geometric(1 / 5.0, len(crime))  # charge to court result: about five months
     last = n_months - 1
     is_court = _IS_COURT[final]
     status = final == _L[STATUS_UNAVAILABLE]
@@ -2554,6 +2301,9 @@ def _write_static(
                 for c in cities
             ),
             config=json.dumps(asdict(config), indent=2),
+            dates="Date in UTC, as published"
+            if config.stop_search_offsets == "utc"
+            else "Date in local time",
         )
     )
     files["readme"].append(path)
@@ -2598,7 +2348,7 @@ the cities are put at points in England only so that British National Grid (EPSG
 Layout
   police_uk/YYYY-MM/YYYY-MM-<force>-street.csv            data.police.uk street-level crime
   police_uk/YYYY-MM/YYYY-MM-<force>-outcomes.csv          outcomes reached that month
-  police_uk/YYYY-MM/YYYY-MM-<force>-stop-and-search.csv   stop and search (Date as published: UTC)
+  police_uk/YYYY-MM/YYYY-MM-<force>-stop-and-search.csv   stop and search ({dates})
   force_records/<force>-records.csv                       the same crimes with time and true point
   force_records/<force>-mapping.toml                      how to read the force records
   boundaries/lsoa.geojson, boundaries/boroughs.geojson    EPSG:4326
@@ -2658,7 +2408,11 @@ def _event_counts(config: CityConfig, populations: np.ndarray, months: list[_Mon
 def generate_city(
     out_dir: Path | str, config: CityConfig = CityConfig(), *, progress: Progress | None = None
 ) -> CityManifest:
-    """Write a synthetic city (or several) under ``out_dir``; see the module docstring for the layout."""
+    """Write a synthetic city (or several) under ``out_dir``; see the module docstring for the layout.
+
+    ``progress(stage, done, total)`` is called after each city's geography ("geography") and after each
+    force-month ("months").
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     months = _month_list(config)

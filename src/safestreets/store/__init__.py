@@ -39,6 +39,7 @@ def open_store(
     con.execute(f"SET TimeZone = '{get_setting(con, 'timezone')}'")
     # Each file is its own transaction; checkpointing after every few files would dominate a bulk load.
     con.execute("SET checkpoint_threshold = '256MB'")
+    con.execute("SET enable_progress_bar = false")  # ours are on stderr; DuckDB's would go to stdout
     return con
 
 
