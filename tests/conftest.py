@@ -16,7 +16,6 @@ from hypothesis import settings
 from safestreets.config import Workspace
 from safestreets.store import open_store
 
-
 # Machines here are shared and noisy: judge property tests by their properties, not their speed.
 settings.register_profile("safestreets", deadline=None)
 settings.load_profile("safestreets")
