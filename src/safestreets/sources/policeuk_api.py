@@ -41,7 +41,12 @@ from tenacity import (
 
 from safestreets import __version__
 from safestreets.errors import FetchError
+from safestreets.sources import policeuk as _policeuk
 from safestreets.vocab import SLUG_TO_TYPE
+
+# The published headers, kept in one place (sources/policeuk.py).
+STREET_COLUMNS: tuple[str, ...] = tuple(_policeuk.STREET_COLUMNS)
+STOP_COLUMNS: tuple[str, ...] = tuple(_policeuk.STOP_COLUMNS)
 
 DEFAULT_BASE_URL = "https://data.police.uk/api/"
 # The API answers 400 to GET URLs longer than this; such queries go as a POST form instead.
@@ -51,37 +56,6 @@ COORD_DECIMALS = 6
 # Outlines sent are grown by this many degrees (~0.2 m), well over the rounding above; see _area_query.
 QUERY_MARGIN = 2e-6
 
-STREET_COLUMNS: tuple[str, ...] = (
-    "Crime ID",
-    "Month",
-    "Reported by",
-    "Falls within",
-    "Longitude",
-    "Latitude",
-    "Location",
-    "LSOA code",
-    "LSOA name",
-    "Crime type",
-    "Last outcome category",
-    "Context",
-)
-STOP_COLUMNS: tuple[str, ...] = (
-    "Type",
-    "Date",
-    "Part of a policing operation",
-    "Policing operation",
-    "Latitude",
-    "Longitude",
-    "Gender",
-    "Age range",
-    "Self-defined ethnicity",
-    "Officer-defined ethnicity",
-    "Legislation",
-    "Object of search",
-    "Outcome",
-    "Outcome linked to object of search",
-    "Removal of more than just outer clothing",
-)
 NO_LOCATION = "No location"
 BTP_NAME = "British Transport Police"
 

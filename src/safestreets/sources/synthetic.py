@@ -59,7 +59,13 @@ from scipy.spatial import cKDTree
 
 from safestreets.errors import SafestreetsError
 from safestreets.geo.project import crs_to_lonlat
+from safestreets.sources import policeuk as _policeuk
 from safestreets.vocab import CRIME_TYPES
+
+# The published headers, kept in one place (sources/policeuk.py).
+STREET_COLUMNS: tuple[str, ...] = tuple(_policeuk.STREET_COLUMNS)
+OUTCOME_COLUMNS: tuple[str, ...] = tuple(_policeuk.OUTCOME_COLUMNS)
+STOP_SEARCH_COLUMNS: tuple[str, ...] = tuple(_policeuk.STOP_COLUMNS)
 
 __all__ = [
     "FORCE_RECORD_COLUMNS",
@@ -77,38 +83,6 @@ __all__ = [
 Progress = Callable[[str, int, int], None]
 
 BNG = "EPSG:27700"
-STREET_COLUMNS: tuple[str, ...] = (
-    "Crime ID",
-    "Month",
-    "Reported by",
-    "Falls within",
-    "Longitude",
-    "Latitude",
-    "Location",
-    "LSOA code",
-    "LSOA name",
-    "Crime type",
-    "Last outcome category",
-    "Context",
-)
-OUTCOME_COLUMNS: tuple[str, ...] = (*STREET_COLUMNS[:9], "Outcome type")
-STOP_SEARCH_COLUMNS: tuple[str, ...] = (
-    "Type",
-    "Date",
-    "Part of a policing operation",
-    "Policing operation",
-    "Latitude",
-    "Longitude",
-    "Gender",
-    "Age range",
-    "Self-defined ethnicity",
-    "Officer-defined ethnicity",
-    "Legislation",
-    "Object of search",
-    "Outcome",
-    "Outcome linked to object of search",
-    "Removal of more than just outer clothing",
-)
 FORCE_RECORD_COLUMNS: tuple[str, ...] = ("incident_ref", "occurred", "offence", "easting", "northing", "beat")
 ETHNIC_GROUPS: tuple[str, ...] = ("white", "black", "asian", "mixed", "other")
 
