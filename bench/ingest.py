@@ -322,6 +322,7 @@ class Line:
     seconds: dict[str, float]
     repeats: int
     rows_agree: bool
+    spread: dict[str, tuple[float, float]]  # tool -> (fastest, slowest) seconds over the repeats
 
 
 def summarise(ds: Dataset, runs: dict[str, list[Run]]) -> list[Line]:
@@ -329,16 +330,18 @@ def summarise(ds: Dataset, runs: dict[str, list[Run]]) -> list[Line]:
     kinds = [k for k in KINDS if k in ds.files]
     for kind in [*kinds, "all"] if len(kinds) > 1 else kinds:
         seconds: dict[str, float] = {}
+        spread: dict[str, tuple[float, float]] = {}
         counts: set[int] = set()
         for tool, tool_runs in runs.items():
             if kind == "all" or len(kinds) == 1:
                 # The whole load, close included: what an analyst waits for.
-                seconds[tool] = median(r.total for r in tool_runs)
+                times = [r.total for r in tool_runs]
                 counts |= {sum(r.rows.values()) for r in tool_runs}
             else:
-                seconds[tool] = median(r.seconds[kind] for r in tool_runs)
+                times = [r.seconds[kind] for r in tool_runs]
                 counts |= {r.rows[kind] for r in tool_runs}
-        lines.append(Line(ds.title, kind, max(counts), seconds, ds.repeats, len(counts) == 1))
+            seconds[tool], spread[tool] = median(times), (min(times), max(times))
+        lines.append(Line(ds.title, kind, max(counts), seconds, ds.repeats, len(counts) == 1, spread))
     return lines
 
 
@@ -455,7 +458,7 @@ COST_RIGHT = [False, False, *([True] * 8)]
 
 def cost_cells(c: FileCost) -> list[str]:
     def ms(value: float | None) -> str:
-        return "–" if value is None else f"{value:,.0f}"
+        return "–" if value is None else f"{round(value):,}"  # round first: no "-0"
 
     return [
         c.dataset,
@@ -515,6 +518,15 @@ def reading(lines: Sequence[Line], costs: Sequence[FileCost], cores: str) -> str
             f"share of each file's time in a fixed cost that does not depend on rows: {shown}. The rest is "
             "per-row work, at the marginal rates shown, and occasional spikes."
         )
+    fixed = [c for c in costs if c.dataset.startswith("(c)") and c.fixed_ms is not None]
+    if c_all is not None and fixed:
+        fixed_s = sum(c.files * (c.fixed_ms or 0.0) for c in fixed) / 1000
+        total = c_all.seconds["safestreets"]
+        out.append(
+            f"- On (c), the fixed per-file costs add up to about {fixed_s:.0f} s of safestreets' "
+            f"{total:.0f} s ({fixed_s / total:.0%}). Without them it would load about "
+            f"{c_all.rows / (total - fixed_s):,.0f} rows/s: per-row work alone is also short of both aims."
+        )
     c_pandas = c_all.rows / c_all.seconds["pandas"] if c_all is not None else None
     if c_pandas is not None:
         out.append(
@@ -522,6 +534,23 @@ def reading(lines: Sequence[Line], costs: Sequence[FileCost], cores: str) -> str
             f"{c_pandas:,.0f} rows/s, single-threaded."
         )
     return "\n".join(out)
+
+
+def spreads(lines: Sequence[Line]) -> list[str]:
+    """Fastest to slowest repeat, so a reader can see how noisy the medians are."""
+    names = {
+        "safestreets": "safestreets",
+        "duckdb": "DuckDB read_csv",
+        "pandas": "pandas",
+        "duckdb-count": "DuckDB count(*)",
+    }
+    shown = [
+        f"- {ln.dataset} {ln.kind}: "
+        + ", ".join(f"{names[t]} {fmt_seconds(lo)}–{fmt_seconds(hi)}" for t, (lo, hi) in ln.spread.items())
+        for ln in lines
+        if ln.repeats > 1
+    ]
+    return ["Fastest to slowest repeat, seconds:", "", *shown, ""] if shown else []
 
 
 def docs_body(
@@ -573,6 +602,7 @@ def docs_body(
         "",
         markdown_table(HEADERS, [cells(line) for line in lines], RIGHT),
         "",
+        *spreads(lines),
         "Reading:",
         "",
         reading(lines, costs, info["cores"]),
@@ -587,7 +617,8 @@ def docs_body(
     for title, rows in hot.items():
         parts += [
             "",
-            f"Profile hot spots, one cProfile'd safestreets load of {title} (own time, top {len(rows)}):",
+            f"Profile hot spots, one cProfile'd safestreets load of {title} (own time, top {len(rows)}; "
+            "a DuckDB statement counts as own time of the Python function that runs it):",
             "",
             markdown_table(
                 ["function", "calls", "own s", "cumulative s"],
@@ -672,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(reading(lines, costs, machine()["cores"]))
     if args.write_docs:
         path = write_section("Ingest", body)
-        console.print(f"wrote the '## Ingest' section of {path.relative_to(ROOT)}")
+        console.print(f"wrote the '## Ingest' section of {path}")
     console.print(f"whole run: {wall / 60:.1f} min")
 
 
