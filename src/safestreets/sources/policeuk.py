@@ -147,33 +147,29 @@ _MONTH = (
 # Street files say "No Location", outcomes files "No location": either means none.
 _LOCATION = f"CASE WHEN lower(trim(\"Location\")) <> 'no location' THEN {_text('Location')} END"
 
-# Typed views over the raw all-string table ``raw``. Each keeps the published text of the fields it
-# checks (``*_txt``) so an error can show what was there.
-TYPED_SQL: dict[str, str] = {
-    "street": f"""
-        SELECT _row,
-            {_text("Crime ID")} AS crime_id,
+# The nine columns street and outcomes files share.
+_CRIME_COLUMNS = f"""{_text("Crime ID")} AS crime_id,
             "Month" AS month_txt, {_MONTH} AS month,
             coalesce({_text("Reported by")}, {_text("Falls within")}) AS force_txt,
             "Longitude" AS lon_txt, {_number("Longitude")} AS lon,
             "Latitude" AS lat_txt, {_number("Latitude")} AS lat,
             {_LOCATION} AS location,
             {_text("LSOA code")} AS lsoa_code,
-            {_text("LSOA name")} AS lsoa_name,
+            {_text("LSOA name")} AS lsoa_name,"""
+
+# Typed views over the raw all-string table ``raw``. Each keeps the published text of the fields it
+# checks (``*_txt``) so an error can show what was there.
+TYPED_SQL: dict[str, str] = {
+    "street": f"""
+        SELECT _row,
+            {_CRIME_COLUMNS}
             "Crime type" AS type_txt,
             {_text("Last outcome category")} AS outcome_txt,
             {_text("Context")} AS context
         FROM raw""",
     "outcomes": f"""
         SELECT _row,
-            {_text("Crime ID")} AS crime_id,
-            "Month" AS month_txt, {_MONTH} AS month,
-            coalesce({_text("Reported by")}, {_text("Falls within")}) AS force_txt,
-            "Longitude" AS lon_txt, {_number("Longitude")} AS lon,
-            "Latitude" AS lat_txt, {_number("Latitude")} AS lat,
-            {_LOCATION} AS location,
-            {_text("LSOA code")} AS lsoa_code,
-            {_text("LSOA name")} AS lsoa_name,
+            {_CRIME_COLUMNS}
             "Outcome type" AS outcome_txt
         FROM raw""",
     "stop-and-search": f"""
