@@ -546,6 +546,205 @@ def export(
     out.print(f"{rows:,} rows written to {path} (provenance in {path.name}.provenance.json)")
 
 
+# --- forecast / backtest --------------------------------------------------------------------------
+
+TargetOpt = Annotated[str, typer.Option(help="violence, robbery, burglary, street, public, or police.uk types "
+                                        "comma-separated (names or slugs).")]  # fmt: skip
+UnitsOpt = Annotated[str, typer.Option("--units", help="grid, or a loaded areas kind: lsoa, ward, borough.")]
+CellOpt = Annotated[float, typer.Option("--cell-size", min=25, help="Grid cell size in metres.")]
+StudyOpt = Annotated[str, typer.Option("--study-area", help="auto (loaded boroughs), hull (of the events), an "
+                                       "areas kind, or kind:code,code.")]  # fmt: skip
+SourceOpt = Annotated[str | None, typer.Option(help="Event source: police.uk, police.uk-api, force-records "
+                                               "(default: the published data; force records for <1m).")]  # fmt: skip
+PoliceFoundOpt = Annotated[bool, typer.Option("--include-police-found", help="Allow Drugs and Possession of "
+                                              "weapons in the target (labelled in every output).")]  # fmt: skip
+JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for backtests.")]
+
+
+def _user_errors() -> Any:
+    """Bad option values raised deep inside become one-line user errors."""
+
+    @contextmanager
+    def wrap() -> Iterator[None]:
+        try:
+            yield
+        except ValueError as exc:
+            raise SafestreetsError(str(exc)) from exc
+
+    return wrap()
+
+
+def _task_progress(label: str, bar: Any, total: int) -> Any:
+    done = [0]
+
+    def step(what: str) -> None:
+        done[0] += 1
+        bar(what, done[0], total)
+
+    return step
+
+
+@app.command()
+def forecast(
+    ctx: typer.Context,
+    target: TargetOpt = "violence",
+    horizon: Annotated[str, typer.Option(help="1m (a month), 3m, 1w, 7d, 1d.")] = "1m",
+    model: Annotated[str, typer.Option(help="auto, naive, ewma, kde, prospective, etas, gbm or ensemble.")] = "auto",
+    units: UnitsOpt = "grid",
+    cell_size: CellOpt = 250.0,
+    study_area: StudyOpt = "auto",
+    rank_by: Annotated[str, typer.Option("--rank-by", help="harm (expected harm) or count.")] = "harm",
+    harm_scheme: Annotated[str, typer.Option("--harm-scheme", help="cchi (Cambridge) or ons.")] = "cchi",
+    harm_table: Annotated[Path | None, typer.Option("--harm-table", help="CSV crime_type,weight overriding "
+                                                    "the scheme.")] = None,
+    source: SourceOpt = None,
+    force: Annotated[str | None, typer.Option(help="Only this force's events.")] = None,
+    until: Annotated[str | None, typer.Option(help="Forecast from this time (e.g. 2024-06); default: just "
+                                              "after the data.")] = None,
+    include_police_found: PoliceFoundOpt = False,
+    top: Annotated[int, typer.Option(min=0, help="Hotspots to list per command unit.")] = 5,
+    out_paths: Annotated[list[Path] | None, typer.Option("--out", help="Write the surface here (.gpkg or "
+                         ".geojson; repeatable). Default: both, in the workspace outputs folder.")] = None,
+    jobs: JobsOpt = 2,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Forecast where harm will concentrate next; store, export and list the top hotspots per BCU."""
+    from safestreets.forecast import MODELS
+    from safestreets.forecast.run import run_forecast
+    from safestreets.forecast.store import export_surface
+
+    if model != "auto" and model not in MODELS:
+        raise SafestreetsError(f"unknown model {model!r}: choose auto or one of {', '.join(MODELS)}")
+    ws = _workspace(ctx, workspace)
+    with _store(ctx, workspace, create=False) as con, _user_errors(), _progress("choosing model") as bar:
+        step = _task_progress("auto", bar, len(MODELS) * 6)
+        run = run_forecast(
+            con, target=target, horizon=horizon, model=model, units_kind=units, cell_size=cell_size,
+            study=study_area, rank_by=rank_by, harm_scheme=harm_scheme,
+            harm_table=str(harm_table) if harm_table else None, source=source, force=force, until=until,
+            include_police_found=include_police_found, n_jobs=jobs, progress=step,
+        )
+        assert run.run_id is not None
+        meta = run.surface.meta
+        window = f"{meta['window'][0][:10]}..{meta['window'][1][:10]}"
+        slug = f"forecast-{meta['data']['target']['name'].replace(',', '+').replace(' ', '_')}-{window[:10]}"
+        paths = out_paths or [ws.path / "outputs" / f"{slug}.gpkg", ws.path / "outputs" / f"{slug}.geojson"]
+        written = [export_surface(con, run.run_id, p) for p in paths]
+    _print_surface(run, top)
+    for p in written:
+        out.print(f"risk surface written to {p}")
+
+
+def _print_surface(run: Any, top: int) -> None:
+    from safestreets.forecast.surface import top_per_group
+    from safestreets.forecast.targets import POLICE_FOUND_LABEL
+    from safestreets.geo.project import to_crs
+
+    s = run.surface
+    meta = s.meta
+    target = meta["data"]["target"]
+    out.print(f"[bold]{target['name']}[/] forecast for {meta['window'][0][:10]} to {meta['window'][1][:10]} "
+              f"(model {run.model}; {len(s.units):,} {s.units.kind} units; ranked by expected {s.rank_by})")
+    out.print(f"why this model: {run.reason}")
+    if target.get("police_found"):
+        out.print(f"[yellow]warning:[/] {POLICE_FOUND_LABEL}")
+    if top == 0:
+        return
+    groups = top_per_group(s.scores, s.units.area, s.units.bcu, top)
+    lon, lat = to_crs(s.units.x, s.units.y, src=s.units.crs, dst="EPSG:4326")
+    table = Table(title=f"Top {top} hotspots per command unit", show_lines=False)
+    for col in ("BCU", "rank", "unit", "expected count", "expected harm", "centre (lat, lon)"):
+        table.add_column(col, justify="right" if col in ("rank", "expected count", "expected harm") else "left")
+    ranks = s.ranks()
+    for g, idx in groups.items():
+        for i in idx:
+            table.add_row(g, str(ranks[i]), str(s.units.ids[i]), f"{s.expected_count[i]:.2f}",
+                          f"{s.expected_harm[i]:.0f}", f"{lat[i]:.5f}, {lon[i]:.5f}")  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    models: Annotated[str, typer.Option(help="all, or names comma-separated (naive,kde,etas,...).")] = "all",
+    origins: Annotated[int, typer.Option(min=1, help="How many most recent origins.")] = 12,
+    horizon: Annotated[str, typer.Option(help="Horizons, comma-separated: 1m, 1w, 7d ...")] = "1m",
+    target: TargetOpt = "violence",
+    units: UnitsOpt = "grid",
+    cell_size: CellOpt = 250.0,
+    study_area: StudyOpt = "auto",
+    coverages: Annotated[str, typer.Option(help="Coverage levels in % of the area, comma-separated.")] = "1,5,10",
+    rank_by: Annotated[str, typer.Option("--rank-by", help="count or harm.")] = "count",
+    source: SourceOpt = None,
+    force: Annotated[str | None, typer.Option(help="Only this force's events.")] = None,
+    include_police_found: PoliceFoundOpt = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the tables and chart (default: "
+                                                 "the workspace outputs folder).")] = None,
+    jobs: JobsOpt = 2,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Rolling-origin backtest: hit rate, PAI, PEI, harm captured, deviance and stability per model."""
+    import json
+
+    import pyarrow.csv as pacsv
+
+    from safestreets.evaluate.backtest import backtest as run_backtest
+    from safestreets.evaluate.backtest import summarise
+    from safestreets.evaluate.charts import coverage_chart
+    from safestreets.forecast import MODELS, make_model
+    from safestreets.forecast.data import load_history, load_units
+    from safestreets.forecast.history import Horizon
+    from safestreets.forecast.targets import parse_target
+
+    names = list(MODELS) if models.strip() == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise SafestreetsError(f"unknown model(s) {', '.join(unknown) or '(none)'}: choose all or from "
+                               f"{', '.join(MODELS)}")  # fmt: skip
+    ws = _workspace(ctx, workspace)
+    with _store(ctx, workspace, create=False) as con, _user_errors():
+        hs = [Horizon.parse(h) for h in horizon.split(",") if h.strip()]
+        try:
+            covs = [float(c) / 100 for c in coverages.split(",") if c.strip()]
+        except ValueError:
+            raise SafestreetsError(f"bad --coverages {coverages!r}: use percentages such as 1,5,10") from None
+        tgt = parse_target(target, allow_police_found=include_police_found)
+        history = load_history(con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs))
+        grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
+        with _progress("backtest") as bar:
+            step = _task_progress("backtest", bar, len(names) * origins * len(hs))
+            result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
+                                  coverages=covs, rank_by=rank_by, n_jobs=jobs, progress=step)  # fmt: skip
+    summary = summarise(result.metrics)
+    folder = out_dir or ws.path / "outputs" / f"backtest-{tgt.name.replace(',', '+').replace(' ', '_')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(result.metrics, folder / "metrics.csv")
+    pacsv.write_csv(summary, folder / "summary.csv")
+    pacsv.write_csv(result.curves, folder / "coverage_curves.csv")
+    chart = coverage_chart(result.curves, folder / "coverage.png",
+                           title=f"{tgt.name}: share of next-period crime captured ({len(grid):,} {grid.kind} units)")
+    (folder / "provenance.json").write_text(json.dumps(
+        {**result.params, "models": {n: make_model(n).get_params(deep=False) for n in names}, "origins": origins,
+         "horizons": [str(h) for h in hs], "version": __version__}, indent=2, default=str), "utf-8")
+    _print_summary(summary, tgt.label)
+    out.print(f"tables in {folder} (metrics.csv, summary.csv); coverage chart {chart}")
+
+
+def _print_summary(summary: Any, label: str) -> None:
+    data = summary.to_pylist()
+    table = Table(title=f"Backtest: {label} (mean over origins, 95% bootstrap interval)")
+    for col in ("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"):
+        table.add_column(col, justify="left" if col in ("model", "horizon") else "right")
+    for r in data:
+        table.add_row(
+            r["model"], r["horizon"], f"{r['coverage']:.0%}",
+            f"{r['hit_rate']:.1%} [{r['hit_rate_lo']:.1%}, {r['hit_rate_hi']:.1%}]",
+            f"{r['pai']:.1f}", f"{r['pei']:.2f}", f"{r['harm_captured']:.1%}",
+            "-" if r["stability"] != r["stability"] else f"{r['stability']:.2f}", f"{r['fit_seconds']:.2f}",
+        )  # fmt: skip
+    out.print(table)
+
+
 # --- demo ------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,72 @@
+"""``auto``: choose the model by a short backtest on the data at hand, and say why.
+
+Every registered model, baselines included, is backtested over the most recent origins before the
+cut-off; the winner has the highest mean city-wide hit rate at the chosen coverages (1% and 5% of the
+area by default). If a baseline wins, it is chosen, and the reason says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from safestreets.evaluate.backtest import backtest, summarise
+from safestreets.forecast import BASELINES, MODELS, make_model
+from safestreets.forecast.base import Forecaster
+from safestreets.forecast.history import History, Horizon
+from safestreets.geo.units import Units
+
+
+@dataclass
+class Choice:
+    name: str
+    model: Forecaster
+    reason: str
+    summary: pa.Table  # the backtest summary the choice rests on
+    scores: dict[str, float]
+
+
+def choose(
+    history: History,
+    units: Units,
+    horizon: Horizon | str,
+    *,
+    candidates: Sequence[str] | None = None,
+    origins: int = 6,
+    coverages: Sequence[float] = (0.01, 0.05),
+    n_jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> Choice:
+    horizon = Horizon.parse(horizon)
+    names = list(candidates or MODELS)
+    models = {n: make_model(n) for n in names}
+    result = backtest(models, history, units, origins=origins, horizons=[horizon], coverages=coverages,
+                      by_bcu=False, n_jobs=n_jobs, progress=progress)
+    summary = summarise(result.metrics)
+    data = summary.to_pydict()
+    scores: dict[str, list[float]] = {}
+    for model, hr in zip(data["model"], data["hit_rate"], strict=True):
+        scores.setdefault(model, []).append(hr)
+    mean = {m: float(np.nanmean(v)) for m, v in scores.items()}
+    ranked = sorted(mean, key=lambda m: (-mean[m], names.index(m)))
+    best = ranked[0]
+    n_origins = int(max(data["origins"])) if data["origins"] else 0
+    cov_text = " and ".join(f"{c:.0%}" for c in coverages)
+    reason = (
+        f"{best} captured {mean[best]:.1%} of next-{horizon} events on average in the top {cov_text} of the "
+        f"area over the last {n_origins} origins"
+    )
+    baselines = [m for m in ranked if m in BASELINES and m != best]
+    if baselines:
+        b = baselines[0]
+        ratio = mean[best] / mean[b] if mean[b] > 0 else float("inf")
+        reason += f"; best baseline {b} {mean[b]:.1%} ({ratio:.2f}x)"
+    others = [m for m in ranked[1:] if m not in BASELINES]
+    if others:
+        reason += f"; runner-up {others[0]} {mean[others[0]]:.1%}"
+    if best in BASELINES:
+        reason += ". A baseline won: the richer models did not beat it on this data"
+    return Choice(best, make_model(best), reason, summary, mean)

@@ -1,0 +1,273 @@
+"""From the store to a forecast's inputs: the target's events as a History, and the units.
+
+Which events: those with a location, of the target's types, from one source. police.uk files and the API
+publish the same crimes, and a force's own records overlap both, so mixing sources would count crimes twice:
+the default is the published data (``police.uk``, else ``police.uk-api``), or the force's own records when
+the horizon is shorter than a month (only they carry times).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from safestreets import __version__
+from safestreets.errors import SafestreetsError
+from safestreets.forecast.history import History, as_time
+from safestreets.forecast.targets import Target
+from safestreets.geo.units import Units, make_grid, polygon_units
+from safestreets.store import fetch_one, get_setting
+from safestreets.vocab import POLICE_FOUND_TYPES
+
+SOURCE_PREFERENCE = ("police.uk", "police.uk-api", "force-records")
+# Point sets that feed unit covariates: covariate name -> places.kind.
+PLACE_COVARIATES = {"dist_station_m": "station", "dist_night_time_m": "night-time-economy"}
+LSOA_KINDS = ("lsoa21", "lsoa", "lsoa11")
+
+
+def choose_source(con: duckdb.DuckDBPyConnection, *, need_timestamps: bool = False) -> str:
+    rows = con.execute(
+        "SELECT source, count(*) FILTER (WHERE occurred_at IS NULL) FROM events "
+        "WHERE x IS NOT NULL GROUP BY source"
+    ).fetchall()
+    if not rows:
+        raise SafestreetsError("the store holds no located events: run 'safestreets ingest' first")
+    sources = {str(s): int(n_month_only) for s, n_month_only in rows}
+    if need_timestamps:
+        timed = [s for s in SOURCE_PREFERENCE if s in sources and sources[s] == 0]
+        timed += sorted(s for s in sources if s not in SOURCE_PREFERENCE and sources[s] == 0)
+        if not timed:
+            raise SafestreetsError(
+                "a horizon shorter than a month needs timestamped events, and every source in the store is "
+                "month-only: load a force's own records (safestreets ingest --kind force-records) or use 1m"
+            )
+        return timed[-1] if "force-records" in timed else timed[0]
+    for s in SOURCE_PREFERENCE:
+        if s in sources:
+            return s
+    return sorted(sources)[0]
+
+
+def load_history(
+    con: duckdb.DuckDBPyConnection,
+    target: Target,
+    *,
+    source: str | None = None,
+    force: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    harm: dict[str, float] | None = None,
+    harm_scheme: str = "cchi",
+    need_timestamps: bool = False,
+    with_context: bool = True,
+) -> History:
+    """The target's located events (before ``until``, from ``since``) as a History.
+
+    ``harm`` overrides the stored weights per type. With ``with_context``, other publicly reported crime
+    from the same source comes along as ``History.context`` for models that use it as a feature.
+    """
+    source = source or choose_source(con, need_timestamps=need_timestamps)
+    where = ["x IS NOT NULL", "y IS NOT NULL", "source = ?"]
+    params: list[Any] = [source]
+    if force:
+        where.append("force = ?")
+        params.append(force)
+    if since is not None:
+        where.append("month >= ?")
+        params.append(str(as_time(since).astype("datetime64[D]")))
+    if until is not None:
+        where.append("coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) < ?")
+        params.append(str(as_time(until)))
+    base = " AND ".join(where)
+
+    def fetch(type_clause: str, type_params: list[str]) -> History:
+        data = con.execute(
+            "SELECT x, y, coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) AS t, "
+            "occurred_at IS NULL AS month_only, crime_type, harm FROM events "
+            f"WHERE {base} AND {type_clause} ORDER BY t, event_id",
+            params + type_params,
+        ).fetchnumpy()
+        month_only = np.asarray(data["month_only"], dtype=bool)
+        if need_timestamps and month_only.any():
+            raise SafestreetsError(
+                f"source {source!r} has {int(month_only.sum()):,} month-only events: a horizon shorter than "
+                "a month needs timestamps; use --source with a force's own records, or a monthly horizon"
+            )
+        types = np.asarray(data["crime_type"], dtype=object)
+        weights = np.asarray(data["harm"], dtype="float64")
+        if harm is not None:
+            weights = np.array([harm.get(t, 0.0) for t in types], dtype="float64")
+        return History.from_arrays(
+            np.asarray(data["x"], dtype="float64"), np.asarray(data["y"], dtype="float64"),
+            np.asarray(data["t"]).astype("datetime64[s]"), types, np.nan_to_num(weights),
+            resolution="month" if month_only.any() else "timestamp",
+        )
+
+    placeholders = ",".join("?" for _ in target.types)
+    main = fetch(f"crime_type IN ({placeholders})", list(target.types))
+    if len(main) == 0:
+        raise SafestreetsError(
+            f"no located {target.name} events from source {source!r}"
+            + (f" for force {force!r}" if force else "")
+            + ": check 'safestreets status' for what is loaded"
+        )
+    context = None
+    if with_context:
+        others = [t for t in _types_in(con, source) if t not in target.types and t not in POLICE_FOUND_TYPES]
+        if others:
+            context = fetch(f"crime_type IN ({','.join('?' for _ in others)})", others)
+            if context.resolution != main.resolution:
+                context = None
+    months = main.t.astype("datetime64[M]")
+    meta = {
+        "target": target.describe(),
+        "source": source,
+        "force": force,
+        "events": len(main),
+        "first_month": str(months[0]),
+        "last_month": str(months[-1]),
+        "resolution": main.resolution,
+        "harm_scheme": "table" if harm is not None else harm_scheme,
+        "context_events": 0 if context is None else len(context),
+        "safestreets_version": __version__,
+    }
+    return History(main.x, main.y, main.t, main.crime_type, main.harm, main.resolution, meta, context)
+
+
+def _types_in(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(
+        "SELECT DISTINCT crime_type FROM events WHERE source = ? ORDER BY 1", [source]).fetchall()]
+
+
+# --- units -------------------------------------------------------------------------------------------
+
+def _polygons(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = con.execute(
+        "SELECT code, geometry, population FROM areas WHERE kind = ? AND geometry IS NOT NULL ORDER BY code",
+        [kind],
+    ).fetchall()
+    codes = np.array([r[0] for r in rows], dtype=object)
+    geoms = np.asarray(shapely.from_wkb([r[1] for r in rows]), dtype=object) if rows else np.array([], dtype=object)
+    pop = np.array([np.nan if r[2] is None else float(r[2]) for r in rows], dtype="float64")
+    return codes, geoms, pop
+
+
+def _kinds(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {str(r[0]) for r in con.execute(
+        "SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()}
+
+
+def study_area(
+    con: duckdb.DuckDBPyConnection, spec: str = "auto", history: History | None = None, *, pad: float = 0.0
+) -> tuple[shapely.Geometry, str]:
+    """The study area polygon and a description of where it came from.
+
+    ``auto``: the union of the loaded boroughs (else BCUs, else LSOAs); without boundaries, the convex hull
+    of the events. ``hull``: always the hull. Any other value is an areas kind, or ``kind:code,code`` for
+    part of one (``borough:E09000001``).
+    """
+    kinds = _kinds(con)
+    kind, _, codes = spec.partition(":")
+    if kind == "auto":
+        for candidate in ("borough", "bcu", *LSOA_KINDS):
+            if candidate in kinds:
+                kind = candidate
+                break
+        else:
+            kind = "hull"
+    if kind == "hull":
+        if history is None or not len(history):
+            raise SafestreetsError("no boundaries are loaded and there are no events to bound the study area")
+        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([history.x, history.y])))
+        return shapely.buffer(hull, max(pad, 1.0)), "convex hull of the events"
+    if kind not in kinds:
+        raise SafestreetsError(
+            f"no {kind!r} boundaries are loaded (have: {', '.join(sorted(kinds)) or 'none'}): "
+            "run 'safestreets areas load', or use --study-area hull"
+        )
+    ids, geoms, _ = _polygons(con, kind)
+    if codes:
+        wanted = {c.strip() for c in codes.split(",") if c.strip()}
+        keep = np.isin(ids, list(wanted))
+        if not keep.any():
+            raise SafestreetsError(f"none of {', '.join(sorted(wanted))} is a loaded {kind} code")
+        geoms = geoms[keep]
+    area = shapely.union_all(shapely.make_valid(geoms))
+    return area, f"union of {len(geoms)} {kind} boundaries" + (f" ({codes})" if codes else "")
+
+
+def _bcu_polygons(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray | None, np.ndarray | None]:
+    kinds = _kinds(con)
+    for kind in ("bcu", "borough"):
+        if kind in kinds:
+            codes, geoms, _ = _polygons(con, kind)
+            return geoms, codes
+    return None, None
+
+
+def load_units(
+    con: duckdb.DuckDBPyConnection,
+    kind: str = "grid",
+    *,
+    cell_size: float = 250.0,
+    study: str = "auto",
+    history: History | None = None,
+    covariates: bool = True,
+) -> Units:
+    """Grid cells (``kind="grid"``) or loaded areas of a kind (``lsoa`` picks the newest LSOA set), clipped
+    to the study area, each with its command unit and, with ``covariates``, the place and population
+    covariates models may use."""
+    area, area_note = study_area(con, study, history, pad=cell_size / 2)
+    bcu_geoms, bcu_codes = _bcu_polygons(con)
+    crs = get_setting(con, "crs")
+    meta = {"study_area": area_note}
+    if kind == "grid":
+        units = make_grid(area, cell_size, crs=crs, bcu_geoms=bcu_geoms, bcu_codes=bcu_codes, meta=meta)
+    else:
+        kinds = _kinds(con)
+        if kind == "lsoa":
+            kind = next((k for k in LSOA_KINDS if k in kinds), kind)
+        if kind not in kinds:
+            raise SafestreetsError(
+                f"no {kind!r} boundaries are loaded (have: {', '.join(sorted(kinds)) or 'none'}); "
+                "use --units grid or load them with 'safestreets areas load'"
+            )
+        ids, geoms, _ = _polygons(con, kind)
+        units = polygon_units(ids, geoms, kind=kind, study_area=area, crs=crs, bcu_geoms=bcu_geoms,
+                              bcu_codes=bcu_codes, meta=meta)
+    if covariates:
+        units.covariates.update(unit_covariates(con, units))
+    return units
+
+
+def unit_covariates(con: duckdb.DuckDBPyConnection, units: Units) -> dict[str, np.ndarray]:
+    """Distance from each unit's centre to the nearest place of each kind, and resident population
+    density (people per km², from the LSOA holding the unit's centre) where LSOA populations are loaded."""
+    out: dict[str, np.ndarray] = {}
+    for name, place_kind in PLACE_COVARIATES.items():
+        pts = con.execute(
+            "SELECT x, y FROM places WHERE kind = ? AND x IS NOT NULL AND y IS NOT NULL", [place_kind]
+        ).fetchnumpy()
+        if len(pts["x"]):
+            tree = cKDTree(np.column_stack([pts["x"], pts["y"]]))
+            out[name] = tree.query(np.column_stack([units.x, units.y]))[0]
+    kinds = _kinds(con)
+    for kind in LSOA_KINDS:
+        if kind not in kinds:
+            continue
+        row = fetch_one(con, "SELECT count(population) FROM areas WHERE kind = ?", [kind])
+        if not row or not row[0]:
+            continue
+        codes, geoms, pop = _polygons(con, kind)
+        lsoas = polygon_units(codes, geoms, kind=kind)
+        # Density needs the LSOA's own area, in the order polygon_units kept them.
+        density_by_code = dict(zip(codes, pop / (shapely.area(geoms) / 1e6), strict=True))
+        idx = lsoas.locate(units.x, units.y)
+        dens = np.array([density_by_code.get(lsoas.ids[i], np.nan) if i >= 0 else np.nan for i in idx])
+        out["population_density"] = dens
+        break
+    return out

@@ -1,0 +1,96 @@
+"""One forecast from the store to a stored, exported risk surface: what ``safestreets forecast`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from safestreets import harm as harm_weights
+from safestreets.forecast import make_model
+from safestreets.forecast.auto import Choice, choose
+from safestreets.forecast.data import load_history, load_units
+from safestreets.forecast.history import History, Horizon, as_time
+from safestreets.forecast.store import Surface, save_surface
+from safestreets.forecast.surface import expected_harm, surface_meta
+from safestreets.forecast.targets import parse_target
+from safestreets.geo.units import Units
+
+
+@dataclass
+class ForecastRun:
+    surface: Surface
+    run_id: int | None
+    model: str
+    reason: str
+    choice: Choice | None
+    history: History
+    units: Units
+
+
+def cutoff(history: History, horizon: Horizon) -> np.datetime64:
+    """The default forecast origin: just after the data (the next month, or the next whole day)."""
+    end = history.end
+    assert end is not None
+    if horizon.unit == "D":
+        last_day = history.t[-1].astype("datetime64[D]")
+        return (last_day + 1).astype("datetime64[s]")
+    return end
+
+
+def run_forecast(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    target: str = "violence",
+    horizon: str = "1m",
+    model: str = "auto",
+    units_kind: str = "grid",
+    cell_size: float = 250.0,
+    study: str = "auto",
+    rank_by: str = "harm",
+    harm_scheme: str = "cchi",
+    harm_table: str | None = None,
+    source: str | None = None,
+    force: str | None = None,
+    until: Any = None,
+    include_police_found: bool = False,
+    auto_origins: int = 6,
+    n_jobs: int = 1,
+    save: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ForecastRun:
+    if rank_by not in ("count", "harm"):
+        raise ValueError(f"rank by 'count' or 'harm', not {rank_by!r}")
+    tgt = parse_target(target, allow_police_found=include_police_found)
+    h = Horizon.parse(horizon)
+    weights = harm_weights.read_table(harm_table, harm_scheme) if harm_table else (
+        None if harm_scheme == harm_weights.DEFAULT_SCHEME else harm_weights.weights(harm_scheme)
+    )
+    history = load_history(con, tgt, source=source, force=force, harm=weights, harm_scheme=harm_scheme,
+                           need_timestamps=h.unit == "D", until=until)
+    history.check_horizon(h)
+    units = load_units(con, units_kind, cell_size=cell_size, study=study, history=history)
+    start = as_time(until) if until is not None else cutoff(history, h)
+    end = h.add(start)
+    choice = None
+    if model == "auto":
+        choice = choose(history, units, h, origins=auto_origins, n_jobs=n_jobs, progress=progress)
+        chosen, reason = choice.model, choice.reason
+    else:
+        chosen, reason = make_model(model), f"{model} chosen by the user"
+    chosen.fit(history, start)
+    counts = chosen.predict(units, start, end)
+    harm_values = expected_harm(history, units, counts)
+    meta = surface_meta(history, units, model=chosen.name, params=chosen.get_params(deep=False),
+                        start=start, end=end, rank_by=rank_by)
+    meta["horizon"] = str(h)
+    if harm_table:
+        meta["harm_table"] = str(harm_table)
+    if choice is not None:
+        meta["auto"] = {"reason": reason, "scores": choice.scores}
+    surface = Surface(units, counts, harm_values, rank_by, meta)
+    run_id = save_surface(con, surface, reason=reason) if save else None
+    return ForecastRun(surface, run_id, chosen.name, reason, choice, history, units)
