@@ -628,7 +628,7 @@ def forecast(
         meta = run.surface.meta
         window = f"{meta['window'][0][:10]}..{meta['window'][1][:10]}"
         slug = f"forecast-{meta['data']['target']['name'].replace(',', '+').replace(' ', '_')}-{window[:10]}"
-        paths = out_paths or [ws.path / "outputs" / f"{slug}.gpkg", ws.path / "outputs" / f"{slug}.geojson"]
+        paths = out_paths or [ws.outputs / f"{slug}.gpkg", ws.outputs / f"{slug}.geojson"]
         written = [export_surface(con, run.run_id, p) for p in paths]
     _print_surface(run, top)
     for p in written:
@@ -716,7 +716,7 @@ def backtest(
             result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
                                   coverages=covs, rank_by=rank_by, n_jobs=jobs, progress=step)  # fmt: skip
     summary = summarise(result.metrics)
-    folder = out_dir or ws.path / "outputs" / f"backtest-{tgt.name.replace(',', '+').replace(' ', '_')}"
+    folder = out_dir or ws.outputs / f"backtest-{tgt.name.replace(',', '+').replace(' ', '_')}"
     folder.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(result.metrics, folder / "metrics.csv")
     pacsv.write_csv(summary, folder / "summary.csv")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -72,6 +73,7 @@ def run_demo(
         gpkg, n_gpkg = export_table(con, ws.outputs / "events.gpkg", where="source = 'police.uk'")
         parquet, _ = export_table(con, ws.outputs / "events.parquet")
         s = status(con)
+        forecast_lines = _demo_forecast(con, ws, console)
     finally:
         con.close()
     ev = s.tables["events"]
@@ -87,7 +89,41 @@ def run_demo(
         + ", ".join(f"{k} {v:,}" for k, v in s.places.items()),
         f"outputs: {ws.outputs}",
         f"  {_rel(gpkg, ws.root)} ({n_gpkg:,} police.uk events for QGIS), {_rel(parquet, ws.root)}",
+        *forecast_lines,
         f"done in {time.perf_counter() - started:.1f} s",
+    ]
+
+
+def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Console) -> list[str]:
+    """Next month's violence on a 250 m grid, the model chosen by backtest; surface and coverage chart out."""
+    from safestreets.evaluate.charts import coverage_chart
+    from safestreets.forecast import MODELS
+    from safestreets.forecast.run import run_forecast
+    from safestreets.forecast.store import export_surface
+    from safestreets.forecast.surface import top_per_group
+
+    with Progress(
+        TextColumn("[bold]choosing model[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=console,
+    ) as bar:  # fmt: skip
+        total = len(MODELS) * 6
+        task = bar.add_task("", total=total)
+        run = run_forecast(con, target="violence", horizon="1m", model="auto", n_jobs=2,
+                           progress=lambda what: bar.update(task, description=what, advance=1))  # fmt: skip
+    assert run.run_id is not None and run.choice is not None
+    window = run.surface.meta["window"][0][:7]
+    gpkg = export_surface(con, run.run_id, ws.outputs / f"forecast-violence-{window}.gpkg")
+    geojson = export_surface(con, run.run_id, ws.outputs / f"forecast-violence-{window}.geojson")
+    chart = coverage_chart(run.choice.result.curves, ws.outputs / "backtest-violence-coverage.png",
+                           title="Violence: share of next month's crime captured (last 6 months)")
+    s = run.surface
+    tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
+    hot = ", ".join(f"{bcu} {s.units.ids[idx[0]]}" for bcu, idx in tops.items())
+    return [
+        f"forecast: violence for {window} on {len(s.units):,} grid cells of 250 m, model {run.model}",
+        f"  why: {run.reason}",
+        f"  top cell per BCU: {hot}",
+        f"  {_rel(gpkg, ws.root)}, {_rel(geojson, ws.root)}, {_rel(chart, ws.root)}",
     ]
 
 

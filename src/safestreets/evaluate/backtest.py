@@ -141,7 +141,7 @@ def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]
         harm_scores=harm_scores, groups=units.bcu if opts["by_bcu"] else None,
     )
     values = actual_harm if opts["rank_by"] == "harm" else actual
-    curve = capture_curve(ranking, values, units.area, CURVE_COVERAGES) / max(values.sum(), 1e-12)
+    curve = capture_curve(ranking, values, units.area, CURVE_COVERAGES)
     flags = {c: np.flatnonzero(flagged(ranking, units.area, c)) for c in opts["coverages"]}
     return {
         "model": name, "origin": origin, "horizon": str(horizon), "rows": rows, "curve": curve,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from safestreets.evaluate.backtest import backtest, summarise
+from safestreets.evaluate.backtest import BacktestResult, backtest, summarise
 from safestreets.forecast import BASELINES, MODELS, make_model
 from safestreets.forecast.base import Forecaster
 from safestreets.forecast.history import History, Horizon
@@ -27,6 +27,7 @@ class Choice:
     reason: str
     summary: pa.Table  # the backtest summary the choice rests on
     scores: dict[str, float]
+    result: BacktestResult
 
 
 def choose(
@@ -69,4 +70,4 @@ def choose(
         reason += f"; runner-up {others[0]} {mean[others[0]]:.1%}"
     if best in BASELINES:
         reason += ". A baseline won: the richer models did not beat it on this data"
-    return Choice(best, make_model(best), reason, summary, mean)
+    return Choice(best, make_model(best), reason, summary, mean, result)

@@ -86,7 +86,7 @@ class Ensemble(Forecaster):
         score = np.zeros(len(candidates))
         for preds, actual in scored:
             for j, w in enumerate(candidates):
-                score[j] += capture_curve(blend(preds, w), actual, units.area, cov).mean() / actual.sum()
+                score[j] += capture_curve(blend(preds, w), actual, units.area, cov).mean()
         self.search_score_ = float(score.max() / len(scored))
         return candidates[int(np.argmax(score))]
 
