@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-from forecast_helpers import SIDE, toy_history, toy_units
 
+from forecast_helpers import SIDE, toy_history, toy_units
 from safestreets.evaluate.backtest import backtest, default_origins, summarise
 from safestreets.forecast import make_model
 from safestreets.forecast.auto import choose

@@ -159,6 +159,7 @@ def test_demo_small(tmp_path: Path) -> None:
     r = run("demo", "--events", "8000", "--months", "6", workspace=ws)
     assert r.returncode == 0, r.stderr
     assert "outputs:" in r.stdout and (ws / "outputs" / "events.gpkg").exists()
+    assert "forecast: violence" in r.stdout
     c = counts(ws)
     assert c["events"] > 8000 and c["stop_searches"] > 0 and c["outcomes"] > 0
     con = duckdb.connect(str(ws / "safestreets.duckdb"), read_only=True)

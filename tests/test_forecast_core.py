@@ -7,15 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from forecast_helpers import SIDE, toy_history, toy_polygons, toy_units
 
+from forecast_helpers import SIDE, toy_history, toy_polygons, toy_units
 from safestreets import harm
 from safestreets.errors import InputError
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.surface import harm_per_event, rank, top_per_group
 from safestreets.forecast.targets import parse_target
 from safestreets.geo.units import GridSpec, make_grid
-
 
 # --- targets and harm ----------------------------------------------------------------------------------
 

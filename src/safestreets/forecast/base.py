@@ -76,6 +76,7 @@ class Forecaster:
     def fit(self, history: History, until: Any) -> Forecaster:
         until = as_time(until)
         seen = history.before(until)
+        self.__dict__.pop("memo_", None)  # a refit must not reuse what was learnt for the last fit
         self.history_ = seen
         self.until_ = until
         self._fit(seen)

@@ -87,6 +87,8 @@ def run_forecast(
     meta = surface_meta(history, units, model=chosen.name, params=chosen.get_params(deep=False),
                         start=start, end=end, rank_by=rank_by)
     meta["horizon"] = str(h)
+    meta["harm_weights"] = {t: w for t, w in (weights or harm_weights.weights(harm_scheme)).items()
+                            if t in tgt.types}
     if harm_table:
         meta["harm_table"] = str(harm_table)
     if choice is not None:

@@ -1,0 +1,1 @@
+"""Forecast evaluation: hit rate, PAI, PEI, harm captured, stability and deviance."""
