@@ -88,8 +88,8 @@ def test_horizon_arithmetic() -> None:
     m = Horizon.parse("1m")
     assert m.add(as_time("2024-01"), -1) == as_time("2023-12")
     assert list(m.edges_before(as_time("2024-03"), 2)) == [as_time(x) for x in ("2024-01", "2024-02", "2024-03")]
-    with pytest.raises(ValueError, match="month boundary"):
-        m.add(as_time("2024-01-15"))
+    assert m.add(as_time("2024-01-31T12:00")) == as_time("2024-02-29T12:00")  # clamped, time kept
+    assert m.add(as_time("2024-03-15"), -1) == as_time("2024-02-15")
     w = Horizon.parse("1w")
     assert w.add(as_time("2024-01-08")) == as_time("2024-01-15")
 
@@ -103,6 +103,13 @@ def test_history_cuts_never_include_the_future() -> None:
     assert set(window.t.astype("datetime64[M]").astype(str)) == {"2021-07"}
     assert h.resolution == "month" and toy_history("timestamp", months=2).resolution == "timestamp"
     assert h.end == as_time("2022-01")
+
+
+def test_month_only_history_is_cut_only_at_month_boundaries() -> None:
+    from safestreets.forecast import make_model
+
+    with pytest.raises(ValueError, match="month boundary"):
+        make_model("kde").fit(toy_history(months=6), "2021-03-15")
 
 
 def test_month_only_history_refuses_a_weekly_horizon() -> None:

@@ -75,6 +75,9 @@ class Forecaster:
 
     def fit(self, history: History, until: Any) -> Forecaster:
         until = as_time(until)
+        if history.resolution == "month" and until.astype("datetime64[M]").astype("datetime64[s]") != until:
+            # Month-only events all sit on the 1st: a mid-month cut-off would let the rest of the month in.
+            raise ValueError(f"month-only data can only be cut at a month boundary, not {until}")
         seen = history.before(until)
         self.__dict__.pop("memo_", None)  # a refit must not reuse what was learnt for the last fit
         self.history_ = seen

@@ -47,10 +47,13 @@ class Horizon:
         """``t`` moved by ``k`` horizons (negative goes back)."""
         t = np.datetime64(t, "s")
         if self.unit == "M":
+            # Whole calendar months, keeping the day and time (clamped to the end of a shorter month).
+            day = t.astype("datetime64[D]")
             month = t.astype("datetime64[M]")
-            if month.astype("datetime64[s]") != t:
-                raise ValueError(f"a monthly horizon needs a month boundary, not {t}")
-            return (month + k * self.n).astype("datetime64[s]")
+            target = month + k * self.n
+            last_day = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(int) - 1
+            day_offset = min(int((day - month.astype("datetime64[D]")).astype(int)), int(last_day))
+            return (target.astype("datetime64[D]") + day_offset).astype("datetime64[s]") + (t - day.astype("datetime64[s]"))
         return t + np.timedelta64(k * self.n, "D").astype("timedelta64[s]")
 
     def edges_before(self, until: np.datetime64, count: int) -> np.ndarray:
