@@ -106,16 +106,16 @@ def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Conso
         TextColumn("[bold]choosing model[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
         TimeElapsedColumn(), console=console,
     ) as bar:  # fmt: skip
-        total = len(MODELS) * 6
+        total = len(MODELS) * 4
         task = bar.add_task("", total=total)
-        run = run_forecast(con, target="violence", horizon="1m", model="auto", n_jobs=2,
+        run = run_forecast(con, target="violence", horizon="1m", model="auto", n_jobs=2, auto_origins=4,
                            progress=lambda what: bar.update(task, description=what, advance=1))  # fmt: skip
     assert run.run_id is not None and run.choice is not None
     window = run.surface.meta["window"][0][:7]
     gpkg = export_surface(con, run.run_id, ws.outputs / f"forecast-violence-{window}.gpkg")
     geojson = export_surface(con, run.run_id, ws.outputs / f"forecast-violence-{window}.geojson")
     chart = coverage_chart(run.choice.result.curves, ws.outputs / "backtest-violence-coverage.png",
-                           title="Violence: share of next month's crime captured (last 6 months)")
+                           title="Violence: share of next month's crime captured (last 4 months)")
     s = run.surface
     tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
     hot = ", ".join(f"{bcu} {s.units.ids[idx[0]]}" for bcu, idx in tops.items())

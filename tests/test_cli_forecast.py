@@ -1,0 +1,101 @@
+"""``safestreets forecast`` and ``backtest`` end to end on a small synthetic city."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from test_cli import run
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("city") / "ws"
+    r = run("demo", "--events", "12000", "--months", "12", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    assert "forecast: violence" in r.stdout and "why:" in r.stdout
+    assert list((ws / "outputs").glob("forecast-violence-*.gpkg"))
+    assert (ws / "outputs" / "backtest-violence-coverage.png").stat().st_size > 10_000
+    return ws
+
+
+def test_forecast_stores_exports_and_lists_hotspots(city: Path, tmp_path: Path) -> None:
+    out = tmp_path / "surface.geojson"
+    r = run("forecast", "--target", "robbery", "--model", "kde", "--top", "2", "--out", str(out), workspace=city)
+    assert r.returncode == 0, r.stderr
+    assert "Top 2 hotspots per command unit" in r.stdout and "kde chosen by the user" in r.stdout
+    surface = json.loads(out.read_text())
+    assert surface["features"] and {"rank", "expected_count", "expected_harm", "bcu"} <= set(
+        surface["features"][0]["properties"]
+    )
+    lon, lat = surface["features"][0]["geometry"]["coordinates"][0][0]
+    assert -10 < lon < 5 and 45 < lat < 60  # WGS84
+    prov = json.loads((tmp_path / "surface.geojson.provenance.json").read_text())
+    assert prov["forecast"]["model"] == "kde"
+    assert prov["forecast"]["data"]["target"]["types"] == ["Robbery"]
+    assert prov["forecast"]["harm_weights"] == {"Robbery": 365.0}
+    con = duckdb.connect(str(city / "safestreets.duckdb"), read_only=True)
+    runs = con.execute("SELECT model, target, police_found FROM forecast_runs ORDER BY run_id").fetchall()
+    n = con.execute("SELECT count(*), min(rank), count(DISTINCT rank) FROM forecasts "
+                    "WHERE run_id = (SELECT max(run_id) FROM forecast_runs)").fetchall()[0]  # fmt: skip
+    con.close()
+    assert runs[-1] == ("kde", "robbery", False)
+    assert n[0] > 100 and n[1] == 1 and n[2] == n[0]
+
+
+def test_weekly_forecast_uses_the_timestamped_records(city: Path, tmp_path: Path) -> None:
+    r = run("forecast", "--target", "burglary", "--horizon", "1w", "--model", "naive", "--rank-by", "count",
+            "--out", str(tmp_path / "w.gpkg"), workspace=city)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    prov = json.loads((tmp_path / "w.gpkg.provenance.json").read_text())
+    assert prov["forecast"]["data"]["source"] == "force-records"
+    assert prov["forecast"]["horizon"] == "1w"
+
+
+def test_police_found_crime_is_an_explicit_labelled_choice(city: Path, tmp_path: Path) -> None:
+    r = run("forecast", "--target", "drugs", "--model", "naive", workspace=city)
+    assert r.returncode == 1 and "--include-police-found" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run("forecast", "--target", "drugs", "--model", "naive", "--include-police-found",
+            "--out", str(tmp_path / "d.gpkg"), workspace=city)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "police-found" in r.stdout
+    prov = json.loads((tmp_path / "d.gpkg.provenance.json").read_text())
+    assert prov["forecast"]["data"]["target"]["police_found"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "crystal-ball"], "unknown model"),
+        (["--target", "knife crime"], "unknown target"),
+        (["--horizon", "1y"], "bad horizon"),
+        (["--horizon", "1w", "--source", "police.uk", "--model", "naive"], "month-only"),
+        (["--units", "ward", "--model", "naive"], "no 'ward' boundaries"),
+        (["--harm-table", "/nonexistent/w.csv", "--model", "naive"], "cannot read harm table"),
+    ],
+)
+def test_forecast_errors_are_one_line(city: Path, args: list[str], message: str) -> None:
+    r = run("forecast", *args, workspace=city)
+    assert r.returncode != 0
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_backtest_prints_table_and_saves_chart(city: Path, tmp_path: Path) -> None:
+    r = run("backtest", "--models", "naive,kde", "--origins", "3", "--coverages", "1,5",
+            "--out", str(tmp_path / "bt"), "--jobs", "1", workspace=city)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "Backtest" in r.stdout and "kde" in r.stdout and "naive" in r.stdout
+    for name in ("metrics.csv", "summary.csv", "coverage_curves.csv", "coverage.png", "provenance.json"):
+        assert (tmp_path / "bt" / name).stat().st_size > 0
+    header = (tmp_path / "bt" / "metrics.csv").read_text().splitlines()[0]
+    for col in ("model", "origin", "scope", "coverage", "hit_rate", "pai", "pei", "harm_captured", "stability"):
+        assert f'"{col}"' in header or col in header.split(",")
+
+
+def test_backtest_rejects_unknown_models(city: Path) -> None:
+    r = run("backtest", "--models", "naive,oracle", workspace=city)
+    assert r.returncode == 1 and "oracle" in r.stderr
