@@ -127,3 +127,14 @@ def test_auto_chooses_by_backtest_and_says_why(history: History) -> None:
     assert choice.name in choice.reason and "%" in choice.reason
     if choice.name != "naive":
         assert "baseline" in choice.reason
+
+
+def test_auto_as_a_model_chooses_from_the_past_only(history: History) -> None:
+    from safestreets.forecast.auto import Auto
+
+    units = toy_units()
+    model = Auto(candidates=("naive", "kde"), origins=2).fit(history, "2022-06")
+    pred = model.predict(units, "2022-06", "2022-07")
+    assert model.choice_ in ("naive", "kde") and model.choice_ in model.reason_
+    expected = make_model(model.choice_).fit(history, "2022-06").predict(units, "2022-06", "2022-07")
+    assert pred == pytest.approx(expected)

@@ -71,3 +71,38 @@ def choose(
     if best in BASELINES:
         reason += ". A baseline won: the richer models did not beat it on this data"
     return Choice(best, make_model(best), reason, summary, mean, result)
+
+
+class Auto(Forecaster):
+    """``auto`` as a model: at each fit it picks among ``candidates`` by a backtest over the ``origins``
+    periods before its cut-off (data before the cut-off only), then forecasts with the winner. Backtesting
+    ``Auto`` itself is therefore a nested backtest: an honest score for the choice, not for the winner."""
+
+    name = "auto"
+    summary = "the model that did best in the recent backtest"
+
+    def __init__(self, candidates: tuple[str, ...] | None = None, origins: int = 6,
+                 coverages: tuple[float, ...] = (0.01, 0.05)) -> None:  # fmt: skip
+        self.candidates = candidates
+        self.origins = origins
+        self.coverages = coverages
+
+    def _fit(self, history: History) -> None:
+        if self.origins < 1:
+            raise ValueError(f"origins must be at least 1, not {self.origins}")
+
+    def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
+        from safestreets.forecast.base import period_of
+
+        horizon = period_of(self.history_, start, end)
+
+        def pick() -> Choice:
+            choice = choose(self.history_, units, horizon, candidates=self.candidates, origins=self.origins,
+                            coverages=self.coverages)  # fmt: skip
+            choice.model.fit(self.history_, self.until_)
+            return choice
+
+        choice = self._memo(units, ("choice", str(horizon)), pick)
+        self.choice_ = choice.name
+        self.reason_ = choice.reason
+        return choice.model.predict(units, start, end)
