@@ -102,7 +102,7 @@ def _side(history: History) -> float:
 # --- the recurrence ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 4097, 50_000])
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 128, 4096, 4097, 50_000])
 def test_linear_scan_matches_the_loop(n: int) -> None:
     rng = np.random.default_rng(n)
     a = rng.random(n)

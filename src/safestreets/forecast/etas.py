@@ -117,7 +117,8 @@ class LinearScan:
         x[:, 1:] += self.prod[:, 1:] * carry[:-1]
         full = n // _BLOCK
         out[: full * _BLOCK].reshape(full, _BLOCK)[...] = x[:, :full].T
-        out[full * _BLOCK :] = x[: n - full * _BLOCK, full]
+        if n > full * _BLOCK:  # a partial last block (none when n is a multiple of the block)
+            out[full * _BLOCK :] = x[: n - full * _BLOCK, full]
         return out
 
 
