@@ -769,6 +769,47 @@ def probe(history: History, units: Units, horizon: Horizon, origin: np.datetime6
     return out
 
 
+def _threads_after_models() -> dict[str, int]:
+    for name in MODELS:
+        make_model(name)  # loads every model's libraries, as unpickling the backtest's tasks does
+    from threadpoolctl import threadpool_info
+
+    out = {}
+    for lib in threadpool_info():
+        package = lib["filepath"].split("site-packages/")[-1].split("/")[0].removesuffix(".libs")
+        out[f"{lib['internal_api']} ({package})"] = lib["num_threads"]
+    return out
+
+
+def worker_threads() -> dict[str, int]:
+    """Threads per native library in a backtest worker once the models are loaded. The backtest means
+    each worker to run one thread; a library loaded after that limit is set does not follow it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from safestreets.evaluate import backtest as bt
+
+    ctx = multiprocessing.get_context("spawn")
+    init = getattr(bt, "_init", None)
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=init,
+                             initargs=(None, None, {}, True) if init else ()) as pool:  # fmt: skip
+        return pool.submit(_threads_after_models).result()
+
+
+def threads_text() -> str:
+    threads = worker_threads()
+    shown = ", ".join(f"{lib} {n}" for lib, n in sorted(threads.items()))
+    over = sorted(lib for lib, n in threads.items() if n > 1)
+    if not over:
+        return f"threads per worker: {shown}"
+    return (
+        f"threads per worker once the models are loaded: {shown}. The backtest sets its one-thread limit "
+        f"before the models' libraries load, so {' and '.join(over)} {'does' if len(over) == 1 else 'do'} not "
+        "follow it, and with two workers "
+        "gbm and ensemble (scikit-learn) ran more threads than there are cores"
+    )
+
+
 # --- output -------------------------------------------------------------------------------------------
 
 HEADERS = ["model", "HR 1%", "HR 5%", "HR 10%", "PAI 1%", "PAI 5%", "PEI 1%", "PEI 5%", "fit+predict s (median)"]
@@ -893,11 +934,11 @@ def aims_markdown(result: dict[str, Any]) -> list[str]:
     caveat = "" if n == AIM_BACKTEST_ORIGINS else f" (this run used {n} origins, not {AIM_BACKTEST_ORIGINS})"
     if result.get("skipped") or result["errors"]:
         left = sorted({*result.get("skipped", []), *result["errors"]})
-        caveat += f"; without {', '.join(left)}"
+        caveat += f" ({', '.join(left)} left out)"
     out.append(
         f"- Aim: a {AIM_BACKTEST_ORIGINS}-origin backtest of every model on about 1M events in under "
         f"{AIM_BACKTEST_S:.0f} s with n_jobs={result['jobs']}. **{verdict}**: {wall:.0f} s for "
-        f"{len(result['walls'])} models on {result['data']['target_events']:,} events{caveat}, "
+        f"{len(result['walls'])} models{caveat} on {result['data']['target_events']:,} events, "
         f"{wall / AIM_BACKTEST_S:.1f}x the limit."
     )
     forms = {"month": "monthly form, the police.uk files (as in the backtest)",
@@ -968,7 +1009,7 @@ def docs_body(results: Sequence[dict[str, Any]]) -> str:
         "history was cut at the outer origin or not, so the inner scores are the outer backtest's own. "
         "`auto.choose` itself was run at the last origin of each input to check the pick.",
         "- Times: fit+predict per origin, median over the origins, measured inside the backtest's worker "
-        "processes (n_jobs=2 on 2 cores, one thread each). For auto it is the sum over its inner backtest "
+        f"processes (n_jobs=2 on 2 cores; {threads_text()}). For auto it is the sum over its inner backtest "
         "(every model at every inner origin) plus the chosen model's fit and forecast: what `auto` costs with "
         "n_jobs=1.",
         "- auto / best baseline: auto's mean HR over that of the baseline (naive, kde or prospective) with the "
@@ -1006,6 +1047,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--probe-skipped", action="store_true",
                         help="time one fit and forecast of each --skip model at the last origin")
     parser.add_argument("--rebuild", action="store_true", help="load the stores again from the files")
+    parser.add_argument("--docs-only", action="store_true",
+                        help="run nothing: rewrite the docs section from the figures kept in bench/.data/")
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None,
                         help=f"replace the '## {TITLE}' section of docs/benchmarks.md (default: unless --quick)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -1033,7 +1076,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.reconfigure(line_buffering=True)  # a long run logged to a file shows its progress
     started = time.perf_counter()
     results = []
-    for ds in datasets(args.only, args.quick):
+    for ds in [] if args.docs_only else datasets(args.only, args.quick):
         console.rule(ds.title)
         result = run_dataset(ds, args)
         console.print(rich_table(result))
@@ -1049,7 +1092,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             RESULTS.mkdir(parents=True, exist_ok=True)
             (RESULTS / f"{ds.key}.json").write_text(json.dumps(result, indent=1, default=str))
     wall = time.perf_counter() - started
-    if args.write_docs:
+    if args.write_docs or args.docs_only:
         # Inputs not run this time keep their last full-run figures, each saying when it ran.
         current = {r["key"]: r for r in results}
         shown = []

@@ -115,6 +115,17 @@ def _init(history: History, units: Units, options: dict[str, Any], limit_threads
 
 
 def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
+    if _STATE.get("limits") is not None:
+        # Re-applied per task: OpenMP (gradient boosting) loads after the worker starts, so a limit set
+        # at start-up would not reach it.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return _run_task(task)
+    return _run_task(task)
+
+
+def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
     name, model, origin, horizon = task
     history: History = _STATE["history"]
     units: Units = _STATE["units"]
