@@ -70,6 +70,7 @@ from safestreets.forecast.history import History, Horizon
 from safestreets.forecast.targets import parse_target
 from safestreets.geo.units import Units
 from safestreets.ingest import ingest_policeuk
+from safestreets.pipeline import load_city_areas_and_places
 from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
 from safestreets.sources.force_records import ingest_force_records
 from safestreets.sources.places import load_places, read_places
@@ -258,15 +259,7 @@ def synthetic(config: CityConfig) -> Dataset:
             shutil.rmtree(city)
         manifest = generate_city(city, config)
         generated = time.perf_counter() - start
-        crs = get_setting(con, "crs")
-        boundaries = city / "boundaries"
-        for path in (boundaries / "boroughs.geojson", boundaries / "lsoa.geojson"):
-            load_areas(con, read_areas(path, crs=crs), source=str(path), sha256=sha256_file(path),
-                       params={"kind": None})  # fmt: skip
-        lookup = boundaries / "borough_to_bcu.csv"
-        load_areas(con, read_bcu_lookup(lookup), source=str(lookup), sha256=sha256_file(lookup), params={})
-        for path in sorted((city / "places").glob("*.csv")):
-            load_places(con, read_places(path, crs=crs), source=str(path), sha256=sha256_file(path), params={})
+        load_city_areas_and_places(con, city)
         results = ingest_policeuk(con, city / "police_uk", kind="street")
         rows = sum(r.rows_read for r in results)
         # The force's own records are the same crimes with times: forecasts from police.uk files ignore

@@ -561,20 +561,16 @@ PoliceFoundOpt = Annotated[bool, typer.Option("--include-police-found", help="Al
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for backtests.")]
 
 
-def _user_errors() -> Any:
+@contextmanager
+def _user_errors() -> Iterator[None]:
     """Bad option values raised deep inside become one-line user errors."""
-
-    @contextmanager
-    def wrap() -> Iterator[None]:
-        try:
-            yield
-        except ValueError as exc:
-            raise SafestreetsError(str(exc)) from exc
-
-    return wrap()
+    try:
+        yield
+    except ValueError as exc:
+        raise SafestreetsError(str(exc)) from exc
 
 
-def _task_progress(label: str, bar: Any, total: int) -> Any:
+def _task_progress(bar: Any, total: int) -> Any:
     done = [0]
 
     def step(what: str) -> None:
@@ -617,7 +613,7 @@ def forecast(
         raise SafestreetsError(f"unknown model {model!r}: choose auto or one of {', '.join(MODELS)}")
     ws = _workspace(ctx, workspace)
     with _store(ctx, workspace, create=False) as con, _user_errors(), _progress("choosing model") as bar:
-        step = _task_progress("auto", bar, len(MODELS) * 6)
+        step = _task_progress(bar, len(MODELS) * 6)
         run = run_forecast(
             con, target=target, horizon=horizon, model=model, units_kind=units, cell_size=cell_size,
             study=study_area, rank_by=rank_by, harm_scheme=harm_scheme,
@@ -712,7 +708,7 @@ def backtest(
         history = load_history(con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs))
         grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
         with _progress("backtest") as bar:
-            step = _task_progress("backtest", bar, len(names) * origins * len(hs))
+            step = _task_progress(bar, len(names) * origins * len(hs))
             result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
                                   coverages=covs, rank_by=rank_by, n_jobs=jobs, progress=step)  # fmt: skip
     summary = summarise(result.metrics)

@@ -43,17 +43,7 @@ def run_demo(
     manifest = generate_city(city_dir, CityConfig(seed=seed, n_events=n_events, months=months))
     con = open_store(ws)
     try:
-        crs = get_setting(con, "crs")
-        boundaries = city_dir / "boundaries"
-        for path in (boundaries / "boroughs.geojson", boundaries / "lsoa.geojson"):
-            load_areas(con, read_areas(path, crs=crs), source=str(path), sha256=sha256_file(path),
-                       params={"kind": None})  # fmt: skip
-        lookup = boundaries / "borough_to_bcu.csv"
-        load_areas(con, read_bcu_lookup(lookup), source=str(lookup), sha256=sha256_file(lookup), params={})
-        for path in sorted((city_dir / "places").glob("*.csv")):
-            load_places(
-                con, read_places(path, crs=crs), source=str(path), sha256=sha256_file(path), params={}
-            )
+        load_city_areas_and_places(con, city_dir)
         with Progress(
             TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
             TimeElapsedColumn(), console=console,
@@ -92,6 +82,19 @@ def run_demo(
         *forecast_lines,
         f"done in {time.perf_counter() - started:.1f} s",
     ]
+
+
+def load_city_areas_and_places(con: duckdb.DuckDBPyConnection, city_dir: Path) -> None:
+    """Load a synthetic city's boroughs, LSOAs, borough-to-BCU lookup and places into the store."""
+    crs = get_setting(con, "crs")
+    boundaries = city_dir / "boundaries"
+    for path in (boundaries / "boroughs.geojson", boundaries / "lsoa.geojson"):
+        load_areas(con, read_areas(path, crs=crs), source=str(path), sha256=sha256_file(path),
+                   params={"kind": None})  # fmt: skip
+    lookup = boundaries / "borough_to_bcu.csv"
+    load_areas(con, read_bcu_lookup(lookup), source=str(lookup), sha256=sha256_file(lookup), params={})
+    for path in sorted((city_dir / "places").glob("*.csv")):
+        load_places(con, read_places(path, crs=crs), source=str(path), sha256=sha256_file(path), params={})
 
 
 def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Console) -> list[str]:

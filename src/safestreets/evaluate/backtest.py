@@ -138,10 +138,9 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
     pred = m.predict(units, origin, end)
     t2 = time.perf_counter()
     window = history.between(origin, end)
-    idx = units.locate(window.x, window.y)
-    ok = idx >= 0
-    actual = np.bincount(idx[ok], minlength=len(units)).astype("float64")
-    actual_harm = np.bincount(idx[ok], weights=window.harm[ok], minlength=len(units))
+    edges = np.array([origin, end], dtype="datetime64[s]")
+    actual = units.counts(window, edges)[:, 0]
+    actual_harm = units.counts(window, edges, weights=window.harm)[:, 0]
     harm_scores = None
     if opts["rank_by"] == "harm":
         harm_scores = pred * harm_per_event(history.before(origin), units)

@@ -68,9 +68,7 @@ class Ensemble(Forecaster):
             if origin <= self.history_.start:
                 break
             end = horizon.add(origin)
-            window = self.history_.between(origin, end)
-            idx = units.locate(window.x, window.y)
-            actual = np.bincount(idx[idx >= 0], minlength=len(units)).astype("float64")
+            actual = units.counts(self.history_, np.array([origin, end], dtype="datetime64[s]"))[:, 0]
             if actual.sum() == 0:
                 continue
             preds = np.vstack([
