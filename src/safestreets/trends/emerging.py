@@ -319,6 +319,8 @@ class Change:
     category: str
     last_count: float  # events in the final period
     mean_before: float  # mean events per period over the earlier periods
+    last_nearby: float  # events in the unit and its neighbours in the final period
+    mean_nearby_before: float  # the same, mean per period over the earlier periods
     last_gi_z: float
     trend_z: float
     trend_p: float
@@ -334,11 +336,21 @@ class EmergingResult:
     units: Units
     edges: np.ndarray  # datetime64[s], periods + 1, oldest first
     counts: np.ndarray  # (units, periods)
+    weights: sp.csr_matrix  # the neighbourhoods the Gi* used
     params: dict[str, Any]
 
     @property
     def category(self) -> np.ndarray:
         return self.classification.category
+
+    def window(self) -> str:
+        """The periods covered, inclusive, for titles: ``2023-01 to 2023-12``, or days for shorter periods."""
+        return _window_label(self.edges)
+
+    def nearby_counts(self) -> np.ndarray:
+        """Events in each unit and its neighbours, ``(units, periods)``: what the Gi* of a unit weighs, so
+        a briefing can explain a hot spot whose own count is low."""
+        return np.asarray(self.weights @ self.counts)
 
     def summary(self, *, include_empty: bool = False) -> dict[str, int]:
         """Units per category, in CATEGORIES order (empty categories left out unless asked for)."""
@@ -350,6 +362,7 @@ class EmergingResult:
         cls = self.classification
         last = self.counts[:, -1]
         before = self.counts[:, :-1].mean(axis=1)
+        nearby = self.nearby_counts()
         out: list[Change] = []
         for cat in categories:
             idx = np.flatnonzero(cls.category == cat)
@@ -357,7 +370,9 @@ class EmergingResult:
             out.extend(
                 Change(
                     unit_id=str(self.units.ids[i]), bcu=str(self.units.bcu[i] or ""), category=cat,
-                    last_count=float(last[i]), mean_before=float(before[i]), last_gi_z=float(cls.gi_z[i, -1]),
+                    last_count=float(last[i]), mean_before=float(before[i]),
+                    last_nearby=float(nearby[i, -1]), mean_nearby_before=float(nearby[i, :-1].mean()),
+                    last_gi_z=float(cls.gi_z[i, -1]),
                     trend_z=float(cls.trend_z[i]), trend_p=float(cls.trend_p[i]),
                     x=float(self.units.x[i]), y=float(self.units.y[i]),
                 )
@@ -390,6 +405,15 @@ def period_edges(until: Any, period: str | Horizon = "1m", periods: int = 12) ->
     if periods < 2:
         raise ValueError(f"emerging hot spots need at least two periods, not {periods}")
     return Horizon.parse(period).edges_before(as_time(until), periods)
+
+
+def _window_label(edges: np.ndarray) -> str:
+    first, end = edges[0], edges[-1]
+    months = np.asarray(edges).astype("datetime64[M]").astype("datetime64[s]")
+    if bool(np.all(months == edges)):
+        return f"{first.astype('datetime64[M]')} to {(end.astype('datetime64[M]') - 1)}"
+    last_day = (end - np.timedelta64(1, "s")).astype("datetime64[D]")
+    return f"{first.astype('datetime64[D]')} to {last_day}"
 
 
 def _check_coverage(history: History, edges: np.ndarray) -> None:
@@ -457,4 +481,5 @@ def emerging_hotspots(
         "data": dict(history.meta),
         "safestreets_version": __version__,
     }
-    return EmergingResult(classification=cls, units=units, edges=edges, counts=counts, params=params)
+    params["window"] = _window_label(edges)
+    return EmergingResult(classification=cls, units=units, edges=edges, counts=counts, weights=w, params=params)

@@ -1,0 +1,143 @@
+"""A printable map of emerging hot spot categories: units filled by category, a legend with counts, the
+study area outline and a scale bar. No basemap, so it works offline and prints cleanly in grey."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from safestreets.geo.units import Units
+from safestreets.trends.emerging import CATEGORIES, NO_PATTERN, EmergingResult
+
+# Reds for hot, blues for cold, darker for the stronger or more lasting patterns, so the order survives
+# greyscale printing; the emerging ones (new, consecutive) are warm but light, and hatched.
+COLOURS: dict[str, str] = {
+    "new": "#fdae61",
+    "consecutive": "#fee08b",
+    "intensifying": "#67001f",
+    "persistent": "#d6604d",
+    "diminishing": "#f4a582",
+    "sporadic": "#c51b7d",
+    "oscillating": "#8c510a",
+    "historical": "#bababa",
+    "new cold": "#abd9e9",
+    "consecutive cold": "#e0f3f8",
+    "intensifying cold": "#053061",
+    "persistent cold": "#4393c3",
+    "diminishing cold": "#92c5de",
+    "sporadic cold": "#35978f",
+    "oscillating cold": "#01665e",
+    "historical cold": "#d9d9d9",
+    NO_PATTERN: "#ffffff",
+}
+HATCHES: dict[str, str] = {"new": "////", "consecutive": "\\\\\\\\", "new cold": "////", "consecutive cold": "\\\\\\\\"}
+
+
+def _path(geom: shapely.Geometry) -> Any:
+    """A matplotlib Path of a (multi)polygon, holes included."""
+    from matplotlib.path import Path as MplPath
+
+    parts = []
+    for poly in shapely.get_parts(geom):
+        if poly.geom_type != "Polygon" or poly.is_empty:
+            continue
+        for ring in [poly.exterior, *poly.interiors]:
+            coords = np.asarray(ring.coords)
+            if len(coords) >= 3:
+                codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
+                codes[0], codes[-1] = MplPath.MOVETO, MplPath.CLOSEPOLY
+                parts.append(MplPath(coords, codes))
+    return MplPath.make_compound_path(*parts) if parts else None
+
+
+def _nice_length(span: float) -> float:
+    """A round scale-bar length near a fifth of the map's width."""
+    target = span / 5
+    if target <= 0:
+        return 0.0
+    power = 10 ** np.floor(np.log10(target))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= target))
+
+
+def emerging_map(
+    result: EmergingResult,
+    units: Units,
+    out_png: str | Path,
+    *,
+    boundaries: Any = None,
+    title: str = "",
+) -> Path:
+    """Draw ``units`` filled by ``result``'s category and save a PNG; returns its path.
+
+    ``boundaries``: a shapely geometry, or an array of them, outlined on top (the study area, BCUs).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+    from matplotlib.patches import Patch
+
+    category = result.category
+    if len(units) != len(category):
+        raise ValueError(f"the result has {len(category)} units but {len(units)} were given")
+    fig, ax = plt.subplots(figsize=(8.27, 8.27), dpi=150)  # A4 width
+    edge = "#bdbdbd" if units.grid is None else "none"
+    handles = []
+    for cat in CATEGORIES:
+        idx = np.flatnonzero(category == cat)
+        if not len(idx):
+            continue
+        paths = [p for p in (_path(g) for g in units.geometry[idx]) if p is not None]
+        if not paths:
+            continue
+        coll = PathCollection(
+            paths, facecolor=COLOURS[cat], edgecolor=edge, linewidth=0.3,
+            hatch=HATCHES.get(cat), zorder=1 if cat == NO_PATTERN else 2,
+        )
+        ax.add_collection(coll)
+        handles.append(Patch(facecolor=COLOURS[cat], edgecolor="#525252", hatch=HATCHES.get(cat),
+                             label=f"{cat} ({len(idx):,})"))
+    if boundaries is not None:
+        geoms = np.atleast_1d(np.asarray(boundaries, dtype=object))
+        lines = [p for p in (_path(g) for g in geoms if g is not None) if p is not None]
+        ax.add_collection(PathCollection(lines, facecolor="none", edgecolor="black", linewidth=0.9, zorder=3))
+        bounds = shapely.total_bounds(np.concatenate([geoms, units.geometry]))
+    else:
+        bounds = shapely.total_bounds(units.geometry)
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    pad = 0.02 * max(maxx - minx, maxy - miny, 1.0)
+    ax.set_xlim(minx - pad, maxx + pad)
+    ax.set_ylim(miny - pad, maxy + pad)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if not str(units.crs).upper().endswith(("4326", "CRS84")):  # metres: add a scale bar
+        length = _nice_length(maxx - minx)
+        if length > 0:
+            x0, y0 = minx, miny - pad * 0.6
+            ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt", zorder=4,
+                    clip_on=False)
+            label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+            ax.text(x0 + length + pad * 0.3, y0, label, ha="left", va="center", fontsize=8, zorder=4,
+                    clip_on=False)
+    p = result.params
+    ax.set_title(title or f"Emerging hot spots, {result.window()} ({p.get('periods')} periods of {p.get('period')})",
+                 fontsize=12)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              title="category (units)", title_fontsize=8)
+    note = (f"Getis-Ord Gi* at alpha {p.get('alpha')}" + (" (FDR-corrected)" if p.get("fdr") else "")
+            + f", {p.get('neighbours', '')}; trend: Mann-Kendall on Gi* z; {p.get('measure', 'count')}"
+            + f"; data {p.get('data_fingerprint', '')}, safestreets {p.get('safestreets_version', '')}")
+    fig.text(0.01, 0.01, note, fontsize=7, color="#404040")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, facecolor="white", bbox_inches="tight")
+    plt.close(fig)
+    return out
