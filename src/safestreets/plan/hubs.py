@@ -693,10 +693,9 @@ def risk_view(con: duckdb.DuckDBPyConnection, surface: Surface | None) -> RiskVi
         "WHERE run_id = ?",
         [run_id],
     ).fetchall()[0]
-    d = con.execute(
+    d = con.sql(
         "SELECT unit_id, x, y, area_m2, geometry, expected_count, expected_harm, rank FROM forecasts "
-        "WHERE run_id = ? ORDER BY unit_id",
-        [run_id],
+        f"WHERE run_id = {int(run_id)} ORDER BY unit_id"
     ).to_arrow_table()
     wkb = d.column("geometry").to_pylist()
     geometry = None if any(g is None for g in wkb) else shapely.from_wkb(wkb)
