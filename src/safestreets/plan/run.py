@@ -1,0 +1,318 @@
+"""A patrol plan from the store to stored, exported files: what ``safestreets plan`` does.
+
+The risk surface is a stored forecast run; the shift shares come from timestamped events of the same
+target where the store has them; the multi-week cap counts the visits of the plans stored for the weeks
+before. Everything that made the plan goes into ``plan_runs.params`` and each file's provenance sidecar.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from safestreets import __version__
+from safestreets.errors import SafestreetsError
+from safestreets.forecast.store import latest_run
+from safestreets.geo.project import to_crs
+from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
+from safestreets.plan.resources import Resources, Rules, Shift
+from safestreets.plan.schedule import Visit, schedule
+from safestreets.store import fetch_one, get_setting, transaction
+
+NEIGHBOURHOOD_KINDS = ("lsoa21", "lsoa11", "lsoa")
+
+
+@dataclass
+class StoredSurface:
+    run_id: int
+    ids: np.ndarray
+    bcu: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    expected_harm: np.ndarray
+    area_m2: np.ndarray
+    geometry: np.ndarray  # shapely
+    window: tuple[datetime, datetime]
+    provenance: dict[str, Any]
+
+    @property
+    def days(self) -> float:
+        return (self.window[1] - self.window[0]).total_seconds() / 86400.0
+
+    def harm_week(self) -> np.ndarray:
+        return self.expected_harm * 7.0 / self.days
+
+
+def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> StoredSurface:
+    """A stored forecast run (the latest by default)."""
+    run_id = run_id if run_id is not None else latest_run(con)
+    if run_id is None:
+        raise SafestreetsError("no forecast in the store: run 'safestreets forecast' first")
+    info = fetch_one(con, "SELECT window_start, window_end, provenance FROM forecast_runs WHERE run_id = ?",
+                     [run_id])  # fmt: skip
+    if info is None:
+        raise SafestreetsError(f"no forecast run {run_id} in the store")
+    data = con.execute(
+        "SELECT unit_id, bcu, x, y, expected_harm, area_m2, geometry FROM forecasts WHERE run_id = ? "
+        "ORDER BY unit_id", [run_id]
+    ).fetchnumpy()  # fmt: skip
+    return StoredSurface(
+        run_id=int(run_id), ids=np.asarray(data["unit_id"], dtype=object),
+        bcu=np.asarray([b or "" for b in data["bcu"]], dtype=object),
+        x=np.asarray(data["x"], dtype="float64"), y=np.asarray(data["y"], dtype="float64"),
+        expected_harm=np.asarray(data["expected_harm"], dtype="float64"),
+        area_m2=np.asarray(data["area_m2"], dtype="float64"),
+        geometry=shapely.from_wkb([bytes(g) for g in data["geometry"]]), window=(info[0], info[1]),
+        provenance=json.loads(info[2]),
+    )  # fmt: skip
+
+
+def shift_shares(
+    con: duckdb.DuckDBPyConnection, shifts: tuple[Shift, ...], types: list[str] | None
+) -> tuple[np.ndarray, str]:
+    """Each shift's share of the target's harm by hour of day, from timestamped events where there are
+    any; otherwise in proportion to shift length. Returns the shares and where they came from."""
+    where, params = "occurred_at IS NOT NULL", []
+    if types:
+        where += f" AND crime_type IN ({','.join('?' for _ in types)})"
+        params = list(types)
+    rows = con.execute(
+        f"SELECT hour(occurred_at) AS h, sum(coalesce(harm, 1)) FROM events WHERE {where} GROUP BY h", params
+    ).fetchall()
+    if sum(r[1] for r in rows) > 0 and len(rows) >= 12:
+        by_hour = np.zeros(24)
+        for h, w in rows:
+            by_hour[int(h)] = float(w)
+        share = np.array([sum(by_hour[h] for h in range(24) if s.covers(h + 0.5)) for s in shifts])
+        n = sum(r[1] for r in rows)
+        if share.sum() > 0:
+            return share / share.sum(), f"harm by hour of {n:,.0f} harm units of timestamped events"
+    hours = np.array([s.hours for s in shifts], dtype="float64")
+    return hours / hours.sum(), "shift length (no timestamped events of the target)"
+
+
+def neighbourhoods(con: duckdb.DuckDBPyConnection, x: np.ndarray, y: np.ndarray, ids: np.ndarray,
+                   by: str) -> tuple[np.ndarray, str]:  # fmt: skip
+    """The LSOA holding each unit's point (the unit itself where none does, or with ``by='unit'``)."""
+    out = np.asarray(ids, dtype=object).copy()
+    if by == "unit":
+        return out, "unit"
+    kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()}
+    kind = next((k for k in NEIGHBOURHOOD_KINDS if k in kinds), None)
+    if kind is None:
+        return out, "unit"
+    data = con.execute("SELECT code, geometry FROM areas WHERE kind = ?", [kind]).fetchnumpy()
+    geoms = shapely.from_wkb([bytes(g) for g in data["geometry"]])
+    tree = shapely.STRtree(geoms)
+    pts = shapely.points(x, y)
+    hit_pt, hit_area = tree.query(pts, predicate="within")
+    codes = np.asarray(data["code"], dtype=object)
+    first = np.unique(hit_pt, return_index=True)[1]
+    out[hit_pt[first]] = codes[hit_area[first]]
+    return out, kind
+
+
+def past_visits(con: duckdb.DuckDBPyConnection, week_start: date, weeks: int) -> tuple[dict[str, float],
+                                                                                         dict[str, float]]:  # fmt: skip
+    """Visits per neighbourhood and per BCU in the ``weeks - 1`` weeks before ``week_start``, from the
+    latest stored plan of each of those weeks."""
+    if weeks <= 1:
+        return {}, {}
+    first = week_start - timedelta(weeks=weeks - 1)
+    rows = con.execute(
+        "WITH latest AS (SELECT week_start, max(plan_id) AS plan_id FROM plan_runs "
+        "WHERE week_start >= ? AND week_start < ? GROUP BY week_start) "
+        "SELECT h.neighbourhood, h.bcu, sum(h.visits_per_day) * 7 FROM plan_hotspots h "
+        "JOIN latest USING (plan_id) GROUP BY 1, 2", [first, week_start]
+    ).fetchall()  # fmt: skip
+    by_nb: dict[str, float] = {}
+    by_bcu: dict[str, float] = {}
+    for nb, bcu, v in rows:
+        by_nb[str(nb)] = by_nb.get(str(nb), 0.0) + float(v)
+        by_bcu[str(bcu)] = by_bcu.get(str(bcu), 0.0) + float(v)
+    return by_nb, by_bcu
+
+
+def default_week(window_start: datetime) -> date:
+    """The first Monday on or after the forecast window starts."""
+    d = window_start.date()
+    return d + timedelta(days=(7 - d.weekday()) % 7)
+
+
+@dataclass
+class PlanRun:
+    plan: PatrolPlan
+    surface: StoredSurface
+    week_start: date
+    visits: list[Visit]
+    plan_id: int | None
+    seed: int
+    notes: list[str]
+
+
+def run_plan(
+    con: duckdb.DuckDBPyConnection,
+    resources: Resources,
+    rules: Rules | None = None,
+    *,
+    forecast_run: int | None = None,
+    week: date | None = None,
+    solver: str = "auto",
+    target_gap: float = 0.005,
+    time_limit: float = 60.0,
+    seed: int | None = None,
+    save: bool = True,
+) -> PlanRun:
+    rules = rules or Rules()
+    surface = read_surface(con, forecast_run)
+    week_start = week or default_week(surface.window[0])
+    target = surface.provenance.get("data", {}).get("target", {})
+    shares, share_source = shift_shares(con, rules.shifts, target.get("types"))
+    nb, nb_kind = neighbourhoods(con, surface.x, surface.y, surface.ids, rules.cap_by)
+    past_nb, past_bcu = past_visits(con, week_start, rules.cap_weeks)
+    unknown = sorted({b for b, _ in resources.teams} - set(surface.bcu) - {"*"})
+    if unknown:
+        raise SafestreetsError(
+            f"resources name BCU {unknown[0]!r}, which the forecast does not have; its BCUs are "
+            + ", ".join(sorted(set(surface.bcu) - {""}))
+        )
+    inp = PatrolInput(
+        ids=surface.ids, x=surface.x, y=surface.y, bcu=surface.bcu, harm_week=surface.harm_week(),
+        shift_share=shares, area=nb, past_visits=past_nb, past_bcu_visits=past_bcu,
+        meta={"forecast_run": surface.run_id, "window": [str(w) for w in surface.window],
+              "target": target, "shift_share_from": share_source, "neighbourhoods": nb_kind,
+              "past_weeks_counted": rules.cap_weeks - 1, "past_visits": float(sum(past_nb.values()))},
+    )  # fmt: skip
+    plan = plan_patrols(inp, resources, rules, solver=solver, target_gap=target_gap, time_limit=time_limit)
+    if seed is None:  # reproducible from the stored plan, but not guessable from the week alone
+        seed = int(hashlib.sha256(f"{inp.fingerprint()}|{week_start}|{datetime.now(UTC)}".encode())
+                   .hexdigest()[:8], 16)  # fmt: skip
+    visits = schedule(plan, week_start, seed=seed)
+    notes = [f"shift shares from {share_source}", f"cap counted per {nb_kind}"]
+    if not past_nb:
+        notes.append(f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only")
+    plan_id = save_plan(con, plan, week_start, visits, seed=seed) if save else None
+    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes)
+
+
+def plan_params(plan: PatrolPlan, week_start: date, seed: int) -> dict[str, Any]:
+    return {**plan.params, "week_start": str(week_start), "schedule_seed": seed,
+            "objective": "expected harm prevented per week", "software": f"safestreets {__version__}"}  # fmt: skip
+
+
+def hotspot_rows(plan: PatrolPlan) -> list[dict[str, Any]]:
+    inp = plan.input
+    rows = []
+    for t in plan.teams:
+        for stop, (u, v) in enumerate(t.hotspots, start=1):
+            rows.append({
+                "team_id": t.team_id, "home": t.home, "bcu": plan.areas[t.area].bcu, "shift": t.shift,
+                "stop": stop, "unit_id": str(inp.ids[u]), "neighbourhood": str(np.asarray(inp.area)[u]),
+                "visits_per_day": int(v), "harm_week": float(inp.harm_week[u]),
+                "x": float(inp.x[u]), "y": float(inp.y[u]),
+            })  # fmt: skip
+    return rows
+
+
+def save_plan(con: duckdb.DuckDBPyConnection, plan: PatrolPlan, week_start: date, visits: list[Visit], *,
+              seed: int) -> int:  # fmt: skip
+    """Store a plan, its hot spots and its visits in one transaction; returns the ``plan_id``."""
+    ids = plan.input.ids
+    hot = pa.Table.from_pylist(hotspot_rows(plan))
+    timed = pa.table({
+        "team_id": [v.team_id for v in visits], "day": [v.day for v in visits], "seq": [v.seq for v in visits],
+        "unit_id": [str(ids[v.unit]) for v in visits], "starts_at": [v.start for v in visits],
+        "ends_at": [v.end for v in visits],
+    })  # fmt: skip
+    with transaction(con):
+        row = fetch_one(
+            con,
+            "INSERT INTO plan_runs (created_at, week_start, forecast_run_id, solver, status, objective, bound, "
+            "gap, seconds, params) VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING plan_id",
+            [week_start, plan.input.meta.get("forecast_run"), plan.solver, plan.status, plan.objective,
+             plan.bound, plan.gap, plan.seconds, json.dumps(plan_params(plan, week_start, seed), default=str)],
+        )  # fmt: skip
+        assert row is not None
+        plan_id = int(row[0])
+        for name, table, cols in (
+            ("plan_hotspots", hot, "team_id, home, bcu, shift, stop, unit_id, neighbourhood, visits_per_day, "
+                                   "harm_week, x, y"),
+            ("plan_visits", timed, "team_id, day, seq, unit_id, starts_at, ends_at"),
+        ):  # fmt: skip
+            if table.num_rows == 0:
+                continue
+            con.register("_ss_plan", table)
+            try:
+                con.execute(f"INSERT INTO {name} SELECT ?, {cols} FROM _ss_plan", [plan_id])
+            finally:
+                con.unregister("_ss_plan")
+    return plan_id
+
+
+def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
+    """``plan-hotspots.geojson`` (WGS84 points), ``plan-hotspots.csv``, ``plan-visits.csv``, each with a
+    provenance sidecar."""
+    import pyogrio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = run.plan
+    stem = f"plan-{run.week_start}"
+    rows = hotspot_rows(plan)
+    provenance = {
+        "plan_id": run.plan_id, "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "software": f"safestreets {__version__}", "crs": crs, "plan": plan_params(plan, run.week_start, run.seed),
+        "forecast": run.surface.provenance, "solver": plan.solver, "objective": plan.objective,
+        "bound": plan.bound, "gap": plan.gap, "notes": run.notes,
+    }  # fmt: skip
+    out: list[Path] = []
+    csv_path = folder / f"{stem}-hotspots.csv"
+    _write_csv(csv_path, rows)
+    out.append(csv_path)
+    visits_path = folder / f"{stem}-visits.csv"
+    ids = plan.input.ids
+    _write_csv(visits_path, [
+        {"team_id": v.team_id, "day": v.day.isoformat(), "seq": v.seq, "unit_id": str(ids[v.unit]),
+         "start": v.start.strftime("%Y-%m-%d %H:%M"), "end": v.end.strftime("%Y-%m-%d %H:%M")}
+        for v in run.visits
+    ])  # fmt: skip
+    out.append(visits_path)
+    geo = folder / f"{stem}-hotspots.geojson"
+    if rows:
+        lon, lat = to_crs(np.array([r["x"] for r in rows]), np.array([r["y"] for r in rows]), src=crs,
+                          dst="EPSG:4326")  # fmt: skip
+        table = pa.Table.from_pylist([{k: v for k, v in r.items() if k not in ("x", "y")} for r in rows])
+        table = table.append_column("geometry", pa.array(list(shapely.to_wkb(shapely.points(lon, lat))),
+                                                         pa.binary()))  # fmt: skip
+        geo.unlink(missing_ok=True)
+        pyogrio.write_arrow(table, geo, driver="GeoJSON", layer=geo.stem, geometry_name="geometry",
+                            geometry_type="Point", crs="EPSG:4326")  # fmt: skip
+        out.append(geo)
+    for path in out:
+        record = {**provenance, "file": path.name}
+        path.with_name(path.name + ".provenance.json").write_text(json.dumps(record, indent=2, default=str),
+                                                                  "utf-8")  # fmt: skip
+    return out
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if not rows:
+            fh.write("")
+            return
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def crs_of(con: duckdb.DuckDBPyConnection) -> str:
+    return get_setting(con, "crs")
