@@ -92,7 +92,7 @@ def run_forecast(
     if harm_table:
         meta["harm_table"] = str(harm_table)
     if choice is not None:
-        meta["auto"] = {"reason": reason, "scores": choice.scores}
+        meta["auto"] = {"reason": reason, "scores": choice.scores, "summary": choice.summary.to_pylist()}
     surface = Surface(units, counts, harm_values, rank_by, meta)
     run_id = save_surface(con, surface, reason=reason) if save else None
     return ForecastRun(surface, run_id, chosen.name, reason, choice, history, units)
