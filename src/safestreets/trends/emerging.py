@@ -108,6 +108,7 @@ def getis_ord_gi_star(
         return np.zeros((n, periods))
     # Sum of each unit's values over the time window, and of squares, via cumulative sums along time.
     k = int(time_window)
+
     def window_sum(a: np.ndarray) -> np.ndarray:
         c = np.cumsum(a, axis=-1)
         out = c.copy()
