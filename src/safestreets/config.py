@@ -21,6 +21,9 @@ DEFAULT_CRS = "EPSG:27700"
 class Workspace:
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # accept a str too
+
     @property
     def db_path(self) -> Path:
         return self.root / DB_NAME

@@ -10,6 +10,7 @@ import numpy as np
 import shapely
 
 from safestreets.geo.units import Units
+from safestreets.report.maps import nice_length, polygon_path
 from safestreets.trends.emerging import CATEGORIES, NO_PATTERN, EmergingResult
 
 # Reds for hot, blues for cold, darker for the stronger or more lasting patterns, so the order survives
@@ -34,32 +35,6 @@ COLOURS: dict[str, str] = {
     NO_PATTERN: "#ffffff",
 }
 HATCHES: dict[str, str] = {"new": "////", "consecutive": "\\\\\\\\", "new cold": "////", "consecutive cold": "\\\\\\\\"}
-
-
-def _path(geom: shapely.Geometry) -> Any:
-    """A matplotlib Path of a (multi)polygon, holes included."""
-    from matplotlib.path import Path as MplPath
-
-    parts = []
-    for poly in shapely.get_parts(geom):
-        if poly.geom_type != "Polygon" or poly.is_empty:
-            continue
-        for ring in [poly.exterior, *poly.interiors]:
-            coords = np.asarray(ring.coords)
-            if len(coords) >= 3:
-                codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
-                codes[0], codes[-1] = MplPath.MOVETO, MplPath.CLOSEPOLY
-                parts.append(MplPath(coords, codes))
-    return MplPath.make_compound_path(*parts) if parts else None
-
-
-def _nice_length(span: float) -> float:
-    """A round scale-bar length near a fifth of the map's width."""
-    target = span / 5
-    if target <= 0:
-        return 0.0
-    power = 10 ** np.floor(np.log10(target))
-    return float(max(m * power for m in (1, 2, 5) if m * power <= target))
 
 
 def emerging_map(
@@ -91,7 +66,7 @@ def emerging_map(
         idx = np.flatnonzero(category == cat)
         if not len(idx):
             continue
-        paths = [p for p in (_path(g) for g in units.geometry[idx]) if p is not None]
+        paths = [p for p in (polygon_path(g) for g in units.geometry[idx]) if p is not None]
         if not paths:
             continue
         coll = PathCollection(
@@ -103,7 +78,7 @@ def emerging_map(
                              label=f"{cat} ({len(idx):,})"))
     if boundaries is not None:
         geoms = np.atleast_1d(np.asarray(boundaries, dtype=object))
-        lines = [p for p in (_path(g) for g in geoms if g is not None) if p is not None]
+        lines = [p for p in (polygon_path(g) for g in geoms if g is not None) if p is not None]
         ax.add_collection(PathCollection(lines, facecolor="none", edgecolor="black", linewidth=0.9, zorder=3))
         bounds = shapely.total_bounds(np.concatenate([geoms, units.geometry]))
     else:
@@ -118,7 +93,7 @@ def emerging_map(
     for spine in ax.spines.values():
         spine.set_visible(False)
     if not str(units.crs).upper().endswith(("4326", "CRS84")):  # metres: add a scale bar
-        length = _nice_length(maxx - minx)
+        length = nice_length(maxx - minx)
         if length > 0:
             x0, y0 = minx, miny - pad * 0.6
             ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt", zorder=4,
