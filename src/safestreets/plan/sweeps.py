@@ -159,11 +159,14 @@ def suggest_sweeps(
     hot_geom, hot_x, hot_y = _hot_cells(view, hot_cells, hot_units, hot_top)
     params["hot_cells_used"] = len(hot_x)
     if not len(hot_x):
-        notes.append(
-            "no hot cells: run 'safestreets forecast' or pass hot_cells (e.g. persistent hot spots)"
-            if view is None and hot_cells is None
-            else "the hot-cell mask selects no cells"
-        )
+        if hot_cells is not None:
+            notes.append("the hot-cell mask selects no cells")
+        elif view is None:
+            notes.append(
+                "no hot cells: run 'safestreets forecast' or pass hot_cells (e.g. persistent hot spots)"
+            )
+        else:
+            notes.append(f"no hot cells: hot_top is {hot_top}")
         return SweepSuggestions(empty, notes, params, provenance)
 
     px, py = places["x"], places["y"]
