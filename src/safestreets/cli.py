@@ -741,6 +741,158 @@ def _print_summary(summary: Any, label: str) -> None:
     out.print(table)
 
 
+# --- plan / hubs / brief ---------------------------------------------------------------------------
+
+RunOpt = Annotated[int | None, typer.Option("--forecast-run", help="Forecast run to use (default: the latest).")]
+WeekOpt = Annotated[str | None, typer.Option("--week", help="First day of the week (YYYY-MM-DD); default: the "
+                                             "first Monday of the forecast window.")]  # fmt: skip
+
+
+def _date(text: str | None, what: str) -> Any:
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SafestreetsError(f"{what} must be a date like 2025-01-06, not {text!r}") from None
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    resources: Annotated[Path | None, typer.Option(help="CSV bcu,shift,teams (bcu * = a citywide pool).")] = None,
+    teams: Annotated[int, typer.Option(min=0, help="Without --resources: teams per BCU and shift.")] = 2,
+    week: WeekOpt = None,
+    forecast_run: RunOpt = None,
+    solver: Annotated[str, typer.Option(help="auto (greedy, MILP when the gap is too wide), milp or heuristic.")] = "auto",
+    visit_minutes: Annotated[float, typer.Option("--visit-minutes", help="Visit length, 10-16 (Koper).")] = 15.0,
+    min_gap: Annotated[float, typer.Option("--min-gap", help="Minutes between visits to one hot spot.")] = 120.0,
+    patrol_radius: Annotated[float, typer.Option("--patrol-radius", help="Metres from a patrol area's centre.")] = 600.0,
+    min_bcu_share: Annotated[float, typer.Option("--min-bcu-share", help="Least share of visits per BCU.")] = 0.0,
+    cap_share: Annotated[float, typer.Option("--cap-share", help="Most share of a BCU's visits one "
+                                             "neighbourhood takes over --cap-weeks.")] = 0.25,
+    cap_weeks: Annotated[int, typer.Option("--cap-weeks", min=1, help="Weeks the cap looks over.")] = 4,
+    effect: Annotated[float, typer.Option(help="Dosage: share of harm prevented while a visit protects.")] = 0.5,
+    decay: Annotated[float, typer.Option(help="Dosage: weight of each further visit in a shift.")] = 0.8,
+    gap: Annotated[float, typer.Option("--gap", help="Optimality gap to accept.")] = 0.005,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the MILP.")] = 60.0,
+    cards: Annotated[bool, typer.Option("--cards/--no-cards", help="Write printable patrol cards.")] = True,
+    seed: Annotated[int | None, typer.Option(help="Seed for visit times (default: fresh each plan).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Plan hot spot patrols for a week from the latest forecast: teams, areas, hot spots, visit times."""
+    from safestreets.plan.cards import write_cards
+    from safestreets.plan.resources import Resources, Rules, read_resources
+    from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+
+    ws = _workspace(ctx, workspace)
+    with _store(ctx, workspace, create=False) as con, _user_errors():
+        rules = Rules(visit_minutes=visit_minutes, min_gap_minutes=min_gap, patrol_radius_m=patrol_radius,
+                      min_bcu_share=min_bcu_share, cap_share=cap_share, cap_weeks=cap_weeks, effect=effect,
+                      decay=decay)  # fmt: skip
+        if resources is not None:
+            res = read_resources(resources, rules.shifts)
+        else:
+            bcus = sorted(set(read_surface(con, forecast_run).bcu) - {""})
+            if not bcus:
+                raise SafestreetsError("the forecast's units have no BCU: load BCU boundaries or give --resources")
+            res = Resources.uniform(bcus, rules.shifts, teams)
+        err.print("planning ...")
+        run = run_plan(con, res, rules, forecast_run=forecast_run, week=_date(week, "--week"), solver=solver,
+                       target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
+        files = export_plan(run, ws.outputs, crs_of(con))
+    if cards:
+        files += write_cards(run, ws.outputs)
+    p = run.plan
+    out.print(f"[bold]patrol plan {run.plan_id}[/] for the week of {run.week_start} from forecast run "
+              f"{run.surface.run_id}: {len(p.teams)} team-shifts; expected harm prevented {p.objective:,.0f} a week "
+              f"(bound {p.bound:,.0f}, gap {p.gap:.2%}, {p.solver}, {p.seconds:.1f} s)")  # fmt: skip
+    table = Table(title="Per BCU")
+    for col in ("BCU", "team-shifts", "hot spots", "visits a day", "harm prevented a week"):
+        table.add_column(col, justify="left" if col == "BCU" else "right")
+    for r in p.by_bcu():
+        table.add_row(r["bcu"], str(r["teams"]), str(r["hotspots"]), str(r["visits_per_day"]),
+                      f"{r['harm_prevented_week']:,.0f}")  # fmt: skip
+    out.print(table)
+    for note in run.notes:
+        out.print(f"note: {note}")
+    for f in files:
+        out.print(f"written: {f}")
+
+
+@app.command()
+def hubs(
+    ctx: typer.Context,
+    budget: Annotated[int, typer.Option(min=0, help="Knife-arch / drug-dog deployments this week.")] = 5,
+    catchment: Annotated[float, typer.Option(help="Metres around a hub that count.")] = 400.0,
+    kinds: Annotated[str, typer.Option(help="Place kinds that are hubs, comma-separated.")] = "station",
+    sweeps: Annotated[int, typer.Option(min=0, help="Weapons-sweep places to suggest (0: none).")] = 5,
+    incident: Annotated[str | None, typer.Option(help="After a serious incident: 'lat,lon' (or x,y in "
+                                                 "metres) to show the risk and past Section 60 outcomes around it.")] = None,
+    when: Annotated[str | None, typer.Option(help="The incident's local time, e.g. 2025-01-10T22:30.")] = None,
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Write the deployments as CSV here.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Rank transport hubs for knife arches and drug dogs, suggest weapons sweeps, and give decision support
+    after a serious incident (never an authorisation)."""
+    from safestreets.plan.hubs import rank_hubs
+    from safestreets.plan.incident import incident_context
+    from safestreets.plan.sweeps import suggest_sweeps
+
+    ws = _workspace(ctx, workspace)
+    with _store(ctx, workspace, create=False) as con, _user_errors():
+        ranking = rank_hubs(con, None, kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()),
+                            catchment_m=catchment, budget=budget)  # fmt: skip
+        lines = ranking.lines()
+        if sweeps:
+            lines += ["", *suggest_sweeps(con, None, limit=sweeps).lines()]
+        if incident is not None:
+            if when is None:
+                raise SafestreetsError("--incident needs --when (the incident's local time)")
+            try:
+                a, b = (float(v) for v in incident.split(","))
+            except ValueError:
+                raise SafestreetsError(f"--incident must be 'lat,lon' or 'x,y', not {incident!r}") from None
+            where = {"lat": a, "lon": b} if abs(a) <= 90 and abs(b) <= 180 else {"x": a, "y": b}
+            lines += ["", *incident_context(con, None, when=when, **where).lines()]
+        path = out_csv or ws.outputs / "hub-deployments.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(ranking.deployments, path)
+    for line in lines:
+        out.print(line, highlight=False)
+    out.print(f"written: {path}")
+
+
+@app.command()
+def brief(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    forecast_run: RunOpt = None,
+    plan_id: Annotated[int | None, typer.Option("--plan", help="Plan to include (default: the week's latest).")] = None,
+    hubs_budget: Annotated[int, typer.Option("--hubs", min=0, help="Hub deployments to show.")] = 5,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write the PDF.")] = True,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder (default: the workspace outputs).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Write the weekly tactical assessment (HTML and PDF) from the store."""
+    from safestreets.report.brief import write_brief
+
+    ws = _workspace(ctx, workspace)
+    with _store(ctx, workspace, create=False) as con, _user_errors(), _progress("briefing") as bar:
+        step = _task_progress(bar, 5)
+        result = write_brief(con, out_dir or ws.outputs, week=_date(week, "--week"), forecast_run=forecast_run,
+                             plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=step)  # fmt: skip
+    for line in result.context["summary"]:
+        out.print(f"- {line}", highlight=False)
+    out.print(f"briefing written to {result.html}")
+    if result.pdf:
+        out.print(f"briefing written to {result.pdf}")
+
+
 # --- demo ------------------------------------------------------------------------------------------
 
 

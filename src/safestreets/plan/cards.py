@@ -1,0 +1,93 @@
+"""Printable patrol cards: one A5-sized card per team and shift, with a map of its patrol area, its hot
+spots in walking order and the visit times for each day of the week (HTML, and PDF through WeasyPrint)."""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import shapely
+
+from safestreets import __version__
+from safestreets.plan.run import PlanRun
+from safestreets.report.maps import surface_map
+
+TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Patrol cards {{ week }}</title>
+<style>
+ @page { size: A5 landscape; margin: 8mm; }
+ body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 8pt; }
+ .card { break-after: page; page-break-after: always; }
+ h1 { font-size: 12pt; margin: 0; } .meta { color: #444; font-size: 7pt; margin-bottom: 2mm; }
+ .map { float: left; width: 44%; margin-right: 3mm; } .map img { width: 100%; }
+ table { border-collapse: collapse; font-size: 7.5pt; } th, td { border-bottom: 0.4px solid #aaa; padding: 0.4mm 1.2mm; }
+ th { background: #eee; text-align: left; } .rules { clear: both; font-size: 6.5pt; color: #444; padding-top: 2mm; }
+</style></head><body>
+{% for c in cards %}<div class="card">
+<h1>{{ c.team }} · {{ c.shift }} shift {{ c.hours }}</h1>
+<div class="meta">Week of {{ week }} · BCU {{ c.bcu }} · {{ c.stops | length }} hot spots, {{ c.per_day }} visits a day · plan {{ plan_id }}</div>
+<div class="map"><img src="{{ c.map }}" alt="patrol area"></div>
+<table><tr><th>#</th><th>hot spot</th><th>visits/day</th><th>grid ref (x, y)</th></tr>
+{% for s in c.stops %}<tr><td>{{ s.n }}</td><td>{{ s.unit }}</td><td>{{ s.visits }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table>
+<table style="margin-top:2mm"><tr><th>day</th><th>visits (start, hot spot #)</th></tr>
+{% for d in c.days %}<tr><td>{{ d.day }}</td><td>{{ d.visits }}</td></tr>{% endfor %}</table>
+<div class="rules">Stay {{ visit }} minutes at each visit, at the times shown (they differ each day on purpose). Record each visit.
+ Priorities change with calls for service: the card is a plan, not an order. safestreets {{ version }}.</div>
+</div>{% endfor %}</body></html>"""
+
+
+def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
+    """``patrol-cards-<week>.html`` (and ``.pdf``); returns the files written."""
+    plan = run.plan
+    inp = plan.input
+    folder.mkdir(parents=True, exist_ok=True)
+    img_dir = folder / f"patrol-cards-{run.week_start}-maps"
+    by_team: dict[str, list] = defaultdict(list)
+    for v in run.visits:
+        by_team[v.team_id].append(v)
+    area_maps: dict[int, str] = {}
+    surface = run.surface
+    cards = []
+    for team in plan.teams:
+        area = plan.areas[team.area]
+        if team.area not in area_maps:
+            near = np.hypot(surface.x - area.cx, surface.y - area.cy) <= 2.2 * plan.rules.patrol_radius_m
+            density = surface.expected_harm / np.maximum(surface.area_m2, 1.0) * 1e6
+            members = [int(u) for u in area.members]
+            png = surface_map(
+                img_dir / f"area-{team.area}.png", surface.geometry[near], density[near],
+                markers=[(inp.x[u], inp.y[u], str(i + 1)) for i, u in enumerate(members)],
+                bounds=tuple(shapely.total_bounds(surface.geometry[near])), size=(3.6, 3.2),
+                legend="expected harm per km²",
+            )  # fmt: skip
+            area_maps[team.area] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+        number = {int(u): i + 1 for i, u in enumerate(area.members)}
+        stops = [{"n": number[u], "unit": str(inp.ids[u]), "visits": v, "ref": f"{inp.x[u]:.0f}, {inp.y[u]:.0f}"}
+                 for u, v in team.hotspots]  # fmt: skip
+        days: dict[str, list[str]] = defaultdict(list)
+        for v in sorted(by_team[team.team_id], key=lambda v: v.start):
+            days[v.day.strftime("%a %d %b")].append(f"{v.start:%H:%M} #{number[v.unit]}")
+        shift = plan.rules.shift(team.shift)
+        end = (shift.start_hour + shift.hours) % 24
+        cards.append({
+            "team": team.team_id, "shift": team.shift, "bcu": area.bcu, "stops": stops,
+            "hours": f"{int(shift.start_hour):02d}:00-{int(end):02d}:00",
+            "per_day": sum(v for _, v in team.hotspots), "map": area_maps[team.area],
+            "days": [{"day": d, "visits": ", ".join(v)} for d, v in days.items()],
+        })  # fmt: skip
+    html = jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(
+        cards=cards, week=run.week_start, plan_id=run.plan_id, visit=f"{plan.rules.visit_minutes:g}",
+        version=__version__,
+    )  # fmt: skip
+    html_path = folder / f"patrol-cards-{run.week_start}.html"
+    html_path.write_text(html, "utf-8")
+    written = [html_path]
+    if pdf:
+        import weasyprint
+
+        pdf_path = html_path.with_suffix(".pdf")
+        weasyprint.HTML(string=html, base_url=str(folder)).write_pdf(str(pdf_path))
+        written.append(pdf_path)
+    return written
