@@ -122,7 +122,10 @@ def test_radius_and_years_back(incident_store: duckdb.DuckDBPyConnection) -> Non
 def test_risk_and_recent_violence_around_the_point(incident_store: duckdb.DuckDBPyConnection) -> None:
     surface = grid_surface(near_a)
     ctx = incident_context(incident_store, surface, x=X, y=Y, when=WHEN)
-    assert ctx.recent == {"in the 7 days to 2024-03-10 23:00": 1, "in the 28 days to 2024-03-10 23:00": 2}
+    assert ctx.recent == {
+        "in the 7 days before 2024-03-10 23:00": 1,
+        "in the 28 days before 2024-03-10 23:00": 2,
+    }
     units = ctx.units.to_pylist()
     assert units[0]["rank"] == 1 and units[0]["distance_m"] == 0.0  # the cell holding the point is riskiest
     ranks = [u["rank"] for u in units]

@@ -287,7 +287,7 @@ def rank_hubs(
         if len(rows) >= budget:
             break
         hub, day, slot = np.unravel_index(f, value.shape)
-        if score[hub] <= 0 and rows:
+        if score[hub] <= 0:  # no evidence anywhere near: not worth a deployment
             break
         if max_per_hub is not None and taken[hub] >= max_per_hub:
             continue

@@ -300,7 +300,9 @@ def _recent_windows(con: duckdb.DuckDBPyConnection, source: str, when: datetime,
     end = min(end, when)
     if timed and not month_only:
         stamp = f"{end:%Y-%m-%d %H:%M}"
-        return [Window(end - timedelta(days=d), end, False, f"in the {d} days to {stamp}") for d in (7, 28)]
+        return [
+            Window(end - timedelta(days=d), end, False, f"in the {d} days before {stamp}") for d in (7, 28)
+        ]
     first = datetime(end.year, end.month, 1)  # whole months only: the incident's month is not complete
     out = []
     for m in (1, 3):
