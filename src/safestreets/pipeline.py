@@ -1,8 +1,8 @@
 """The main job end to end, as ``make demo`` runs it on the built-in synthetic city.
 
-Today: generate the city, load its boundaries and places, ingest its police.uk files and its
-timestamped force records, export the events for GIS, and summarise. Later stages (forecast, plan,
-brief) join here as they land.
+Generate the city, load its boundaries and places, ingest its police.uk files and its timestamped force
+records, export the events for GIS, forecast next month's violence (model chosen by backtest), plan a
+week of hot spot patrols, and write the tactical assessment (HTML and PDF).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def run_demo(
         parquet, _ = export_table(con, ws.outputs / "events.parquet")
         s = status(con)
         forecast_lines = _demo_forecast(con, ws, console)
+        plan_lines = _demo_plan_and_brief(con, ws, console)
     finally:
         con.close()
     ev = s.tables["events"]
@@ -80,6 +81,7 @@ def run_demo(
         f"outputs: {ws.outputs}",
         f"  {_rel(gpkg, ws.root)} ({n_gpkg:,} police.uk events for QGIS), {_rel(parquet, ws.root)}",
         *forecast_lines,
+        *plan_lines,
         f"done in {time.perf_counter() - started:.1f} s",
     ]
 
@@ -127,6 +129,32 @@ def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Conso
         f"  why: {run.reason}",
         f"  top cell per BCU: {hot}",
         f"  {_rel(gpkg, ws.root)}, {_rel(geojson, ws.root)}, {_rel(chart, ws.root)}",
+    ]
+
+
+def _demo_plan_and_brief(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Console) -> list[str]:
+    """Two teams per BCU and shift on the forecast, patrol cards, then the briefing for that week."""
+    from safestreets.plan.cards import write_cards
+    from safestreets.plan.resources import Resources, Rules
+    from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+    from safestreets.report.brief import write_brief
+
+    rules = Rules()
+    bcus = sorted(set(read_surface(con).bcu) - {""})
+    run = run_plan(con, Resources.uniform(bcus, rules.shifts, 2), rules, seed=7)
+    files = export_plan(run, ws.outputs, crs_of(con)) + write_cards(run, ws.outputs)
+    with Progress(TextColumn("[bold]briefing[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        task = bar.add_task("", total=5)
+        brief = write_brief(con, ws.outputs, week=run.week_start, plan_id=run.plan_id,
+                            progress=lambda what: bar.update(task, description=what, advance=1))  # fmt: skip
+    p = run.plan
+    return [
+        f"plan: week of {run.week_start}, {len(p.teams)} team-shifts over {len(bcus)} BCUs, "
+        f"{int(p.visits.sum())} visits a day; expected harm prevented {p.objective:,.0f} a week "
+        f"(gap {p.gap:.2%}, {p.solver})",
+        "  " + ", ".join(_rel(f, ws.root) for f in files if f.suffix in (".csv", ".geojson", ".pdf")),
+        f"briefing: {_rel(brief.html, ws.root)}" + (f", {_rel(brief.pdf, ws.root)}" if brief.pdf else ""),
     ]
 
 
