@@ -30,6 +30,20 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic city run through the whole demo (ingest, forecast, plan, brief), shared by the
+    CLI tests. Tests that add runs to it must name the run they read (forecast run 1, plan 1)."""
+    from test_cli import run
+
+    ws = tmp_path_factory.mktemp("city") / "ws"
+    r = run("demo", "--events", "12000", "--months", "12", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    assert "forecast: violence" in r.stdout and "why:" in r.stdout
+    assert "plan: week of" in r.stdout and "briefing:" in r.stdout
+    return ws
+
+
 # --- police.uk files and stores for the ingest tests ------------------------------------------------
 
 # The published headers, spelt out here rather than imported, so a typo in the code's own copy shows.

@@ -12,14 +12,10 @@ from test_cli import run
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("city") / "ws"
-    r = run("demo", "--events", "12000", "--months", "12", workspace=ws)
-    assert r.returncode == 0, r.stderr
-    assert "forecast: violence" in r.stdout and "why:" in r.stdout
-    assert list((ws / "outputs").glob("forecast-violence-*.gpkg"))
-    assert (ws / "outputs" / "backtest-violence-coverage.png").stat().st_size > 10_000
-    return ws
+def city(demo_city: Path) -> Path:
+    assert list((demo_city / "outputs").glob("forecast-violence-*.gpkg"))
+    assert (demo_city / "outputs" / "backtest-violence-coverage.png").stat().st_size > 10_000
+    return demo_city
 
 
 def test_forecast_stores_exports_and_lists_hotspots(city: Path, tmp_path: Path) -> None:
