@@ -839,7 +839,6 @@ def hubs(
     after a serious incident (never an authorisation)."""
     from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.incident import incident_context
-    from safestreets.plan.sweeps import suggest_sweeps
 
     ws = _workspace(ctx, workspace)
     with _store(ctx, workspace, create=False) as con, _user_errors():
@@ -847,7 +846,7 @@ def hubs(
                             catchment_m=catchment, budget=budget)  # fmt: skip
         lines = ranking.lines()
         if sweeps:
-            lines += ["", *suggest_sweeps(con, None, limit=sweeps).lines()]
+            lines += ["", *_sweeps(con, sweeps)]
         if incident is not None:
             if when is None:
                 raise SafestreetsError("--incident needs --when (the incident's local time)")
@@ -865,6 +864,27 @@ def hubs(
     for line in lines:
         out.print(line, highlight=False)
     out.print(f"written: {path}")
+
+
+def _sweeps(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
+    """Sweep places near lasting hot spots (persistent, intensifying, consecutive) where the history
+    allows the classification; near the forecast's riskiest cells otherwise."""
+    import numpy as np
+
+    from safestreets.plan.run import read_surface
+    from safestreets.plan.sweeps import suggest_sweeps
+    from safestreets.trends.run import LASTING, emerging_for_forecast
+
+    surface = read_surface(con)
+    try:
+        em, units = emerging_for_forecast(con, surface.provenance, surface.window[0])
+    except (SafestreetsError, ValueError) as exc:
+        return [*suggest_sweeps(con, None, limit=limit).lines(), f"  note: lasting hot spots not classified ({exc})"]
+    lasting = np.isin(em.category, LASTING)
+    if not lasting.any():
+        return [*suggest_sweeps(con, None, limit=limit).lines(), "  note: no lasting hot spots: near the riskiest cells"]
+    return [*suggest_sweeps(con, None, hot_cells=lasting, hot_units=units, limit=limit).lines(),
+            f"  hot spots: {int(lasting.sum())} persistent, intensifying or consecutive units, {em.window()}"]
 
 
 @app.command()

@@ -121,12 +121,10 @@ def write_brief(
     progress: Callable[[str], None] | None = None,
 ) -> Brief:
     """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``."""
-    from safestreets.forecast.data import load_history, load_units
-    from safestreets.forecast.targets import parse_target
     from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.run import default_week, read_surface
     from safestreets.trends.charts import emerging_map
-    from safestreets.trends.emerging import emerging_hotspots
+    from safestreets.trends.run import emerging_for_forecast
 
     step = progress or (lambda _what: None)
     out = Path(out_dir)
@@ -210,14 +208,7 @@ def write_brief(
     step("emerging hot spots")
     changes: dict[str, Any] = {"note": None}
     try:
-        target = parse_target(target_name if target_name in ("violence", "robbery", "burglary", "street", "public")
-                              else ",".join(types), allow_police_found=bool(data.get("target", {}).get("police_found")))  # fmt: skip
-        history = load_history(con, target, source=source, until=until, with_context=False)
-        units = load_units(con, prov.get("units", {}).get("kind", "grid"),
-                           cell_size=float(prov.get("units", {}).get("cell_size_m") or 250.0), history=history,
-                           covariates=False)  # fmt: skip
-        em = emerging_hotspots(history, units, until=np.datetime64(until, "s"), period="1w" if weekly else "1m",
-                               periods=periods)  # fmt: skip
+        em, units = emerging_for_forecast(con, prov, until, periods=periods)
         images["emerging"] = emerging_map(em, units, img_dir / "emerging.png", boundaries=outlines,
                                           title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
         changes.update(summary={k: v for k, v in em.summary().items() if k != "no pattern"},

@@ -1,0 +1,39 @@
+"""Emerging hot spots for what a stored forecast covers: same target, source, units and cut-off."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from safestreets.geo.units import Units
+from safestreets.trends.emerging import EmergingResult, emerging_hotspots
+
+NAMED_TARGETS = ("violence", "robbery", "burglary", "street", "public")
+#: Categories that mark a place hot for long enough to plan around (sweeps, briefings).
+LASTING = ("persistent", "intensifying", "consecutive")
+
+
+def emerging_for_forecast(
+    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime, *, periods: int = 12
+) -> tuple[EmergingResult, Units]:
+    """Classify the forecast's units over the ``periods`` weeks (timestamped data) or months before
+    ``until``, for the forecast's target and source."""
+    from safestreets.forecast.data import load_history, load_units
+    from safestreets.forecast.targets import parse_target
+
+    data = provenance.get("data", {})
+    target = data.get("target", {})
+    name = target.get("name", "violence")
+    spec = name if name in NAMED_TARGETS else ",".join(target.get("types", []))
+    tgt = parse_target(spec, allow_police_found=bool(target.get("police_found")))
+    history = load_history(con, tgt, source=data.get("source"), until=until, with_context=False)
+    units_meta = provenance.get("units", {})
+    units = load_units(con, units_meta.get("kind", "grid"), cell_size=float(units_meta.get("cell_size_m") or 250.0),
+                       history=history, covariates=False)  # fmt: skip
+    weekly = data.get("resolution") == "timestamp"
+    result = emerging_hotspots(history, units, until=np.datetime64(until, "s"), period="1w" if weekly else "1m",
+                               periods=periods)  # fmt: skip
+    return result, units
