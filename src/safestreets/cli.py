@@ -903,7 +903,7 @@ def brief(
 
     ws = _workspace(ctx, workspace)
     with _store(ctx, workspace, create=False) as con, _user_errors(), _progress("briefing") as bar:
-        step = _task_progress(bar, 5)
+        step = _task_progress(bar, 6)
         result = write_brief(con, out_dir or ws.outputs, week=_date(week, "--week"), forecast_run=forecast_run,
                              plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=step)  # fmt: skip
     for line in result.context["summary"]:

@@ -145,7 +145,7 @@ def _demo_plan_and_brief(con: duckdb.DuckDBPyConnection, ws: Workspace, console:
     files = export_plan(run, ws.outputs, crs_of(con)) + write_cards(run, ws.outputs)
     with Progress(TextColumn("[bold]briefing[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        task = bar.add_task("", total=5)
+        task = bar.add_task("", total=6)
         brief = write_brief(con, ws.outputs, week=run.week_start, plan_id=run.plan_id,
                             progress=lambda what: bar.update(task, description=what, advance=1))  # fmt: skip
     p = run.plan

@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from safestreets.forecast.history import History
 from safestreets.geo.units import Units
 from safestreets.trends.emerging import EmergingResult, emerging_hotspots
 
@@ -16,11 +17,10 @@ NAMED_TARGETS = ("violence", "robbery", "burglary", "street", "public")
 LASTING = ("persistent", "intensifying", "consecutive")
 
 
-def emerging_for_forecast(
-    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime, *, periods: int = 12
-) -> tuple[EmergingResult, Units]:
-    """Classify the forecast's units over the ``periods`` weeks (timestamped data) or months before
-    ``until``, for the forecast's target and source."""
+def forecast_inputs(
+    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime
+) -> tuple[History, Units]:
+    """The history (before ``until``) and units a stored forecast was made from."""
     from safestreets.forecast.data import load_history, load_units
     from safestreets.forecast.targets import parse_target
 
@@ -33,7 +33,16 @@ def emerging_for_forecast(
     units_meta = provenance.get("units", {})
     units = load_units(con, units_meta.get("kind", "grid"), cell_size=float(units_meta.get("cell_size_m") or 250.0),
                        history=history, covariates=False)  # fmt: skip
-    weekly = data.get("resolution") == "timestamp"
+    return history, units
+
+
+def emerging_for_forecast(
+    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime, *, periods: int = 12
+) -> tuple[EmergingResult, Units]:
+    """Classify the forecast's units over the ``periods`` weeks (timestamped data) or months before
+    ``until``, for the forecast's target and source."""
+    history, units = forecast_inputs(con, provenance, until)
+    weekly = provenance.get("data", {}).get("resolution") == "timestamp"
     result = emerging_hotspots(history, units, until=np.datetime64(until, "s"), period="1w" if weekly else "1m",
                                periods=periods)  # fmt: skip
     return result, units
