@@ -263,7 +263,7 @@ def test_republished_month_does_not_touch_other_forces(
     }
 
 
-@pytest.mark.parametrize("where", ["_assign", "record_batch"])
+@pytest.mark.parametrize("where", ["_assign", "record_batches"])
 def test_exception_inside_the_transaction_leaves_the_store_unchanged(
     where: str, store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,6 +38,7 @@ from safestreets import vocab
 from safestreets.errors import InputError
 from safestreets.geo.project import crs_to_lonlat
 from safestreets.sources.csvread import ROW, TextSource, parse_text
+from safestreets.store import get_setting
 from safestreets.store.load import (
     KEEP,
     Check,
@@ -288,9 +289,10 @@ def ingest_force_records(
             rows_read=rows_read,
             bad_rows=bad_rows,
             opts=opts,
+            checks=checks,
+            crs=get_setting(con, "crs"),
             source="force-records",
             replace="keys",
-            checks=checks,
             extra_params=extra,
         )
     finally:

@@ -2,20 +2,29 @@
 
 A path may be one file, a folder (e.g. the unzipped bulk archive's ``YYYY-MM/`` folders) or the bulk
 archive zip itself, read member by member without extracting it. Files are ``.csv`` or ``.csv.gz``.
-The SQL here knows the police.uk columns; ``store.load`` does the rest (keys, projection, areas,
-replacement of republished months, the transaction).
+``stage`` knows the police.uk columns: it types them, lists the rows each check fails and says how
+rows are keyed. ``store.load`` does the rest (filters, projection, areas, replacement of republished
+months, the transaction).
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from safestreets import vocab
 from safestreets.errors import InputError
-from safestreets.sources.csvread import TextSource
+from safestreets.sources import casts
+from safestreets.sources.csvread import ROW, TextSource
+from safestreets.store.load import Problem, Staged
 
 STREET_COLUMNS = [
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
@@ -131,67 +140,234 @@ def _a(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
-def _text(column: str) -> str:
-    return f"nullif(trim(\"{column}\"), '')"
+# --- typing rows --------------------------------------------------------------------------------
+
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_EPOCH_MONTH = np.datetime64("1970-01-01", "D")
 
 
-def _number(column: str) -> str:
-    return f"TRY_CAST(nullif(trim(\"{column}\"), '') AS DOUBLE)"
+def _month_days(published: str | None) -> int | None:
+    """Days since 1970 of the first of a ``YYYY-MM`` month (surrounding spaces allowed), else None."""
+    if published is None:
+        return None
+    month = published.strip(casts.ZS)
+    if not _MONTH.fullmatch(month):
+        return None
+    return int((np.datetime64(month + "-01", "D") - _EPOCH_MONTH).astype(int))
 
 
-_MONTH = (
-    "CASE WHEN regexp_full_match(trim(\"Month\"), '[0-9]{4}-(0[1-9]|1[0-2])') "
-    "THEN CAST(trim(\"Month\") || '-01' AS DATE) END"
-)
+def _force_id(name: str | None) -> str | None:
+    return None if name is None else vocab.force_id(name)
 
-# Street files say "No Location", outcomes files "No location": either means none.
-_LOCATION = f"CASE WHEN lower(trim(\"Location\")) <> 'no location' THEN {_text('Location')} END"
 
-# The nine columns street and outcomes files share.
-_CRIME_COLUMNS = f"""{_text("Crime ID")} AS crime_id,
-            "Month" AS month_txt, {_MONTH} AS month,
-            coalesce({_text("Reported by")}, {_text("Falls within")}) AS force_txt,
-            "Longitude" AS lon_txt, {_number("Longitude")} AS lon,
-            "Latitude" AS lat_txt, {_number("Latitude")} AS lat,
-            {_LOCATION} AS location,
-            {_text("LSOA code")} AS lsoa_code,
-            {_text("LSOA name")} AS lsoa_name,"""
+def _renamed(renames: dict[str, str]) -> Callable[[str | None], str | None]:
+    return lambda v: None if v is None else renames.get(v, v)
 
-# Typed views over the raw all-string table ``raw``. Each keeps the published text of the fields it
-# checks (``*_txt``) so an error can show what was there.
-TYPED_SQL: dict[str, str] = {
-    "street": f"""
-        SELECT _row,
-            {_CRIME_COLUMNS}
-            "Crime type" AS type_txt,
-            {_text("Last outcome category")} AS outcome_txt,
-            {_text("Context")} AS context
-        FROM raw""",
-    "outcomes": f"""
-        SELECT _row,
-            {_CRIME_COLUMNS}
-            "Outcome type" AS outcome_txt
-        FROM raw""",
-    "stop-and-search": f"""
-        SELECT _row,
-            {_text("Type")} AS search_type,
-            "Date" AS date_txt, TRY_CAST(nullif(trim("Date"), '') AS TIMESTAMPTZ) AS occurred_at,
-            "Part of a policing operation" AS operation_txt,
-            TRY_CAST({_text("Part of a policing operation")} AS BOOLEAN) AS part_of_operation,
-            {_text("Policing operation")} AS operation_name,
-            "Longitude" AS lon_txt, {_number("Longitude")} AS lon,
-            "Latitude" AS lat_txt, {_number("Latitude")} AS lat,
-            {_text("Gender")} AS gender,
-            {_text("Age range")} AS age_range,
-            {_text("Self-defined ethnicity")} AS self_defined_ethnicity,
-            {_text("Officer-defined ethnicity")} AS officer_defined_ethnicity,
-            {_text("Legislation")} AS legislation,
-            {_text("Object of search")} AS object_of_search,
-            {_text("Outcome")} AS outcome_txt,
-            "Outcome linked to object of search" AS linked_txt,
-            TRY_CAST({_text("Outcome linked to object of search")} AS BOOLEAN) AS outcome_linked,
-            "Removal of more than just outer clothing" AS removal_txt,
-            TRY_CAST({_text("Removal of more than just outer clothing")} AS BOOLEAN)
-                AS removal_more_than_outer
-        FROM raw""",
+
+def _constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
+    return pa.array([value] * n, type_) if n < 64 else pa.repeat(pa.scalar(value, type_), n)
+
+
+def _coordinate_problems(c: dict[str, pa.Array], lon: pa.Array, lat: pa.Array) -> list[Problem]:
+    """Longitude/latitude: numbers, in range, and both or neither (a row without a point is kept)."""
+    lon_blank, lat_blank = casts.is_blank(c["Longitude"]), casts.is_blank(c["Latitude"])
+    lon_null, lat_null = casts.flags(pc.is_null(lon)), casts.flags(pc.is_null(lat))
+
+    def outside(values: pa.Array, limit: float) -> np.ndarray:
+        # SQL's NOT BETWEEN: NaN sorts above every number in DuckDB, so it is outside too.
+        nums = values.to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            return ~np.isnan(nums) & ((nums < -limit) | (nums > limit)) | casts.flags(pc.is_nan(values))
+
+    def raw(name: str) -> Callable[[], pa.Array]:
+        return lambda: c[name]
+
+    def pair() -> pa.Array:
+        blank = pa.scalar("", pa.string())
+        return pc.binary_join_element_wise(
+            pc.coalesce(c["Latitude"], blank), pc.coalesce(c["Longitude"], blank), " / "
+        )
+
+    return [
+        Problem("Longitude", "not a number", ~lon_blank & lon_null, raw("Longitude")),
+        Problem("Latitude", "not a number", ~lat_blank & lat_null, raw("Latitude")),
+        Problem("Longitude", "longitude outside -180 to 180", outside(lon, 180), raw("Longitude")),
+        Problem("Latitude", "latitude outside -90 to 90", outside(lat, 90), raw("Latitude")),
+        Problem("Latitude", "a longitude without a latitude, or the other way round",
+                lon_blank != lat_blank, pair),
+    ]  # fmt: skip
+
+
+def stage(
+    raw: pa.Table, kind: str, *, file_force: str | None, file_month: str | None, timezone: str
+) -> Staged:
+    """Type a police.uk table (all strings, plus ``_row``) into canonical columns, with every check's
+    failing rows and a way to key the rows that are kept. ``timezone`` is the workspace's, for times
+    without an offset."""
+    n = raw.num_rows
+    c = {name: casts.as_array(raw.column(name)).fill_null("") if name != ROW
+         else casts.as_array(raw.column(name)) for name in raw.column_names}  # fmt: skip
+    lon, lat = casts.to_double(c["Longitude"]), casts.to_double(c["Latitude"])
+    cols: dict[str, pa.Array] = {ROW: c[ROW]}
+    problems: list[Problem] = []
+    if kind == "stop-and-search":
+        if file_force is None:
+            raise ValueError("stop-and-search rows need the file's force")
+        occurred = casts.to_instant(c["Date"], timezone)
+        if file_month is not None:
+            month = _constant(_month_days(file_month), n, pa.date32())
+        else:
+            month = _local_months(occurred, timezone)
+        flags = {name: casts.to_boolean(c[src]) for name, src in (
+            ("part_of_operation", "Part of a policing operation"),
+            ("outcome_linked", "Outcome linked to object of search"),
+            ("removal_more_than_outer", "Removal of more than just outer clothing"))}  # fmt: skip
+        outcome_txt = casts.text(c["Outcome"])
+        cols |= {
+            "force": _constant(file_force, n, pa.string()),
+            "month": month,
+            "occurred_at": occurred,
+            "search_type": casts.text(c["Type"]),
+            "part_of_operation": flags["part_of_operation"],
+            "operation_name": casts.text(c["Policing operation"]),
+            "lon": lon,
+            "lat": lat,
+            **{name: casts.text(c[src]) for name, src in STOP_TEXT.items()},
+            "outcome": casts.map_distinct(outcome_txt, _renamed(vocab.STOP_OUTCOME_RENAMES), pa.string()),
+            "outcome_txt": outcome_txt,
+            "outcome_linked": flags["outcome_linked"],
+            "removal_more_than_outer": flags["removal_more_than_outer"],
+            "date_txt": c["Date"],
+            "lon_txt": c["Longitude"],
+            "lat_txt": c["Latitude"],
+        }
+        problems.append(Problem("Date", "not an ISO 8601 date-time", casts.flags(pc.is_null(occurred)),
+                                lambda: c["Date"]))  # fmt: skip
+        for name, src in (("part_of_operation", "Part of a policing operation"),
+                          ("outcome_linked", "Outcome linked to object of search"),
+                          ("removal_more_than_outer", "Removal of more than just outer clothing")):  # fmt: skip
+            failing = ~casts.is_blank(c[src]) & casts.flags(pc.is_null(flags[name]))
+            problems.append(Problem(src, "not True or False", failing, lambda src=src: c[src]))
+        problems += _coordinate_problems(c, lon, lat)
+        return Staged(kind, pa.table(cols), problems, _stop_keys)
+
+    month = casts.map_distinct(c["Month"], _month_days, pa.int32()).cast(pa.date32())
+    force_txt = pc.coalesce(casts.text(c["Reported by"]), casts.text(c["Falls within"]))
+    # The file's own force (its name in the archive) wins: a BTP file's rows "fall within" other
+    # forces, and a month re-load must replace exactly what that file loaded before.
+    if file_force is not None:
+        force = _constant(file_force, n, pa.string())
+    else:
+        force = casts.map_distinct(force_txt, _force_id, pa.string())
+    location = pc.if_else(
+        pc.equal(pc.utf8_lower(pc.utf8_trim(c["Location"], casts.ZS)), "no location"),
+        pa.scalar(None, pa.string()),
+        casts.text(c["Location"]),
+    )
+    cols |= {
+        "crime_id": casts.text(c["Crime ID"]),
+        "force": force,
+        "month": month,
+        "lon": lon,
+        "lat": lat,
+        "location": location,
+        "lsoa_code": casts.text(c["LSOA code"]),
+        "lsoa_name": casts.text(c["LSOA name"]),
+    }
+    problems += [
+        Problem("Month", "not a month of the form YYYY-MM", casts.flags(pc.is_null(month)),
+                lambda: c["Month"]),
+        Problem("Falls within", "no force named (Falls within and Reported by are blank)",
+                casts.flags(pc.is_null(force)), lambda: force_txt),
+    ]  # fmt: skip
+    if kind == "street":
+        crime_type = casts.map_distinct(c["Crime type"], vocab.canonical_crime_type, pa.string())
+        outcome_txt = casts.text(c["Last outcome category"])
+        cols |= {
+            "occurred_at": pa.nulls(n, casts.UTC_MICROS),
+            "crime_type": crime_type,
+            "outcome": casts.map_distinct(outcome_txt, _renamed(vocab.OUTCOME_RENAMES), pa.string()),
+            "context": casts.text(c["Context"]),
+            "lon_txt": c["Longitude"],
+            "lat_txt": c["Latitude"],
+        }
+        problems.append(Problem("Crime type", "not one of the police.uk crime types",
+                                casts.flags(pc.is_null(crime_type)), lambda: c["Crime type"]))  # fmt: skip
+        keys: Callable[[pa.Table], pa.Array] | None = _street_keys
+    else:
+        # Outcomes keep "Outcome type" as published (outcome_raw), renamed to today's wording.
+        outcome_txt = c["Outcome type"]
+        cols |= {
+            "outcome": casts.map_distinct(outcome_txt, _renamed(vocab.OUTCOME_RENAMES), pa.string()),
+            "outcome_txt": outcome_txt,
+        }
+        problems.append(Problem("Outcome type", "blank outcome type",
+                                casts.flags(pc.is_null(outcome_txt)), lambda: outcome_txt))  # fmt: skip
+        keys = None
+    problems += _coordinate_problems(c, lon, lat)
+    return Staged(kind, pa.table(cols), problems, keys)
+
+
+# Stop-and-search columns kept as trimmed text: canonical name -> published name.
+STOP_TEXT = {
+    "gender": "Gender",
+    "age_range": "Age range",
+    "self_defined_ethnicity": "Self-defined ethnicity",
+    "officer_defined_ethnicity": "Officer-defined ethnicity",
+    "legislation": "Legislation",
+    "object_of_search": "Object of search",
 }
+
+
+def _local_months(occurred: pa.Array, timezone: str) -> pa.Array:
+    """The month of each instant in the workspace time zone (for stop-searches whose file does not
+    say its month). DuckDB's own date_trunc decides, so DST edges fall as they always did."""
+    con = casts.duck(timezone)
+    con.register("_occurred", pa.table({"t": occurred}))
+    try:
+        out = con.sql("SELECT CAST(date_trunc('month', t) AS DATE) AS m FROM _occurred").to_arrow_table()
+    finally:
+        con.unregister("_occurred")
+    return casts.as_array(out.column("m"))
+
+
+def _street_keys(t: pa.Table) -> pa.Array:
+    """A street row's Crime ID, else ``'k' || md5(concat_ws('|', force, month, crime_type,
+    printf('%.6f', lon), printf('%.6f', lat), location))``, NULL parts blank: stable across
+    republications of the same row."""
+    crime_id = casts.as_array(t.column("crime_id"))
+    missing = casts.flags(pc.is_null(crime_id))
+    if not missing.any():
+        return crime_id
+    sub = t.filter(pa.array(missing))
+    blank = pa.scalar("", pa.string())
+
+    def col(name: str) -> pa.Array:
+        return casts.as_array(sub.column(name))
+
+    joined = pc.binary_join_element_wise(
+        col("force"),
+        col("month").cast(pa.string()),
+        col("crime_type"),
+        pc.coalesce(casts.fixed6(col("lon"), col("lon_txt")), blank),
+        pc.coalesce(casts.fixed6(col("lat"), col("lat_txt")), blank),
+        pc.coalesce(col("location"), blank),
+        "|",
+        null_handling="skip",
+    )
+    return pc.replace_with_mask(crime_id, pa.array(missing), casts.md5_hex(joined, "k"))
+
+
+def _stop_keys(t: pa.Table) -> pa.Array:
+    """``'s' || md5(...)`` of what a stop-search row says: the files carry no id."""
+    blank = pa.scalar("", pa.string())
+
+    def col(name: str) -> pa.Array:
+        return casts.as_array(t.column(name))
+
+    parts = [col("force"), col("date_txt")] + [
+        pc.coalesce(col(name), blank)
+        for name in ("lat_txt", "lon_txt", "search_type", "gender", "age_range", "self_defined_ethnicity",
+                     "officer_defined_ethnicity", "legislation", "object_of_search", "outcome_txt")
+    ]  # fmt: skip
+    return casts.md5_hex(pc.binary_join_element_wise(*parts, "|", null_handling="skip"), "s")

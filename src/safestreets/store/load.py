@@ -1,33 +1,44 @@
-"""Loading a batch: validate, key, project, assign areas, replace, insert, record — atomically.
+"""Loading batches: check, filter, key, project, then replace, insert, assign and record atomically.
 
-Everything before the transaction works on temporary tables, so a bad file or a killed process
-leaves the store exactly as it was. Inside the transaction the load replaces what it supersedes:
-police.uk files replace the same force and month from earlier loads (police.uk republishes months as
-outcomes update); keyed sources (the API, a force's records) replace rows with the same keys.
+A load has two halves. ``prepare`` works on one source's rows alone, in Arrow, outside any
+transaction (and so may run in a worker thread while another file is being stored): it applies the
+checks, sets bad rows aside or stops, applies the filters, numbers repeated keys, projects points and
+builds the rows of the target table. ``commit`` then stores one or more prepared sources in one
+transaction: a failure (or a killed process) leaves the store exactly as it was before that
+transaction. Inside it, each load replaces what it supersedes: police.uk files replace the same force
+and month from earlier loads (police.uk republishes months as outcomes update); keyed sources (the API,
+a force's records) replace rows with the same keys.
+
+Several files may share one transaction (``ingest`` groups them): each file is still stored whole or
+not at all, and files in one group never touch the same force and month, so the group stores exactly
+what loading them one by one would.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from safestreets import harm, vocab
+from safestreets import harm
 from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
-from safestreets.sources.csvread import BadRow
-from safestreets.sources.policeuk import TYPED_SQL
-from safestreets.store import fetch_one, get_setting, transaction
-from safestreets.store.batches import BatchRecord, find_loaded, next_batch_id, record_batch
+from safestreets.sources.casts import as_array, flags, map_distinct
+from safestreets.sources.csvread import ROW, BadRow
+from safestreets.store import fetch_one, transaction
+from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
 
 POLICE_UK_SOURCES = ("police.uk", "police.uk-api")
 TARGET = {"street": "events", "outcomes": "outcomes", "stop-and-search": "stop_searches",
           "force-records": "events"}  # fmt: skip
+KEY_COLUMN = {"events": "event_id", "stop_searches": "search_id"}
+ErrorRow = tuple[int, str | None, str, str | None]  # (row, column, reason, value)
 
 
 @dataclass(frozen=True)
@@ -64,315 +75,359 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
-class Check:
+class Problem:
+    """One check over staged rows: which rows fail it, and the text to show for them."""
+
     column: str  # as the user knows it: the file's column name
     reason: str
-    failing: str  # SQL condition over the typed table
-    value: str  # SQL expression for the offending text
+    failing: np.ndarray  # bool, one per staged row
+    value: Callable[[], pa.Array]  # the offending text per staged row (asked for on the error path only)
 
 
-def _coordinate_checks(lon: str = "Longitude", lat: str = "Latitude") -> list[Check]:
-    blank = "nullif(trim({}), '') IS NULL"
-    return [
-        Check(lon, "not a number", f"NOT ({blank.format('lon_txt')}) AND lon IS NULL", "lon_txt"),
-        Check(lat, "not a number", f"NOT ({blank.format('lat_txt')}) AND lat IS NULL", "lat_txt"),
-        Check(lon, "longitude outside -180 to 180", "lon NOT BETWEEN -180 AND 180", "lon_txt"),
-        Check(lat, "latitude outside -90 to 90", "lat NOT BETWEEN -90 AND 90", "lat_txt"),
-        Check(
-            lat,
-            "a longitude without a latitude, or the other way round",
-            f"({blank.format('lon_txt')}) <> ({blank.format('lat_txt')})",
-            "coalesce(lat_txt, '') || ' / ' || coalesce(lon_txt, '')",
-        ),
-    ]
+@dataclass
+class Staged:
+    """A source's rows typed into canonical columns, before checks and filters are applied.
+
+    ``table`` holds ``_row`` (data rows from 1), the canonical columns of its kind and any text the
+    key needs. ``keys`` makes the stable key of the rows that survive checks and filters; without it
+    the table's own ``key0`` column (if any) is the key.
+    """
+
+    kind: str
+    table: pa.Table
+    problems: list[Problem]
+    keys: Callable[[pa.Table], pa.Array] | None = None
 
 
-_FORCE_CHECK = Check("Falls within", "no force named (Falls within and Reported by are blank)",
-                     "force IS NULL", "force_txt")  # fmt: skip
-_MONTH_CHECK = Check("Month", "not a month of the form YYYY-MM", "month IS NULL", "month_txt")
+@dataclass
+class Prepared:
+    """One source checked, filtered, keyed and projected: the rows to store and what to record."""
 
-CHECKS: dict[str, list[Check]] = {
-    "street": [
-        _MONTH_CHECK,
-        _FORCE_CHECK,
-        Check("Crime type", "not one of the police.uk crime types", "crime_type IS NULL", "type_txt"),
-        *_coordinate_checks(),
-    ],
-    "outcomes": [
-        _MONTH_CHECK,
-        _FORCE_CHECK,
-        Check("Outcome type", "blank outcome type", "outcome_txt IS NULL", "outcome_txt"),
-        *_coordinate_checks(),
-    ],
-    "stop-and-search": [
-        Check("Date", "not an ISO 8601 date-time", "occurred_at IS NULL", "date_txt"),
-        Check("Part of a policing operation", "not True or False",
-              "nullif(trim(operation_txt), '') IS NOT NULL AND part_of_operation IS NULL", "operation_txt"),
-        Check("Outcome linked to object of search", "not True or False",
-              "nullif(trim(linked_txt), '') IS NOT NULL AND outcome_linked IS NULL", "linked_txt"),
-        Check("Removal of more than just outer clothing", "not True or False",
-              "nullif(trim(removal_txt), '') IS NOT NULL AND removal_more_than_outer IS NULL",
-              "removal_txt"),
-        *_coordinate_checks(),
-    ],
-}  # fmt: skip
+    kind: str
+    target: str
+    source: str  # the events.source value: police.uk, police.uk-api, force-records
+    replace: Literal["months", "keys"]
+    sha256: str | None
+    params: dict[str, Any]
+    rows: pa.Table  # the target table's columns (batch_id is added at commit)
+    errors: list[ErrorRow]
+    result: LoadResult
+    force_months: set[tuple[str, int]] = field(default_factory=set)  # (force, month days) held
+
+    @property
+    def label(self) -> str:
+        return self.result.source
 
 
-# --- keys and final rows, per kind -------------------------------------------------------------
-
-# The stable key before duplicates are numbered. Street rows keep their Crime ID; rows without one
-# (anti-social behaviour, most rows before 2013) get a hash of what identifies them, so the same row
-# republished next month gets the same key.
-KEY_SQL: dict[str, str] = {
-    "street": """coalesce(crime_id, 'k' || md5(concat_ws('|', force, month, crime_type,
-        coalesce(printf('%.6f', lon), ''), coalesce(printf('%.6f', lat), ''), coalesce(location, ''))))""",
-    "outcomes": "NULL::VARCHAR",
-    "stop-and-search": """'s' || md5(concat_ws('|', force, date_txt, coalesce(lat_txt, ''),
-        coalesce(lon_txt, ''), coalesce(search_type, ''), coalesce(gender, ''), coalesce(age_range, ''),
-        coalesce(self_defined_ethnicity, ''), coalesce(officer_defined_ethnicity, ''),
-        coalesce(legislation, ''), coalesce(object_of_search, ''), coalesce(outcome_txt, '')))""",
-}
-
-# Columns of each target table, in order, as expressions over typed ``t``, points ``p``, harm ``h``.
-FINAL_SELECT: dict[str, str] = {
-    "events": """key0, crime_id, force, month, occurred_at, t.crime_type, h.harm, t.lon, t.lat, p.x, p.y,
-        location, lsoa_code, lsoa_name, NULL, NULL, outcome, context""",
-    "outcomes": """crime_id, force, month, t.lon, t.lat, p.x, p.y, location, lsoa_code, lsoa_name,
-        NULL, NULL, outcome, outcome_txt""",
-    "stop_searches": """key0, force, month, occurred_at, search_type, part_of_operation, operation_name,
-        t.lon, t.lat, p.x, p.y, NULL, NULL, NULL, gender, age_range, self_defined_ethnicity,
-        officer_defined_ethnicity, legislation, object_of_search, outcome, outcome_txt, outcome_linked,
-        removal_more_than_outer""",
-}
-
-KEY_COLUMN = {"events": "event_id", "stop_searches": "search_id"}
+# --- prepare: everything that needs only the source's own rows ----------------------------------
 
 
-def _register_lookups(con: duckdb.DuckDBPyConnection) -> None:
-    table = harm.weights()
-    con.register("harm_weights", pa.table({"crime_type": list(table), "harm": list(table.values())}))
-
-
-def _map_table(con: duckdb.DuckDBPyConnection, sql: str, fn: Any, name: str) -> None:
-    """A small lookup table built in Python from the distinct values a column holds."""
-    values = [r[0] for r in con.execute(sql).fetchall() if r[0] is not None]
-    con.register(name, pa.table({"txt": pa.array(values, pa.string()),
-                                 "val": pa.array([fn(v) for v in values], pa.string())}))  # fmt: skip
-
-
-# Canonical columns each kind keeps in ``typed`` (the published text of checked fields is left in
-# the ``extracted`` view, read again only to describe an error).
-KEEP: dict[str, str] = {
-    "street": """_row, crime_id, force, month, occurred_at, crime_type, lon, lat, location, lsoa_code,
-        lsoa_name, outcome, context""",
-    "outcomes": "_row, crime_id, force, month, lon, lat, location, lsoa_code, lsoa_name, outcome, outcome_txt",
-    "stop-and-search": """_row, force, month, occurred_at, search_type, part_of_operation, operation_name,
-        lon, lat, gender, age_range, self_defined_ethnicity, officer_defined_ethnicity, legislation,
-        object_of_search, outcome, outcome_txt, outcome_linked, removal_more_than_outer""",
-}
-
-
-def stage_policeuk(
-    con: duckdb.DuckDBPyConnection,
-    raw: pa.Table,
-    kind: str,
-    *,
-    file_force: str | None,
-    file_month: str | None,
-) -> None:
-    """Build temp table ``typed`` from ``raw`` in one pass: canonical columns, ``key0`` and a
-    ``problem`` bit mask of the checks each row fails."""
-    con.register("raw", raw)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW extracted AS {TYPED_SQL[kind]}")
-    renames = vocab.STOP_OUTCOME_RENAMES if kind == "stop-and-search" else vocab.OUTCOME_RENAMES
-    _map_table(con, "SELECT DISTINCT outcome_txt FROM extracted",
-               lambda v: renames.get(v, v), "outcome_map")  # fmt: skip
-    joins = ["LEFT JOIN outcome_map o ON o.txt = t.outcome_txt"]
-    force = _quote(file_force) if file_force else "NULL::VARCHAR"
-    if kind == "stop-and-search":
-        month = f"DATE {_quote(file_month + '-01')}" if file_month else "date_trunc('month', occurred_at)"
-        cols = f"{force} AS force, CAST({month} AS DATE) AS month"
-    else:
-        _map_table(con, "SELECT DISTINCT force_txt FROM extracted", vocab.force_id, "force_map")
-        joins.append("LEFT JOIN force_map f ON f.txt = t.force_txt")
-        # The file's own force (its name in the archive) wins: a BTP file's rows "fall within" other
-        # forces, and a month re-load must replace exactly what that file loaded before.
-        cols = f"coalesce({force}, f.val) AS force, NULL::TIMESTAMPTZ AS occurred_at"
-        if kind == "street":
-            _map_table(con, "SELECT DISTINCT type_txt FROM extracted",
-                       vocab.canonical_crime_type, "type_map")  # fmt: skip
-            joins.append("LEFT JOIN type_map ty ON ty.txt = t.type_txt")
-            cols += ", ty.val AS crime_type"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW checked AS
-            SELECT t.*, {cols}, o.val AS outcome FROM extracted t {" ".join(joins)}"""
-    )
-    stage_typed(con, KEEP[kind], KEY_SQL[kind], CHECKS[kind])
-
-
-def stage_typed(con: duckdb.DuckDBPyConnection, keep: str, key_sql: str, checks: Sequence[Check]) -> None:
-    """Materialise ``typed`` from view ``checked``, with ``key0`` and the ``problem`` bit mask."""
-    mask = " | ".join(f"(CASE WHEN {c.failing} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(checks))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE typed AS
-            SELECT {keep}, {key_sql} AS key0, {mask or "0"} AS problem FROM checked"""
-    )
-
-
-def number_duplicate_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Repeated keys (a Crime ID published twice, identical rows) become key, key#2, key#3 in file
-    order: deterministic, and every row is kept."""
-    if not fetch_one(
-        con, "SELECT 1 FROM typed WHERE key0 IS NOT NULL GROUP BY key0 HAVING count(*) > 1 LIMIT 1"
-    ):
-        return
-    con.execute(
-        """UPDATE typed SET key0 = typed.key0 || '#' || d.n
-           FROM (SELECT _row, row_number() OVER (PARTITION BY key0 ORDER BY _row) AS n
-                 FROM typed WHERE key0 IN (SELECT key0 FROM typed GROUP BY key0 HAVING count(*) > 1)) d
-           WHERE typed._row = d._row AND d.n > 1"""
-    )
-
-
-def cleanup(con: duckdb.DuckDBPyConnection) -> None:
-    for view in ("checked", "extracted"):
-        con.execute(f"DROP VIEW IF EXISTS {view}")
-    con.execute("DROP TABLE IF EXISTS typed")
-    for name in ("raw", "pts", "bad", "outcome_map", "force_map", "type_map", "harm_weights"):
-        with contextlib.suppress(Exception):  # not registered for this kind
-            con.unregister(name)
-
-
-def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[tuple]:
-    """Every (row, column, reason, value) that fails a check, in file order and, within a row, in the
-    order of ``checks`` (the most direct complaint first: "not a number" before "no latitude")."""
-    flagged = con.execute("SELECT _row, problem FROM typed WHERE problem <> 0 ORDER BY _row").fetchall()
-    if not flagged:
-        return []  # the common case
-    con.register("flagged", pa.table({"_row": [r for r, _ in flagged]}))
-    parts = [
-        f"SELECT _row, {i} AS check_no, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
-        f"CAST({c.value} AS VARCHAR) AS value "
-        f"FROM checked WHERE _row IN (SELECT _row FROM flagged) AND ({c.failing})"
-        for i, c in enumerate(checks)
-    ]
-    found = con.execute(
-        f"SELECT _row, col, reason, value FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, check_no"
-    ).fetchall()
-    con.unregister("flagged")
+def problem_rows(staged: Staged) -> list[ErrorRow]:
+    """Every (row, column, reason, value) that fails a check, in check order within a row."""
+    found: list[ErrorRow] = []
+    rows = None
+    for p in staged.problems:
+        if not p.failing.any():
+            continue
+        if rows is None:
+            rows = as_array(staged.table.column(ROW)).to_numpy()
+        where = np.flatnonzero(p.failing)
+        values = pc.take(as_array(p.value()), pa.array(where)).to_pylist()
+        found += [(int(rows[i]), p.column, p.reason, v) for i, v in zip(where, values, strict=True)]
     return found
 
 
-def _project_points(con: duckdb.DuckDBPyConnection) -> None:
-    """Project each distinct point once: police.uk points are shared snap points."""
-    pts = con.sql(
-        "SELECT DISTINCT lon, lat FROM typed WHERE lon IS NOT NULL AND lat IS NOT NULL"
-    ).fetchnumpy()
-    lon = np.asarray(pts["lon"], dtype="float64")
-    lat = np.asarray(pts["lat"], dtype="float64")
-    x, y = lonlat_to_crs(lon, lat, get_setting(con, "crs"))
-    con.register("pts", pa.table({"lon": lon, "lat": lat, "x": x, "y": y}))
-
-
-def load_staged(
-    con: duckdb.DuckDBPyConnection,
+def prepare(
+    staged: Staged,
     *,
-    kind: str,
     label: str,
     sha256: str | None,
     rows_read: int,
     bad_rows: Sequence[BadRow],
     opts: LoadOptions,
+    crs: str,
     source: str = "police.uk",
     replace: Literal["months", "keys"] = "months",
-    checks: Sequence[Check] | None = None,
+    errors: list[ErrorRow] | None = None,
     extra_params: dict[str, Any] | None = None,
-) -> LoadResult:
-    """Finish a load from temp table ``typed``: check, filter, key, project, then one transaction."""
+) -> Prepared:
+    """Apply checks and filters, key, project, and build the target rows. A bad row stops the load
+    with an InputError naming the first one, unless ``opts.skip_bad_rows``. ``errors`` replaces the
+    staged problems when the caller found them itself."""
+    kind, target = staged.kind, TARGET[staged.kind]
     result = LoadResult(source=label, kind=kind, rows_read=rows_read)
-    errors = [(r, col, reason, None) for r, col, reason in bad_rows]
-    errors += find_errors(con, CHECKS[kind] if checks is None else checks)
-    errors.sort(key=lambda e: e[0])  # stable: keeps each row's errors in check order
-    if errors and not opts.skip_bad_rows:
-        row, column, reason, value = errors[0]
-        more = len({e[0] for e in errors})
+    found: list[ErrorRow] = [(r, col or None, reason, None) for r, col, reason in bad_rows]
+    found += problem_rows(staged) if errors is None else errors
+    found.sort(key=lambda e: e[0])  # stable: keeps each row's errors in check order
+    if found and not opts.skip_bad_rows:
+        row, column, reason, value = found[0]
+        more = len({e[0] for e in found})
         hint = f"; {more} rows have problems (--skip-bad-rows loads the rest)" if more > 1 else ""
-        raise InputError(label, reason + hint, row=row, column=column or None, value=value)
-    if errors:
-        con.register("bad", pa.table({"_row": sorted({e[0] for e in errors})}))
-        con.execute("DELETE FROM typed WHERE _row IN (SELECT _row FROM bad)")
-    result.rows_rejected = len({e[0] for e in errors})
-    keep = []
+        raise InputError(label, reason + hint, row=row, column=column, value=value)
+    bad = sorted({e[0] for e in found})
+    result.rows_rejected = len(bad)
+
+    t = staged.table
+    keep = np.ones(t.num_rows, dtype=bool)
+    if bad:
+        keep &= ~np.isin(as_array(t.column(ROW)).to_numpy(), np.asarray(bad, dtype="int64"))
     if opts.forces:
-        keep.append(f"force IN ({', '.join(_quote(f) for f in sorted(opts.forces))})")
+        keep &= flags(pc.is_in(t.column("force"), pa.array(sorted(opts.forces), pa.string())))
     if opts.months:
-        keep.append(f"strftime(month, '%Y-%m') IN ({', '.join(_quote(m) for m in sorted(opts.months))})")
-    if keep:
-        con.execute(f"DELETE FROM typed WHERE NOT ({' AND '.join(keep)})")
-    number_duplicate_keys(con)
+        month_text = pc.utf8_slice_codeunits(pc.cast(t.column("month"), pa.string()), 0, 7)
+        keep &= flags(pc.is_in(month_text, pa.array(sorted(opts.months), pa.string())))
+    if not keep.all():
+        t = t.filter(pa.array(keep))
 
-    target = TARGET[kind]
-    summary = fetch_one(
-        con,
-        "SELECT count(*), count(*) FILTER (WHERE lon IS NULL), "
-        "list(DISTINCT strftime(month, '%Y-%m') ORDER BY 1), list(DISTINCT force ORDER BY 1) FROM typed",
-    )
-    assert summary is not None
-    result.rows_loaded, result.rows_no_location = int(summary[0]), int(summary[1])
+    key0 = staged.keys(t) if staged.keys is not None else None
+    if key0 is None and "key0" in t.column_names:
+        key0 = as_array(t.column("key0"))
+    if key0 is not None:
+        key0 = number_duplicate_keys(key0)
+
+    lon, lat = as_array(t.column("lon")), as_array(t.column("lat"))
+    force, month = as_array(t.column("force")), as_array(t.column("month"))
+    result.rows_loaded = t.num_rows
+    result.rows_no_location = lon.null_count
     result.rows_filtered = rows_read - result.rows_rejected - result.rows_loaded
-    result.months, result.forces = list(summary[2] or []), list(summary[3] or [])
-    _project_points(con)
-    _register_lookups(con)
-    batch_id = next_batch_id(con)
-    select = (
-        f"SELECT {FINAL_SELECT[target]}, {_quote(source)}, {batch_id} FROM typed t "
-        "LEFT JOIN pts p ON p.lon = t.lon AND p.lat = t.lat "
-        + ("LEFT JOIN harm_weights h ON h.crime_type = t.crime_type " if target == "events" else "")
+    result.months = sorted(
+        {f"{m.year:04d}-{m.month:02d}" for m in pc.unique(month).to_pylist() if m is not None}
+    )
+    result.forces = sorted(f for f in pc.unique(force).to_pylist() if f is not None)
+    x, y = project_points(lon, lat, crs)
+
+    columns = _final_columns(target, t, key0, x, y)
+    columns["source"] = pa.repeat(pa.scalar(source, pa.string()), t.num_rows)
+    prepared = Prepared(
+        kind=kind,
+        target=target,
+        source=source,
+        replace=replace,
+        sha256=sha256,
+        params={"kind": kind, **opts.params(), **(extra_params or {})},
+        rows=pa.table(columns),
+        errors=found,
+        result=result,
+    )
+    if replace == "months" and t.num_rows:
+        pairs = pa.table({"f": force, "m": month.cast(pa.int32())}).group_by(["f", "m"]).aggregate([])
+        prepared.force_months = set(
+            zip(pairs.column("f").to_pylist(), pairs.column("m").to_pylist(), strict=True)
+        )
+    return prepared
+
+
+def _final_columns(
+    target: str, t: pa.Table, key0: pa.Array | None, x: pa.Array, y: pa.Array
+) -> dict[str, pa.Array]:
+    """The target table's columns by name (those left out are NULL: areas are assigned in the
+    transaction, where the loaded areas are known)."""
+
+    def col(name: str) -> pa.Array:
+        return as_array(t.column(name))
+
+    if target == "events":
+        weights = harm.weights()
+        crime_type = col("crime_type")
+        return {
+            "event_id": key0, "crime_id": col("crime_id"), "force": col("force"), "month": col("month"),
+            "occurred_at": col("occurred_at"), "crime_type": crime_type,
+            "harm": map_distinct(crime_type, weights.get, pa.float64()),
+            "lon": col("lon"), "lat": col("lat"), "x": x, "y": y, "location": col("location"),
+            "lsoa_code": col("lsoa_code"), "lsoa_name": col("lsoa_name"), "outcome": col("outcome"),
+            "context": col("context"),
+        }  # fmt: skip
+    if target == "outcomes":
+        return {
+            "crime_id": col("crime_id"), "force": col("force"), "month": col("month"), "lon": col("lon"),
+            "lat": col("lat"), "x": x, "y": y, "location": col("location"), "lsoa_code": col("lsoa_code"),
+            "lsoa_name": col("lsoa_name"), "outcome_type": col("outcome"),
+            "outcome_raw": col("outcome_txt"),
+        }  # fmt: skip
+    return {
+        "search_id": key0, "force": col("force"), "month": col("month"), "occurred_at": col("occurred_at"),
+        "search_type": col("search_type"), "part_of_operation": col("part_of_operation"),
+        "operation_name": col("operation_name"), "lon": col("lon"), "lat": col("lat"), "x": x, "y": y,
+        "gender": col("gender"), "age_range": col("age_range"),
+        "self_defined_ethnicity": col("self_defined_ethnicity"),
+        "officer_defined_ethnicity": col("officer_defined_ethnicity"), "legislation": col("legislation"),
+        "object_of_search": col("object_of_search"), "outcome": col("outcome"),
+        "outcome_raw": col("outcome_txt"), "outcome_linked": col("outcome_linked"),
+        "removal_more_than_outer": col("removal_more_than_outer"),
+    }  # fmt: skip
+
+
+def number_duplicate_keys(keys: pa.Array) -> pa.Array:
+    """Repeated keys (a Crime ID published twice, identical rows) become key, key#2, key#3 in file
+    order: deterministic, and every row is kept. NULL keys stay NULL."""
+    valid = len(keys) - keys.null_count
+    if valid == 0 or pc.count_distinct(keys).as_py() == valid:
+        return keys  # the common case
+    encoded = pc.dictionary_encode(keys)
+    idx = pc.fill_null(encoded.indices, -1).to_numpy()
+    order = np.argsort(idx, kind="stable")  # stable: file order within each key
+    ranked = idx[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
+    nth = np.empty(len(idx), dtype=np.int64)
+    nth[order] = np.arange(len(idx)) - first + 1
+    repeat = (nth > 1) & (idx >= 0)
+    where = np.flatnonzero(repeat)
+    suffixed = pc.binary_join_element_wise(
+        pc.take(keys, pa.array(where)), pa.array([f"#{n}" for n in nth[where]], pa.string()), ""
+    )
+    return pc.replace_with_mask(keys, pa.array(repeat), suffixed)
+
+
+def project_points(lon: pa.Array, lat: pa.Array, crs: str) -> tuple[pa.Array, pa.Array]:
+    """x/y in ``crs`` for rows with both coordinates (NULL otherwise), each distinct point projected
+    once: police.uk points are shared snap points, so there are far fewer points than rows."""
+    n = len(lon)
+    has = ~(flags(pc.is_null(lon)) | flags(pc.is_null(lat)))
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    if has.any():
+        pts = np.empty((int(has.sum()), 2), dtype="float64")
+        pts[:, 0] = lon.to_numpy(zero_copy_only=False)[has]
+        pts[:, 1] = lat.to_numpy(zero_copy_only=False)[has]
+        # A point's 16 bytes as one hashable value: pyarrow's hash table finds the distinct ones.
+        packed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(pts), [None, pa.py_buffer(pts)])
+        encoded = pc.dictionary_encode(packed)
+        uniq = np.frombuffer(encoded.dictionary.buffers()[1], dtype="float64").reshape(-1, 2)
+        ux, uy = lonlat_to_crs(uniq[:, 0].copy(), uniq[:, 1].copy(), crs)
+        inverse = encoded.indices.to_numpy()
+        x[has] = ux[inverse]
+        y[has] = uy[inverse]
+    return pa.array(x, mask=~has), pa.array(y, mask=~has)
+
+
+# --- commit: one transaction for one or more prepared sources ------------------------------------
+
+
+def commit(con: duckdb.DuckDBPyConnection, group: Sequence[Prepared]) -> list[LoadResult]:
+    """Store ``group`` in one transaction: replace what each source supersedes, insert its rows,
+    assign areas, keep its rejects and record one batch per source. Sources of one group must not
+    share a (target, force, month) or a key; ``ingest`` forms groups so."""
+    ids = next_batch_ids(con, len(group))
+    with transaction(con):
+        for target in dict.fromkeys(p.target for p in group):
+            members = [(batch_id, p) for batch_id, p in zip(ids, group, strict=True) if p.target == target]
+            _replace(con, target, members)
+            _insert(con, target, members)
+            _assign(con, target, [batch_id for batch_id, _ in members])
+        _insert_rejects(con, ids, group)
+        record_batches(con, [(batch_id, _record(p)) for batch_id, p in zip(ids, group, strict=True)])
+    for batch_id, p in zip(ids, group, strict=True):
+        p.result.batch_id = batch_id
+    return [p.result for p in group]
+
+
+def _replace(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int, Prepared]]) -> None:
+    """Delete what the members supersede, counting it per member."""
+    months = [(i, p) for i, (_, p) in enumerate(members) if p.replace == "months" and p.force_months]
+    if months:
+        keys = pa.table({
+            "i": pa.array([i for i, p in months for _ in p.force_months], pa.int32()),
+            "f": pa.array([f for _, p in months for f, _ in sorted(p.force_months)], pa.string()),
+            "m": pa.array([m for _, p in months for _, m in sorted(p.force_months)], pa.int32()).cast(pa.date32()),
+        })  # fmt: skip
+        sources = ", ".join(_quote(s) for s in POLICE_UK_SOURCES)
+        # The month range lets DuckDB skip row groups by their min/max before joining.
+        lo, hi = pc.min_max(keys.column("m")).values()
+        match = (
+            f"FROM {target} AS old, _replace_keys AS k WHERE old.force = k.f AND old.month = k.m "
+            f"AND old.source IN ({sources}) AND old.month BETWEEN DATE '{lo}' AND DATE '{hi}'"
+        )
+        con.register("_replace_keys", keys)
+        try:
+            counts = dict(con.execute(f"SELECT k.i, count(*) {match} GROUP BY k.i").fetchall())
+            if counts:
+                con.execute(
+                    f"DELETE FROM {target} AS old USING _replace_keys AS k WHERE old.force = k.f "
+                    f"AND old.month = k.m AND old.source IN ({sources}) "
+                    f"AND old.month BETWEEN DATE '{lo}' AND DATE '{hi}'"
+                )
+        finally:
+            con.unregister("_replace_keys")
+        for i, p in months:
+            p.result.rows_replaced = int(counts.get(i, 0))
+    for _, p in members:
+        if p.replace != "keys":
+            continue
+        con.register("_replace_keys", pa.table({"k": p.rows.column(KEY_COLUMN[target])}))
+        try:
+            p.result.rows_replaced = _deleted(
+                con, f"DELETE FROM {target} WHERE {KEY_COLUMN[target]} IN (SELECT k FROM _replace_keys)"
+            )
+        finally:
+            con.unregister("_replace_keys")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int, Prepared]]) -> None:
+    tables = [
+        p.rows.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int32()), p.rows.num_rows))
+        for batch_id, p in members
+        if p.rows.num_rows
+    ]
+    if not tables:
+        return
+    con.register("_insert_rows", pa.concat_tables(tables))
+    try:
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _insert_rows")
+    finally:
+        con.unregister("_insert_rows")
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, ids: Sequence[int], group: Sequence[Prepared]) -> None:
+    rows = [
+        (b, r, col, value, reason)
+        for b, p in zip(ids, group, strict=True)
+        for r, col, reason, value in p.errors
+    ]
+    if not rows:
+        return
+    table = pa.table({
+        "batch_id": pa.array([r[0] for r in rows], pa.int32()),
+        "row_number": pa.array([r[1] for r in rows], pa.int64()),
+        "column_name": pa.array([r[2] for r in rows], pa.string()),
+        "value": pa.array([None if r[3] is None else str(r[3]) for r in rows], pa.string()),
+        "reason": pa.array([r[4] for r in rows], pa.string()),
+    })  # fmt: skip
+    con.register("_rejects", table)
+    try:
+        con.execute("INSERT INTO rejects BY NAME SELECT * FROM _rejects")
+    finally:
+        con.unregister("_rejects")
+
+
+def _record(p: Prepared) -> BatchRecord:
+    r = p.result
+    return BatchRecord(
+        kind=p.kind,
+        source=p.label,
+        sha256=p.sha256,
+        force=",".join(r.forces) or None,
+        months=r.months,
+        params=p.params,
+        rows_read=r.rows_read,
+        rows_loaded=r.rows_loaded,
+        rows_rejected=r.rows_rejected,
+        rows_filtered=r.rows_filtered,
+        rows_no_location=r.rows_no_location,
+        rows_replaced=r.rows_replaced,
     )
 
-    with transaction(con):
-        if replace == "months":
-            placeholders = ", ".join(_quote(s) for s in POLICE_UK_SOURCES)
-            result.rows_replaced = _deleted(
-                con,
-                f"""
-                DELETE FROM {target} AS old USING (SELECT DISTINCT force, month FROM typed) AS k
-                WHERE old.force = k.force AND old.month = k.month AND old.source IN ({placeholders})""",
-            )
-        else:
-            key = KEY_COLUMN[target]
-            result.rows_replaced = _deleted(
-                con,
-                f"DELETE FROM {target} WHERE {key} IN (SELECT key0 FROM typed)",
-            )
-        con.execute(f"INSERT INTO {target} {select}")
-        _assign(con, target, batch_id)
-        if errors:
-            con.executemany(
-                "INSERT INTO rejects VALUES (?, ?, ?, ?, ?)",
-                [[batch_id, r, col or None, value, reason] for r, col, reason, value in errors],
-            )
-        params = {"kind": kind, **opts.params(), **(extra_params or {})}
-        record_batch(
-            con,
-            batch_id,
-            BatchRecord(
-                kind=kind,
-                source=label,
-                sha256=sha256,
-                force=",".join(result.forces) or None,
-                months=result.months,
-                params=params,
-                rows_read=rows_read,
-                rows_loaded=result.rows_loaded,
-                rows_rejected=result.rows_rejected,
-                rows_filtered=result.rows_filtered,
-                rows_no_location=result.rows_no_location,
-                rows_replaced=result.rows_replaced,
-            ),
-        )
-    result.batch_id = batch_id
-    return result
+
+def _assign(con: duckdb.DuckDBPyConnection, target: str, batch_ids: Sequence[int]) -> None:
+    has_areas = fetch_one(con, "SELECT EXISTS (SELECT 1 FROM areas)")
+    if not has_areas or not has_areas[0]:
+        return
+    from safestreets.geo.assign import assign_areas  # areas are optional: import only when used
+
+    assign_areas(con, target, where=f"batch_id IN ({', '.join(str(int(b)) for b in batch_ids)})")
+
+
+# --- re-loads ------------------------------------------------------------------------------------
 
 
 def already_loaded(
@@ -393,18 +448,86 @@ def already_loaded(
     return previous if live and live[0] else None
 
 
-def _assign(con: duckdb.DuckDBPyConnection, target: str, batch_id: int) -> None:
-    has_areas = fetch_one(con, "SELECT count(*) FROM areas")
-    if not has_areas or not has_areas[0]:
-        return
-    from safestreets.geo.assign import assign_areas  # areas are optional: import only when used
-
-    assign_areas(con, target, where=f"batch_id = {batch_id}")
+# --- SQL staging, for sources typed in DuckDB (a force's own records) ----------------------------
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = fetch_one(con, f"SELECT count(*) FROM {table}")
-    return int(row[0]) if row else 0
+@dataclass(frozen=True)
+class Check:
+    column: str  # as the user knows it: the file's column name
+    reason: str
+    failing: str  # SQL condition over the view ``checked``
+    value: str  # SQL expression for the offending text
+
+
+# Canonical columns each kind keeps in ``typed``.
+KEEP: dict[str, str] = {
+    "street": """_row, crime_id, force, month, occurred_at, crime_type, lon, lat, location, lsoa_code,
+        lsoa_name, outcome, context""",
+}
+
+
+def stage_typed(con: duckdb.DuckDBPyConnection, keep: str, key_sql: str, checks: Sequence[Check]) -> None:
+    """Materialise ``typed`` from view ``checked``, with ``key0`` and the ``problem`` bit mask."""
+    mask = " | ".join(f"(CASE WHEN {c.failing} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(checks))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE typed AS
+            SELECT {keep}, {key_sql} AS key0, {mask or "0"} AS problem FROM checked"""
+    )
+
+
+def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[ErrorRow]:
+    """Every (row, column, reason, value) that fails a check, in file order and, within a row, in the
+    order of ``checks`` (the most direct complaint first: "not a number" before "no latitude")."""
+    flagged = con.execute("SELECT _row, problem FROM typed WHERE problem <> 0 ORDER BY _row").fetchall()
+    if not flagged:
+        return []  # the common case
+    con.register("flagged", pa.table({"_row": [r for r, _ in flagged]}))
+    parts = [
+        f"SELECT _row, {i} AS check_no, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
+        f"CAST({c.value} AS VARCHAR) AS value "
+        f"FROM checked WHERE _row IN (SELECT _row FROM flagged) AND ({c.failing})"
+        for i, c in enumerate(checks)
+    ]
+    found = con.execute(
+        f"SELECT _row, col, reason, value FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, check_no"
+    ).fetchall()
+    con.unregister("flagged")
+    return [(int(r), col, reason, value) for r, col, reason, value in found]
+
+
+def load_staged(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    kind: str,
+    label: str,
+    sha256: str | None,
+    rows_read: int,
+    bad_rows: Sequence[BadRow],
+    opts: LoadOptions,
+    checks: Sequence[Check],
+    crs: str,
+    source: str,
+    replace: Literal["months", "keys"] = "keys",
+    extra_params: dict[str, Any] | None = None,
+) -> LoadResult:
+    """Finish a load from temp table ``typed`` (see ``stage_typed``) in one transaction."""
+    errors = find_errors(con, checks)
+    typed = con.sql("SELECT * EXCLUDE (problem) FROM typed ORDER BY _row").to_arrow_table()
+    staged = Staged(kind, typed, [])
+    prepared = prepare(
+        staged, label=label, sha256=sha256, rows_read=rows_read, bad_rows=bad_rows, opts=opts, crs=crs,
+        source=source, replace=replace, errors=errors, extra_params=extra_params,
+    )  # fmt: skip
+    return commit(con, [prepared])[0]
+
+
+def cleanup(con: duckdb.DuckDBPyConnection) -> None:
+    for view in ("checked", "extracted"):
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    con.execute("DROP TABLE IF EXISTS typed")
+    for name in ("raw", "type_map"):
+        with contextlib.suppress(Exception):  # not registered for this source
+            con.unregister(name)
 
 
 def _deleted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
