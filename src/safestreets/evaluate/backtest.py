@@ -6,12 +6,15 @@ window's real events score it. The same function serves the CLI, the benchmark a
 
 Tasks run in worker processes (``n_jobs``); each worker receives the history and units once. Workers
 are started fresh (``spawn``) rather than forked: a fork after OpenMP has run (gradient boosting) can hang.
+Forecasts are shared between tasks and workers (:mod:`safestreets.forecast.shared`): models that forecast
+with others (an ensemble replaying its members) run last and find most of what they need already done.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import time
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from safestreets.evaluate.metrics import capture_curve, evaluate, flagged, stability
-from safestreets.forecast.base import Forecaster, clone
+from safestreets.forecast import shared
+from safestreets.forecast.base import Forecaster
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.surface import harm_per_event
 from safestreets.geo.units import Units
@@ -82,8 +86,10 @@ def backtest(
         ]
         if not hs_origins:
             raise ValueError(f"no origin leaves a whole {h} window inside the data")
-        for name, model in models.items():
-            tasks.extend((name, model, o, h) for o in hs_origins)
+        # Models that use others go last, so their members' forecasts are already shared when they run.
+        for composite in (False, True):
+            for o in hs_origins:
+                tasks.extend((name, model, o, h) for name, model in models.items() if model.composite == composite)
     options = {"coverages": tuple(float(c) for c in coverages), "rank_by": rank_by, "by_bcu": by_bcu}
 
     results: list[dict[str, Any]] = []
@@ -95,22 +101,31 @@ def backtest(
                 progress(f"{task[0]} @ {str(task[2])[:10]}")
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=ctx, initializer=_init, initargs=(history, units, options, True)
-        ) as pool:
-            for task, res in zip(tasks, pool.map(_run, tasks), strict=True):
-                results.append(res)
-                if progress:
-                    progress(f"{task[0]} @ {str(task[2])[:10]}")
+        folder = tempfile.mkdtemp(prefix="safestreets-forecasts-")
+        try:
+            with ProcessPoolExecutor(
+                max_workers=n_jobs, mp_context=ctx, initializer=_init,
+                initargs=(history, units, options, True, folder),
+            ) as pool:  # fmt: skip
+                for task, res in zip(tasks, pool.map(_run, tasks), strict=True):
+                    results.append(res)
+                    if progress:
+                        progress(f"{task[0]} @ {str(task[2])[:10]}")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     _STATE.clear()
     return _assemble(results, units, options, history)
 
 
-def _init(history: History, units: Units, options: dict[str, Any], limit_threads: bool) -> None:
+def _init(
+    history: History, units: Units, options: dict[str, Any], limit_threads: bool, folder: str | None = None
+) -> None:
     if limit_threads:  # one busy thread per worker process: the pool already uses every core
         from threadpoolctl import threadpool_limits
 
         _STATE["limits"] = threadpool_limits(1)
+    if folder is not None:
+        shared.set_dir(folder)
     _STATE.update(history=history, units=units, options=options)
 
 
@@ -131,12 +146,9 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
     units: Units = _STATE["units"]
     opts = _STATE["options"]
     end = horizon.add(origin)
-    m = clone(model)
-    t0 = time.perf_counter()
-    m.fit(history, origin)
-    t1 = time.perf_counter()
-    pred = m.predict(units, origin, end)
-    t2 = time.perf_counter()
+    # A fresh fit on the data before the origin, or the same forecast another task already made.
+    done = shared.forecast_many([shared.Job(model, origin, origin, end)], history, units)[0]
+    pred = done.prediction
     window = history.between(origin, end)
     edges = np.array([origin, end], dtype="datetime64[s]")
     actual = units.counts(window, edges)[:, 0]
@@ -155,7 +167,7 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
     flags = {c: np.flatnonzero(flagged(ranking, units.area, c)) for c in opts["coverages"]}
     return {
         "model": name, "origin": origin, "horizon": str(horizon), "rows": rows, "curve": curve,
-        "flags": flags, "fit_seconds": t1 - t0, "predict_seconds": t2 - t1,
+        "flags": flags, "fit_seconds": done.fit_seconds, "predict_seconds": done.predict_seconds,
         "train_events": len(history.before(origin)),
     }
 

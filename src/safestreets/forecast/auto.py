@@ -17,6 +17,7 @@ from safestreets.evaluate.backtest import BacktestResult, backtest, summarise
 from safestreets.forecast import BASELINES, MODELS, make_model
 from safestreets.forecast.base import Forecaster
 from safestreets.forecast.history import History, Horizon
+from safestreets.forecast.shared import forecast
 from safestreets.geo.units import Units
 
 
@@ -80,6 +81,7 @@ class Auto(Forecaster):
 
     name = "auto"
     summary = "the model that did best in the recent backtest"
+    composite = True
 
     def __init__(self, candidates: tuple[str, ...] | None = None, origins: int = 6,
                  coverages: tuple[float, ...] = (0.01, 0.05)) -> None:  # fmt: skip
@@ -97,12 +99,11 @@ class Auto(Forecaster):
         horizon = period_of(self.history_, start, end)
 
         def pick() -> Choice:
-            choice = choose(self.history_, units, horizon, candidates=self.candidates, origins=self.origins,
-                            coverages=self.coverages)  # fmt: skip
-            choice.model.fit(self.history_, self.until_)
-            return choice
+            return choose(self.history_, units, horizon, candidates=self.candidates, origins=self.origins,
+                          coverages=self.coverages)  # fmt: skip
 
         choice = self._memo(units, ("choice", str(horizon)), pick)
         self.choice_ = choice.name
         self.reason_ = choice.reason
-        return choice.model.predict(units, start, end)
+        # Shared: in a backtest the chosen model has usually made this very forecast already.
+        return forecast(choice.model, self.history_, self.until_, units, start, end)

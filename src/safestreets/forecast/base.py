@@ -35,6 +35,9 @@ class Forecaster:
     summary: ClassVar[str] = ""
     #: A baseline is a published method we must beat, not a candidate for ``auto``.
     baseline: ClassVar[bool] = False
+    #: Forecasts with other models (an ensemble, auto): a backtest runs it after the others, so it finds
+    #: their forecasts shared (:mod:`safestreets.forecast.shared`) instead of repeating them.
+    composite: ClassVar[bool] = False
 
     # --- parameters ----------------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Ensemble: a weighted blend of other models, the weights learnt from its own small backtest.
 
-At fit time the members are fitted on all the data. On first sight of the units (and horizon) the
-ensemble replays the last few periods before the cut-off: each member is refitted at each of those
-origins on the data before it, and its forecast scored against what then happened. The weights are
+On first sight of the units (and horizon) the ensemble replays the last few periods before the cut-off:
+each member is fitted at each of those origins on the data before it, and its forecast scored against
+what then happened. The members' forecasts go through :mod:`safestreets.forecast.shared`, so a member
+fitted on the same data is fitted once: in a backtest the replays are mostly the forecasts the members
+made at earlier origins, and the final forecasts are those the members made at this one. The weights are
 those that would have captured most crime in the flagged area (mean hit rate over the chosen coverages),
 searched over the simplex: every single member, the equal blend and random blends. The blend mixes the
 members' spatial shares and scales them to the members' weighted mean total.
@@ -17,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from safestreets.evaluate.metrics import capture_curve
-from safestreets.forecast.base import Forecaster, clone, period_of
+from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
+from safestreets.forecast.shared import Job, forecast_many
 from safestreets.geo.units import Units
 
 
@@ -31,6 +34,7 @@ def _member(name: str) -> Forecaster:
 class Ensemble(Forecaster):
     name = "ensemble"
     summary = "blend of models weighted by their recent backtest"
+    composite = True
 
     def __init__(
         self,
@@ -51,30 +55,48 @@ class Ensemble(Forecaster):
             raise ValueError("an ensemble needs at least one member model")
         if "ensemble" in self.models:
             raise ValueError("an ensemble cannot contain itself")
-        self.members_ = {name: _member(name).fit(history, self.until_) for name in self.models}
+        # Unfitted members: each forecast fits one on the data it needs (or finds that forecast shared).
+        self.members_ = {name: _member(name) for name in self.models}
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         horizon = period_of(self.history_, start, end)
-        weights = self._memo(units, ("weights", str(horizon)), lambda: self._learn(units, horizon))
+        key = (units.key, "weights", str(horizon))
+        memo = self.__dict__.setdefault("memo_", {})
+        members = list(self.members_.values())
+        final = [Job(m, self.until_, start, end) for m in members]
+        if key in memo:
+            weights = memo[key]
+            preds = np.vstack([t.prediction for t in forecast_many(final, self.history_, units)])
+        else:
+            # The replays and the final forecasts in one batch: with workers sharing forecasts, each
+            # computes what nobody else has claimed before waiting on what another is computing.
+            replays = self._replays(units, horizon)
+            jobs = final + [Job(m, origin, origin, origin_end) for origin, origin_end, _ in replays for m in members]
+            done = [t.prediction for t in forecast_many(jobs, self.history_, units)]
+            n = len(members)
+            preds = np.vstack(done[:n])
+            scored = [
+                (np.vstack(done[n * (i + 1): n * (i + 2)]), actual) for i, (_, _, actual) in enumerate(replays)
+            ]
+            weights = memo[key] = self._search(scored, units)
         self.weights_ = dict(zip(self.models, weights.tolist(), strict=True))
-        preds = np.vstack([m.predict(units, start, end) for m in self.members_.values()])
         return blend(preds, weights)
 
-    def _learn(self, units: Units, horizon: Horizon) -> np.ndarray:
-        """Weights that maximise the mean hit rate over the recent origins."""
-        scored: list[tuple[np.ndarray, np.ndarray]] = []
+    def _replays(self, units: Units, horizon: Horizon) -> list[tuple[np.datetime64, np.datetime64, np.ndarray]]:
+        """The recent origins with events in their window: (origin, window end, actual counts)."""
+        out = []
         for k in range(1, self.origins + 1):
             origin = horizon.add(self.until_, -k)
             if origin <= self.history_.start:
                 break
             end = horizon.add(origin)
             actual = units.counts(self.history_, np.array([origin, end], dtype="datetime64[s]"))[:, 0]
-            if actual.sum() == 0:
-                continue
-            preds = np.vstack([
-                clone(m).fit(self.history_, origin).predict(units, origin, end) for m in self.members_.values()
-            ])
-            scored.append((preds, actual))
+            if actual.sum() > 0:
+                out.append((origin, end, actual))
+        return out
+
+    def _search(self, scored: list[tuple[np.ndarray, np.ndarray]], units: Units) -> np.ndarray:
+        """Weights that maximise the mean hit rate over the replayed origins."""
         n = len(self.models)
         if not scored or n == 1:
             return np.full(n, 1.0 / n)

@@ -80,7 +80,8 @@ class History:
     """Located events for one target, sorted by time.
 
     ``meta`` records what made it (store, target, types, sources, months, harm scheme) and travels into
-    every output. ``cache`` lets models and units memoise work keyed on this exact object.
+    every output. ``cache`` lets models and units memoise work keyed on this exact object;
+    ``shared_cache`` is shared with the prefixes cut from it.
     """
 
     x: np.ndarray
@@ -94,6 +95,10 @@ class History:
     #: as a feature; ``None`` when not loaded. Cut with the history, so it never leaks the future either.
     context: History | None = None
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    #: The history this one was cut from with :meth:`before` (``None`` for a whole history): its prefixes
+    #: share one memo, :attr:`shared_cache`. Not pickled, so a prefix sent to a worker carries no events
+    #: after its cut.
+    root: History | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.x)
@@ -146,11 +151,31 @@ class History:
             return (last.astype("datetime64[M]") + 1).astype("datetime64[s]")
         return last + np.timedelta64(1, "s")
 
-    def _slice(self, lo: int, hi: int, context: History | None) -> History:
+    def __getstate__(self) -> dict[str, Any]:
+        # Memos stay behind: they can be large (forecasts, feature blocks) and are rebuilt on demand.
+        state = dict(self.__dict__)
+        state["root"] = None
+        state["cache"] = {}
+        return state
+
+    def _slice(self, lo: int, hi: int, context: History | None, root: History | None = None) -> History:
         return History(
             self.x[lo:hi], self.y[lo:hi], self.t[lo:hi], self.crime_type[lo:hi], self.harm[lo:hi],
-            self.resolution, self.meta, context,
+            self.resolution, self.meta, context, root=root,
         )
+
+    @property
+    def shared_cache(self) -> dict[Any, Any]:
+        """A memo shared by a history and every prefix :meth:`before` cuts from it (the whole history's
+        ``cache``), so work done for one cut-off can serve fits at later ones. Every entry must be keyed
+        by the prefix it was computed from (its cut-off and event counts), so that a fit only ever finds
+        work on data it may see."""
+        return (self.root if self.root is not None else self).cache
+
+    @property
+    def prefix_key(self) -> tuple[int, int]:
+        """Which prefix of its root history this is: its event count and its context's."""
+        return len(self), -1 if self.context is None else len(self.context)
 
     def before(self, until: Any) -> History:
         """Events strictly before ``until``: what a forecast made at ``until`` may know."""
@@ -159,7 +184,7 @@ class History:
         context = None if self.context is None else self.context.before(until)
         if cut == len(self.t) and context is self.context:
             return self
-        return self._slice(0, cut, context)
+        return self._slice(0, cut, context, self.root if self.root is not None else self)
 
     def between(self, start: Any, end: Any) -> History:
         lo = int(np.searchsorted(self.t, as_time(start), side="left"))
