@@ -126,3 +126,21 @@ def test_ensemble_backtest_is_the_same_with_workers(history: History) -> None:
         assert one.metrics[col].to_pylist() == two.metrics[col].to_pylist()
     for col in ("hit_rate", "pei", "predicted_total"):
         np.testing.assert_array_equal(one.metrics[col].to_numpy(), two.metrics[col].to_numpy())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_candidate_scores_match_the_capture_curve(seed: int) -> None:
+    from safestreets.evaluate.metrics import capture_curve
+    from safestreets.forecast.ensemble import mean_hit_rates
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    area = np.where(rng.random(n) < 0.1, rng.uniform(0.1, 1.0, n), 1.0) * 62500.0  # clipped edge cells
+    actual = rng.poisson(0.5, n).astype(float)
+    scores = rng.gamma(0.5, 1.0, (8, n))
+    scores[0] = 0.0  # all tied
+    scores[1] = np.round(scores[1], 1)  # many ties
+    scores[2, rng.random(n) < 0.9] = 0.0  # mostly zero: the head runs out
+    cov = np.array([0.01, 0.05])
+    expected = [capture_curve(s, actual, area, cov).mean() for s in scores]
+    np.testing.assert_allclose(mean_hit_rates(scores, actual, area, cov), expected, rtol=1e-9, atol=1e-12)

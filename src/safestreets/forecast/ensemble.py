@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from safestreets.evaluate.metrics import capture_curve
+from safestreets.evaluate.metrics import _Ranking, capture_curve
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
 from safestreets.forecast.shared import Job, forecast_many
@@ -76,8 +76,10 @@ class Ensemble(Forecaster):
             n = len(members)
             preds = np.vstack(done[:n])
             scored = [
-                (np.vstack(done[n * (i + 1): n * (i + 2)]), actual) for i, (_, _, actual) in enumerate(replays)
-            ]
+                (np.vstack(done[n * (i + 1): n * (i + 2)]), actual,
+                 (str(origin), str(origin_end), self.history_.before(origin_end).prefix_key))
+                for i, (origin, origin_end, actual) in enumerate(replays)
+            ]  # fmt: skip
             weights = memo[key] = self._search(scored, units)
         self.weights_ = dict(zip(self.models, weights.tolist(), strict=True))
         return blend(preds, weights)
@@ -95,18 +97,27 @@ class Ensemble(Forecaster):
                 out.append((origin, end, actual))
         return out
 
-    def _search(self, scored: list[tuple[np.ndarray, np.ndarray]], units: Units) -> np.ndarray:
+    def _candidates(self) -> np.ndarray:
+        n = len(self.models)
+        rng = np.random.default_rng(self.random_state)
+        return np.vstack([np.eye(n), np.full((1, n), 1.0 / n), rng.dirichlet(np.ones(n), self.candidates)])
+
+    def _search(self, scored: list[tuple[np.ndarray, np.ndarray, tuple[Any, ...]]], units: Units) -> np.ndarray:
         """Weights that maximise the mean hit rate over the replayed origins."""
         n = len(self.models)
         if not scored or n == 1:
             return np.full(n, 1.0 / n)
-        rng = np.random.default_rng(self.random_state)
-        candidates = np.vstack([np.eye(n), np.full((1, n), 1.0 / n), rng.dirichlet(np.ones(n), self.candidates)])
+        candidates = self._candidates()
         cov = np.asarray(self.coverages, dtype="float64")
+        memo = self.history_.shared_cache.setdefault("ensemble-replay-scores", {})
         score = np.zeros(len(candidates))
-        for preds, actual in scored:
-            for j, w in enumerate(candidates):
-                score[j] += capture_curve(blend(preds, w), actual, units.area, cov).mean()
+        for preds, actual, key in scored:
+            # A replayed period's scores are the same for every later cut-off that sees the whole period:
+            # the next origin's ensemble finds three of its four replays already scored.
+            key = (key, tuple(self.models), self.candidates, self.random_state, tuple(cov.tolist()), units.key)
+            if key not in memo:
+                memo[key] = mean_hit_rates(candidates @ shares(preds), actual, units.area, cov)
+            score += memo[key]
         self.search_score_ = float(score.max() / len(scored))
         return candidates[int(np.argmax(score))]
 
@@ -114,10 +125,45 @@ class Ensemble(Forecaster):
         return dict(getattr(self, "weights_", {}))
 
 
+def shares(preds: np.ndarray) -> np.ndarray:
+    """Each member's forecast as a share of its total (zero for a member forecasting nothing)."""
+    totals = preds.sum(axis=1)
+    return np.divide(preds, totals[:, None], out=np.zeros_like(preds), where=totals[:, None] > 0)
+
+
 def blend(preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Mix the members' shares of the total with ``weights``, scaled to their weighted mean total."""
     totals = preds.sum(axis=1)
-    shares = np.divide(preds, totals[:, None], out=np.zeros_like(preds), where=totals[:, None] > 0)
     w = np.asarray(weights, dtype="float64")
     w = w / w.sum()
-    return (w @ shares) * float(w @ totals)
+    return (w @ shares(preds)) * float(w @ totals)
+
+
+def mean_hit_rates(scores: np.ndarray, actual: np.ndarray, area: np.ndarray, coverages: np.ndarray) -> np.ndarray:
+    """The mean over ``coverages`` of the hit rate of each row of ``scores`` (``capture_curve``'s rule).
+
+    Only the densest part of the ranking decides hit rates at small coverages, so each row ranks just a
+    head of its units found by partial sorting: every unit at least as dense as the ``k``-th densest, ties
+    included, is a prefix of the full ranking, and when its area covers the largest coverage the capture
+    curve up to there is the full one's. A row whose head falls short is ranked in full.
+    """
+    total_area = float(area.sum())
+    total = float(actual.sum())
+    out = np.full(len(scores), np.nan)
+    if total <= 0:
+        return out
+    budget = float(coverages.max()) * total_area
+    n = scores.shape[1]
+    k = min(n, max(64, int(np.ceil(2.0 * budget / float(np.median(area))))))
+    density = scores / area
+    for i, d in enumerate(density):
+        if k < n:
+            head = np.argpartition(-d, k - 1)[:k]
+            head = np.flatnonzero(d >= d[head].min())
+            if float(area[head].sum()) >= budget:
+                r = _Ranking.of(scores[i, head], area[head])
+                captured = np.concatenate(([0.0], np.cumsum(actual[head][r.order])[r.block_ends]))
+                out[i] = np.clip(np.interp(coverages * total_area, r.block_area, captured) / total, 0, 1).mean()
+                continue
+        out[i] = capture_curve(scores[i], actual, area, coverages).mean()
+    return out
