@@ -116,6 +116,24 @@ def test_hubs_ranks_stations_and_incident_support(demo_city: Path) -> None:
         assert len(list(csv.DictReader(fh))) == 3
 
 
+def test_hotspots_classifies_and_exports(demo_city: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hot.geojson"
+    r = run("hotspots", "--forecast-run", "1", "--periods", "6", "--out", str(out), workspace=demo_city)
+    assert r.returncode == 0, r.stderr
+    assert "emerging hot spots" in r.stdout and "6 periods of 1m" in r.stdout
+    features = json.loads(out.read_text())["features"]
+    con = duckdb.connect(str(demo_city / "safestreets.duckdb"), read_only=True)
+    n_units = con.execute("SELECT count(*) FROM forecasts WHERE run_id = 1").fetchall()[0][0]
+    con.close()
+    assert len(features) == n_units  # the forecast's units, one feature each
+    categories = {f["properties"]["category"] for f in features}
+    assert "no pattern" in categories and categories - {"no pattern"}
+    lon, lat = features[0]["geometry"]["coordinates"][0][0]
+    assert -10 < lon < 5 and 45 < lat < 60
+    prov = json.loads((tmp_path / "hot.geojson.provenance.json").read_text())
+    assert prov["emerging_hot_spots"]["periods"] == 6 and prov["crs"] == "EPSG:4326"
+
+
 @pytest.fixture(scope="module")
 def city_of_london(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real City of London street files (2022-07..2023-12), the City's boundary, a forecast and a brief."""

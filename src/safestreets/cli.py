@@ -866,6 +866,48 @@ def hubs(
     out.print(f"written: {path}")
 
 
+@app.command()
+def hotspots(
+    ctx: typer.Context,
+    forecast_run: RunOpt = None,
+    periods: Annotated[int, typer.Option(min=3, help="Periods (weeks for timestamped data, else months).")] = 12,
+    top: Annotated[int, typer.Option(min=0, help="Changes to list.")] = 15,
+    out_paths: Annotated[list[Path] | None, typer.Option("--out", help="Write the classification here (.gpkg "
+                         "or .geojson; repeatable). Default: both, plus a map, in the outputs folder.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Emerging, persistent and diminishing hot spots on the latest forecast's units: what changed."""
+    from safestreets.plan.run import read_surface
+    from safestreets.trends.charts import emerging_map
+    from safestreets.trends.run import emerging_for_forecast, export_emerging
+
+    ws = _workspace(ctx, workspace)
+    with _store(ctx, workspace, create=False) as con, _user_errors():
+        surface = read_surface(con, forecast_run)
+        err.print("classifying ...")
+        em, units = emerging_for_forecast(con, surface.provenance, surface.window[0], periods=periods)
+        stem = f"hotspots-{em.window().replace(' ', '')}"
+        paths = out_paths or [ws.outputs / f"{stem}.gpkg", ws.outputs / f"{stem}.geojson"]
+        written = [export_emerging(em, units, p, crs=get_setting(con, "crs")) for p in paths]
+        if not out_paths:
+            written.append(emerging_map(em, units, ws.outputs / f"{stem}.png"))
+    p = em.params
+    out.print(f"[bold]emerging hot spots[/], {em.window()} ({p['periods']} periods of {p['period']}, "
+              f"alpha {p['alpha']}{', FDR' if p['fdr'] else ''}) on {len(units):,} {units.kind} units")
+    out.print("  " + ", ".join(f"{k} {v:,}" for k, v in em.summary().items()), highlight=False)
+    if top:
+        table = Table(title="What changed")
+        for col in ("unit", "BCU", "category", "last period", "mean before", "trend z"):
+            table.add_column(col, justify="right" if col in ("last period", "mean before", "trend z") else "left",
+                             no_wrap=col == "unit", min_width=14 if col == "unit" else None)  # fmt: skip
+        for c in em.changes(limit=top):
+            table.add_row(c.unit_id, c.bcu, c.category, f"{c.last_count:.0f}", f"{c.mean_before:.1f}",
+                          f"{c.trend_z:+.2f}")  # fmt: skip
+        out.print(table)
+    for f in written:
+        out.print(f"written: {f}")
+
+
 def _sweeps(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
     """Sweep places near lasting hot spots (persistent, intensifying, consecutive) where the history
     allows the classification; near the forecast's riskiest cells otherwise."""

@@ -85,6 +85,36 @@ def _write_spatial(con: duckdb.DuckDBPyConnection, query: str, out: Path, fmt: s
     return table.num_rows
 
 
+def write_geo(
+    table: pa.Table, geoms: np.ndarray, out: str | Path, *, crs: str, provenance: dict[str, Any]
+) -> Path:
+    """Write ``table`` with one geometry per row (workspace CRS) as ``.gpkg`` (kept in ``crs``) or
+    ``.geojson`` (WGS84, RFC 7946), with a ``.provenance.json`` sidecar holding ``provenance``."""
+    import pyogrio
+
+    from safestreets.geo.project import to_crs
+
+    out = Path(out)
+    fmt = "gpkg" if out.suffix == ".gpkg" else "geojson" if out.suffix in (".geojson", ".json") else None
+    if fmt is None:
+        raise SafestreetsError(f"cannot write {out.name!r}: use .gpkg or .geojson")
+    geoms = np.asarray(geoms, dtype=object)
+    if fmt == "geojson":
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_crs(xy[:, 0], xy[:, 1], src=crs,
+                                                                           dst="EPSG:4326")))  # fmt: skip
+        crs = "EPSG:4326"
+    table = table.replace_schema_metadata(None).append_column("geometry", pa.array(list(shapely.to_wkb(geoms)),
+                                                                                   pa.binary()))  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    pyogrio.write_arrow(table, out, driver="GPKG" if fmt == "gpkg" else "GeoJSON", layer=out.stem,
+                        geometry_name="geometry", geometry_type="Unknown", crs=crs)  # fmt: skip
+    record = {**provenance, "file": out.name, "rows": table.num_rows, "crs": crs,
+              "made_at": datetime.now(UTC).isoformat(timespec="seconds"), "software": f"safestreets {__version__}"}  # fmt: skip
+    out.with_name(out.name + ".provenance.json").write_text(json.dumps(record, indent=2, default=str), "utf-8")
+    return out
+
+
 def _write_provenance(
     con: duckdb.DuckDBPyConnection, out: Path, *, table: str, fmt: str, where: str | None, rows: int,
     params: dict[str, Any],

@@ -22,8 +22,8 @@ import shapely
 
 from safestreets import __version__
 from safestreets.errors import SafestreetsError
+from safestreets.export import write_geo
 from safestreets.forecast.store import latest_run
-from safestreets.geo.project import to_crs
 from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.schedule import Visit, schedule
@@ -262,8 +262,6 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: PatrolPlan, week_start: date
 def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
     """``plan-hotspots.geojson`` (WGS84 points), ``plan-hotspots.csv``, ``plan-visits.csv``, each with a
     provenance sidecar."""
-    import pyogrio
-
     folder.mkdir(parents=True, exist_ok=True)
     plan = run.plan
     stem = f"plan-{run.week_start}"
@@ -286,21 +284,14 @@ def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
         for v in run.visits
     ])  # fmt: skip
     out.append(visits_path)
-    geo = folder / f"{stem}-hotspots.geojson"
-    if rows:
-        lon, lat = to_crs(np.array([r["x"] for r in rows]), np.array([r["y"] for r in rows]), src=crs,
-                          dst="EPSG:4326")  # fmt: skip
-        table = pa.Table.from_pylist([{k: v for k, v in r.items() if k not in ("x", "y")} for r in rows])
-        table = table.append_column("geometry", pa.array(list(shapely.to_wkb(shapely.points(lon, lat))),
-                                                         pa.binary()))  # fmt: skip
-        geo.unlink(missing_ok=True)
-        pyogrio.write_arrow(table, geo, driver="GeoJSON", layer=geo.stem, geometry_name="geometry",
-                            geometry_type="Point", crs="EPSG:4326")  # fmt: skip
-        out.append(geo)
     for path in out:
         record = {**provenance, "file": path.name}
         path.with_name(path.name + ".provenance.json").write_text(json.dumps(record, indent=2, default=str),
                                                                   "utf-8")  # fmt: skip
+    if rows:
+        table = pa.Table.from_pylist([{k: v for k, v in r.items() if k not in ("x", "y")} for r in rows])
+        points = shapely.points([r["x"] for r in rows], [r["y"] for r in rows])
+        out.append(write_geo(table, points, folder / f"{stem}-hotspots.geojson", crs=crs, provenance=provenance))
     return out
 
 

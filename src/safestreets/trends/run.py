@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -46,3 +47,11 @@ def emerging_for_forecast(
     result = emerging_hotspots(history, units, until=np.datetime64(until, "s"), period="1w" if weekly else "1m",
                                periods=periods)  # fmt: skip
     return result, units
+
+
+def export_emerging(result: EmergingResult, units: Units, out: str | Path, *, crs: str) -> Path:
+    """The classification per unit as polygons (``.gpkg`` or ``.geojson``) with a provenance sidecar."""
+    from safestreets.export import write_geo
+
+    return write_geo(result.to_table(), units.geometry, out, crs=crs,
+                     provenance={"emerging_hot_spots": result.params})  # fmt: skip
