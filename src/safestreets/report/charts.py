@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from safestreets.report.maps import save
+
 
 def trend_chart(
     out_png: str | Path,
@@ -39,12 +41,7 @@ def trend_chart(
     ax.set_ylim(bottom=0)
     if len(series) > 1:
         ax.legend(fontsize=6, ncol=min(4, len(series)), frameon=False, loc="lower left")
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, facecolor="white")
-    plt.close(fig)
-    return out
+    return save(fig, out_png)
 
 
 def small_multiples(
@@ -66,9 +63,4 @@ def small_multiples(
     for ax in axes.ravel()[len(series):]:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, facecolor="white")
-    plt.close(fig)
-    return out
+    return save(fig, out_png)

@@ -128,6 +128,11 @@ def surface_map(
         ax.set_title(title, fontsize=10)
     if note:
         fig.text(0.01, 0.01, note, fontsize=6, color="#404040")
+    return save(fig, out_png)
+
+
+def save(fig: Any, out_png: str | Path) -> Path:
+    """Lay out, write as PNG on white and free the figure."""
     fig.tight_layout()
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 
 from safestreets.geo.units import Units
-from safestreets.report.maps import nice_length, polygon_path
+from safestreets.report.maps import frame, outline, polygon_path
 from safestreets.trends.emerging import CATEGORIES, NO_PATTERN, EmergingResult
 
 # Reds for hot, blues for cold, darker for the stronger or more lasting patterns, so the order survives
@@ -78,29 +78,11 @@ def emerging_map(
                              label=f"{cat} ({len(idx):,})"))
     if boundaries is not None:
         geoms = np.atleast_1d(np.asarray(boundaries, dtype=object))
-        lines = [p for p in (polygon_path(g) for g in geoms if g is not None) if p is not None]
-        ax.add_collection(PathCollection(lines, facecolor="none", edgecolor="black", linewidth=0.9, zorder=3))
+        outline(ax, geoms)
         bounds = shapely.total_bounds(np.concatenate([geoms, units.geometry]))
     else:
         bounds = shapely.total_bounds(units.geometry)
-    minx, miny, maxx, maxy = (float(b) for b in bounds)
-    pad = 0.02 * max(maxx - minx, maxy - miny, 1.0)
-    ax.set_xlim(minx - pad, maxx + pad)
-    ax.set_ylim(miny - pad, maxy + pad)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    if not str(units.crs).upper().endswith(("4326", "CRS84")):  # metres: add a scale bar
-        length = nice_length(maxx - minx)
-        if length > 0:
-            x0, y0 = minx, miny - pad * 0.6
-            ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt", zorder=4,
-                    clip_on=False)
-            label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-            ax.text(x0 + length + pad * 0.3, y0, label, ha="left", va="center", fontsize=8, zorder=4,
-                    clip_on=False)
+    frame(ax, tuple(bounds), metres=not str(units.crs).upper().endswith(("4326", "CRS84")))
     p = result.params
     ax.set_title(title or f"Emerging hot spots, {result.window()} ({p.get('periods')} periods of {p.get('period')})",
                  fontsize=12)
