@@ -423,6 +423,7 @@ class _Greedy:
                 self.slot_cols.append(cols[np.argsort(-self.yc[cols], kind="stable")])
                 pos += len(cols)
         self.nb = np.asarray(inp.area, dtype=object)[model.y_unit]
+        self.ybcu = inp.bcu[model.y_unit]
         self.limits = area_limits(inp, resources, rules)
         self.used_nb: dict[str, float] = {}
         self.filled = [0] * len(self.slot_cols)
@@ -461,6 +462,23 @@ class _Greedy:
             return None
         return -max(vals)[1]
 
+    def _short(self, js: list[int]) -> list[int]:
+        """With a minimum BCU share, a pool team goes first to the BCU furthest below it (a BCU without
+        teams of its own would otherwise get nothing, and the share repair would empty the plan)."""
+        if self.rules.min_bcu_share <= 0:
+            return js
+        y = self.x[: self.model.n_y]
+        total = y.sum()
+        bcus = sorted({a.bcu for a in self.areas})
+        shares = {b: (y[self.ybcu == b].sum() / total if total else 0.0) for b in bcus}
+        for b in sorted(shares, key=lambda b: shares[b]):
+            if shares[b] >= self.rules.min_bcu_share:
+                break
+            mine = [j for j in js if self.areas[j // self.S].bcu == b]
+            if self.best(mine, self.model.n_y + self.model.n_cols_n) is not None:
+                return mine
+        return js
+
     def run(self) -> np.ndarray:
         m, S = self.model, self.S
         has_pool = len(m.cost) > m.n_y + m.n_cols_n
@@ -475,7 +493,7 @@ class _Greedy:
                     self.assign(j, m.n_y + j)
             if has_pool:
                 for _ in range(self.resources.get(POOL, shift.name)):
-                    j = self.best(js, m.n_y + m.n_cols_n)
+                    j = self.best(self._short(js), m.n_y + m.n_cols_n)
                     if j is None:
                         break
                     self.assign(j, m.n_y + m.n_cols_n + j)
