@@ -606,16 +606,26 @@ def _teams(
         cap = int(area.capacity[s])
         loads: list[list[tuple[int, int]]] = [[] for _ in homes]
         room = [cap] * len(homes)
-        for u, v in spots:
+        # Most visits first, each hot spot whole in the team with least room that still takes it (a hot spot
+        # split between teams is hard to time: its visits must keep the gap across both timetables).
+        for u, v in sorted(spots, key=lambda spot: -spot[1]):
+            fits = [t for t in range(len(homes)) if room[t] >= v]
+            if fits:
+                t = min(fits, key=lambda t: room[t])
+                loads[t].append((u, v))
+                room[t] -= v
+                continue
             while v > 0:
                 t = int(np.argmax(room))
                 take = min(v, room[t]) if room[t] > 0 else v
                 loads[t].append((u, take))
                 room[t] -= take
                 v -= take
+        walk = {u: i for i, (u, _) in enumerate(spots)}
         for home, load in zip(homes, loads, strict=True):
             if not load:
                 continue
+            load.sort(key=lambda spot: walk[spot[0]])
             label = area.bcu if home != POOL else f"pool-{area.bcu}"
             counters[(label, shift)] = counters.get((label, shift), 0) + 1
             teams.append(Team(f"{label}-{shift}-{counters[(label, shift)]}", home, shift, p, load))
