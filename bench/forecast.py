@@ -26,6 +26,7 @@ rewrites the docs section with the others' last figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import io
 import json
@@ -767,10 +768,14 @@ def _threads_after_models() -> dict[str, int]:
         make_model(name)  # loads every model's libraries, as unpickling the backtest's tasks does
     from threadpoolctl import threadpool_info
 
+    from safestreets.evaluate import backtest as bt
+
     out = {}
-    for lib in threadpool_info():
-        package = lib["filepath"].split("site-packages/")[-1].split("/")[0].removesuffix(".libs")
-        out[f"{lib['internal_api']} ({package})"] = lib["num_threads"]
+    limits = getattr(bt, "task_limits", None)  # what a task runs under
+    with limits() if limits is not None else contextlib.nullcontext():
+        for lib in threadpool_info():
+            package = lib["filepath"].split("site-packages/")[-1].split("/")[0].removesuffix(".libs")
+            out[f"{lib['internal_api']} ({package})"] = lib["num_threads"]
     return out
 
 

@@ -12,6 +12,7 @@ with others (an ensemble replaying its members) run last and find most of what t
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import shutil
 import tempfile
@@ -129,15 +130,20 @@ def _init(
     _STATE.update(history=history, units=units, options=options)
 
 
-def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
-    if _STATE.get("limits") is not None:
-        # Re-applied per task: OpenMP (gradient boosting) loads after the worker starts, so a limit set
-        # at start-up would not reach it.
-        from threadpoolctl import threadpool_limits
+def task_limits() -> contextlib.AbstractContextManager[Any]:
+    """The thread limit a task runs under in a worker: one thread per native library. Re-applied per
+    task: OpenMP (gradient boosting) loads when a task's model is unpickled, after the worker started, so
+    a limit set at start-up would not reach it."""
+    if _STATE.get("limits") is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1):
-            return _run_task(task)
-    return _run_task(task)
+    return threadpool_limits(1)
+
+
+def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
+    with task_limits():
+        return _run_task(task)
 
 
 def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
