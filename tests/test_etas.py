@@ -238,10 +238,27 @@ def test_toy_forecasts_are_sensible(resolution: str, until: str, end: str, perio
 
 def test_other_unit_shapes_share_out_the_same_mass() -> None:
     history = toy_history("month", months=18)
-    model = ETAS().fit(history, "2022-06")
+    model = ETAS(cell_size=250.0).fit(history, "2022-06")
     base = model.predict(toy_units(), "2022-06", "2022-07").sum()
     for units in (toy_units(100.0), toy_units(500.0), toy_polygons()):
         assert model.predict(units, "2022-06", "2022-07").sum() == pytest.approx(base, rel=1e-6)
+
+
+def test_model_cells_follow_the_unit_grid_by_default() -> None:
+    history = toy_history("month", months=18)
+    model = ETAS().fit(history, "2022-06")
+    assert model.grid_.cell == 250.0  # before any units are seen
+    coarse = model.predict(toy_units(), "2022-06", "2022-07")
+    fine_units = toy_units(100.0)
+    fine = model.predict(fine_units, "2022-06", "2022-07")
+    assert model.grid_.cell == 100.0  # the fitted attributes describe the grid of the latest forecast
+    np.testing.assert_allclose(fine, model.expected_cells(_t("2022-06"), _t("2022-07"))[
+        model.grid_.index(fine_units.x, fine_units.y)])  # fmt: skip
+    assert fine.sum() == pytest.approx(coarse.sum(), rel=0.1)  # the same history, a finer map of it
+    # Polygon units keep the 250 m model, and going back to 250 m units reuses the first fit.
+    model.predict(toy_polygons(), "2022-06", "2022-07")
+    assert model.grid_.cell == 250.0 and sorted(model.fits_) == [100.0, 250.0]
+    np.testing.assert_array_equal(model.predict(toy_units(), "2022-06", "2022-07"), coarse)
 
 
 @pytest.mark.parametrize("resolution", ["month", "timestamp"])

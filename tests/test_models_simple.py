@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from forecast_helpers import toy_history, toy_polygons
+from forecast_helpers import toy_history, toy_polygons, toy_units
 from safestreets.forecast.ewma import EWMA
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.kde import KDE, lookback_start, recent_span, span_periods
@@ -233,3 +233,13 @@ def test_window_arithmetic() -> None:
 def test_bad_parameters_fail_at_fit(model: EWMA | KDE | Prospective) -> None:
     with pytest.raises(ValueError):
         model.fit(events([(0, 0, "2022-06")]), "2022-07")
+
+
+def test_kde_bandwidth_follows_the_unit_grid_by_default() -> None:
+    history = toy_history(months=12)
+    fine = toy_units(100.0)
+    model = KDE().fit(history, "2021-12")
+    assert model.bandwidth_for(fine) == 100.0 and model.bandwidth_for(toy_units()) == 250.0
+    assert model.bandwidth_for(toy_polygons()) == 250.0
+    explicit = KDE(bandwidth=100.0).fit(history, "2021-12").predict(fine, "2021-12", "2022-01")
+    np.testing.assert_array_equal(model.predict(fine, "2021-12", "2022-01"), explicit)

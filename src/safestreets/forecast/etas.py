@@ -54,6 +54,8 @@ from safestreets.geo.units import GridSpec, Units
 
 SECONDS_PER_DAY = 86400.0
 DAYS_PER_MONTH = 365.25 / 12
+#: Model cell side for polygon units (and for the fit made before the units are known), in metres.
+DEFAULT_CELL = 250.0
 #: Largest model grid (cells over the events' bounding box), as for unit grids.
 MAX_CELLS = 5_000_000
 #: Points per side of the lattice that spreads a model cell over units of another shape.
@@ -195,7 +197,7 @@ class ETAS(Forecaster):
 
     def __init__(
         self,
-        cell_size: float = 250.0,
+        cell_size: float | None = None,
         background_smoothing: float = 1.0,
         lookback: int | None = None,
         max_iter: int = 500,
@@ -206,6 +208,8 @@ class ETAS(Forecaster):
         ----------
         cell_size:
             Side of the model's grid cells in metres; cells are aligned to multiples of it, like unit grids.
+            ``None`` (the default): the side of the grid units' cells, so each unit is one model cell, or
+            250 m for polygon units.
         background_smoothing:
             Gaussian sigma, in cells, of the neighbourhood each cell's background is shrunk toward (by a
             prior worth one event); 0 is the raw per-cell maximum likelihood of Mohler et al.
@@ -227,7 +231,7 @@ class ETAS(Forecaster):
 
     def _fit(self, history: History) -> None:
         """Grid the events, merge them into (cell, time) pairs and run EM on the fitting window."""
-        if not self.cell_size > 0:
+        if self.cell_size is not None and not self.cell_size > 0:
             raise ValueError(f"cell_size must be positive, not {self.cell_size}")
         if not self.background_smoothing >= 0:
             raise ValueError(f"background_smoothing must be >= 0, not {self.background_smoothing}")
@@ -238,39 +242,59 @@ class ETAS(Forecaster):
         self.__dict__.pop("memo_", None)  # unit mappings belong to the previous fit's grid
         self.time_unit_ = "month" if history.resolution == "month" else "day"
         self.cutoff_ = self._cutoff()
+        self.fits_: dict[float, dict[str, object]] = {}
+        self._use_cell(DEFAULT_CELL if self.cell_size is None else float(self.cell_size))
+
+    def _cell_for(self, units: Units) -> float:
+        if self.cell_size is not None:
+            return float(self.cell_size)
+        return float(units.grid.cell) if units.grid is not None else DEFAULT_CELL
+
+    def _use_cell(self, cell: float) -> None:
+        """Make the fit on a grid of ``cell`` metres the current one (the fitted attributes), fitting it on
+        first use: units on a finer grid get a model of their own cells."""
+        if cell not in self.fits_:
+            self.fits_[cell] = self._fit_grid(cell)
+        self.__dict__.update(self.fits_[cell])
+
+    def _fit_grid(self, cell: float) -> dict[str, object]:
+        """Grid the events, merge them into (cell, time) pairs and run EM on the fitting window."""
+        history = self.history_
         ok = np.isfinite(history.x) & np.isfinite(history.y)
         x, y, t = history.x[ok], history.y[ok], history.t[ok]
         pad = max(1, math.ceil(4 * self.background_smoothing))  # room for the smoothing kernel's tails
         if len(x):
             bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
-            self.grid_ = GridSpec.covering(bounds, float(self.cell_size), pad=pad)
+            self.grid_ = GridSpec.covering(bounds, cell, pad=pad)
         else:
-            self.grid_ = GridSpec(0.0, 0.0, float(self.cell_size), 1, 1)
+            self.grid_ = GridSpec(0.0, 0.0, cell, 1, 1)
         if self.grid_.size > MAX_CELLS:
             raise ValueError(
-                f"a {self.cell_size:g} m ETAS grid over these events has {self.grid_.size:,} cells: "
-                "use a larger cell_size"
+                f"a {cell:g} m ETAS grid over these events has {self.grid_.size:,} cells: use a larger cell_size"
             )
         pairs = self._pairs(x, y, t)
         if not pairs.inside.any():
             fit = _Fit(np.zeros(self.grid_.size), 0.0, _OMEGA0[self.time_unit_], 0, True, 0.0)
         else:
             fit = self._em(pairs)
-        self.mu_ = fit.mu
-        self.theta_ = fit.theta
-        self.omega_ = fit.omega
-        self.n_iter_ = fit.n_iter
-        self.converged_ = fit.converged
-        self.log_likelihood_ = fit.log_likelihood
-        self.window_days_ = pairs.length if self.time_unit_ == "day" else None
-        self.window_months_ = round(pairs.length) if self.time_unit_ == "month" else None
-        self.n_events_ = int(pairs.count[pairs.inside].sum())
         # The triggering state at the cut-off: sum over past events of count * exp(-omega * age), with age
         # in days, or in months counted from the end of the event's month.
         age = -pairs.t if self.time_unit_ == "day" else -pairs.t - 1.0
-        self.excitation_ = np.bincount(
-            pairs.cell, weights=pairs.count * np.exp(-fit.omega * age), minlength=self.grid_.size
-        )
+        return {
+            "grid_": self.grid_,
+            "mu_": fit.mu,
+            "theta_": fit.theta,
+            "omega_": fit.omega,
+            "n_iter_": fit.n_iter,
+            "converged_": fit.converged,
+            "log_likelihood_": fit.log_likelihood,
+            "window_days_": pairs.length if self.time_unit_ == "day" else None,
+            "window_months_": round(pairs.length) if self.time_unit_ == "month" else None,
+            "n_events_": int(pairs.count[pairs.inside].sum()),
+            "excitation_": np.bincount(
+                pairs.cell, weights=pairs.count * np.exp(-fit.omega * age), minlength=self.grid_.size
+            ),
+        }
 
     def _cutoff(self) -> np.datetime64:
         """Where the fitting window ends: the cut-off, or for months the start of the first month after it."""
@@ -500,7 +524,9 @@ class ETAS(Forecaster):
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         """The model cells' expected counts, carried to the units."""
-        cells, owner, weight = self._memo(units, "etas-cells", lambda: self._unit_map(units))
+        cell = self._cell_for(units)
+        self._use_cell(cell)
+        cells, owner, weight = self._memo(units, ("etas-cells", cell), lambda: self._unit_map(units))
         expected = self.expected_cells(start, end)
         return np.bincount(owner, weights=expected[cells] * weight, minlength=len(units))
 

@@ -28,6 +28,8 @@ from safestreets.geo.units import Units
 
 #: Mean days in a calendar month, to compare month and day spans.
 MONTH_DAYS = 365.2425 / 12
+#: The kernel's standard deviation for polygon units, in metres.
+DEFAULT_BANDWIDTH = 250.0
 
 
 class KDE(Forecaster):
@@ -36,9 +38,11 @@ class KDE(Forecaster):
     Parameters
     ----------
     bandwidth:
-        Standard deviation of the Gaussian kernel, in metres. 250 m spreads an event over roughly its own
-        250 m cell and the ring around it; a quartic kernel with the same spread has a search radius of
-        about 700 m (radius = 2.83 x sigma).
+        Standard deviation of the Gaussian kernel, in metres; ``None`` (the default) is the side of the
+        grid units' cells, or 250 m for polygon units. One cell spreads an event over roughly its own cell
+        and the ring around it, at any cell size (a fixed 250 m on 100 m cells blurred the City of London's
+        hot spots: hit rate at 1% 4.8% against 10.0%); a quartic kernel with the same spread has a search
+        radius of 2.83 x sigma.
     lookback:
         The window of events used: a number of forecast periods (``12`` means twelve months for a
         monthly forecast, twelve weeks for a weekly one) or a fixed duration such as ``"3m"`` or ``"8w"``.
@@ -50,13 +54,15 @@ class KDE(Forecaster):
     summary = "kernel density of recent events"
     baseline = True
 
-    def __init__(self, bandwidth: float = 250.0, lookback: int | str = 12, fine_cell: float = 100.0) -> None:
+    def __init__(
+        self, bandwidth: float | None = None, lookback: int | str = 12, fine_cell: float = 100.0
+    ) -> None:
         self.bandwidth = bandwidth
         self.lookback = lookback
         self.fine_cell = fine_cell
 
     def _fit(self, history: History) -> None:
-        if not self.bandwidth > 0:
+        if self.bandwidth is not None and not self.bandwidth > 0:
             raise ValueError(f"bandwidth must be positive metres, not {self.bandwidth}")
         if not self.fine_cell > 0:
             raise ValueError(f"fine_cell must be positive metres, not {self.fine_cell}")
@@ -66,6 +72,12 @@ class KDE(Forecaster):
             raise ValueError(f"lookback must be at least 1 period, not {self.lookback}")
         if not isinstance(self.lookback, Integral):
             Horizon.parse(self.lookback)  # fail at fit, not at the first forecast
+
+    def bandwidth_for(self, units: Units) -> float:
+        """The kernel's standard deviation in metres for these units."""
+        if self.bandwidth is not None:
+            return float(self.bandwidth)
+        return float(units.grid.cell) if units.grid is not None else DEFAULT_BANDWIDTH
 
     def span(self, horizon: Horizon) -> Horizon:
         """The lookback as a duration, for forecasts of ``horizon``."""
@@ -86,7 +98,7 @@ class KDE(Forecaster):
         grid = spec.bin(history.x[recent], history.y[recent])
         # mode="constant": mass near the edge leaks out of the area rather than folding back onto the
         # edge cells, which would invent hotspots along the boundary.
-        smooth = ndimage.gaussian_filter(grid, sigma=float(self.bandwidth) / spec.cell, mode="constant")
+        smooth = ndimage.gaussian_filter(grid, sigma=self.bandwidth_for(units) / spec.cell, mode="constant")
         mass = units.from_raster(spec, smooth)
         inside = int(np.count_nonzero(units.locate_history(history)[recent] >= 0))
         total = float(mass.sum())
