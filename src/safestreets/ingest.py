@@ -26,7 +26,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -35,17 +35,30 @@ import pyarrow as pa
 
 from safestreets.errors import InputError
 from safestreets.sources import policeuk
-from safestreets.sources.csvread import ROW, header_of, parse_text
+from safestreets.sources.csvread import ROW, ParsedText, header_of, parse_text
 from safestreets.store import fetch_one, get_setting
-from safestreets.store.load import LoadOptions, LoadResult, Prepared, already_loaded, commit, prepare
+from safestreets.store.load import (
+    FILE,
+    LoadOptions,
+    LoadResult,
+    Prepared,
+    Source,
+    already_loaded,
+    commit,
+    prepare,
+)
 
 Progress = Callable[[str, int, int], None]  # (label, done, total)
 
-# Rows per transaction. Past about two DuckDB row groups (2 x 122,880 rows) a larger insert gains
-# little; a kill loses at most this much work.
-GROUP_ROWS = 300_000
-# Files prepared ahead of the one being stored: enough to keep the worker busy, little memory.
-AHEAD = 2
+# Rows per table per transaction. From about two DuckDB row groups (2 x 122,880 rows) on, DuckDB writes
+# the rows straight to the database file, compressed, instead of through the write-ahead log and a
+# checkpoint later; a larger group gains little more, and a kill loses at most this much work.
+GROUP_ROWS = 250_000
+# Batches the worker prepares ahead of the one being stored.
+AHEAD = 1
+# A worker batch: about this much text (some 100,000 rows), or this many files.
+BATCH_BYTES = 24 << 20
+BATCH_FILES = 256
 
 
 @dataclass(frozen=True)
@@ -100,31 +113,37 @@ def ingest_policeuk(
             for r in con.execute("SELECT DISTINCT sha256 FROM batches WHERE sha256 IS NOT NULL").fetchall()
         ),
     )
-    store = _GroupStore(con, opts, group_rows)
-    pending: deque[Future[Prepared | _Seen]] = deque()
-    submitted = 0
+    store = _GroupStore(con, group_rows)
+    batches = _batches(files)
+    pending: deque[Future[list[_Item]]] = deque()
+    submitted = done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as pool:
         try:
-            for i, pf in enumerate(files):
-                while submitted < len(files) and len(pending) <= AHEAD:
-                    pending.append(pool.submit(_prepare_file, files[submitted], opts, kind, ctx))
+            for _ in batches:
+                while submitted < len(batches) and len(pending) <= AHEAD:
+                    pending.append(pool.submit(_prepare_batch, batches[submitted], opts, kind, ctx))
                     submitted += 1
-                if progress:
-                    progress(pf.source.name, i, len(files))
                 try:
-                    item = pending.popleft().result()
+                    items = pending.popleft().result()
                 except BaseException:
                     store.flush()  # the files before a bad one stay loaded
                     raise
-                if isinstance(item, _Seen) or item.sha256 in store.all_sha256:
-                    # The same bytes were loaded before or earlier in this load (perhaps in the
-                    # pending group): the store decides whether that batch still holds them.
-                    store.flush()
-                    item = _seen_again(con, item, opts, kind, ctx)
-                    if isinstance(item, LoadResult):
-                        store.results.append(item)
-                        continue
-                store.add(item)
+                for item in items:
+                    if progress:
+                        progress(files[done].source.name, done, len(files))
+                    done += 1
+                    if isinstance(item, BaseException):
+                        store.flush()  # the files before a bad one stay loaded
+                        raise item
+                    if isinstance(item, _Seen) or (item.sha256 and item.sha256 in store.all_sha256):
+                        # The same bytes were loaded before or earlier in this load (perhaps in the
+                        # pending group): the store decides whether that batch still holds them.
+                        store.flush()
+                        item = _seen_again(con, item, opts, kind, ctx)
+                        if isinstance(item, LoadResult):
+                            store.results.append(item)
+                            continue
+                    store.add(item)
             store.flush()
         finally:
             for f in pending:
@@ -134,64 +153,163 @@ def ingest_policeuk(
     return store.results
 
 
-class _GroupStore:
-    """Collects prepared files and commits them in groups (see the module docstring)."""
+def _batches(files: list[policeuk.PoliceFile]) -> list[list[policeuk.PoliceFile]]:
+    """Consecutive files in batches of about ``BATCH_BYTES`` of text: the worker types a batch's files
+    of each kind together, so its per-call costs are paid per batch, not per file."""
+    batches: list[list[policeuk.PoliceFile]] = []
+    size = 0
+    for pf in files:
+        if not batches or size >= BATCH_BYTES or len(batches[-1]) >= BATCH_FILES:
+            batches.append([])
+            size = 0
+        batches[-1].append(pf)
+        size += pf.source.text_size()
+    return batches
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, opts: LoadOptions, group_rows: int) -> None:
+
+@dataclass
+class _Group:
+    files: list[tuple[int, Prepared]] = field(default_factory=list)  # (position in the load, file)
+    rows: int = 0
+    held: set[tuple[str, int]] = field(default_factory=set)  # (force, month) the group holds
+    sha256: set[str] = field(default_factory=set)
+
+
+class _GroupStore:
+    """Collects prepared files and commits them in groups, one per target table (a transaction's
+    inserts are cheapest when each is large); see the module docstring."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, group_rows: int) -> None:
         self.con = con
-        self.opts = opts
         self.group_rows = group_rows
-        self.group: list[Prepared] = []
-        self.rows = 0
-        self.held: set[tuple[str, str, int]] = set()  # (target, force, month) the group holds
-        self.sha256: set[str] = set()
+        self.groups: dict[str, _Group] = {}
         self.all_sha256: set[str] = set()  # of every file added in this load
         self.results: list[LoadResult] = []
 
     def add(self, p: Prepared) -> None:
-        held = {(p.target, f, m) for f, m in p.force_months}
-        if p.replace != "months" or held & self.held or (p.sha256 and p.sha256 in self.sha256):
-            self.flush()
-        self.group.append(p)
+        g = self.groups.setdefault(p.target, _Group())
+        if p.replace != "months" or p.force_months & g.held or (p.sha256 and p.sha256 in g.sha256):
+            self.flush(p.target)
+            g = self.groups.setdefault(p.target, _Group())
+        g.files.append((len(self.results), p))
         self.results.append(p.result)
-        self.rows += p.rows.num_rows
-        self.held |= held
+        g.rows += p.rows.num_rows
+        g.held |= p.force_months
         if p.sha256:
-            self.sha256.add(p.sha256)
+            g.sha256.add(p.sha256)
             self.all_sha256.add(p.sha256)
-        if p.replace != "months" or self.rows >= self.group_rows:
-            self.flush()
+        if p.replace != "months" or g.rows >= self.group_rows:
+            self.flush(p.target)
 
-    def flush(self) -> None:
-        group, self.group = self.group, []
-        self.rows = 0
-        self.held = set()
-        self.sha256 = set()
-        if not group:
-            return
+    def flush(self, target: str | None = None) -> None:
+        """Commit the pending group of ``target``, or every pending group (in file order)."""
+        targets = (
+            [target]
+            if target is not None
+            else sorted(self.groups, key=lambda t: min((f[0] for f in self.groups[t].files), default=0))
+        )
+        for t in targets:
+            g = self.groups.pop(t, None)
+            if g is None or not g.files:
+                continue
+            try:
+                commit(self.con, [p for _, p in g.files])
+            except Exception as err:
+                self._one_by_one(g, err)
+
+    def _one_by_one(self, failed: _Group, err: Exception) -> None:
+        """After a group failed to commit: store the pending files one at a time in file order, up to
+        the one that fails, as a load without groups would have, and raise its error."""
+        pending = sorted(
+            [*failed.files, *(f for g in self.groups.values() for f in g.files)], key=lambda f: f[0]
+        )
+        self.groups = {}
+        alone = failed.files[0][0] if len(failed.files) == 1 else None  # known to fail: not tried again
+        for position, p in pending:
+            if position == alone:
+                raise err
+            commit(self.con, [p])
+
+
+_Item = Prepared | _Seen | BaseException
+
+
+def _prepare_batch(
+    pfs: list[policeuk.PoliceFile], opts: LoadOptions, kind: str | None, ctx: _Context, *, seen: bool = False
+) -> list[_Item]:
+    """Read, parse, check, key and project a batch of files (in the worker thread: nothing here
+    touches the store). One item per file in order, ending early at the first file that fails (its
+    error is its item). A file whose bytes a batch recorded before comes back as ``_Seen`` unread,
+    unless ``seen`` says the store has already found that batch gone."""
+    try:
+        return _prepare_together(pfs, opts, kind, ctx, seen=seen)
+    except Exception as err:
+        if len(pfs) == 1:
+            return [err]
+    # Something failed for the batch as a whole: one file at a time finds which file it was.
+    items: list[_Item] = []
+    for pf in pfs:
+        items += _prepare_batch([pf], opts, kind, ctx, seen=seen)
+        if isinstance(items[-1], BaseException):
+            break
+    return items
+
+
+def _prepare_together(
+    pfs: list[policeuk.PoliceFile], opts: LoadOptions, kind: str | None, ctx: _Context, *, seen: bool
+) -> list[_Item]:
+    items: list[_Item | None] = []
+    parsed: dict[str, list[tuple[int, policeuk.PoliceFile, ParsedText, str | None]]] = {}
+    for pf in pfs:
         try:
-            commit(self.con, group)
-        except Exception:
-            if len(group) == 1:
-                raise
-            # One by one: the files before the one that fails are stored, as without groups.
-            for p in group:
-                commit(self.con, [p])
+            item = _read_file(pf, opts, kind, ctx, seen=seen)
+        except InputError as err:
+            items.append(err)
+            break
+        if isinstance(item, _Seen):
+            items.append(item)
+            continue
+        found, text, file_force = item
+        parsed.setdefault(found, []).append((len(items), pf, text, file_force))
+        items.append(None)  # filled in below, once its kind's files are prepared
+    for found, group in parsed.items():
+        columns = [*policeuk.KIND_COLUMNS[found], ROW]
+        raw = pa.concat_tables([p.table.select(columns) for _, _, p, _ in group])
+        raw = raw.append_column(FILE, pa.array(np.repeat(
+            np.arange(len(group), dtype=np.int32), [p.table.num_rows for _, _, p, _ in group])))  # fmt: skip
+        staged = policeuk.stage(
+            raw,
+            found,
+            forces=[file_force for _, _, _, file_force in group],
+            months=[pf.month for _, pf, _, _ in group],
+            timezone=ctx.timezone,
+        )
+        sources = [Source(pf.source.label, p.sha256, p.rows_read, p.bad_rows) for _, pf, p, _ in group]
+        for (position, *_), prepared in zip(
+            group, prepare(staged, sources, opts=opts, crs=ctx.crs), strict=False
+        ):
+            items[position] = prepared
+    # In file order, up to and including the first file that failed.
+    out: list[_Item] = []
+    for item in items:
+        if item is None:
+            break  # after a failed file of another kind
+        out.append(item)
+        if isinstance(item, BaseException):
+            break
+    return out
 
 
-def _prepare_file(
-    pf: policeuk.PoliceFile, opts: LoadOptions, kind: str | None, ctx: _Context, *, seen: bool = False
-) -> Prepared | _Seen:
-    """Read, parse, check, key and project one file (in the worker thread: nothing here touches the
-    store). A file whose bytes a batch recorded before comes back as ``_Seen`` unread, unless
-    ``seen`` says the store has already found that batch gone."""
+def _read_file(
+    pf: policeuk.PoliceFile, opts: LoadOptions, kind: str | None, ctx: _Context, *, seen: bool
+) -> _Seen | tuple[str, ParsedText, str | None]:
+    """One file read and parsed, with the checks that need no typing: its kind, force and rows."""
     label = pf.source.label
     data = pf.source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if not seen and digest in ctx.known_sha256:
         columns = header_of(data, label)
-        found = policeuk.detect_kind(columns, label, expected=kind or pf.kind)
-        return _Seen(pf, found, digest)
+        return _Seen(pf, policeuk.detect_kind(columns, label, expected=kind or pf.kind), digest)
     parsed = parse_text(pf.source, data=data, hasher=lambda _: digest)
     found = policeuk.detect_kind(
         [c for c in parsed.table.column_names if c != ROW], label, expected=kind or pf.kind
@@ -205,18 +323,7 @@ def _prepare_file(
         )
     if parsed.table.num_rows == 0 and not parsed.bad_rows:
         raise InputError(label, "the file has a header but no data rows")
-    staged = policeuk.stage(
-        parsed.table, found, file_force=file_force, file_month=pf.month, timezone=ctx.timezone
-    )
-    return prepare(
-        staged,
-        label=label,
-        sha256=parsed.sha256,
-        rows_read=parsed.rows_read,
-        bad_rows=parsed.bad_rows,
-        opts=opts,
-        crs=ctx.crs,
-    )
+    return found, parsed, file_force
 
 
 def _seen_again(
@@ -231,7 +338,9 @@ def _seen_again(
         return LoadResult(source=label, kind=item.kind, skipped_as=previous, rows_read=rows_read)
     if isinstance(item, Prepared):
         return item
-    prepared = _prepare_file(item.pf, opts, kind, ctx, seen=True)
+    (prepared,) = _prepare_batch([item.pf], opts, kind, ctx, seen=True)
+    if isinstance(prepared, BaseException):
+        raise prepared
     assert isinstance(prepared, Prepared)
     return prepared
 
@@ -255,18 +364,16 @@ def load_policeuk_table(
     policeuk.detect_kind(detect_columns, label, expected=kind)
     if ROW not in table.column_names:
         table = table.append_column(ROW, pa.array(np.arange(1, table.num_rows + 1, dtype="int64")))
-    staged = policeuk.stage(
-        table, kind, file_force=force, file_month=None, timezone=get_setting(con, "timezone")
-    )
-    prepared = prepare(
+    table = table.append_column(FILE, pa.array(np.zeros(table.num_rows, dtype=np.int32)))
+    staged = policeuk.stage(table, kind, forces=[force], months=[None], timezone=get_setting(con, "timezone"))
+    (prepared,) = prepare(
         staged,
-        label=label,
-        sha256=sha256,
-        rows_read=table.num_rows,
-        bad_rows=[],
+        [Source(label, sha256, table.num_rows)],
         opts=opts,
         crs=get_setting(con, "crs"),
         source="police.uk-api",
         replace="keys",
     )
+    if isinstance(prepared, InputError):
+        raise prepared
     return commit(con, [prepared])[0]

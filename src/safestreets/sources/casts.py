@@ -53,10 +53,21 @@ def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
+def with_validity(values: pa.Array, valid: pa.Array) -> pa.Array:
+    """``values`` made NULL where ``valid`` is false or NULL, without copying the strings (the
+    validity bitmap is the only new buffer)."""
+    keep = pc.and_kleene(pc.fill_null(valid, False), pc.is_valid(values))
+    if values.offset or keep.offset:
+        values, keep = pc.take(values, pa.array(np.arange(len(values)))), keep.combine_chunks()
+    if not isinstance(values, (pa.StringArray, pa.BinaryArray)):
+        return pc.if_else(keep, values, pa.scalar(None, values.type))
+    return pa.Array.from_buffers(values.type, len(values), [keep.buffers()[1], *values.buffers()[1:]])
+
+
 def text(values: pa.Array) -> pa.Array:
     """``nullif(trim(x), '')``."""
     trimmed = pc.utf8_trim(values, ZS)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return with_validity(trimmed, pc.not_equal(trimmed, ""))
 
 
 def is_blank(values: pa.Array) -> np.ndarray:
@@ -100,18 +111,16 @@ def _typed(
 ) -> pa.Array:
     """Cast the rows ``fast`` marks with pyarrow, the blank ones to NULL, the rest through DuckDB."""
     fast_np = flags(fast)
-    empty = flags(pc.equal(values, ""))
     if fast_np.all():
         try:
             return pc.cast(values, to)
         except pa.ArrowInvalid:  # matched the shape but not a real value (a 30 February): DuckDB decides
             return _duck_cast(values, sql_type, tz)
-    rest = ~fast_np & ~empty
-    null = pa.scalar(None, pa.string())
     try:
-        out = pc.cast(pc.if_else(pa.array(fast_np), values, null), to)
+        out = pc.cast(with_validity(values, pa.array(fast_np)), to)
     except pa.ArrowInvalid:
         return _duck_cast(values, sql_type, tz)
+    rest = ~fast_np & ~flags(pc.equal(values, ""))
     if rest.any():
         idx = np.flatnonzero(rest)
         slow = _duck_cast(pc.take(values, pa.array(idx)), sql_type, tz)
@@ -133,6 +142,18 @@ def to_instant(values: pa.Array, tz: str) -> pa.Array:
 def to_boolean(values: pa.Array) -> pa.Array:
     """``TRY_CAST(nullif(trim(x), '') AS BOOLEAN)``."""
     return _typed(values, pc.is_in(values, pa.array(list(_BOOLEANS))), pa.bool_(), "BOOLEAN")
+
+
+def hash64(**columns: pa.Array) -> np.ndarray:
+    """DuckDB's 64-bit hash of each row of ``columns`` (equal rows hash equal; different rows almost
+    never do, so callers confirm matches on the values themselves)."""
+    con = duck()
+    con.register("_hash_in", pa.table(columns))
+    try:
+        out = con.sql(f"SELECT hash({', '.join(columns)}) AS h FROM _hash_in").to_arrow_table()
+    finally:
+        con.unregister("_hash_in")
+    return as_array(out.column("h")).to_numpy()
 
 
 def md5_hex(joined: pa.Array, prefix: str) -> pa.Array:

@@ -9,6 +9,7 @@ data rows from 1 as they stand in the file, and one readable error per problem.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -47,6 +48,16 @@ class TextSource:
     def name(self) -> str:
         return Path(self.member).name if self.member else self.path.name
 
+    def text_size(self) -> int:
+        """About how many bytes of text the source holds (for sizing batches; 0 if unknown)."""
+        try:
+            if self.member is not None:
+                return _zip_sizes(str(self.path)).get(self.member, 0)
+            size = self.path.stat().st_size
+        except (OSError, zipfile.BadZipFile):
+            return 0
+        return size * 5 if self.name.endswith(".gz") else size  # police.uk CSVs gzip about 5:1
+
     def read_bytes(self) -> bytes:
         """The whole uncompressed content. Files here are at most tens of MB each."""
         try:
@@ -64,6 +75,13 @@ class TextSource:
         except OSError as err:
             raise InputError(self.label, f"cannot read the file ({err.strerror or err})") from err
         return data
+
+
+@functools.lru_cache(maxsize=4)
+def _zip_sizes(path: str) -> dict[str, int]:
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename: info.file_size * (5 if info.filename.endswith(".gz") else 1)
+                for info in zf.infolist()}  # fmt: skip
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from safestreets import vocab
 from safestreets.errors import InputError
 from safestreets.sources import casts
 from safestreets.sources.csvread import ROW, TextSource
-from safestreets.store.load import Problem, Staged
+from safestreets.store.load import FILE, Problem, Staged
 
 STREET_COLUMNS = [
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
@@ -198,33 +198,45 @@ def _coordinate_problems(c: dict[str, pa.Array], lon: pa.Array, lat: pa.Array) -
     ]  # fmt: skip
 
 
+def _per_file(values: Sequence[Any], files: pa.Array, type_: pa.DataType) -> pa.Array:
+    """A per-file value (force, month) as a column: one value per row of a batch of files."""
+    if len(set(values)) == 1:
+        return _constant(values[0], len(files), type_)
+    return pc.take(pa.array(list(values), type_), files)
+
+
 def stage(
-    raw: pa.Table, kind: str, *, file_force: str | None, file_month: str | None, timezone: str
+    raw: pa.Table,
+    kind: str,
+    *,
+    forces: Sequence[str | None],
+    months: Sequence[str | None],
+    timezone: str,
 ) -> Staged:
-    """Type a police.uk table (all strings, plus ``_row``) into canonical columns, with every check's
-    failing rows and a way to key the rows that are kept. ``timezone`` is the workspace's, for times
-    without an offset."""
+    """Type police.uk rows (all strings, plus ``_row`` and ``_file``: one or more files of one kind,
+    one after the other) into canonical columns, with every check's failing rows and a way to key
+    the rows that are kept. ``forces`` and ``months`` are what each file's name says (None where it
+    says nothing); ``timezone`` is the workspace's, for times without an offset."""
     n = raw.num_rows
-    c = {name: casts.as_array(raw.column(name)).fill_null("") if name != ROW
-         else casts.as_array(raw.column(name)) for name in raw.column_names}  # fmt: skip
+    c = {name: casts.as_array(raw.column(name)) for name in raw.column_names}
+    for name in c:
+        if name not in (ROW, FILE) and c[name].null_count:
+            c[name] = c[name].fill_null("")  # only tables built in Python (the API) hold NULLs
+    files = c[FILE]
     lon, lat = casts.to_double(c["Longitude"]), casts.to_double(c["Latitude"])
-    cols: dict[str, pa.Array] = {ROW: c[ROW]}
+    cols: dict[str, pa.Array] = {ROW: c[ROW], FILE: files}
     problems: list[Problem] = []
     if kind == "stop-and-search":
-        if file_force is None:
+        if any(f is None for f in forces):
             raise ValueError("stop-and-search rows need the file's force")
         occurred = casts.to_instant(c["Date"], timezone)
-        if file_month is not None:
-            month = _constant(_month_days(file_month), n, pa.date32())
-        else:
-            month = _local_months(occurred, timezone)
-        flags = {name: casts.to_boolean(c[src]) for name, src in (
-            ("part_of_operation", "Part of a policing operation"),
-            ("outcome_linked", "Outcome linked to object of search"),
-            ("removal_more_than_outer", "Removal of more than just outer clothing"))}  # fmt: skip
+        month = _per_file([_month_days(m) for m in months], files, pa.int32()).cast(pa.date32())
+        if month.null_count:  # a file whose name gives no month: the local month of its dates
+            month = pc.coalesce(month, _local_months(occurred, timezone))
+        flags = {name: casts.to_boolean(c[src]) for name, src in STOP_FLAGS.items()}
         outcome_txt = casts.text(c["Outcome"])
         cols |= {
-            "force": _constant(file_force, n, pa.string()),
+            "force": _per_file(forces, files, pa.string()),
             "month": month,
             "occurred_at": occurred,
             "search_type": casts.text(c["Type"]),
@@ -243,27 +255,24 @@ def stage(
         }
         problems.append(Problem("Date", "not an ISO 8601 date-time", casts.flags(pc.is_null(occurred)),
                                 lambda: c["Date"]))  # fmt: skip
-        for name, src in (("part_of_operation", "Part of a policing operation"),
-                          ("outcome_linked", "Outcome linked to object of search"),
-                          ("removal_more_than_outer", "Removal of more than just outer clothing")):  # fmt: skip
+        for name, src in STOP_FLAGS.items():
             failing = ~casts.is_blank(c[src]) & casts.flags(pc.is_null(flags[name]))
             problems.append(Problem(src, "not True or False", failing, lambda src=src: c[src]))
         problems += _coordinate_problems(c, lon, lat)
         return Staged(kind, pa.table(cols), problems, _stop_keys)
 
     month = casts.map_distinct(c["Month"], _month_days, pa.int32()).cast(pa.date32())
-    force_txt = pc.coalesce(casts.text(c["Reported by"]), casts.text(c["Falls within"]))
+
+    def force_txt() -> pa.Array:
+        return pc.coalesce(casts.text(c["Reported by"]), casts.text(c["Falls within"]))
+
     # The file's own force (its name in the archive) wins: a BTP file's rows "fall within" other
     # forces, and a month re-load must replace exactly what that file loaded before.
-    if file_force is not None:
-        force = _constant(file_force, n, pa.string())
-    else:
-        force = casts.map_distinct(force_txt, _force_id, pa.string())
-    location = pc.if_else(
-        pc.equal(pc.utf8_lower(pc.utf8_trim(c["Location"], casts.ZS)), "no location"),
-        pa.scalar(None, pa.string()),
-        casts.text(c["Location"]),
-    )
+    force = _per_file(forces, files, pa.string())
+    if force.null_count:
+        force = pc.coalesce(force, casts.map_distinct(force_txt(), _force_id, pa.string()))
+    location = casts.text(c["Location"])
+    location = casts.with_validity(location, pc.not_equal(pc.utf8_lower(location), "no location"))
     cols |= {
         "crime_id": casts.text(c["Crime ID"]),
         "force": force,
@@ -278,7 +287,7 @@ def stage(
         Problem("Month", "not a month of the form YYYY-MM", casts.flags(pc.is_null(month)),
                 lambda: c["Month"]),
         Problem("Falls within", "no force named (Falls within and Reported by are blank)",
-                casts.flags(pc.is_null(force)), lambda: force_txt),
+                casts.flags(pc.is_null(force)), force_txt),
     ]  # fmt: skip
     if kind == "street":
         crime_type = casts.map_distinct(c["Crime type"], vocab.canonical_crime_type, pa.string())
@@ -308,6 +317,11 @@ def stage(
     return Staged(kind, pa.table(cols), problems, keys)
 
 
+STOP_FLAGS = {
+    "part_of_operation": "Part of a policing operation",
+    "outcome_linked": "Outcome linked to object of search",
+    "removal_more_than_outer": "Removal of more than just outer clothing",
+}
 # Stop-and-search columns kept as trimmed text: canonical name -> published name.
 STOP_TEXT = {
     "gender": "Gender",

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from safestreets import harm
 from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
-from safestreets.sources.casts import as_array, flags, map_distinct
+from safestreets.sources.casts import as_array, flags, hash64, map_distinct
 from safestreets.sources.csvread import ROW, BadRow
 from safestreets.store import fetch_one, transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
@@ -38,6 +38,7 @@ POLICE_UK_SOURCES = ("police.uk", "police.uk-api")
 TARGET = {"street": "events", "outcomes": "outcomes", "stop-and-search": "stop_searches",
           "force-records": "events"}  # fmt: skip
 KEY_COLUMN = {"events": "event_id", "stop_searches": "search_id"}
+FILE = "_file"  # in staged rows: which of a batch's sources the row came from
 ErrorRow = tuple[int, str | None, str, str | None]  # (row, column, reason, value)
 
 
@@ -119,12 +120,23 @@ class Prepared:
         return self.result.source
 
 
-# --- prepare: everything that needs only the source's own rows ----------------------------------
+@dataclass
+class Source:
+    """One file (or API answer) among the rows of a ``Staged``: what a batch records about it."""
+
+    label: str
+    sha256: str | None
+    rows_read: int
+    bad_rows: Sequence[BadRow] = ()  # rows the CSV reader could not split
+    errors: list[ErrorRow] | None = None  # found by the caller (SQL checks) instead of ``problems``
 
 
-def problem_rows(staged: Staged) -> list[ErrorRow]:
-    """Every (row, column, reason, value) that fails a check, in check order within a row."""
-    found: list[ErrorRow] = []
+# --- prepare: everything that needs only the sources' own rows ----------------------------------
+
+
+def _problem_rows(staged: Staged, files: np.ndarray, n_sources: int) -> list[list[ErrorRow]]:
+    """Per source, every (row, column, reason, value) that fails a check, in check order."""
+    found: list[list[ErrorRow]] = [[] for _ in range(n_sources)]
     rows = None
     for p in staged.problems:
         if not p.failing.any():
@@ -133,44 +145,54 @@ def problem_rows(staged: Staged) -> list[ErrorRow]:
             rows = as_array(staged.table.column(ROW)).to_numpy()
         where = np.flatnonzero(p.failing)
         values = pc.take(as_array(p.value()), pa.array(where)).to_pylist()
-        found += [(int(rows[i]), p.column, p.reason, v) for i, v in zip(where, values, strict=True)]
+        for i, v in zip(where.tolist(), values, strict=True):
+            found[files[i]].append((int(rows[i]), p.column, p.reason, v))
     return found
+
+
+def _input_error(label: str, errors: list[ErrorRow]) -> InputError:
+    row, column, reason, value = errors[0]
+    more = len({e[0] for e in errors})
+    hint = f"; {more} rows have problems (--skip-bad-rows loads the rest)" if more > 1 else ""
+    return InputError(label, reason + hint, row=row, column=column, value=value)
 
 
 def prepare(
     staged: Staged,
+    sources: Sequence[Source],
     *,
-    label: str,
-    sha256: str | None,
-    rows_read: int,
-    bad_rows: Sequence[BadRow],
     opts: LoadOptions,
     crs: str,
     source: str = "police.uk",
     replace: Literal["months", "keys"] = "months",
-    errors: list[ErrorRow] | None = None,
     extra_params: dict[str, Any] | None = None,
-) -> Prepared:
-    """Apply checks and filters, key, project, and build the target rows. A bad row stops the load
-    with an InputError naming the first one, unless ``opts.skip_bad_rows``. ``errors`` replaces the
-    staged problems when the caller found them itself."""
-    kind, target = staged.kind, TARGET[staged.kind]
-    result = LoadResult(source=label, kind=kind, rows_read=rows_read)
-    found: list[ErrorRow] = [(r, col or None, reason, None) for r, col, reason in bad_rows]
-    found += problem_rows(staged) if errors is None else errors
-    found.sort(key=lambda e: e[0])  # stable: keeps each row's errors in check order
-    if found and not opts.skip_bad_rows:
-        row, column, reason, value = found[0]
-        more = len({e[0] for e in found})
-        hint = f"; {more} rows have problems (--skip-bad-rows loads the rest)" if more > 1 else ""
-        raise InputError(label, reason + hint, row=row, column=column, value=value)
-    bad = sorted({e[0] for e in found})
-    result.rows_rejected = len(bad)
+) -> list[Prepared | InputError]:
+    """Apply checks and filters, key, project, and build the target rows of each source.
 
+    ``staged`` holds the rows of ``sources`` one after the other (column ``_file`` says whose each
+    row is). Returns one item per source, in order. A source with a bad row ends the list with an
+    InputError naming its first one (the sources after it are left out), unless
+    ``opts.skip_bad_rows``, which sets bad rows aside instead."""
+    kind, target = staged.kind, TARGET[staged.kind]
     t = staged.table
-    keep = np.ones(t.num_rows, dtype=bool)
-    if bad:
-        keep &= ~np.isin(as_array(t.column(ROW)).to_numpy(), np.asarray(bad, dtype="int64"))
+    n_src = len(sources)
+    files = as_array(t.column(FILE)).to_numpy() if FILE in t.column_names else np.zeros(t.num_rows, np.int32)
+    found = _problem_rows(staged, files, n_src)
+    for i, src in enumerate(sources):
+        found[i] = [(r, col or None, reason, None) for r, col, reason in src.bad_rows] + (
+            found[i] if src.errors is None else list(src.errors)
+        )
+        found[i].sort(key=lambda e: e[0])  # stable: keeps each row's errors in check order
+    stop = n_src
+    if not opts.skip_bad_rows:
+        stop = next((i for i in range(n_src) if found[i]), n_src)
+
+    keep = files < stop
+    bad = [sorted({e[0] for e in found[i]}) for i in range(stop)]
+    if any(bad):
+        rows = as_array(t.column(ROW)).to_numpy()
+        for i in (i for i in range(stop) if bad[i]):
+            keep &= ~((files == i) & np.isin(rows, np.asarray(bad[i], dtype=rows.dtype)))
     if opts.forces:
         keep &= flags(pc.is_in(t.column("force"), pa.array(sorted(opts.forces), pa.string())))
     if opts.months:
@@ -178,43 +200,75 @@ def prepare(
         keep &= flags(pc.is_in(month_text, pa.array(sorted(opts.months), pa.string())))
     if not keep.all():
         t = t.filter(pa.array(keep))
+        files = files[keep]
 
     key0 = staged.keys(t) if staged.keys is not None else None
     if key0 is None and "key0" in t.column_names:
         key0 = as_array(t.column("key0"))
     if key0 is not None:
-        key0 = number_duplicate_keys(key0)
-
+        key0 = number_duplicate_keys(key0, files)
     lon, lat = as_array(t.column("lon")), as_array(t.column("lat"))
-    force, month = as_array(t.column("force")), as_array(t.column("month"))
-    result.rows_loaded = t.num_rows
-    result.rows_no_location = lon.null_count
-    result.rows_filtered = rows_read - result.rows_rejected - result.rows_loaded
-    result.months = sorted(
-        {f"{m.year:04d}-{m.month:02d}" for m in pc.unique(month).to_pylist() if m is not None}
-    )
-    result.forces = sorted(f for f in pc.unique(force).to_pylist() if f is not None)
     x, y = project_points(lon, lat, crs)
-
     columns = _final_columns(target, t, key0, x, y)
     columns["source"] = pa.repeat(pa.scalar(source, pa.string()), t.num_rows)
-    prepared = Prepared(
-        kind=kind,
-        target=target,
-        source=source,
-        replace=replace,
-        sha256=sha256,
-        params={"kind": kind, **opts.params(), **(extra_params or {})},
-        rows=pa.table(columns),
-        errors=found,
-        result=result,
-    )
-    if replace == "months" and t.num_rows:
-        pairs = pa.table({"f": force, "m": month.cast(pa.int32())}).group_by(["f", "m"]).aggregate([])
-        prepared.force_months = set(
-            zip(pairs.column("f").to_pylist(), pairs.column("m").to_pylist(), strict=True)
+    rows_out = pa.table(columns)
+
+    # Per source: its slice of the rows (they stay in file order) and what to record.
+    counts = np.bincount(files, minlength=stop)[:stop]
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    no_location = np.bincount(files[flags(pc.is_null(lon))], minlength=stop)[:stop]
+    held = _force_months(as_array(t.column("force")), as_array(t.column("month")), files, stop)
+    params = {"kind": kind, **opts.params(), **(extra_params or {})}
+    out: list[Prepared | InputError] = []
+    for i in range(stop):
+        src = sources[i]
+        result = LoadResult(source=src.label, kind=kind, rows_read=src.rows_read)
+        result.rows_rejected = len(bad[i])
+        result.rows_loaded = int(counts[i])
+        result.rows_no_location = int(no_location[i])
+        result.rows_filtered = src.rows_read - result.rows_rejected - result.rows_loaded
+        result.months = sorted({_month_text(m) for _, m in held[i]})
+        result.forces = sorted({f for f, _ in held[i]})
+        out.append(
+            Prepared(
+                kind=kind,
+                target=target,
+                source=source,
+                replace=replace,
+                sha256=src.sha256,
+                params=params,
+                rows=rows_out.slice(int(starts[i]), int(counts[i])),
+                errors=found[i],
+                result=result,
+                force_months=held[i] if replace == "months" else set(),
+            )
         )
-    return prepared
+    if stop < n_src:
+        out.append(_input_error(sources[stop].label, found[stop]))
+    return out
+
+
+def _month_text(days: int) -> str:
+    """YYYY-MM of a date given as days since 1970."""
+    return str(np.datetime64(int(days), "D").astype("datetime64[M]"))
+
+
+def _force_months(force: pa.Array, month: pa.Array, files: np.ndarray, n: int) -> list[set[tuple[str, int]]]:
+    """Per source, the distinct (force, month days) of its rows (usually one pair per file)."""
+    held: list[set[tuple[str, int]]] = [set() for _ in range(n)]
+    if not len(files):
+        return held
+    ef = pc.dictionary_encode(force)
+    names = ef.dictionary.to_pylist()
+    fi = pc.fill_null(ef.indices, -1).to_numpy().astype(np.int64)
+    days = pc.fill_null(month.cast(pa.int32()), np.iinfo(np.int32).min).to_numpy().astype(np.int64)
+    code = (files.astype(np.int64) * (len(names) + 1) + fi + 1) * (1 << 32) + days - np.iinfo(np.int32).min
+    for c in np.unique(code).tolist():
+        file_force, d = divmod(c, 1 << 32)
+        file, f = divmod(file_force, len(names) + 1)
+        if f > 0 and d != 0:
+            held[file].add((names[f - 1], d + np.iinfo(np.int32).min))
+    return held
 
 
 def _final_columns(
@@ -257,26 +311,35 @@ def _final_columns(
     }  # fmt: skip
 
 
-def number_duplicate_keys(keys: pa.Array) -> pa.Array:
-    """Repeated keys (a Crime ID published twice, identical rows) become key, key#2, key#3 in file
-    order: deterministic, and every row is kept. NULL keys stay NULL."""
-    valid = len(keys) - keys.null_count
-    if valid == 0 or pc.count_distinct(keys).as_py() == valid:
-        return keys  # the common case
-    encoded = pc.dictionary_encode(keys)
-    idx = pc.fill_null(encoded.indices, -1).to_numpy()
-    order = np.argsort(idx, kind="stable")  # stable: file order within each key
-    ranked = idx[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
-    nth = np.empty(len(idx), dtype=np.int64)
-    nth[order] = np.arange(len(idx)) - first + 1
-    repeat = (nth > 1) & (idx >= 0)
-    where = np.flatnonzero(repeat)
-    suffixed = pc.binary_join_element_wise(
-        pc.take(keys, pa.array(where)), pa.array([f"#{n}" for n in nth[where]], pa.string()), ""
-    )
-    return pc.replace_with_mask(keys, pa.array(repeat), suffixed)
+def number_duplicate_keys(keys: pa.Array, files: np.ndarray | None = None) -> pa.Array:
+    """Repeated keys within a file (a Crime ID published twice, identical rows) become key, key#2,
+    key#3 in file order: deterministic, and every row is kept. NULL keys stay NULL."""
+    n = len(keys)
+    if n - keys.null_count < 2:
+        return keys
+    f = np.zeros(n, np.int32) if files is None else files.astype(np.int32)
+    # Rows whose (file, key) hash repeats are the only candidates; their values decide exactly.
+    h = pa.array(hash64(k=keys, f=pa.array(f)))
+    encoded = pc.dictionary_encode(h)
+    if len(encoded.dictionary) == n:
+        return keys  # the common case: no repeats
+    idx = encoded.indices.to_numpy()
+    candidates = np.flatnonzero(np.bincount(idx)[idx] > 1)
+    values = pc.take(keys, pa.array(candidates)).to_pylist()
+    seen: dict[tuple[int, str], int] = {}
+    where, suffixed = [], []
+    for i, v in zip(candidates.tolist(), values, strict=True):
+        if v is None:
+            continue
+        nth = seen[(f[i], v)] = seen.get((f[i], v), 0) + 1
+        if nth > 1:
+            where.append(i)
+            suffixed.append(f"{v}#{nth}")
+    if not where:
+        return keys
+    mask = np.zeros(n, dtype=bool)
+    mask[where] = True
+    return pc.replace_with_mask(keys, pa.array(mask), pa.array(suffixed, pa.string()))
 
 
 def project_points(lon: pa.Array, lat: pa.Array, crs: str) -> tuple[pa.Array, pa.Array]:
@@ -287,17 +350,20 @@ def project_points(lon: pa.Array, lat: pa.Array, crs: str) -> tuple[pa.Array, pa
     x = np.full(n, np.nan)
     y = np.full(n, np.nan)
     if has.any():
-        pts = np.empty((int(has.sum()), 2), dtype="float64")
-        pts[:, 0] = lon.to_numpy(zero_copy_only=False)[has]
-        pts[:, 1] = lat.to_numpy(zero_copy_only=False)[has]
-        # A point's 16 bytes as one hashable value: pyarrow's hash table finds the distinct ones.
-        packed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(pts), [None, pa.py_buffer(pts)])
-        encoded = pc.dictionary_encode(packed)
-        uniq = np.frombuffer(encoded.dictionary.buffers()[1], dtype="float64").reshape(-1, 2)
-        ux, uy = lonlat_to_crs(uniq[:, 0].copy(), uniq[:, 1].copy(), crs)
-        inverse = encoded.indices.to_numpy()
-        x[has] = ux[inverse]
-        y[has] = uy[inverse]
+        px = lon.to_numpy(zero_copy_only=False)[has]
+        py = lat.to_numpy(zero_copy_only=False)[has]
+        bx, by = px.view(np.uint64), py.view(np.uint64)
+        with np.errstate(over="ignore"):
+            mixed = bx * np.uint64(0x9E3779B97F4A7C15) ^ (by + np.uint64(0x632BE59BD9B4E019))
+        encoded = pc.dictionary_encode(pa.array(mixed))
+        idx = encoded.indices.to_numpy()
+        first = np.empty(len(encoded.dictionary), dtype=np.int64)
+        first[idx[::-1]] = np.arange(len(idx) - 1, -1, -1)  # each point's first row
+        if np.array_equal(bx[first][idx], bx) and np.array_equal(by[first][idx], by):
+            ux, uy = lonlat_to_crs(px[first], py[first], crs)
+            x[has], y[has] = ux[idx], uy[idx]
+        else:  # two points mixed to the same value: project every row
+            x[has], y[has] = lonlat_to_crs(px, py, crs)
     return pa.array(x, mask=~has), pa.array(y, mask=~has)
 
 
@@ -513,11 +579,13 @@ def load_staged(
     """Finish a load from temp table ``typed`` (see ``stage_typed``) in one transaction."""
     errors = find_errors(con, checks)
     typed = con.sql("SELECT * EXCLUDE (problem) FROM typed ORDER BY _row").to_arrow_table()
-    staged = Staged(kind, typed, [])
-    prepared = prepare(
-        staged, label=label, sha256=sha256, rows_read=rows_read, bad_rows=bad_rows, opts=opts, crs=crs,
-        source=source, replace=replace, errors=errors, extra_params=extra_params,
+    (prepared,) = prepare(
+        Staged(kind, typed, []),
+        [Source(label, sha256, rows_read, bad_rows, errors)],
+        opts=opts, crs=crs, source=source, replace=replace, extra_params=extra_params,
     )  # fmt: skip
+    if isinstance(prepared, InputError):
+        raise prepared
     return commit(con, [prepared])[0]
 
 
