@@ -13,7 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safestreets.plan.patrol import PatrolPlan, Team, nominal_capacity, plan_patrols
+from safestreets.plan.patrol import (
+    PatrolPlan,
+    Team,
+    nominal_capacity,
+    packed_minutes,
+    plan_patrols,
+    prevented,
+)
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.schedule import Visit, schedule
 from test_plan_patrol import cases, try_plan
@@ -159,10 +166,8 @@ def test_hot_spot_split_between_teams_keeps_the_gap() -> None:
         check_timetable(plan, schedule(plan, WEEK, seed=seed))
 
 
-@pytest.mark.xfail(
-    reason="a hot spot at its most visits split between teams needs one joint timetable", strict=False
-)
 def test_hot_spot_split_between_teams_at_its_most() -> None:
+    """Teams sharing an area are timed on one timeline, so a hot spot split between them keeps its gaps."""
     rules = Rules(shifts=(Shift("late", 15, 8),), min_gap_minutes=90.0, visit_minutes=10.0)
     k = rules.max_visits(rules.shifts[0])
     teams = [Team(f"T{i}", "A", "late", 0, [(0, n)]) for i, n in enumerate([2, 2, k - 4])]
@@ -171,16 +176,18 @@ def test_hot_spot_split_between_teams_at_its_most() -> None:
         check_timetable(plan, schedule(plan, WEEK, seed=seed))
 
 
-@pytest.mark.xfail(reason="the planner's team capacity does not count how many hot spots one team can "
-                   "visit at their most within the gaps", strict=False)  # fmt: skip
-def test_team_with_more_max_frequency_spots_than_fit() -> None:
-    rules = Rules(
-        shifts=(Shift("night", 20, 10),), min_gap_minutes=180.0, visit_minutes=10.0, patrol_share=1.0
-    )
-    k = rules.max_visits(rules.shifts[0])
-    spots = [(u, k) for u in range(7)]
-    assert sum(v for _, v in spots) <= nominal_capacity(rules, 1.0)[0]
-    plan = cast(PatrolPlan, _Plan([Team("T", "A", "night", 0, spots)], rules))
+def test_planner_cuts_loads_that_cannot_keep_the_gaps() -> None:
+    """Several hot spots each at their most visits cannot always interleave within the gaps; the planner
+    cuts such a team's load (and says so) rather than hand the timetable an impossible day."""
+    rules = Rules(shifts=(Shift("night", 23, 8),), min_gap_minutes=90.0, visit_minutes=12.5, patrol_share=1.0,
+                  residual_minutes=0.0, decay=1.0, cap_share=1.0)  # fmt: skip
+    inp, res = _line_case(3, rules)
+    plan = plan_patrols(inp, res, rules, solver="milp")
+    (team,) = plan.teams
+    assert packed_minutes(team.hotspots, rules) <= rules.shifts[0].minutes
+    assert "cut" in plan.status
+    assert sum(v for _, v in team.hotspots) == int(plan.visits.sum())
+    assert plan.objective == pytest.approx(prevented(plan.input, rules, plan.visits))
     check_timetable(plan, schedule(plan, WEEK, seed=1))
 
 

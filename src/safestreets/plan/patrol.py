@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from safestreets.errors import SafestreetsError
-from safestreets.plan.resources import POOL, Resources, Rules
+from safestreets.plan.resources import POOL, Resources, Rules, Shift
 
 SOLVERS = ("auto", "milp", "heuristic")
 
@@ -566,7 +566,9 @@ def plan_patrols(
     x = np.round(x)
     visits = np.zeros((len(inp.ids), len(rules.shifts)))
     np.add.at(visits, (model.y_unit, model.y_shift), x[: model.n_y])
-    teams = _teams(inp, x, model, areas, rules, visits)
+    teams, trimmed = _teams(inp, x, model, areas, rules, visits)
+    if trimmed:
+        status += f"; {trimmed} visit(s) cut so every team's visits keep the gaps"
     objective = prevented(inp, rules, visits)
     return PatrolPlan(
         input=inp, rules=rules, resources=resources, areas=areas, candidates=candidates, visits=visits,
@@ -586,12 +588,13 @@ def _feasible(model: _Model, x: np.ndarray) -> bool:
 
 def _teams(
     inp: PatrolInput, x: np.ndarray, model: _Model, areas: list[PatrolArea], rules: Rules, visits: np.ndarray
-) -> list[Team]:
+) -> tuple[list[Team], int]:
     """Name the teams and split each area's visits between them, keeping hot spots whole where possible."""
     n_n = model.n_cols_n
     has_pool = len(model.cost) > model.n_y + n_n
     teams: list[Team] = []
     counters: dict[tuple[str, str], int] = {}
+    trimmed = 0
     for j in range(n_n):
         p, s = (int(v) for v in model.area_shift[j])
         shift = rules.shifts[s].name
@@ -621,6 +624,8 @@ def _teams(
                 loads[t].append((u, take))
                 room[t] -= take
                 v -= take
+        for load in loads:
+            trimmed += _make_timeable(load, rules.shifts[s], rules, inp.harm_week, visits[:, s])
         walk = {u: i for i, (u, _) in enumerate(spots)}
         for home, load in zip(homes, loads, strict=True):
             if not load:
@@ -629,7 +634,43 @@ def _teams(
             label = area.bcu if home != POOL else f"pool-{area.bcu}"
             counters[(label, shift)] = counters.get((label, shift), 0) + 1
             teams.append(Team(f"{label}-{shift}-{counters[(label, shift)]}", home, shift, p, load))
-    return teams
+    return teams, trimmed
+
+
+def packed_minutes(load: list[tuple[int, int]], rules: Rules) -> float:
+    """Minutes one team needs for its visits, packed back to back with the gaps kept (most visits left
+    first, waiting when no hot spot is due): the tightest timetable the schedule can fall back on."""
+    left = {u: v for u, v in load}
+    last: dict[int, float] = {}
+    t = 0.0
+    while any(left.values()):
+        due = [u for u, v in left.items() if v > 0 and t - last.get(u, -1e18) >= rules.min_gap_minutes]
+        if not due:
+            t = min(last[u] + rules.min_gap_minutes for u, v in left.items() if v > 0)
+            continue
+        u = max(due, key=lambda u: (left[u], -u))
+        left[u] -= 1
+        last[u] = t
+        t += rules.visit_minutes
+    return t
+
+
+def _make_timeable(load: list[tuple[int, int]], shift: Shift, rules: Rules, harm: np.ndarray,
+                   visits: np.ndarray) -> int:  # fmt: skip
+    """Trim a team's load until its visits fit in the shift with the gaps kept; returns the visits cut.
+
+    The model caps a team's visits but cannot see that several hot spots each at their most visits may not
+    interleave within the gaps; a cut visit is the last one of the busiest, least harmful hot spot."""
+    cut = 0
+    while load and packed_minutes(load, rules) > shift.minutes:
+        i = max(range(len(load)), key=lambda i: (load[i][1], -harm[load[i][0]]))
+        u, v = load[i]
+        load[i] = (u, v - 1)
+        visits[u] -= 1
+        cut += 1
+        if v - 1 == 0:
+            load.pop(i)
+    return cut
 
 
 def walking_order(inp: PatrolInput, units: list[int]) -> list[int]:

@@ -1,8 +1,9 @@
 """Visit times: turn a plan's daily pattern into a different, unpredictable timetable for each day.
 
-Each team's shift is cut into as many equal slots as it has visits; visits go to slots at random, with
-the visits to one hot spot far enough apart that, wherever in its slot each starts, two visits to it are at
-least ``Rules.min_gap_minutes`` apart. Times are seeded, so a stored plan can be reproduced exactly.
+The teams sharing a patrol area in a shift get one common timeline cut into equal slots (as many as the
+busiest team's visits); visits go to slots at random, with the visits to one hot spot (by any team) far
+enough apart that, wherever in its slot each starts, two visits to it are at least
+``Rules.min_gap_minutes`` apart. Times are seeded, so a stored plan can be reproduced exactly.
 """
 
 from __future__ import annotations
@@ -26,38 +27,57 @@ class Visit:
     end: datetime
 
 
-def _slots(
-    spots: list[tuple[int, int]], n_slots: int, sep: int, rng: np.random.Generator, tries: int = 50
-) -> list[int] | None:
-    """A random slot -> unit assignment keeping ``sep`` slots between visits to one unit, or None."""
+def _draw(
+    teams: list[Team], n_slots: int, sep: int, rng: np.random.Generator, tries: int = 30
+) -> list[list[int]] | None:
+    """Random slot -> unit assignments for teams sharing a patrol area and shift: slot ``i`` is the same
+    time for every team, and visits to one unit (by any team) are at least ``sep`` slots apart."""
+    totals: dict[int, int] = {}
+    for t in teams:
+        for u, v in t.hotspots:
+            totals[u] = totals.get(u, 0) + v
+    if any((v - 1) * sep + 1 > n_slots for v in totals.values()):
+        return None  # a spot's visits cannot fit this far apart: no draw can succeed
     for _ in range(tries):
-        left = {u: v for u, v in spots}
+        left = [{u: v for u, v in t.hotspots} for t in teams]
+        remaining = [sum(t_left.values()) for t_left in left]
         last: dict[int, int] = {}
-        out: list[int] = []
+        out = [[-1] * n_slots for _ in teams]
         for slot in range(n_slots):
-            ready = [u for u, v in left.items() if v > 0 and slot - last.get(u, -(10**9)) >= sep]
-            if not ready:
-                out.append(-1)
-                continue
-            weight = np.array([left[u] for u in ready], dtype="float64") ** 2
-            u = ready[int(rng.choice(len(ready), p=weight / weight.sum()))]
-            out.append(u)
-            left[u] -= 1
-            last[u] = slot
-        if all(v == 0 for v in left.values()):
+            busy: set[int] = set()
+            for ti in rng.permutation(len(teams)):
+                if remaining[ti] == 0:
+                    continue
+                # a team with fewer visits than slots idles at random, so its visits spread over the shift
+                if remaining[ti] < n_slots - slot and rng.random() >= remaining[ti] / (n_slots - slot):
+                    continue
+                ready = [u for u, v in left[ti].items()
+                         if v > 0 and u not in busy and slot - last.get(u, -(10**9)) >= sep]  # fmt: skip
+                if not ready:
+                    continue
+                # weighted by visits left, squared: spots with many visits go early enough to fit
+                weights = [left[ti][u] ** 2 for u in ready]
+                pick, i = rng.random() * sum(weights), 0
+                while i < len(ready) - 1 and pick >= weights[i]:
+                    pick -= weights[i]
+                    i += 1
+                u = ready[i]
+                out[ti][slot] = u
+                left[ti][u] -= 1
+                remaining[ti] -= 1
+                last[u] = slot
+                busy.add(u)
+        if not any(remaining):
             return out
     return None
 
 
-def team_day(team: Team, shift: Shift, day: date, rules: Rules, rng: np.random.Generator,
-             taken: dict[int, list[datetime]] | None = None) -> list[Visit]:  # fmt: skip
-    """One team's visits for one day: random slots and random starts within them, gaps kept.
+def area_day(teams: list[Team], shift: Shift, day: date, rules: Rules, rng: np.random.Generator) -> list[Visit]:
+    """The visits of the teams sharing one patrol area in one shift, for one day: random slots on a common
+    timeline and random starts within them, gaps kept between any two visits to one hot spot.
 
-    ``taken`` holds the starts of other teams' visits to the same hot spots in the same shift (a hot spot
-    split between two teams), which keep the gap too. Times are whole seconds so that the gap rule holds
-    exactly, not merely to the nearest minute."""
-    taken = taken if taken is not None else {}
-    n = sum(v for _, v in team.hotspots)
+    Times are whole seconds so that the gap rule holds exactly, not merely to the nearest minute."""
+    n = max((sum(v for _, v in t.hotspots) for t in teams), default=0)
     if n == 0:
         return []
     slot = int(shift.minutes * 60) // n
@@ -65,96 +85,83 @@ def team_day(team: Team, shift: Shift, day: date, rules: Rules, rng: np.random.G
     gap = int(np.ceil(rules.min_gap_minutes * 60))
     widest = max(0, slot - visit)
     begin = datetime.combine(day, datetime.min.time()) + timedelta(hours=shift.start_hour)
-    shared = any(taken.get(u) for u, _ in team.hotspots)
-    for _ in range(50 if shared else 1):
-        order, jitter = None, 0
-        # Wide jitter first (least predictable); narrow it if the gaps cannot be kept with it.
-        for j in sorted({widest, widest // 2, widest // 4, max(0, min(widest, slot - gap)), 0}, reverse=True):
-            sep = max(1, -(-(gap + j) // slot))
-            order = _slots(team.hotspots, n, sep, rng)
-            if order is not None:
-                jitter = j
-                break
-        if order is None:  # few visits, most to one spot: equal slots cannot keep the gaps
-            break
-        # One random shift of the whole day keeps every gap and still moves the first visit off the hour.
+    # Wide jitter first (least predictable); narrow it if the gaps cannot be kept with it.
+    for jitter in sorted({widest, widest // 2, widest // 4, max(0, min(widest, slot - gap)), 0}, reverse=True):
+        sep = max(1, -(-(gap + jitter) // slot))
+        drawn = _draw(teams, n, sep, rng)
+        if drawn is None:
+            continue
+        # One random shift of the whole timeline keeps every gap and moves the first visit off the hour.
         shift_all = int(rng.integers(0, widest - jitter + 1))
         visits = []
-        for i, u in enumerate(order):
-            if u < 0:
-                continue
-            offset = shift_all + i * slot + (int(rng.integers(0, jitter + 1)) if jitter > 0 else 0)
-            start = begin + timedelta(seconds=offset)
-            end = start + timedelta(seconds=visit)
-            visits.append(Visit(team.team_id, day, len(visits) + 1, u, start, end))
-        if all(abs((v.start - t).total_seconds()) >= gap for v in visits for t in taken.get(v.unit, [])):
-            break
-    else:
-        visits = _packed(team, shift, day, begin, visit, gap, rng, taken)
-    if order is None:
-        visits = _packed(team, shift, day, begin, visit, gap, rng, taken)
-    for v in visits:
-        taken.setdefault(v.unit, []).append(v.start)
-    return visits
-
-
-def _packed(team: Team, shift: Shift, day: date, begin: datetime, visit: int, gap: int,
-            rng: np.random.Generator, taken: dict[int, list[datetime]]) -> list[Visit]:  # fmt: skip
-    """Visits one after another from a random start, each to a random spot among those due with the most
-    visits left, waiting when none is due; the start comes earlier if the visits do not fit."""
+        for team, order in zip(teams, drawn, strict=True):
+            seq = 0
+            for i, u in enumerate(order):
+                if u < 0:
+                    continue
+                seq += 1
+                start = begin + timedelta(seconds=shift_all + i * slot + int(rng.integers(0, jitter + 1)))
+                visits.append(Visit(team.team_id, day, seq, u, start, start + timedelta(seconds=visit)))
+        return visits
+    # few visits, most to one spot: equal slots cannot keep the gaps, so pack them
     end = int(shift.minutes * 60)
-    need = max(sum(v for _, v in team.hotspots) * visit, max((v - 1) * gap + visit for _, v in team.hotspots))
-    slack = max(0, end - need)
-    for latest in (slack, slack // 2, slack // 4, 0):
-        out = _packed_from(team, day, begin, visit, gap, rng, taken, int(rng.integers(0, latest + 1)), end)
-        if out is not None:
-            return out
-    raise ValueError(f"team {team.team_id}: its visits do not fit in the {shift.name} shift")
+    for latest in (end // 4, end // 16, 0):
+        visits = _packed(teams, day, begin, visit, gap, end, rng, latest)
+        if visits is not None:
+            return visits
+    raise ValueError(f"teams {', '.join(t.team_id for t in teams)}: their visits do not fit in the "
+                     f"{shift.name} shift with {rules.min_gap_minutes:g} minutes between visits to one hot spot")
 
 
-def _packed_from(team: Team, day: date, begin: datetime, visit: int, gap: int, rng: np.random.Generator,
-                 taken: dict[int, list[datetime]], t: int, end: int) -> list[Visit] | None:  # fmt: skip
-    left = {u: v for u, v in team.hotspots}
-    busy = {u: [int((s - begin).total_seconds()) for s in taken.get(u, [])] for u in left}
+def _packed(teams: list[Team], day: date, begin: datetime, visit: int, gap: int, end: int,
+            rng: np.random.Generator, latest: int) -> list[Visit] | None:  # fmt: skip
+    """Visits one after another on each team's clock (each starting at a random time up to ``latest``),
+    the team that is free first going next, to a due hot spot with the most visits left; a team with
+    nothing due waits until something is. None if a visit would end after the shift."""
+    left = [{u: v for u, v in t.hotspots} for t in teams]
+    clock = [int(rng.integers(0, latest + 1)) for _ in teams]
+    booked: dict[int, list[int]] = {}
+    seq = [0] * len(teams)
     out: list[Visit] = []
-    while any(left.values()):
-        ready = [u for u, v in left.items() if v > 0 and all(abs(t - b) >= gap for b in busy[u])]
-        if not ready:
-            t = min(b + gap for u, v in left.items() if v > 0 for b in busy[u] if b + gap > t)
+
+    def free_at(u: int, t: int) -> int:
+        """The first time from ``t`` at which hot spot ``u`` is at least the gap from all its visits."""
+        for c in sorted({t, *(b + gap for b in booked.get(u, []) if b + gap > t)}):
+            if all(abs(c - b) >= gap for b in booked.get(u, [])):
+                return c
+        return max(booked[u]) + gap
+
+    while any(any(d.values()) for d in left):
+        ti = min((i for i in range(len(teams)) if any(left[i].values())), key=lambda i: (clock[i], i))
+        t = clock[ti]
+        due = [u for u, v in left[ti].items() if v > 0 and free_at(u, t) == t]
+        if not due:
+            clock[ti] = min(free_at(u, t) for u, v in left[ti].items() if v > 0)
             continue
-        most = max(left[u] for u in ready)
-        ready = [u for u in ready if left[u] == most]
-        u = ready[int(rng.integers(0, len(ready)))]
+        most = max(left[ti][u] for u in due)
+        due = [u for u in due if left[ti][u] == most]
+        u = due[int(rng.integers(0, len(due)))]
         if t + visit > end:
             return None
+        seq[ti] += 1
         start = begin + timedelta(seconds=t)
-        out.append(Visit(team.team_id, day, len(out) + 1, u, start, start + timedelta(seconds=visit)))
-        left[u] -= 1
-        busy[u].append(t)
-        t += visit
+        out.append(Visit(teams[ti].team_id, day, seq[ti], u, start, start + timedelta(seconds=visit)))
+        left[ti][u] -= 1
+        booked.setdefault(u, []).append(t)
+        clock[ti] = t + visit
     return out
 
 
 def schedule(plan: PatrolPlan, week_start: date, *, seed: int, days: int = 7) -> list[Visit]:
-    """Every team's visits for ``days`` days from ``week_start``. A day is drawn again if a hot spot split
-    between teams cannot keep its gap."""
+    """Every team's visits for ``days`` days from ``week_start``, teams that share a patrol area and shift
+    timed together."""
     rng = np.random.default_rng(seed)
+    groups: dict[tuple[int, str], list[Team]] = {}
+    for team in plan.teams:
+        groups.setdefault((team.area, team.shift), []).append(team)
     out: list[Visit] = []
     for d in range(days):
         day = week_start + timedelta(days=d)
-        for attempt in range(20):
-            taken: dict[str, dict[int, list[datetime]]] = {}  # per shift: starts at each hot spot so far
-            try:
-                drawn = []
-                for team in plan.teams:
-                    shift = plan.rules.shift(team.shift)
-                    drawn.extend(
-                        team_day(team, shift, day, plan.rules, rng, taken.setdefault(shift.name, {}))
-                    )
-            except ValueError:
-                if attempt == 19:
-                    raise
-                continue
-            out.extend(drawn)
-            break
+        for (_, shift_name), teams in groups.items():
+            out.extend(area_day(teams, plan.rules.shift(shift_name), day, plan.rules, rng))
     return out
