@@ -305,6 +305,17 @@ def _build(inp: PatrolInput, resources: Resources, rules: Rules, areas: list[Pat
         tcols = [n_y + j] + ([n_y + n_n + j] if has_pool else [])
         add(np.concatenate([ycols, tcols]), np.concatenate([np.ones(len(ycols)), np.full(len(tcols), -cap)]),
             -np.inf, 0.0)  # fmt: skip
+    # A visit needs a team in its area: y <= n + m. Redundant for whole numbers, but it stops the LP
+    # relaxation from spreading a sliver of a team over many areas' best visits, so the bound (and the
+    # heuristic's reported gap) is far tighter.
+    ycol = np.arange(n_y)
+    parts = 3 if has_pool else 2
+    rows.append(np.tile(r + ycol, parts))
+    cols.append(np.concatenate([ycol, n_y + ya] + ([n_y + n_n + ya] if has_pool else [])))
+    vals.append(np.concatenate([np.ones(n_y)] + [-np.ones(n_y)] * (parts - 1)))
+    lo.extend([-np.inf] * n_y)
+    hi.extend([0.0] * n_y)
+    r += n_y
     # local teams per (BCU, shift)
     bcu_of_area = np.array([a.bcu for a in areas], dtype=object)
     for b in sorted(set(bcu_of_area)):
