@@ -53,8 +53,11 @@ Progress = Callable[[str, int, int], None]  # (label, done, total)
 # Rows per table per transaction. From about two DuckDB row groups (2 x 122,880 rows) on, DuckDB writes
 # the rows straight to the database file, compressed, instead of through the write-ahead log and a
 # checkpoint later; a larger group gains little more, and a kill loses at most this much work.
-GROUP_ROWS = 250_000
-# Batches the worker prepares ahead of the one being stored.
+GROUP_ROWS = 500_000
+# Threads preparing batches while this one stores them. Most of that work (pyarrow, DuckDB, zlib,
+# hashing, PROJ) runs without the GIL; on 2 cores a second worker cost more CPU than it saved.
+WORKERS = 1
+# Batches prepared ahead of the one being stored.
 AHEAD = 1
 # A worker batch: about this much text (some 100,000 rows), or this many files.
 BATCH_BYTES = 24 << 20
@@ -117,7 +120,7 @@ def ingest_policeuk(
     batches = _batches(files)
     pending: deque[Future[list[_Item]]] = deque()
     submitted = done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest") as pool:
         try:
             for _ in batches:
                 while submitted < len(batches) and len(pending) <= AHEAD:

@@ -6,6 +6,7 @@ grid is installed in PROJ's data directory, otherwise the 7-parameter Helmert (a
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -14,14 +15,18 @@ import pyproj
 WGS84 = "EPSG:4326"
 
 
-@lru_cache(maxsize=16)
 def transformer(src: str, dst: str) -> pyproj.Transformer:
+    """A transformer for this thread (ingest projects points in worker threads)."""
+    return _transformer(src, dst, threading.get_ident())
+
+
+@lru_cache(maxsize=16)
+def _transformer(src: str, dst: str, thread: int) -> pyproj.Transformer:
+    del thread  # part of the cache key only
     return pyproj.Transformer.from_crs(src, dst, always_xy=True)
 
 
-def to_crs(
-    x: np.ndarray, y: np.ndarray, *, src: str = WGS84, dst: str
-) -> tuple[np.ndarray, np.ndarray]:
+def to_crs(x: np.ndarray, y: np.ndarray, *, src: str = WGS84, dst: str) -> tuple[np.ndarray, np.ndarray]:
     """Project coordinate arrays (NaN stays NaN). ``always_xy``: longitude/easting first."""
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")

@@ -50,7 +50,12 @@ def duck(timezone: str | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    """One contiguous array (copying only when there are several chunks)."""
+    if isinstance(values, pa.Array):
+        return values
+    if values.num_chunks == 1:
+        return values.chunk(0)
+    return values.combine_chunks()
 
 
 def with_validity(values: pa.Array, valid: pa.Array) -> pa.Array:
@@ -144,16 +149,20 @@ def to_boolean(values: pa.Array) -> pa.Array:
     return _typed(values, pc.is_in(values, pa.array(list(_BOOLEANS))), pa.bool_(), "BOOLEAN")
 
 
-def hash64(**columns: pa.Array) -> np.ndarray:
-    """DuckDB's 64-bit hash of each row of ``columns`` (equal rows hash equal; different rows almost
-    never do, so callers confirm matches on the values themselves)."""
+def repeated_rows(**columns: pa.Array) -> np.ndarray:
+    """Indices of the rows whose values in ``columns`` (DuckDB's 64-bit hash of them, to be exact)
+    occur more than once, in order: a superset of the repeated rows, for the caller to confirm."""
     con = duck()
-    con.register("_hash_in", pa.table(columns))
+    n = len(next(iter(columns.values())))
+    con.register("_rows_in", pa.table({**columns, "_i": pa.array(np.arange(n, dtype=np.int64))}))
     try:
-        out = con.sql(f"SELECT hash({', '.join(columns)}) AS h FROM _hash_in").to_arrow_table()
+        found = con.sql(
+            f"SELECT unnest(list(_i)) AS i FROM (SELECT _i, hash({', '.join(columns)}) AS h "
+            "FROM _rows_in) GROUP BY h HAVING count(*) > 1"
+        ).fetchnumpy()["i"]
     finally:
-        con.unregister("_hash_in")
-    return as_array(out.column("h")).to_numpy()
+        con.unregister("_rows_in")
+    return np.sort(np.asarray(found, dtype=np.int64))
 
 
 def md5_hex(joined: pa.Array, prefix: str) -> pa.Array:

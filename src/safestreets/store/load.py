@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from safestreets import harm
 from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
-from safestreets.sources.casts import as_array, flags, hash64, map_distinct
+from safestreets.sources.casts import as_array, flags, map_distinct, repeated_rows
 from safestreets.sources.csvread import ROW, BadRow
 from safestreets.store import fetch_one, transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
@@ -319,12 +319,9 @@ def number_duplicate_keys(keys: pa.Array, files: np.ndarray | None = None) -> pa
         return keys
     f = np.zeros(n, np.int32) if files is None else files.astype(np.int32)
     # Rows whose (file, key) hash repeats are the only candidates; their values decide exactly.
-    h = pa.array(hash64(k=keys, f=pa.array(f)))
-    encoded = pc.dictionary_encode(h)
-    if len(encoded.dictionary) == n:
+    candidates = repeated_rows(keys=keys, f=pa.array(f))
+    if not len(candidates):
         return keys  # the common case: no repeats
-    idx = encoded.indices.to_numpy()
-    candidates = np.flatnonzero(np.bincount(idx)[idx] > 1)
     values = pc.take(keys, pa.array(candidates)).to_pylist()
     seen: dict[tuple[int, str], int] = {}
     where, suffixed = [], []
