@@ -17,17 +17,13 @@ from safestreets.config import Workspace
 from safestreets.plan.resources import POOL, Resources, Rules
 from safestreets.plan.run import crs_of, export_plan, past_visits, read_surface, run_plan, save_plan
 from safestreets.store import open_store
-from test_cli import run
 
 PLAN_TABLES = ("plan_runs", "plan_hotspots", "plan_visits")
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("plan-city") / "ws"
-    r = run("demo", "--events", "12000", "--months", "12", workspace=ws)
-    assert r.returncode == 0, r.stderr
-    return ws
+def city(demo_city: Path) -> Path:
+    return demo_city  # the session's demo run; each test works on its own copy of the store
 
 
 @pytest.fixture
