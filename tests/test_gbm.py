@@ -230,3 +230,46 @@ def test_bad_parameters() -> None:
         GBM(origins=0).fit(history, "2021-03")
     with pytest.raises(ValueError, match="zero_fraction"):
         GBM(zero_fraction=0.0).fit(history, "2021-03")
+
+
+def test_quantised_features_keep_their_order() -> None:
+    from safestreets.forecast.gbm import MAX_BINS, _bin_edges, _quantise
+
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.gamma(1.0, 1.0, 5000), rng.integers(0, 5, 5000), np.zeros(5000)])
+    weight = np.where(rng.random(5000) < 0.5, 5.0, 1.0)
+    edges = _bin_edges(X, weight)
+    assert edges[0] is not None and edges[1] is None and edges[2] is None  # few distinct values: as they are
+    Q = _quantise(X, edges)
+    assert len(np.unique(Q[:, 0])) <= MAX_BINS
+    np.testing.assert_array_equal(Q[:, 1:], X[:, 1:])
+    order = np.argsort(X[:, 0])
+    assert np.all(np.diff(Q[order, 0]) >= 0)  # monotone: the trees split the same ranking
+
+
+def test_large_training_sets_are_sampled_and_boosted_faster(monthly: History) -> None:
+    units = toy_units(100.0)  # 2,500 cells x 12 origins: 30,000 rows before sampling
+    small = GBM(max_rows=5000, max_row_rounds=500_000).fit(monthly, "2023-06")
+    pred = small.predict(units, as_time("2023-06"), month_after("2023-06"))
+    trained = next(v for v in small.memo_.values() if hasattr(v, "booster"))
+    assert 4000 < trained.rows < 6000
+    # Fewer rounds at a higher rate, learning rate x rounds kept at 0.05 x 200.
+    assert trained.booster.max_iter == 500_000 // trained.rows < 200
+    assert trained.booster.learning_rate * trained.booster.max_iter == pytest.approx(10.0)
+    full = GBM(max_rows=None, max_row_rounds=None).fit(monthly, "2023-06")
+    reference = full.predict(units, as_time("2023-06"), month_after("2023-06"))
+    assert np.corrcoef(pred, reference)[0, 1] > 0.9 and pred.sum() == pytest.approx(reference.sum(), rel=0.1)
+
+
+def test_training_blocks_are_shared_by_later_cut_offs(monthly: History) -> None:
+    units = toy_units()
+    first = GBM().fit(monthly, "2023-05").predict(units, as_time("2023-05"), month_after("2023-05"))
+    blocks = {k for k in monthly.shared_cache if k[0] == "gbm-block"}
+    GBM().fit(monthly, "2023-06").predict(units, as_time("2023-06"), month_after("2023-06"))
+    added = {k for k in monthly.shared_cache if k[0] == "gbm-block"} - blocks
+    assert len(blocks) == 12 and len(added) == 1  # one new training origin, the rest reused
+    # Sharing changes nothing: a fresh copy of the data (no shared cache) gives the same forecast.
+    fresh = History.from_arrays(monthly.x, monthly.y, monthly.t, monthly.crime_type, monthly.harm,
+                                resolution=monthly.resolution, context=monthly.context)
+    again = GBM().fit(fresh, "2023-05").predict(units, as_time("2023-05"), month_after("2023-05"))
+    np.testing.assert_array_equal(first, again)

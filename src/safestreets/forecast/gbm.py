@@ -18,6 +18,7 @@ to each unit's mean count per period over the last three periods.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ KNOWN_COVARIATES = ("dist_station_m", "dist_night_time_m", "population_density")
 #: Below this many training rows one thread is faster: OpenMP start-up and barriers cost more than they
 #: save, and on a busy machine they cost far more.
 SERIAL_ROWS = 50_000
+#: Histogram bins per feature (scikit-learn's most).
+MAX_BINS = 255
 #: Fallback: the mean over this many recent periods.
 FALLBACK_PERIODS = 3
 _FALLBACK_FEATURE = f"mean_{FALLBACK_PERIODS}p"
@@ -79,6 +82,42 @@ class _Trained:
     feature_names: tuple[str, ...]
     rows: int
     origins: int
+    edges: tuple[np.ndarray | None, ...] = ()  # per feature: the bin edges it is quantised to, if any
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        assert self.booster is not None
+        with threadpool_limits(limits=1 if len(X) < SERIAL_ROWS else None, user_api="openmp"):
+            return self.booster.predict(_quantise(X, self.edges))
+
+
+def _bin_edges(X: np.ndarray, weight: np.ndarray, max_bins: int = MAX_BINS) -> tuple[np.ndarray | None, ...]:
+    """Weighted quantile edges of each feature with more than ``max_bins`` distinct values (``None`` for
+    the others). The booster would find the same edges itself, but with sample weights and fewer than
+    200,000 rows scikit-learn computes each of its 255 weighted percentiles with a sort of its own: 80% of
+    the fit's time. One sort per feature here does the same."""
+    out: list[np.ndarray | None] = []
+    for j in range(X.shape[1]):
+        order = np.argsort(X[:, j], kind="stable")
+        col = X[order, j]
+        if np.count_nonzero(col[1:] != col[:-1]) < max_bins:
+            out.append(None)
+            continue
+        cum = np.cumsum(weight[order])
+        at = np.searchsorted(cum, np.linspace(0.0, cum[-1], max_bins + 1)[1:-1], side="left")
+        out.append(np.unique(col[np.minimum(at, len(col) - 1)]))
+    return tuple(out)
+
+
+def _quantise(X: np.ndarray, edges: tuple[np.ndarray | None, ...]) -> np.ndarray:
+    """Each feature with edges replaced by its bin number (a value in ``(e[k-1], e[k]]`` becomes ``k``), so
+    the booster sees few enough distinct values to split on them directly."""
+    if not any(e is not None for e in edges):
+        return X
+    out = X.copy()
+    for j, e in enumerate(edges):
+        if e is not None:
+            out[:, j] = np.searchsorted(e, X[:, j], side="left")
+    return out
 
 
 def _locate(units: Units, spec: GridSpec, history: History) -> _Located:
@@ -107,6 +146,25 @@ def _inputs(units: Units, history: History) -> _Inputs:
         units, spec, sigmas, _locate(units, spec, history), context, tuple(covariates),
         np.log(np.maximum(units.area, 1.0)),
     )
+
+
+def _shared_inputs(units: Units, history: History) -> _Inputs:
+    """:func:`_inputs` for ``history``, sliced from those of the whole history it was cut from, which every
+    prefix shares (locating a million events is a tenth of a second per fit otherwise)."""
+    key = ("gbm-inputs", units.key)
+    whole: _Inputs | None = history.shared_cache.get(key)
+    if whole is None:
+        whole = history.shared_cache[key] = _inputs(
+            units, history.root if history.root is not None else history
+        )
+
+    def cut(located: _Located, n: int) -> _Located:
+        return _Located(located.t[:n], located.unit[:n], located.cell[:n])
+
+    context = None
+    if whole.context is not None and history.context is not None:
+        context = cut(whole.context, len(history.context))
+    return dataclasses.replace(whole, own=cut(whole.own, len(history)), context=context)
 
 
 def _coverage(edges: np.ndarray, first: np.int64 | None) -> np.ndarray:
@@ -250,6 +308,8 @@ class GBM(Forecaster):
         min_samples_leaf: int = 50,
         l2_regularization: float = 1.0,
         zero_fraction: float = 0.2,
+        max_rows: int | None = 150_000,
+        max_row_rounds: int | None = 15_000_000,
         random_state: int = 0,
     ) -> None:
         self.origins = origins
@@ -259,6 +319,8 @@ class GBM(Forecaster):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.zero_fraction = zero_fraction
+        self.max_rows = max_rows
+        self.max_row_rounds = max_row_rounds
         self.random_state = random_state
 
     def _fit(self, history: History) -> None:
@@ -268,6 +330,10 @@ class GBM(Forecaster):
             raise ValueError(f"zero_fraction must be in (0, 1], not {self.zero_fraction}")
         if self.max_iter < 1 or self.learning_rate <= 0:
             raise ValueError("max_iter must be at least 1 and learning_rate positive")
+        if self.max_rows is not None and self.max_rows < 1000:
+            raise ValueError(f"max_rows must be at least 1000 (or None), not {self.max_rows}")
+        if self.max_row_rounds is not None and self.max_row_rounds < 1:
+            raise ValueError(f"max_row_rounds must be positive (or None), not {self.max_row_rounds}")
         self.__dict__.pop("memo_", None)  # a refit must not reuse boosters trained on the previous history
 
     @property
@@ -280,18 +346,41 @@ class GBM(Forecaster):
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         horizon = period_of(self.history_, start, end)
-        inputs: _Inputs = self._memo(units, ("inputs",), lambda: _inputs(units, self.history_))
+        inputs: _Inputs = self._memo(units, ("inputs",), lambda: _shared_inputs(units, self.history_))
         trained: _Trained = self._memo(units, ("train", horizon), lambda: self._train(inputs, horizon))
         origin = _anchor(self.until_, horizon)
         X, names = _features(inputs, origin, horizon, start, end)
         if trained.booster is None:
             return X[:, names.index(_FALLBACK_FEATURE)]
-        with threadpool_limits(limits=1 if len(X) < SERIAL_ROWS else None, user_api="openmp"):
-            return trained.booster.predict(X)
+        return trained.predict(X)
+
+    def _block(
+        self, inputs: _Inputs, horizon: Horizon, origin: np.datetime64, target_end: np.datetime64
+    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """One training origin's features and targets. They depend only on the events before the target
+        window's end, so they are shared by every fit whose data include that whole window: a backtest's
+        next origin reuses all but one of this one's."""
+        key = (
+            "gbm-block",
+            inputs.units.key,
+            str(horizon),
+            str(origin),
+            self.history_.before(target_end).prefix_key,
+        )
+        memo = self.history_.shared_cache
+        if key not in memo:
+            X, names = _features(inputs, origin, horizon, origin, target_end)
+            y, _, _ = _period_counts(
+                inputs.own,
+                np.array([origin, target_end], dtype="datetime64[s]").astype("int64"),
+                len(inputs.units),
+            )
+            memo[key] = (X, names, y[:, 0])
+        X, names, y = memo[key]
+        return X, list(names), y
 
     def _train(self, inputs: _Inputs, horizon: Horizon) -> _Trained:
         """Learn from past origins ``anchor - h, anchor - 2h, ...`` of the fitted history."""
-        n = len(inputs.units)
         anchor = _anchor(self.until_, horizon)
         t = inputs.own.t
         first = None if not len(t) else np.int64(t[0] - t[0] % 86400)
@@ -304,14 +393,11 @@ class GBM(Forecaster):
             # An origin needs one whole period of data before it, or its features are guesses.
             if first is None or horizon.add(origin, -1).astype("int64") < first:
                 break
-            X, names = _features(inputs, origin, horizon, origin, target_end)
-            y, _, _ = _period_counts(
-                inputs.own, np.array([origin, target_end], dtype="datetime64[s]").astype("int64"), n
-            )
+            X, names, y = self._block(inputs, horizon, origin, target_end)
             if y.sum() == 0 and X[:, 0].sum() == 0:
                 continue
             blocks.append(X)
-            targets.append(y[:, 0])
+            targets.append(y)
         if len(blocks) < 2:
             return _Trained(None, (), 0, len(blocks))
 
@@ -326,16 +412,32 @@ class GBM(Forecaster):
             keep = ~quiet | (rng.random(len(y)) < self.zero_fraction)
             weight = np.where(quiet, 1.0 / self.zero_fraction, 1.0)[keep]
             X, y = X[keep], y[keep]
+        if self.max_rows is not None and len(y) > self.max_rows:
+            # A city-wide grid gives hundreds of thousands of rows; a uniform sample of them, weighted up
+            # to the whole, fits as well (hit rates on Met burglary and the 1M-event city unchanged at 150k
+            # rows) at half the cost or less.
+            rng = np.random.default_rng(self.random_state + 1)
+            share = self.max_rows / len(y)
+            keep = rng.random(len(y)) < share
+            X, y, weight = X[keep], y[keep], weight[keep] / share
+        rounds, rate = self.max_iter, self.learning_rate
+        if self.max_row_rounds is not None and len(y) * rounds > self.max_row_rounds:
+            # A large training set: fewer rounds at a proportionally higher rate (the same learning rate x
+            # rounds), at most four times fewer. On city-wide grids (150k rows: 100 rounds at 0.1) hit rates
+            # matched 200 at 0.05; on small sets (20k rows, untouched) fewer rounds did worse.
+            rounds = max(-(-self.max_iter // 4), int(self.max_row_rounds // len(y)))
+            rate = self.learning_rate * self.max_iter / rounds
         booster = HistGradientBoostingRegressor(
             loss="poisson",
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
+            learning_rate=rate,
+            max_iter=rounds,
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
             early_stopping=False,  # a fixed budget keeps the cost predictable and the fit deterministic
             random_state=self.random_state,
         )
+        edges = _bin_edges(X, weight)
         with threadpool_limits(limits=1 if len(y) < SERIAL_ROWS else None, user_api="openmp"):
-            booster.fit(X, y, sample_weight=weight)
-        return _Trained(booster, tuple(names), len(y), len(blocks))
+            booster.fit(_quantise(X, edges), y, sample_weight=weight)
+        return _Trained(booster, tuple(names), len(y), len(blocks), edges)
