@@ -287,3 +287,77 @@ def test_exception_inside_the_transaction_leaves_the_store_unchanged(
     # Nothing was left half-done on the connection: the same file now loads normally.
     (result,) = ingest_policeuk(store, replacement)
     assert (result.rows_loaded, result.rows_replaced, result.skipped_as) == (45, 30, None)
+
+
+# --- files committed in groups --------------------------------------------------------------------
+
+
+def _stored(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    """Every stored row with its batch named by source, not by id (ids follow commit order)."""
+    out = {}
+    for table in ("events", "outcomes", "stop_searches", "rejects"):
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "batch_id"]
+        out[table] = con.execute(
+            f"SELECT {', '.join('x.' + c for c in cols)}, b.source FROM {table} x "
+            "JOIN batches b USING (batch_id) ORDER BY ALL"
+        ).fetchall()
+    out["batches"] = con.execute(
+        "SELECT * EXCLUDE (batch_id, loaded_at) FROM batches ORDER BY ALL"
+    ).fetchall()
+    return out
+
+
+def _mixed_folder(root: Path) -> Path:
+    """Two months of street and stop-and-search files, a republished month (v2 replaces v1, both in
+    one load) and the same bytes twice (the second copy adds nothing)."""
+    from conftest import STOP_HEADER, stop_row
+
+    for month in ("2023-01", "2023-02"):
+        small_street_file(root / "v1" / f"{month}-metropolitan-street.csv", 40, month=month, tag=f"a{month}")
+        rows = [stop_row(Date=f"{month}-{d + 1:02d}T10:30:00+00:00") for d in range(12)]
+        write_file(root / "v1" / f"{month}-metropolitan-stop-and-search.csv", csv_bytes(STOP_HEADER, rows))
+    small_street_file(root / "v2" / "2023-01-metropolitan-street.csv", 25, month="2023-01", tag="b")
+    same = (root / "v1" / "2023-02-metropolitan-street.csv").read_bytes()
+    write_file(root / "v3" / "2023-02-metropolitan-street.csv.gz", same, compress=True)
+    return root
+
+
+def test_groups_store_what_one_file_at_a_time_stores(tmp_path: Path) -> None:
+    folder = _mixed_folder(tmp_path / "in")
+    stores = {}
+    for name, group_rows in (("grouped", 1_000_000), ("alone", 0)):
+        con = open_store(Workspace(tmp_path / name))
+        results = ingest_policeuk(con, folder, group_rows=group_rows)
+        stores[name] = (
+            [(r.source, r.kind, r.skipped_as is not None, r.rows_loaded, r.rows_replaced) for r in results],
+            _stored(con),
+        )
+        con.close()
+    assert stores["grouped"] == stores["alone"]
+    results, stored = stores["grouped"]
+    # v2 replaced v1's January; the gzipped copy of February was recognised.
+    assert sum(1 for r in results if r[2]) == 1
+    assert any(r[0].endswith("v2/2023-01-metropolitan-street.csv") and r[4] == 40 for r in results)
+    assert len(stored["events"]) == 25 + 40
+
+
+def test_a_group_that_fails_to_commit_keeps_the_files_before_the_failing_one(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    for month in ("2023-01", "2023-02", "2023-03", "2023-04"):
+        small_street_file(folder / f"{month}-metropolitan-street.csv", 10, month=month, tag=month)
+    real = load_module.record_batches
+
+    def fail_on_march(con: duckdb.DuckDBPyConnection, records: list) -> None:
+        if any(rec.months == ["2023-03"] for _, rec in records):
+            raise RuntimeError("disk on fire")
+        real(con, records)
+
+    monkeypatch.setattr(load_module, "record_batches", fail_on_march)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest_policeuk(store, folder)
+    # January and February are stored, as one file at a time would have; nothing of March or after.
+    months = store.execute("SELECT DISTINCT strftime(month, '%Y-%m') FROM events ORDER BY 1").fetchall()
+    assert months == [("2023-01",), ("2023-02",)]
+    assert table_counts(store)["batches"] == 2

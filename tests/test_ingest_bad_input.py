@@ -305,7 +305,7 @@ def test_many_bad_rows_first_is_named_and_all_are_rejected(
 def test_bad_file_in_a_folder_stops_there_and_keeps_earlier_files(
     store: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    """Each file is its own transaction: files before the bad one stay, nothing of it or after it lands."""
+    """Each file loads whole or not at all: files before the bad one stay, nothing of it or after it lands."""
     folder = tmp_path / "in"
     write_file(folder / "2023-01-city-of-london-street.csv", csv_bytes(STREET_HEADER, good_street(3)))
     february = [street_row(Month="2023-02"), street_row(Month="2023-2")]
