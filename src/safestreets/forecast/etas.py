@@ -67,6 +67,8 @@ _BLOCK = 64
 #: Bounds that keep the estimates finite on degenerate data (a branching ratio of one never settles).
 _THETA_MAX = 0.98
 _OMEGA_RANGE = (1e-4, 1e3)
+#: A decay rate beyond which the kernel's shape no longer matters: 99% of offspring within one time unit.
+_OMEGA_SEEN = 5.0
 #: Starting values: a third of events triggered, a mean lag of a week (or a month).
 _THETA0 = 0.3
 _OMEGA0 = {"day": 1.0 / 7.0, "month": 1.0}
@@ -166,12 +168,14 @@ class _State(NamedTuple):
 
 def _change(a: _State, b: _State) -> float:
     """The largest relative change between two EM states. The decay rate's change is weighed by the
-    branching ratio: with next to no triggering, ``omega`` barely moves the likelihood or the forecast, and
-    EM can wander along it for hundreds of steps (it did, at 500 steps and ``theta`` 1e-6, on the 1M-event
-    synthetic city)."""
+    branching ratio, and rates above ``_OMEGA_SEEN`` per time unit count as that: with next to no
+    triggering, or with all of it inside one time unit, ``omega`` barely moves the likelihood or the
+    forecast, and EM can wander along it for hundreds of steps (it did, for all 500, at ``theta`` 1e-6 on
+    the 1M-event synthetic city and at ``omega`` 20 per month on Met burglary)."""
+    wa, wb = min(a.omega, _OMEGA_SEEN), min(b.omega, _OMEGA_SEEN)
     return max(
         abs(b.theta - a.theta),
-        max(a.theta, b.theta) * abs(b.omega - a.omega) / a.omega,
+        max(a.theta, b.theta) * abs(wb - wa) / wa,
         float(np.add.reduce(np.abs(b.mu - a.mu)) / max(float(np.add.reduce(a.mu)), 1e-300)),
     )
 
@@ -199,7 +203,7 @@ class ETAS(Forecaster):
         self,
         cell_size: float | None = None,
         background_smoothing: float = 1.0,
-        lookback: int | None = None,
+        lookback: int | None = 60,
         max_iter: int = 500,
         tol: float = 1e-5,
     ) -> None:
@@ -214,7 +218,10 @@ class ETAS(Forecaster):
             Gaussian sigma, in cells, of the neighbourhood each cell's background is shrunk toward (by a
             prior worth one event); 0 is the raw per-cell maximum likelihood of Mohler et al.
         lookback:
-            Months of history the rates are fitted on (``None``: all). Older events still trigger.
+            Months of history the rates are fitted on (``None``: all). Events up to another lookback
+            before that still trigger; older ones are left out. Five years: on Met burglary (145 months)
+            it forecast as well as the whole archive (hit rate at 1% 8.7% against 8.6%, at 5% 28.1%
+            against 27.6%, 6 origins) at a sixth of the cost, since EM crawls on long windows.
         max_iter:
             Most EM steps (an accelerated cycle takes three).
         tol:
