@@ -1007,9 +1007,12 @@ def docs_body(results: Sequence[dict[str, Any]]) -> str:
         "history was cut at the outer origin or not, so the inner scores are the outer backtest's own. "
         "`auto.choose` itself was run at the last origin of each input to check the pick.",
         "- Times: fit+predict per origin, median over the origins, measured inside the backtest's worker "
-        f"processes (n_jobs=2 on 2 cores; {threads_text()}). For auto it is the sum over its inner backtest "
-        "(every model at every inner origin) plus the chosen model's fit and forecast: what `auto` costs with "
-        "n_jobs=1.",
+        f"processes (n_jobs=2 on 2 cores; {threads_text()}). Forecasts are shared within a backtest "
+        "(`safestreets.forecast.shared`), so a task's time is what it computed itself: the ensemble's "
+        "backtest, run alone, fits each member once per origin (and at the periods it replays before the "
+        "first), and its median is mostly one origin's worth of member fits. For auto it is the sum over "
+        "its inner backtest (every model at every inner origin) plus the chosen model's fit and forecast: "
+        "what `auto` costs with n_jobs=1.",
         "- auto / best baseline: auto's mean HR over that of the baseline (naive, kde or prospective) with the "
         "highest mean HR at that coverage; the 95% interval resamples origins (2,000 times, the best baseline "
         "picked again each time).",
