@@ -88,9 +88,43 @@ def flags(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def map_distinct(values: pa.Array, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
     """``fn`` applied once per distinct value (police.uk columns like Month or Crime type hold few)."""
-    encoded = pc.dictionary_encode(values)
+    encoded = encode(values)
     mapped = pa.array([fn(v) for v in encoded.dictionary.to_pylist()], type_)
     return pc.take(mapped, encoded.indices)
+
+
+def encode(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """``values`` dictionary-encoded as one array. A column of several chunks (a batch of files) is
+    encoded chunk by chunk into one dictionary, so only the small indices are combined, not the text."""
+    if isinstance(values, pa.DictionaryArray):
+        return values
+    if isinstance(values, pa.ChunkedArray) and values.num_chunks == 0:
+        values = pa.array([], values.type)
+    encoded = pc.dictionary_encode(values)
+    return encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+
+
+def spread(encoded: pa.DictionaryArray, per_value: pa.Array | np.ndarray) -> pa.Array | np.ndarray:
+    """Values given per dictionary entry of ``encoded``, one per row (a NULL index gives NULL, or
+    false for a numpy mask)."""
+    if isinstance(per_value, np.ndarray):
+        idx = encoded.indices
+        if idx.null_count:
+            return np.asarray(per_value, dtype=bool)[pc.fill_null(idx, 0).to_numpy()] & flags(pc.is_valid(idx))
+        return per_value[idx.to_numpy()]
+    return pc.take(per_value, encoded.indices)
+
+
+def text_encoded(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
+    """``text`` of an encoded column, still encoded: one entry per distinct trimmed value, and a NULL
+    index where the trimmed value is blank."""
+    trimmed = pc.dictionary_encode(text(encoded.dictionary))  # equal trimmed values share an entry
+    return pa.DictionaryArray.from_arrays(pc.take(trimmed.indices, encoded.indices), trimmed.dictionary)
+
+
+def plain(values: pa.Array) -> pa.Array:
+    """A dictionary-encoded column decoded to its value type (other arrays as they are)."""
+    return values.dictionary_decode() if isinstance(values, pa.DictionaryArray) else values
 
 
 def _duck_cast(values: pa.Array, sql_type: str, tz: str | None = None) -> pa.Array:
@@ -163,6 +197,30 @@ def repeated_rows(**columns: pa.Array) -> np.ndarray:
     finally:
         con.unregister("_rows_in")
     return np.sort(np.asarray(found, dtype=np.int64))
+
+
+def joined_distinct(columns: list[pa.Array], sep: str) -> pa.Array:
+    """``concat_ws(sep, coalesce(c, ''), ...)`` per row, joining each distinct combination of values
+    once (for columns that repeat a few values: the work scales with the combinations, not the rows)."""
+    n = len(columns[0])
+    code = np.zeros(n, dtype=np.int64)
+    bound = 1
+    for values in columns:
+        encoded = encode(values)
+        k = len(encoded.dictionary) + 1  # the last code is NULL
+        if bound * k >= 1 << 62:  # renumber the combinations so far before the code overflows
+            combos = pc.dictionary_encode(pa.array(code))
+            code, bound = combos.indices.to_numpy().astype(np.int64), len(combos.dictionary)
+        code = code * k + pc.fill_null(encoded.indices, k - 1).to_numpy().astype(np.int64)
+        bound *= k
+    combos = pc.dictionary_encode(pa.array(code))
+    idx = combos.indices.to_numpy()
+    first = np.empty(len(combos.dictionary), dtype=np.int64)
+    first[idx[::-1]] = np.arange(n - 1, -1, -1)  # a row holding each combination
+    rows = pa.array(first)
+    blank = pa.scalar("", pa.string())
+    parts = [pc.coalesce(plain(pc.take(values, rows)), blank) for values in columns]
+    return pc.take(pc.binary_join_element_wise(*parts, sep), combos.indices)
 
 
 def md5_hex(joined: pa.Array, prefix: str) -> pa.Array:

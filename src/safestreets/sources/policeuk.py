@@ -164,13 +164,21 @@ def _renamed(renames: dict[str, str]) -> Callable[[str | None], str | None]:
     return lambda v: None if v is None else renames.get(v, v)
 
 
+def _renamed_encoded(values: pa.DictionaryArray, renames: dict[str, str]) -> pa.DictionaryArray:
+    """An encoded text column with old wording renamed (the dictionary only)."""
+    names = [None if v is None else renames.get(v, v) for v in values.dictionary.to_pylist()]
+    return pa.DictionaryArray.from_arrays(values.indices, pa.array(names, pa.string()))
+
+
 def _constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
     return pa.array([value] * n, type_) if n < 64 else pa.repeat(pa.scalar(value, type_), n)
 
 
-def _coordinate_problems(c: dict[str, pa.Array], lon: pa.Array, lat: pa.Array) -> list[Problem]:
+def _coordinate_problems(c: _Columns, lon: pa.Array, lat: pa.Array) -> list[Problem]:
     """Longitude/latitude: numbers, in range, and both or neither (a row without a point is kept)."""
-    lon_blank, lat_blank = casts.is_blank(c["Longitude"]), casts.is_blank(c["Latitude"])
+    lon_e, lat_e = c.encoded("Longitude"), c.encoded("Latitude")
+    lon_blank = casts.spread(lon_e, casts.is_blank(lon_e.dictionary))
+    lat_blank = casts.spread(lat_e, casts.is_blank(lat_e.dictionary))
     lon_null, lat_null = casts.flags(pc.is_null(lon)), casts.flags(pc.is_null(lat))
 
     def outside(values: pa.Array, limit: float) -> np.ndarray:
@@ -198,6 +206,42 @@ def _coordinate_problems(c: dict[str, pa.Array], lon: pa.Array, lat: pa.Array) -
     ]  # fmt: skip
 
 
+class _Columns:
+    """A batch's raw text columns, combined into one array or dictionary-encoded on first use (most
+    police.uk columns repeat a few values: typing their distinct values is cheaper than every row,
+    and the encoded chunks never need their text combined)."""
+
+    def __init__(self, raw: pa.Table) -> None:
+        self.raw = raw
+        self.plain: dict[str, pa.Array] = {}
+        self.codes: dict[str, pa.DictionaryArray] = {}
+
+    def _column(self, name: str) -> pa.ChunkedArray:
+        values = self.raw.column(name)
+        if name not in (ROW, FILE) and values.null_count:
+            values = values.fill_null("")  # only tables built in Python (the API) hold NULLs
+        return values
+
+    def __getitem__(self, name: str) -> pa.Array:
+        if name not in self.plain:
+            self.plain[name] = casts.as_array(self._column(name))
+        return self.plain[name]
+
+    def encoded(self, name: str) -> pa.DictionaryArray:
+        if name not in self.codes:
+            self.codes[name] = casts.encode(self.plain.get(name, self._column(name)))
+        return self.codes[name]
+
+    def text(self, name: str) -> pa.DictionaryArray:
+        """``casts.text`` of a column, dictionary-encoded."""
+        return casts.text_encoded(self.encoded(name))
+
+    def typed(self, name: str, cast: Callable[[pa.Array], pa.Array]) -> pa.Array:
+        """``cast`` (to_double, to_boolean...) applied to each distinct value, one result per row."""
+        encoded = self.encoded(name)
+        return casts.spread(encoded, cast(encoded.dictionary))
+
+
 def _per_file(values: Sequence[Any], files: pa.Array, type_: pa.DataType) -> pa.Array:
     """A per-file value (force, month) as a column: one value per row of a batch of files."""
     if len(set(values)) == 1:
@@ -218,12 +262,9 @@ def stage(
     the rows that are kept. ``forces`` and ``months`` are what each file's name says (None where it
     says nothing); ``timezone`` is the workspace's, for times without an offset."""
     n = raw.num_rows
-    c = {name: casts.as_array(raw.column(name)) for name in raw.column_names}
-    for name in c:
-        if name not in (ROW, FILE) and c[name].null_count:
-            c[name] = c[name].fill_null("")  # only tables built in Python (the API) hold NULLs
+    c = _Columns(raw)
     files = c[FILE]
-    lon, lat = casts.to_double(c["Longitude"]), casts.to_double(c["Latitude"])
+    lon, lat = c.typed("Longitude", casts.to_double), c.typed("Latitude", casts.to_double)
     cols: dict[str, pa.Array] = {ROW: c[ROW], FILE: files}
     problems: list[Problem] = []
     if kind == "stop-and-search":
@@ -233,30 +274,32 @@ def stage(
         month = _per_file([_month_days(m) for m in months], files, pa.int32()).cast(pa.date32())
         if month.null_count:  # a file whose name gives no month: the local month of its dates
             month = pc.coalesce(month, _local_months(occurred, timezone))
-        flags = {name: casts.to_boolean(c[src]) for name, src in STOP_FLAGS.items()}
-        outcome_txt = casts.text(c["Outcome"])
+        flags = {name: c.typed(src, casts.to_boolean) for name, src in STOP_FLAGS.items()}
+        outcome_txt = c.text("Outcome")
         cols |= {
             "force": _per_file(forces, files, pa.string()),
             "month": month,
             "occurred_at": occurred,
-            "search_type": casts.text(c["Type"]),
+            "search_type": c.text("Type"),
             "part_of_operation": flags["part_of_operation"],
-            "operation_name": casts.text(c["Policing operation"]),
+            "operation_name": c.text("Policing operation"),
             "lon": lon,
             "lat": lat,
-            **{name: casts.text(c[src]) for name, src in STOP_TEXT.items()},
-            "outcome": casts.map_distinct(outcome_txt, _renamed(vocab.STOP_OUTCOME_RENAMES), pa.string()),
+            **{name: c.text(src) for name, src in STOP_TEXT.items()},
+            "outcome": _renamed_encoded(outcome_txt, vocab.STOP_OUTCOME_RENAMES),
             "outcome_txt": outcome_txt,
             "outcome_linked": flags["outcome_linked"],
             "removal_more_than_outer": flags["removal_more_than_outer"],
             "date_txt": c["Date"],
-            "lon_txt": c["Longitude"],
-            "lat_txt": c["Latitude"],
+            "lon_txt": c.encoded("Longitude"),
+            "lat_txt": c.encoded("Latitude"),
         }
         problems.append(Problem("Date", "not an ISO 8601 date-time", casts.flags(pc.is_null(occurred)),
                                 lambda: c["Date"]))  # fmt: skip
-        for name, src in STOP_FLAGS.items():
-            failing = ~casts.is_blank(c[src]) & casts.flags(pc.is_null(flags[name]))
+        for src in STOP_FLAGS.values():
+            encoded = c.encoded(src)
+            values = casts.to_boolean(encoded.dictionary)
+            failing = casts.spread(encoded, ~casts.is_blank(encoded.dictionary) & casts.flags(pc.is_null(values)))
             problems.append(Problem(src, "not True or False", failing, lambda src=src: c[src]))
         problems += _coordinate_problems(c, lon, lat)
         return Staged(kind, pa.table(cols), problems, _stop_keys)
@@ -373,15 +416,21 @@ def _street_keys(t: pa.Table) -> pa.Array:
 
 
 def _stop_keys(t: pa.Table) -> pa.Array:
-    """``'s' || md5(...)`` of what a stop-search row says: the files carry no id."""
+    """``'s' || md5(concat_ws('|', force, Date, Latitude, Longitude, search_type, gender, age_range,
+    self_defined_ethnicity, officer_defined_ethnicity, legislation, object_of_search, outcome))`` of
+    what a stop-search row says (the files carry no id), NULL parts blank."""
     blank = pa.scalar("", pa.string())
 
     def col(name: str) -> pa.Array:
         return casts.as_array(t.column(name))
 
+    # The last eight parts repeat few combinations: join each combination once, not every row's.
+    tail = casts.joined_distinct([col(name) for name in _STOP_KEY_TAIL], "|")
     parts = [col("force"), col("date_txt")] + [
-        pc.coalesce(col(name), blank)
-        for name in ("lat_txt", "lon_txt", "search_type", "gender", "age_range", "self_defined_ethnicity",
-                     "officer_defined_ethnicity", "legislation", "object_of_search", "outcome_txt")
-    ]  # fmt: skip
-    return casts.md5_hex(pc.binary_join_element_wise(*parts, "|", null_handling="skip"), "s")
+        pc.coalesce(casts.plain(col(name)), blank) for name in ("lat_txt", "lon_txt")
+    ]
+    return casts.md5_hex(pc.binary_join_element_wise(*parts, tail, "|", null_handling="skip"), "s")
+
+
+_STOP_KEY_TAIL = ("search_type", "gender", "age_range", "self_defined_ethnicity", "officer_defined_ethnicity",
+                  "legislation", "object_of_search", "outcome_txt")  # fmt: skip
