@@ -122,6 +122,23 @@ def text_encoded(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pc.take(trimmed.indices, encoded.indices), trimmed.dictionary)
 
 
+def map_encoded(encoded: pa.DictionaryArray, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.DictionaryArray:
+    """``fn`` applied once per dictionary entry, still encoded. A row whose entry maps to None gets a
+    NULL index, so ``is_null`` (which reads the indices) sees it."""
+    mapped = pa.array([None if v is None else fn(v) for v in encoded.dictionary.to_pylist()], type_)
+    return keep_entries(pa.DictionaryArray.from_arrays(encoded.indices, mapped), pc.is_valid(mapped))
+
+
+def keep_entries(encoded: pa.DictionaryArray, keep: pa.Array) -> pa.DictionaryArray:
+    """``encoded`` with the rows whose dictionary entry ``keep`` marks false or NULL made NULL."""
+    keep = pc.fill_null(keep, False)
+    if keep.false_count == 0:
+        return encoded
+    indices = encoded.indices
+    indices = pc.if_else(pc.take(keep, indices), indices, pa.scalar(None, indices.type))
+    return pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
+
+
 def plain(values: pa.Array) -> pa.Array:
     """A dictionary-encoded column decoded to its value type (other arrays as they are)."""
     return values.dictionary_decode() if isinstance(values, pa.DictionaryArray) else values

@@ -304,7 +304,7 @@ def stage(
         problems += _coordinate_problems(c, lon, lat)
         return Staged(kind, pa.table(cols), problems, _stop_keys)
 
-    month = casts.map_distinct(c["Month"], _month_days, pa.int32()).cast(pa.date32())
+    month = casts.map_distinct(c.encoded("Month"), _month_days, pa.int32()).cast(pa.date32())
 
     def force_txt() -> pa.Array:
         return pc.coalesce(casts.text(c["Reported by"]), casts.text(c["Falls within"]))
@@ -314,8 +314,8 @@ def stage(
     force = _per_file(forces, files, pa.string())
     if force.null_count:
         force = pc.coalesce(force, casts.map_distinct(force_txt(), _force_id, pa.string()))
-    location = casts.text(c["Location"])
-    location = casts.with_validity(location, pc.not_equal(pc.utf8_lower(location), "no location"))
+    location = c.text("Location")
+    location = casts.keep_entries(location, pc.not_equal(pc.utf8_lower(location.dictionary), "no location"))
     cols |= {
         "crime_id": casts.text(c["Crime ID"]),
         "force": force,
@@ -323,8 +323,8 @@ def stage(
         "lon": lon,
         "lat": lat,
         "location": location,
-        "lsoa_code": casts.text(c["LSOA code"]),
-        "lsoa_name": casts.text(c["LSOA name"]),
+        "lsoa_code": c.text("LSOA code"),
+        "lsoa_name": c.text("LSOA name"),
     }
     problems += [
         Problem("Month", "not a month of the form YYYY-MM", casts.flags(pc.is_null(month)),
@@ -333,24 +333,24 @@ def stage(
                 casts.flags(pc.is_null(force)), force_txt),
     ]  # fmt: skip
     if kind == "street":
-        crime_type = casts.map_distinct(c["Crime type"], vocab.canonical_crime_type, pa.string())
-        outcome_txt = casts.text(c["Last outcome category"])
+        crime_type = casts.map_encoded(c.encoded("Crime type"), vocab.canonical_crime_type, pa.string())
+        outcome_txt = c.text("Last outcome category")
         cols |= {
             "occurred_at": pa.nulls(n, casts.UTC_MICROS),
             "crime_type": crime_type,
-            "outcome": casts.map_distinct(outcome_txt, _renamed(vocab.OUTCOME_RENAMES), pa.string()),
-            "context": casts.text(c["Context"]),
-            "lon_txt": c["Longitude"],
-            "lat_txt": c["Latitude"],
+            "outcome": _renamed_encoded(outcome_txt, vocab.OUTCOME_RENAMES),
+            "context": c.text("Context"),
+            "lon_txt": c.encoded("Longitude"),
+            "lat_txt": c.encoded("Latitude"),
         }
         problems.append(Problem("Crime type", "not one of the police.uk crime types",
                                 casts.flags(pc.is_null(crime_type)), lambda: c["Crime type"]))  # fmt: skip
         keys: Callable[[pa.Table], pa.Array] | None = _street_keys
     else:
         # Outcomes keep "Outcome type" as published (outcome_raw), renamed to today's wording.
-        outcome_txt = c["Outcome type"]
+        outcome_txt = c.encoded("Outcome type")
         cols |= {
-            "outcome": casts.map_distinct(outcome_txt, _renamed(vocab.OUTCOME_RENAMES), pa.string()),
+            "outcome": _renamed_encoded(outcome_txt, vocab.OUTCOME_RENAMES),
             "outcome_txt": outcome_txt,
         }
         problems.append(Problem("Outcome type", "blank outcome type",
@@ -400,7 +400,7 @@ def _street_keys(t: pa.Table) -> pa.Array:
     blank = pa.scalar("", pa.string())
 
     def col(name: str) -> pa.Array:
-        return casts.as_array(sub.column(name))
+        return casts.plain(casts.as_array(sub.column(name)))
 
     joined = pc.binary_join_element_wise(
         col("force"),
