@@ -13,6 +13,7 @@ each thread has its own in-memory DuckDB connection for the fallbacks.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,7 @@ def duck(timezone: str | None = None) -> duckdb.DuckDBPyConnection:
     if con is None:
         con = duckdb.connect()
         con.execute("SET threads = 1")  # inputs here are small; the load runs other work beside it
+        con.execute("SET preserve_insertion_order = true")  # results come back in row order
         _local.con = con
         _local.tz = None
     if timezone is not None and _local.tz != timezone:
@@ -241,14 +243,27 @@ def joined_distinct(columns: list[pa.Array], sep: str) -> pa.Array:
 
 
 def md5_hex(joined: pa.Array, prefix: str) -> pa.Array:
-    """``prefix || md5(s)`` for each string (DuckDB's md5, which releases the GIL while it works)."""
+    """``prefix || md5(s)`` for each string (DuckDB's md5, which releases the GIL while it works).
+    md5 is the costliest step of keying rows, and the thread storing rows is often waiting for this
+    one: large inputs are hashed in slices on more than one core (results stay in row order)."""
     con = duck()
-    con.register("_md5_in", pa.table({"s": joined}))
+    table = pa.table({"s": joined})
+    parallel = len(joined) > 2 * _MD5_SLICE and _MD5_THREADS > 1
+    if parallel:
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=_MD5_SLICE))
+        con.execute(f"SET threads = {_MD5_THREADS}")
+    con.register("_md5_in", table)
     try:
         out = con.sql(f"SELECT '{prefix}' || md5(s) AS k FROM _md5_in").to_arrow_table()
     finally:
         con.unregister("_md5_in")
+        if parallel:
+            con.execute("SET threads = 1")
     return as_array(out.column("k"))
+
+
+_MD5_SLICE = 1 << 16
+_MD5_THREADS = min(4, os.cpu_count() or 1)
 
 
 def fixed6(values: pa.Array, published: pa.Array) -> pa.Array:
