@@ -144,3 +144,18 @@ def test_fast_candidate_scores_match_the_capture_curve(seed: int) -> None:
     cov = np.array([0.01, 0.05])
     expected = [capture_curve(s, actual, area, cov).mean() for s in scores]
     np.testing.assert_allclose(mean_hit_rates(scores, actual, area, cov), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_units_copied_with_new_covariates_are_not_confused(history: History) -> None:
+    import dataclasses
+
+    units = toy_units()
+    rng = np.random.default_rng(2)
+    other = dataclasses.replace(units, covariates={"dist_station_m": rng.uniform(0, 2000, len(units))}, cache={})
+    assert other.key == units.key  # replace keeps the key, so the memo must tell them apart
+    assert shared.units_token(other) != shared.units_token(units)
+    plain = forecast(make_model("gbm"), history, "2022-05", units, "2022-05", "2022-06")
+    with_cov = forecast(make_model("gbm"), history, "2022-05", other, "2022-05", "2022-06")
+    expected = make_model("gbm").fit(history, "2022-05").predict(other, "2022-05", "2022-06")
+    np.testing.assert_array_equal(with_cov, expected)
+    assert not np.array_equal(plain, with_cov)

@@ -14,6 +14,7 @@ units, from the fitted history only, and memoises it: fit does not know the unit
 from __future__ import annotations
 
 import copy
+import hashlib
 import inspect
 from typing import Any, ClassVar
 
@@ -112,10 +113,23 @@ class Forecaster:
     def _memo(self, units: Units, key: Any, build: Any) -> Any:
         """Memoise ``build()`` for these units on this fitted model."""
         memo = self.__dict__.setdefault("memo_", {})
-        k = (units.key, key)
+        k = (units_token(units), key)
         if k not in memo:
             memo[k] = build()
         return memo[k]
+
+
+def units_token(units: Units) -> tuple[Any, ...]:
+    """Names a set of units in shared memos: its key, and a digest of what models read from it (areas,
+    grid, covariates), because a copy made with ``dataclasses.replace`` (new covariates, say) keeps the
+    key of the original."""
+    digest = hashlib.sha256(np.ascontiguousarray(units.area, dtype="float64").tobytes())
+    digest.update(repr((units.kind, units.grid)).encode())
+    for name in sorted(units.covariates):
+        values = np.asarray(units.covariates[name])
+        digest.update(name.encode())
+        digest.update(values.tobytes() if values.dtype != object else repr(values.tolist()).encode())
+    return units.key, len(units), digest.hexdigest()[:16]
 
 
 def period_of(history: History, start: np.datetime64, end: np.datetime64) -> Horizon:

@@ -21,7 +21,7 @@ import numpy as np
 from safestreets.evaluate.metrics import _Ranking, capture_curve
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
-from safestreets.forecast.shared import Job, forecast_many
+from safestreets.forecast.shared import Job, forecast_many, units_token
 from safestreets.geo.units import Units
 
 
@@ -60,7 +60,7 @@ class Ensemble(Forecaster):
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         horizon = period_of(self.history_, start, end)
-        key = (units.key, "weights", str(horizon))
+        key = (units_token(units), "weights", str(horizon))
         memo = self.__dict__.setdefault("memo_", {})
         members = list(self.members_.values())
         final = [Job(m, self.until_, start, end) for m in members]
@@ -114,7 +114,8 @@ class Ensemble(Forecaster):
         for preds, actual, key in scored:
             # A replayed period's scores are the same for every later cut-off that sees the whole period:
             # the next origin's ensemble finds three of its four replays already scored.
-            key = (key, tuple(self.models), self.candidates, self.random_state, tuple(cov.tolist()), units.key)
+            key = (key, tuple(self.models), self.candidates, self.random_state, tuple(cov.tolist()),
+                   units_token(units))  # fmt: skip
             if key not in memo:
                 memo[key] = mean_hit_rates(candidates @ shares(preds), actual, units.area, cov)
             score += memo[key]

@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon, as_time
+from safestreets.forecast.shared import units_token
 from safestreets.geo.units import GridSpec, Units
 
 #: Periods of history each origin looks back over (the long-run rate uses all of them).
@@ -151,7 +152,7 @@ def _inputs(units: Units, history: History) -> _Inputs:
 def _shared_inputs(units: Units, history: History) -> _Inputs:
     """:func:`_inputs` for ``history``, sliced from those of the whole history it was cut from, which every
     prefix shares (locating a million events is a tenth of a second per fit otherwise)."""
-    key = ("gbm-inputs", units.key)
+    key = ("gbm-inputs", units_token(units))
     whole: _Inputs | None = history.shared_cache.get(key)
     if whole is None:
         whole = history.shared_cache[key] = _inputs(
@@ -362,7 +363,7 @@ class GBM(Forecaster):
         next origin reuses all but one of this one's."""
         key = (
             "gbm-block",
-            inputs.units.key,
+            units_token(inputs.units),
             str(horizon),
             str(origin),
             self.history_.before(target_end).prefix_key,

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from safestreets.forecast.base import Forecaster, clone
+from safestreets.forecast.base import Forecaster, clone, units_token
 from safestreets.forecast.history import History, as_time
 from safestreets.geo.units import Units
 
@@ -35,6 +35,9 @@ from safestreets.geo.units import Units
 _DIR: Path | None = None
 #: How often a worker looks again for a forecast another worker is computing.
 _POLL_S = 0.05
+
+
+__all__ = ["Job", "Timed", "forecast", "forecast_many", "set_dir", "sharing_dir", "units_token"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _key(job: Job, history: History, units: Units) -> tuple[Any, ...]:
     seen = history.before(job.until)
     return (
         "forecast", type(job.model).__module__, type(job.model).__qualname__, _params_key(job.model),
-        seen.prefix_key, str(job.until), str(job.start), str(job.end), units.key,
+        seen.prefix_key, str(job.until), str(job.start), str(job.end), units_token(units),
     )
 
 
