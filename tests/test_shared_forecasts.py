@@ -159,3 +159,14 @@ def test_units_copied_with_new_covariates_are_not_confused(history: History) -> 
     expected = make_model("gbm").fit(history, "2022-05").predict(other, "2022-05", "2022-06")
     np.testing.assert_array_equal(with_cov, expected)
     assert not np.array_equal(plain, with_cov)
+
+
+def test_auto_can_be_backtested_with_workers(history: History) -> None:
+    from safestreets.forecast.auto import Auto
+
+    units = toy_units()
+    models = {"kde": make_model("kde"), "auto": Auto(candidates=("naive", "kde"), origins=2)}
+    result = backtest(models, history, units, origins=3, n_jobs=2, by_bcu=False)
+    # A worker runs auto's own backtest inside a task: the worker's state survives it for the next task.
+    assert result.metrics.num_rows == 2 * 3 * 3
+    assert np.isfinite(result.metrics["hit_rate"].to_numpy()).all()

@@ -95,11 +95,20 @@ def backtest(
 
     results: list[dict[str, Any]] = []
     if n_jobs <= 1 or len(tasks) == 1:
-        _init(history, units, options, limit_threads=False)
-        for task in tasks:
-            results.append(_run(task))
-            if progress:
-                progress(f"{task[0]} @ {str(task[2])[:10]}")
+        # In this process, perhaps inside a worker's task (auto backtests its candidates): the caller's
+        # state is put back afterwards, and its thread limit still holds.
+        outer = dict(_STATE)
+        try:
+            _init(history, units, options, limit_threads=False)
+            _STATE["limits"] = outer.get("limits")
+            for task in tasks:
+                results.append(_run(task))
+                if progress:
+                    progress(f"{task[0]} @ {str(task[2])[:10]}")
+        finally:
+            _STATE.clear()
+            _STATE.update(outer)
+        return _assemble(results, units, options, history)
     else:
         ctx = multiprocessing.get_context("spawn")
         folder = tempfile.mkdtemp(prefix="safestreets-forecasts-")
