@@ -274,3 +274,14 @@ def test_training_blocks_are_shared_by_later_cut_offs() -> None:
                                 resolution=monthly.resolution, context=monthly.context)
     again = GBM().fit(fresh, "2023-05").predict(units, as_time("2023-05"), month_after("2023-05"))
     np.testing.assert_array_equal(first, again)
+
+
+def test_short_horizons_train_on_a_year_of_origins() -> None:
+    from safestreets.forecast.history import Horizon
+
+    model = GBM()
+    assert model.training_origins(Horizon(1, "M")) == 12
+    assert model.training_origins(Horizon(7, "D")) == 52
+    assert model.training_origins(Horizon(28, "D")) == 13
+    assert model.training_origins(Horizon(1, "D")) == 52
+    assert GBM(origins=5).training_origins(Horizon(7, "D")) == 5
