@@ -114,9 +114,12 @@ class HubRanking:
                 f"  {row['deployment']}. {row['name']} ({row['kind']}), {when}: score {row['hub_score']:.2f}"
             )
             out.extend(f"       {r}" for r in row["reasons"].split("; "))
-        out.extend(f"  note: {n}" for n in self.notes)
-        out.append("  data: " + self.provenance.get("summary", ""))
-        return out
+        return out + footer(self.notes, self.provenance)
+
+
+def footer(notes: list[str], provenance: dict[str, Any]) -> list[str]:
+    """The closing lines every tactic's ``lines()`` ends with: its notes, then the data it rests on."""
+    return [*(f"  note: {n}" for n in notes), "  data: " + provenance.get("summary", "")]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from safestreets.plan.hubs import (
     circle_overlap,
     count_near,
     data_end,
+    footer,
     ordinal,
     pick_source,
     risk_view,
@@ -163,9 +164,7 @@ class IncidentContext:
         if self.episodes.num_rows > 5:
             out.append(f"    ... {self.episodes.num_rows - 5} earlier episode(s) in the table")
         out.append(f"  {self.comparison}")
-        out.extend(f"  note: {n}" for n in self.notes)
-        out.append("  data: " + self.provenance.get("summary", ""))
-        return out
+        return out + footer(self.notes, self.provenance)
 
 
 def incident_context(

@@ -39,6 +39,7 @@ from safestreets.plan.hubs import (
     circle_overlap,
     combine,
     count_near,
+    footer,
     load_places,
     missing_places_note,
     months_window,
@@ -90,9 +91,7 @@ class SweepSuggestions:
         for row in self.table.to_pylist():
             out.append(f"  {row['rank']}. {row['name']} ({row['kind']}): score {row['score']:.2f}")
             out.extend(f"       {r}" for r in row["reasons"].split("; "))
-        out.extend(f"  note: {n}" for n in self.notes)
-        out.append("  data: " + self.provenance.get("summary", ""))
-        return out
+        return out + footer(self.notes, self.provenance)
 
 
 def suggest_sweeps(
