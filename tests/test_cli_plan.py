@@ -166,6 +166,17 @@ def test_brief_on_real_city_of_london(city_of_london: Path) -> None:
     assert "was chosen by hand: backtested here" in html and "prospective" in html
 
 
+def test_plan_on_real_data_without_bcus(city_of_london: Path) -> None:
+    """No BCUs loaded: boroughs stand in, and edge slivers of the neighbouring boroughs get no teams."""
+    r = run("plan", "--teams", "1", "--no-cards", "--seed", "2", workspace=city_of_london)
+    assert r.returncode == 0, r.stderr
+    assert "patrol plan" in r.stdout and "under 2% of the forecast's area" in r.stderr
+    con = duckdb.connect(str(city_of_london / "safestreets.duckdb"), read_only=True)
+    teams = con.execute("SELECT DISTINCT bcu, shift, team_id FROM plan_hotspots").fetchall()
+    con.close()
+    assert {b for b, _, _ in teams} == {"E09000001"} and len(teams) == 3  # the City: one team per shift
+
+
 @needs_pdftoppm
 def test_brief_pdf_on_real_city_of_london_has_a_map(city_of_london: Path, tmp_path: Path) -> None:
     pdf = next((city_of_london / "outputs").glob("tactical-assessment-*.pdf"))

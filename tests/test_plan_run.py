@@ -128,3 +128,30 @@ def test_failed_save_leaves_no_rows(con: duckdb.DuckDBPyConnection, monkeypatch:
     assert counts(con) == before
     plan_id = save_plan(con, result.plan, result.week_start, result.visits, seed=3)
     assert counts(con)["plan_runs"] == before["plan_runs"] + 1 and plan_id
+
+
+def test_forecast_without_bcus_is_planned_as_one_area(tmp_path: Path) -> None:
+    """Units with no command unit (no BCU or borough boundaries loaded) plan as one area, 'all'."""
+    import shapely
+
+    from safestreets.plan.run import WHOLE_AREA
+
+    con = open_store(Workspace(tmp_path / "ws"))
+    con.execute(
+        "INSERT INTO forecast_runs (created_at, target, police_found, model, horizon, window_start, window_end, "
+        "units_kind, cell_size, rank_by, provenance) VALUES (now(), 'violence', false, 'kde', '1m', "
+        "'2024-01-01', '2024-02-01', 'grid', 250, 'harm', '{}')"
+    )
+    for i in range(12):
+        x, y = 530_000 + 250 * (i % 4), 180_000 + 250 * (i // 4)
+        box = shapely.box(x, y, x + 250, y + 250)
+        con.execute(
+            "INSERT INTO forecasts VALUES (1, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+            [f"u{i}", i + 1, 1.0, 100.0 / (i + 1), box.area, x + 125, y + 125, shapely.to_wkb(box)],
+        )
+    surface = read_surface(con)
+    assert set(surface.bcu) == {WHOLE_AREA}
+    rules = Rules()
+    run = run_plan(con, Resources.uniform([WHOLE_AREA], rules.shifts, 1), rules, seed=1)
+    assert run.plan.teams and {run.plan.areas[t.area].bcu for t in run.plan.teams} == {WHOLE_AREA}
+    con.close()

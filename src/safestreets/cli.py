@@ -762,7 +762,8 @@ def _date(text: str | None, what: str) -> Any:
 @app.command()
 def plan(
     ctx: typer.Context,
-    resources: Annotated[Path | None, typer.Option(help="CSV bcu,shift,teams (bcu * = a citywide pool).")] = None,
+    resources: Annotated[Path | None, typer.Option(help="CSV bcu,shift,teams (bcu * = a citywide pool; "
+                                                   "'all' where no BCUs are loaded).")] = None,
     teams: Annotated[int, typer.Option(min=0, help="Without --resources: teams per BCU and shift.")] = 2,
     week: WeekOpt = None,
     forecast_run: RunOpt = None,
@@ -795,9 +796,14 @@ def plan(
         if resources is not None:
             res = read_resources(resources, rules.shifts)
         else:
-            bcus = sorted(set(read_surface(con, forecast_run).bcu) - {""})
-            if not bcus:
-                raise SafestreetsError("the forecast's units have no BCU: load BCU boundaries or give --resources")
+            surface = read_surface(con, forecast_run)
+            # slivers of neighbouring command units at the study area's edge get no teams of their own
+            share = {b: float(surface.area_m2[surface.bcu == b].sum() / surface.area_m2.sum())
+                     for b in set(surface.bcu) - {""}}  # fmt: skip
+            bcus = sorted(b for b, v in share.items() if v >= 0.02)
+            skipped = sorted(set(share) - set(bcus))
+            if skipped:
+                err.print(f"note: no teams for {', '.join(skipped)} (under 2% of the forecast's area)")
             res = Resources.uniform(bcus, rules.shifts, teams)
         err.print("planning ...")
         run = run_plan(con, res, rules, forecast_run=forecast_run, week=_date(week, "--week"), solver=solver,

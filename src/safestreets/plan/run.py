@@ -30,6 +30,8 @@ from safestreets.plan.schedule import Visit, schedule
 from safestreets.store import fetch_one, get_setting, transaction
 
 NEIGHBOURHOOD_KINDS = ("lsoa21", "lsoa11", "lsoa")
+#: The command unit a plan uses where no BCU boundaries are loaded (a small force, one borough).
+WHOLE_AREA = "all"
 
 
 @dataclass
@@ -66,9 +68,11 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
         "SELECT unit_id, bcu, x, y, expected_harm, area_m2, geometry FROM forecasts WHERE run_id = ? "
         "ORDER BY unit_id", [run_id]
     ).fetchnumpy()  # fmt: skip
+    bcu = np.asarray([b or "" for b in data["bcu"]], dtype=object)
+    if len(bcu) and not any(bcu):  # no BCUs loaded: the whole study area is one command unit
+        bcu[:] = WHOLE_AREA
     return StoredSurface(
-        run_id=int(run_id), ids=np.asarray(data["unit_id"], dtype=object),
-        bcu=np.asarray([b or "" for b in data["bcu"]], dtype=object),
+        run_id=int(run_id), ids=np.asarray(data["unit_id"], dtype=object), bcu=bcu,
         x=np.asarray(data["x"], dtype="float64"), y=np.asarray(data["y"], dtype="float64"),
         expected_harm=np.asarray(data["expected_harm"], dtype="float64"),
         area_m2=np.asarray(data["area_m2"], dtype="float64"),
