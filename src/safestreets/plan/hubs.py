@@ -691,27 +691,17 @@ def risk_view(con: duckdb.DuckDBPyConnection, surface: Surface | None) -> RiskVi
     run_id = latest_run(con)
     if run_id is None:
         return None
-    info = con.execute(
-        "SELECT target, model, window_start, window_end, units_kind, rank_by, provenance FROM forecast_runs "
-        "WHERE run_id = ?",
-        [run_id],
-    ).fetchall()[0]
-    d = con.sql(
-        "SELECT unit_id, x, y, area_m2, geometry, expected_count, expected_harm, rank FROM forecasts "
-        f"WHERE run_id = {int(run_id)} ORDER BY unit_id"
-    ).to_arrow_table()
-    wkb = d.column("geometry").to_pylist()
-    geometry = None if any(g is None for g in wkb) else shapely.from_wkb(wkb)
-    prov = json.loads(info[6]) if info[6] else {}
+    from safestreets.plan.run import read_surface
+
+    stored = read_surface(con, run_id)
+    prov = stored.provenance
+    data = prov.get("data", {})
     return RiskView(
-        ids=np.asarray(d.column("unit_id").to_pylist(), dtype=object).astype(str),
-        x=d.column("x").to_numpy().astype(float), y=d.column("y").to_numpy().astype(float),
-        area=d.column("area_m2").to_numpy().astype(float), geometry=geometry,
-        expected_count=d.column("expected_count").to_numpy().astype(float),
-        expected_harm=d.column("expected_harm").to_numpy().astype(float),
-        rank=d.column("rank").to_numpy().astype("int64"), target=str(info[0]),
-        meta={"run_id": run_id, "model": info[1], "window": [str(info[2]), str(info[3])], "rank_by": info[5],
-              "units": info[4], "data": prov.get("data", {})},
+        ids=stored.ids.astype(str), x=stored.x, y=stored.y, area=stored.area_m2, geometry=stored.geometry,
+        expected_count=stored.expected_count, expected_harm=stored.expected_harm, rank=stored.rank,
+        target=str(data.get("target", {}).get("name", "violence")),
+        meta={"run_id": run_id, "model": prov.get("model"), "window": [str(w) for w in stored.window],
+              "rank_by": prov.get("rank_by"), "units": prov.get("units", {}).get("kind"), "data": data},
     )  # fmt: skip
 
 

@@ -41,7 +41,9 @@ class StoredSurface:
     bcu: np.ndarray
     x: np.ndarray
     y: np.ndarray
+    expected_count: np.ndarray
     expected_harm: np.ndarray
+    rank: np.ndarray  # 1 = riskiest, as the run ranked its units
     area_m2: np.ndarray
     geometry: np.ndarray  # shapely
     window: tuple[datetime, datetime]
@@ -65,7 +67,8 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
     if info is None:
         raise SafestreetsError(f"no forecast run {run_id} in the store")
     data = con.execute(
-        "SELECT unit_id, bcu, x, y, expected_harm, area_m2, geometry FROM forecasts WHERE run_id = ? "
+        "SELECT unit_id, bcu, x, y, expected_count, expected_harm, rank, area_m2, geometry FROM forecasts "
+        "WHERE run_id = ? "
         "ORDER BY unit_id", [run_id]
     ).fetchnumpy()  # fmt: skip
     bcu = np.asarray([b or "" for b in data["bcu"]], dtype=object)
@@ -74,7 +77,9 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
     return StoredSurface(
         run_id=int(run_id), ids=np.asarray(data["unit_id"], dtype=object), bcu=bcu,
         x=np.asarray(data["x"], dtype="float64"), y=np.asarray(data["y"], dtype="float64"),
+        expected_count=np.asarray(data["expected_count"], dtype="float64"),
         expected_harm=np.asarray(data["expected_harm"], dtype="float64"),
+        rank=np.asarray(data["rank"], dtype="int64"),
         area_m2=np.asarray(data["area_m2"], dtype="float64"),
         geometry=shapely.from_wkb([bytes(g) for g in data["geometry"]]), window=(info[0], info[1]),
         provenance=json.loads(info[2]),
