@@ -98,7 +98,7 @@ def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, 
 
 
 def backtest_summary(con: duckdb.DuckDBPyConnection, prov: dict[str, Any], until: datetime, *,
-                     origins: int = 4) -> list[dict[str, Any]]:  # fmt: skip
+                     origins: int = 4, inputs: tuple[Any, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The forecast's own backtest (``auto`` stores it); for a model chosen by hand, a short one of that
     model with its parameters against the baselines, over the last ``origins`` periods before ``until``."""
     stored = prov.get("auto", {}).get("summary")
@@ -108,7 +108,7 @@ def backtest_summary(con: duckdb.DuckDBPyConnection, prov: dict[str, Any], until
     from safestreets.forecast import BASELINES, make_model, model_class
     from safestreets.trends.run import forecast_inputs
 
-    history, units = forecast_inputs(con, prov, until)
+    history, units = inputs or forecast_inputs(con, prov, until)
     name = prov.get("model", "naive")
     chosen = make_model(name)
     known = model_class(name)().get_params(deep=False)
@@ -145,7 +145,7 @@ def write_brief(
     from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.run import default_week, read_surface
     from safestreets.trends.charts import emerging_map
-    from safestreets.trends.run import emerging_for_forecast
+    from safestreets.trends.run import emerging_for_forecast, forecast_inputs
 
     step = progress or (lambda _what: None)
     out = Path(out_dir)
@@ -228,8 +228,10 @@ def write_brief(
     # 3. what changed
     step("emerging hot spots")
     changes: dict[str, Any] = {"note": None}
+    inputs = None
     try:
-        em, units = emerging_for_forecast(con, prov, until, periods=periods)
+        inputs = forecast_inputs(con, prov, until)  # history and units, shared with the accuracy section
+        em, units = emerging_for_forecast(con, prov, until, periods=periods, inputs=inputs)
         images["emerging"] = emerging_map(em, units, img_dir / "emerging.png", boundaries=outlines,
                                           title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
         changes.update(summary={k: v for k, v in em.summary().items() if k != "no pattern"},
@@ -251,7 +253,7 @@ def write_brief(
     step("forecast accuracy")
     accuracy_note = None
     try:
-        accuracy = backtest_summary(con, prov, until)
+        accuracy = backtest_summary(con, prov, until, inputs=inputs)
         if not prov.get("auto", {}).get("summary"):
             accuracy_note = (f"{prov.get('model')} was chosen by hand: backtested here with its parameters over "
                              "the last 4 periods, against the baselines.")

@@ -38,11 +38,12 @@ def forecast_inputs(
 
 
 def emerging_for_forecast(
-    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime, *, periods: int = 12
+    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime, *, periods: int = 12,
+    inputs: tuple[History, Units] | None = None,
 ) -> tuple[EmergingResult, Units]:
     """Classify the forecast's units over the ``periods`` weeks (timestamped data) or months before
-    ``until``, for the forecast's target and source."""
-    history, units = forecast_inputs(con, provenance, until)
+    ``until``, for the forecast's target and source (``inputs``: its history and units, if already loaded)."""
+    history, units = inputs or forecast_inputs(con, provenance, until)
     weekly = provenance.get("data", {}).get("resolution") == "timestamp"
     result = emerging_hotspots(history, units, until=np.datetime64(until, "s"), period="1w" if weekly else "1m",
                                periods=periods)  # fmt: skip
