@@ -281,7 +281,9 @@ def test_exception_inside_the_transaction_leaves_the_store_unchanged(
     monkeypatch.setattr(load_module, where, fail)
     with pytest.raises(RuntimeError, match="disk on fire"):
         ingest_policeuk(store, replacement)
-    assert reached == [(45,)]
+    # The direct path tries the transaction first, then the general path file by file: each attempt
+    # saw the replacement in place, and each rolled back.
+    assert reached and set(reached) == {(45,)}
     assert store_fingerprint(store) == before
     monkeypatch.undo()
     # Nothing was left half-done on the connection: the same file now loads normally.

@@ -22,6 +22,7 @@ whole or not at all:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import deque
 from collections.abc import Callable
@@ -36,7 +37,7 @@ import pyarrow as pa
 from safestreets.errors import InputError
 from safestreets.sources import policeuk
 from safestreets.sources.csvread import ROW, ParsedText, header_of, parse_text
-from safestreets.store import fetch_one, get_setting
+from safestreets.store import direct, fetch_one, get_setting
 from safestreets.store.load import (
     FILE,
     LoadOptions,
@@ -54,6 +55,9 @@ Progress = Callable[[str, int, int], None]  # (label, done, total)
 # the rows straight to the database file, compressed, instead of through the write-ahead log and a
 # checkpoint later; a larger group gains little more, and a kill loses at most this much work.
 GROUP_ROWS = 500_000
+# Text per window of the direct path (about 1.5M rows): one transaction, and the memory its temporary
+# tables hold.
+WINDOW_BYTES = 256 << 20
 # Threads preparing batches while this one stores them. Most of that work (pyarrow, DuckDB, zlib,
 # hashing, PROJ) runs without the GIL; on 2 cores a second worker cost more CPU than it saved.
 WORKERS = 1
@@ -71,6 +75,7 @@ class _Context:
     crs: str
     timezone: str
     known_sha256: frozenset[str]  # every sha256 a batch has recorded: a file not among them is new
+    known_sources: frozenset[str] = frozenset()  # every source a batch has recorded
 
 
 @dataclass
@@ -94,10 +99,11 @@ def ingest_policeuk(
     kind: str | None = None,
     progress: Progress | None = None,
     group_rows: int = GROUP_ROWS,
+    use_direct: bool = True,
 ) -> list[LoadResult]:
     """Load every police.uk file at ``path`` that passes the filters. Stops at the first bad file
-    (earlier files stay loaded) unless ``opts.skip_bad_rows``. ``group_rows=0`` stores each file in a
-    transaction of its own."""
+    (earlier files stay loaded) unless ``opts.skip_bad_rows``. ``group_rows=0`` stores each file of
+    the general path in a transaction of its own; ``use_direct=False`` sends every file that way."""
     found = policeuk.discover(path)
     # One file named on its own is checked against ``kind`` by its header (a clear error), not
     # passed over in silence because its name says another kind.
@@ -115,11 +121,95 @@ def ingest_policeuk(
             r[0]
             for r in con.execute("SELECT DISTINCT sha256 FROM batches WHERE sha256 IS NOT NULL").fetchall()
         ),
+        known_sources=frozenset(r[0] for r in con.execute("SELECT DISTINCT source FROM batches").fetchall()),
     )
     store = _GroupStore(con, group_rows)
+    tick = _Ticker(files, progress)
+    general: list[policeuk.PoliceFile] = []  # consecutive files for the general path, not yet loaded
+    window: list[direct.DirectFile] = []  # consecutive files for the direct path, not yet loaded
+    window_bytes = 0
+    seen = set(ctx.known_sha256)  # bytes loaded before or in this load: the general path decides
+
+    def load_general() -> None:
+        if general:
+            _load_general(con, general, opts, kind, ctx, store, tick)
+            general.clear()
+
+    def load_window() -> None:
+        nonlocal window_bytes
+        if not window:
+            return
+        store.flush()
+        seen.update(store.all_sha256)
+        results = direct.load_window(con, window, opts, ctx.crs, seen)
+        if results is None:  # a file needs the general path: it names the bad row, or loads the rest
+            _load_general(con, [f.pf for f in window], opts, kind, ctx, store, tick)
+        else:
+            store.results += results
+            store.all_sha256.update(f.sha256.result() for f in window)
+            tick(len(window))
+        window.clear()
+        window_bytes = 0
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing:
+        try:
+            for pf in files:
+                found = None
+                if use_direct:
+                    found = direct.head(pf, opts, kind, lambda pf=pf: hashing.submit(direct.sha256_of, pf))
+                if found is not None and found.label in ctx.known_sources:
+                    # Loaded from here before: probably the same bytes, which the general path skips.
+                    with contextlib.suppress(InputError):
+                        if found.sha256.result() in seen:
+                            found = None
+                if found is None:
+                    load_window()
+                    general.append(pf)
+                    continue
+                load_general()
+                window.append(found)
+                window_bytes += pf.source.text_size()
+                if window_bytes >= WINDOW_BYTES:
+                    load_window()
+            load_window()
+            load_general()
+        finally:
+            hashing.shutdown(cancel_futures=True)
+    tick.finish()
+    return store.results
+
+
+class _Ticker:
+    """Progress by file, for loads that finish files in runs."""
+
+    def __init__(self, files: list[policeuk.PoliceFile], progress: Progress | None) -> None:
+        self.files, self.progress, self.done = files, progress, 0
+
+    def __call__(self, n: int = 1) -> None:
+        for _ in range(n):
+            if self.progress:
+                self.progress(self.files[self.done].source.name, self.done, len(self.files))
+            self.done += 1
+
+    def finish(self) -> None:
+        if self.progress:
+            self.progress("", len(self.files), len(self.files))
+
+
+def _load_general(
+    con: duckdb.DuckDBPyConnection,
+    files: list[policeuk.PoliceFile],
+    opts: LoadOptions,
+    kind: str | None,
+    ctx: _Context,
+    store: _GroupStore,
+    tick: _Ticker,
+) -> None:
+    """Load ``files`` by the general path: a worker thread prepares batches of files (pyarrow) while
+    this thread stores the ones before them in groups."""
     batches = _batches(files)
     pending: deque[Future[list[_Item]]] = deque()
-    submitted = done = 0
+    submitted = 0
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest") as pool:
         try:
             for _ in batches:
@@ -132,9 +222,7 @@ def ingest_policeuk(
                     store.flush()  # the files before a bad one stay loaded
                     raise
                 for item in items:
-                    if progress:
-                        progress(files[done].source.name, done, len(files))
-                    done += 1
+                    tick()
                     if isinstance(item, BaseException):
                         store.flush()  # the files before a bad one stay loaded
                         raise item
@@ -151,9 +239,6 @@ def ingest_policeuk(
         finally:
             for f in pending:
                 f.cancel()
-    if progress:
-        progress("", len(files), len(files))
-    return store.results
 
 
 def _batches(files: list[policeuk.PoliceFile]) -> list[list[policeuk.PoliceFile]]:

@@ -48,6 +48,11 @@ def canonical_crime_type(name: str) -> str | None:
     return _TYPE_LOOKUP.get(key) or SLUG_TO_TYPE.get(key)
 
 
+def crime_type_lookup() -> dict[str, str]:
+    """``canonical_crime_type`` as a table: every lower-case name or slug it knows."""
+    return {**SLUG_TO_TYPE, **_TYPE_LOOKUP}
+
+
 # Street and outcomes files: old label -> current label.
 OUTCOME_RENAMES: dict[str, str] = {
     "No further action": "Investigation complete; no suspect identified",

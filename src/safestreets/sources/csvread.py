@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from isal import igzip, isal_zlib
 
 from safestreets.errors import InputError
 
@@ -67,8 +68,8 @@ class TextSource:
             else:
                 data = self.path.read_bytes()
             if self.name.endswith(".gz") or data[:2] == b"\x1f\x8b":
-                data = gzip.decompress(data)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+                data = igzip.decompress(data)  # ISA-L: the same bytes as gzip's, about twice as fast
+        except (EOFError, zlib.error, isal_zlib.error, gzip.BadGzipFile) as err:
             raise InputError(self.label, f"truncated or corrupt gzip data ({err})") from err
         except zipfile.BadZipFile as err:
             raise InputError(self.label, f"not a readable zip archive ({err})") from err

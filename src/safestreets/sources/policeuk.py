@@ -290,9 +290,7 @@ def stage(
             "outcome_txt": outcome_txt,
             "outcome_linked": flags["outcome_linked"],
             "removal_more_than_outer": flags["removal_more_than_outer"],
-            "date_txt": c["Date"],
-            "lon_txt": c.encoded("Longitude"),
-            "lat_txt": c.encoded("Latitude"),
+            **{part: c.encoded(name) for name, part in _KEY_PART.items()},
         }
         problems.append(Problem("Date", "not an ISO 8601 date-time", casts.flags(pc.is_null(occurred)),
                                 lambda: c["Date"]))  # fmt: skip
@@ -354,7 +352,8 @@ def stage(
             "outcome_txt": outcome_txt,
         }
         problems.append(Problem("Outcome type", "blank outcome type",
-                                casts.flags(pc.is_null(outcome_txt)), lambda: outcome_txt))  # fmt: skip
+                                casts.spread(outcome_txt, casts.is_blank(outcome_txt.dictionary)),
+                                lambda: c["Outcome type"]))  # fmt: skip
         keys = None
     problems += _coordinate_problems(c, lon, lat)
     return Staged(kind, pa.table(cols), problems, keys)
@@ -416,21 +415,22 @@ def _street_keys(t: pa.Table) -> pa.Array:
 
 
 def _stop_keys(t: pa.Table) -> pa.Array:
-    """``'s' || md5(concat_ws('|', force, Date, Latitude, Longitude, search_type, gender, age_range,
-    self_defined_ethnicity, officer_defined_ethnicity, legislation, object_of_search, outcome))`` of
-    what a stop-search row says (the files carry no id), NULL parts blank."""
-    blank = pa.scalar("", pa.string())
-
+    """``'s' || md5(concat(force, '|', Date, '|', Latitude, ... '|', Outcome))`` of what a stop-search
+    row says, as published (the files carry no id; ``STOP_KEY_COLUMNS``, a blank field as '')."""
     def col(name: str) -> pa.Array:
         return casts.as_array(t.column(name))
 
-    # The last eight parts repeat few combinations: join each combination once, not every row's.
-    tail = casts.joined_distinct([col(name) for name in _STOP_KEY_TAIL], "|")
-    parts = [col("force"), col("date_txt")] + [
-        pc.coalesce(casts.plain(col(name)), blank) for name in ("lat_txt", "lon_txt")
-    ]
-    return casts.md5_hex(pc.binary_join_element_wise(*parts, tail, "|", null_handling="skip"), "s")
+    # Most parts repeat few combinations: join each combination once, not every row's.
+    tail = casts.joined_distinct([col(_KEY_PART[name]) for name in STOP_KEY_COLUMNS[3:]], "|")
+    parts = [col("force"), *(col(_KEY_PART[name]) for name in STOP_KEY_COLUMNS[:3])]
+    return casts.md5_hex(pc.binary_join_element_wise(*map(casts.plain, parts), tail, "|"), "s")
 
 
-_STOP_KEY_TAIL = ("search_type", "gender", "age_range", "self_defined_ethnicity", "officer_defined_ethnicity",
-                  "legislation", "object_of_search", "outcome_txt")  # fmt: skip
+# What a stop-and-search key hashes, as published: the files carry no id. Date and the coordinates
+# first: the rest repeat few combinations.
+STOP_KEY_COLUMNS = (
+    "Date", "Latitude", "Longitude", "Type", "Gender", "Age range", "Self-defined ethnicity",
+    "Officer-defined ethnicity", "Legislation", "Object of search", "Outcome",
+)  # fmt: skip
+# The staged column holding each key part's published text.
+_KEY_PART = {name: "raw_" + name for name in STOP_KEY_COLUMNS}

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from safestreets import harm
 from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
-from safestreets.sources.casts import as_array, flags, map_distinct, repeated_rows
+from safestreets.sources.casts import as_array, duck, flags, map_distinct, repeated_rows
 from safestreets.sources.csvread import ROW, BadRow
 from safestreets.store import fetch_one, transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
@@ -110,10 +110,11 @@ class Prepared:
     replace: Literal["months", "keys"]
     sha256: str | None
     params: dict[str, Any]
-    rows: pa.Table  # the target table's columns (batch_id is added at commit)
+    rows: pa.Table | None  # the target table's columns (batch_id is added at commit)
     errors: list[ErrorRow]
     result: LoadResult
     force_months: set[tuple[str, int]] = field(default_factory=set)  # (force, month days) held
+    staged: tuple[str, int] | None = None  # rows held in DuckDB instead: (temp table, file index)
 
     @property
     def label(self) -> str:
@@ -205,11 +206,12 @@ def prepare(
     key0 = staged.keys(t) if staged.keys is not None else None
     if key0 is None and "key0" in t.column_names:
         key0 = as_array(t.column("key0"))
-    if key0 is not None:
-        key0 = number_duplicate_keys(key0, files)
     lon, lat = as_array(t.column("lon")), as_array(t.column("lat"))
     x, y = project_points(lon, lat, crs)
     columns = _final_columns(target, t, key0, x, y)
+    if key0 is not None:
+        key = KEY_COLUMN[target]
+        columns[key] = number_duplicate_keys(key0, files, pa.table({c: columns[c] for c in CONTENT[target]}))
     columns["source"] = pa.repeat(pa.scalar(source, pa.string()), t.num_rows)
     rows_out = pa.table(columns)
 
@@ -311,32 +313,54 @@ def _final_columns(
     }  # fmt: skip
 
 
-def number_duplicate_keys(keys: pa.Array, files: np.ndarray | None = None) -> pa.Array:
+# The columns whose values order rows that share a key (everything the row says, in the target table).
+CONTENT = {
+    "events": ("crime_id", "force", "month", "occurred_at", "crime_type", "harm", "lon", "lat", "location",
+               "lsoa_code", "lsoa_name", "outcome", "context"),
+    "stop_searches": ("force", "month", "occurred_at", "search_type", "part_of_operation", "operation_name",
+                      "lon", "lat", "gender", "age_range", "self_defined_ethnicity",
+                      "officer_defined_ethnicity", "legislation", "object_of_search", "outcome",
+                      "outcome_raw", "outcome_linked", "removal_more_than_outer"),
+}  # fmt: skip
+
+
+def number_duplicate_keys(keys: pa.Array, files: np.ndarray, content: pa.Table) -> pa.Array:
     """Repeated keys within a file (a Crime ID published twice, identical rows) become key, key#2,
-    key#3 in file order: deterministic, and every row is kept. NULL keys stay NULL."""
+    key#3, ordered by the rows' ``content`` (``repeat_suffixes_sql``): deterministic, independent of the
+    order of the rows in the file, and every row is kept. NULL keys stay NULL."""
     n = len(keys)
     if n - keys.null_count < 2:
         return keys
-    f = np.zeros(n, np.int32) if files is None else files.astype(np.int32)
     # Rows whose (file, key) hash repeats are the only candidates; their values decide exactly.
-    candidates = repeated_rows(keys=keys, f=pa.array(f))
+    candidates = repeated_rows(keys=keys, f=pa.array(files.astype(np.int32)))
     if not len(candidates):
         return keys  # the common case: no repeats
-    values = pc.take(keys, pa.array(candidates)).to_pylist()
-    seen: dict[tuple[int, str], int] = {}
-    where, suffixed = [], []
-    for i, v in zip(candidates.tolist(), values, strict=True):
-        if v is None:
-            continue
-        nth = seen[(f[i], v)] = seen.get((f[i], v), 0) + 1
-        if nth > 1:
-            where.append(i)
-            suffixed.append(f"{v}#{nth}")
-    if not where:
+    take = pa.array(candidates)
+    rows = content.take(take)
+    for name, values in (("i", take), ("f", pa.array(files[candidates])), ("key", pc.take(keys, take))):
+        rows = rows.append_column(name, values)
+    con = duck()
+    con.register("_repeats", rows)
+    try:
+        renamed = con.sql(repeat_suffixes_sql("_repeats", content.column_names)).to_arrow_table()
+    finally:
+        con.unregister("_repeats")
+    if not renamed.num_rows:
         return keys
     mask = np.zeros(n, dtype=bool)
-    mask[where] = True
-    return pc.replace_with_mask(keys, pa.array(mask), pa.array(suffixed, pa.string()))
+    mask[renamed.column("i").to_numpy()] = True  # rows come ordered by i, as replace_with_mask fills
+    return pc.replace_with_mask(keys, pa.array(mask), as_array(renamed.column("k")))
+
+
+def repeat_suffixes_sql(relation: str, content: Sequence[str]) -> str:
+    """SQL giving (i, k): the new key of every row of ``relation`` (columns i, f, key and ``content``)
+    after the first with the same file and key, in content order (NULL first), ordered by i. Rows
+    that tie on all of ``content`` are the same row as stored, so which of them is first is moot."""
+    order = ", ".join(f"{c} ASC NULLS FIRST" for c in content)
+    return (
+        f"SELECT i, key || '#' || n AS k FROM (SELECT i, key, row_number() OVER (PARTITION BY f, key "
+        f"ORDER BY {order}, i) AS n FROM {relation} WHERE key IS NOT NULL) WHERE n > 1 ORDER BY i"
+    )
 
 
 def project_points(lon: pa.Array, lat: pa.Array, crs: str) -> tuple[pa.Array, pa.Array]:
@@ -367,16 +391,22 @@ def project_points(lon: pa.Array, lat: pa.Array, crs: str) -> tuple[pa.Array, pa
 # --- commit: one transaction for one or more prepared sources ------------------------------------
 
 
-def commit(con: duckdb.DuckDBPyConnection, group: Sequence[Prepared]) -> list[LoadResult]:
-    """Store ``group`` in one transaction: replace what each source supersedes, insert its rows,
-    assign areas, keep its rejects and record one batch per source. Sources of one group must not
-    share a (target, force, month) or a key; ``ingest`` forms groups so."""
+Inserter = Callable[[duckdb.DuckDBPyConnection, str, list[tuple[int, "Prepared"]]], None]
+
+
+def commit(
+    con: duckdb.DuckDBPyConnection, group: Sequence[Prepared], *, insert: Inserter | None = None
+) -> list[LoadResult]:
+    """Store ``group`` in one transaction: replace what each source supersedes, insert its rows (with
+    ``insert`` for rows staged elsewhere), assign areas, keep its rejects and record one batch per
+    source. Sources of one group must not share a (target, force, month) or a key; ``ingest`` forms
+    groups so."""
     ids = next_batch_ids(con, len(group))
     with transaction(con):
         for target in dict.fromkeys(p.target for p in group):
             members = [(batch_id, p) for batch_id, p in zip(ids, group, strict=True) if p.target == target]
             _replace(con, target, members)
-            _insert(con, target, members)
+            (insert or _insert)(con, target, members)
             _assign(con, target, [batch_id for batch_id, _ in members])
         _insert_rejects(con, ids, group)
         record_batches(con, [(batch_id, _record(p)) for batch_id, p in zip(ids, group, strict=True)])
@@ -417,6 +447,7 @@ def _replace(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[in
     for _, p in members:
         if p.replace != "keys":
             continue
+        assert p.rows is not None
         con.register("_replace_keys", pa.table({"k": p.rows.column(KEY_COLUMN[target])}))
         try:
             p.result.rows_replaced = _deleted(
@@ -430,7 +461,7 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int
     tables = [
         p.rows.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int32()), p.rows.num_rows))
         for batch_id, p in members
-        if p.rows.num_rows
+        if p.rows is not None and p.rows.num_rows
     ]
     if not tables:
         return
