@@ -74,7 +74,7 @@ def add_rows(
     )
     con.register("_new_rows", data)
     columns = {
-        "events": "event_id, force, month, crime_type, x, y, lsoa_code, source, batch_id",
+        "events": "event_key, force, month, crime_type, x, y, lsoa_code, source, batch_id",
         "outcomes": "crime_id, force, month, x, y, lsoa_code, outcome_type, outcome_raw, source, batch_id",
         "stop_searches": "search_id, force, month, x, y, lsoa_code, source, batch_id",
     }[table]
@@ -287,7 +287,7 @@ def test_many_rows_few_points_quickly(con: duckdb.DuckDBPyConnection) -> None:
     pts = pa.table({"pid": np.arange(n_points), "x": xs, "y": ys})
     con.register("pts", pts)
     con.execute(
-        "INSERT INTO events (event_id, force, month, crime_type, x, y, source, batch_id) "
+        "INSERT INTO events (event_key, force, month, crime_type, x, y, source, batch_id) "
         "SELECT 'e' || i, 'metropolitan', DATE '2022-01-01', 'Robbery', p.x, p.y, 'test', 1 "
         f"FROM range({n_points * repeat}) r(i) JOIN pts p ON p.pid = i % {n_points}"
     )

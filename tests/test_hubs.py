@@ -54,7 +54,7 @@ def add_event(
     month = f"{when}-01" if month_only else when[:7] + "-01"
     n = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
     con.execute(
-        "INSERT INTO events (event_id, force, month, occurred_at, crime_type, harm, x, y, source, batch_id) "
+        "INSERT INTO events (event_key, force, month, occurred_at, crime_type, harm, x, y, source, batch_id) "
         "VALUES (?, ?, ?::DATE, ?::TIMESTAMPTZ, ?, 100.0, ?, ?, ?, 1)",
         [f"e{n}", force, month, None if month_only else when, crime_type, x, y, source],
     )

@@ -22,6 +22,7 @@ from safestreets.store import get_setting
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "geojson": ".geojson", "gpkg": ".gpkg"}
 TABLES = ("events", "stop_searches", "outcomes", "places")
+INTERNAL = {"events": "event_key"}  # storage detail: event_id says it all
 
 
 def export_table(
@@ -42,7 +43,8 @@ def export_table(
         raise SafestreetsError(f"unknown export format for {out.name!r}: use one of {', '.join(FORMATS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    query = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
+    hidden = INTERNAL.get(table)
+    query = f"SELECT * {f'EXCLUDE ({hidden}) ' if hidden else ''}FROM {table}" + (f" WHERE {where}" if where else "")
     if fmt in ("csv", "parquet"):
         options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
         con.execute(f"COPY ({query}) TO '{_sql_path(out)}' ({options})")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from safestreets import harm, vocab
+from safestreets.sources.casts import ZS
 from safestreets.sources.policeuk import STOP_FLAGS, STOP_KEY_COLUMNS, STOP_TEXT
 
 # Columns of the staged table besides each kind's canonical ones.
@@ -34,6 +35,20 @@ def literal(text: str) -> str:
 
 def _text(column: str) -> str:
     return f"nullif(trim({quote(column)}), '')"
+
+
+# Code points trim() strips (Unicode Zs, as ``casts.ZS``).
+_SPACES = "(" + ", ".join(str(ord(c)) for c in ZS) + ")"
+
+
+def _long_text(column: str) -> str:
+    """``_text`` for a column of long values (a Crime ID is 64 characters): trim copies each string,
+    so it only runs where an end is a space."""
+    c = quote(column)
+    return (
+        f"CASE WHEN ascii({c}) IN {_SPACES} OR ascii(right({c}, 1)) IN {_SPACES} "
+        f"THEN nullif(trim({c}), '') ELSE nullif({c}, '') END"
+    )
 
 
 def _raw(column: str) -> str:
@@ -102,7 +117,7 @@ def stage_sql(kind: str, source: str, files: str, *, forces: Sequence[str] | Non
         )
         location = _text("Location")
         columns += [
-            ("crime_id", _text("Crime ID")),
+            ("crime_id", _long_text("Crime ID")),
             ("force", "f.file_force"),
             ("month", month),
             ("location", f"CASE WHEN lower({location}) = 'no location' THEN NULL ELSE {location} END"),

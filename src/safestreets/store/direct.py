@@ -261,6 +261,8 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int
             "batch_id": pa.array([b for _, b in pairs], pa.int32()),
         }))  # fmt: skip
         key_sql = f", d.key0 AS {quote(key)}" if key else ""
+        if target == "events":  # the key is stored only where it is not the Crime ID (migration 0004)
+            key_sql = ", CASE WHEN d.key0 IS DISTINCT FROM d.crime_id THEN d.key0 END AS event_key"
         con.execute(
             f"INSERT INTO {target} BY NAME SELECT d.* EXCLUDE ({FILE_INDEX}, {PROBLEM}, {KEEP}, key0){key_sql}, "
             f"p.x, p.y, b.batch_id, 'police.uk' AS source FROM {table} AS d "

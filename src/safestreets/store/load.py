@@ -465,7 +465,13 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int
     ]
     if not tables:
         return
-    con.register("_insert_rows", pa.concat_tables(tables))
+    rows = pa.concat_tables(tables)
+    if target == "events":  # the key is stored only where it is not the Crime ID (migration 0004)
+        key, crime_id = as_array(rows.column("event_id")), as_array(rows.column("crime_id"))
+        own = pc.fill_null(pc.not_equal(key, crime_id), True)
+        own_key = pc.if_else(own, key, pa.scalar(None, pa.string()))
+        rows = rows.drop_columns(["event_id"]).append_column("event_key", own_key)
+    con.register("_insert_rows", rows)
     try:
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _insert_rows")
     finally:
