@@ -245,6 +245,34 @@ def test_min_bcu_share_moves_effort_to_the_quiet_bcu() -> None:
         assert plan.visits[10:].sum() >= 0.3 * plan.visits.sum() > 0
 
 
+def test_min_bcu_share_survives_the_visits_cut_for_the_gaps() -> None:
+    """Found by hypothesis: the heuristic met the share in the model, then the visits cut so a team's hot
+    spots keep the gaps took the quiet BCU below it (27 of 92 visits); the share is restored afterwards."""
+    gx, gy = np.meshgrid(np.arange(6), np.arange(7), indexing="ij")
+    n = gx.size
+    bcu = np.array(["B0"] * n, dtype=object)
+    bcu[[34, 39]] = "B1"
+    harm = np.zeros(n)
+    harm[[33, 37]] = 0.5
+    harm[[34, 38, 39]] = 1.0
+    nb = np.array([f"N{i // 2}-{j // 2}" for i, j in zip(gx.ravel(), gy.ravel(), strict=True)], dtype=object)
+    inp = PatrolInput(ids=np.array([f"u{i}" for i in range(n)], dtype=object), x=gx.ravel() * 100.0 + 50.0,
+                      y=gy.ravel() * 100.0 + 50.0, bcu=bcu, harm_week=harm, shift_share=np.array([0.5, 0.5]),
+                      area=nb)  # fmt: skip
+    rules = Rules(visit_minutes=10.0, min_gap_minutes=45.0, patrol_share=1.0, speed_kmh=4.5, patrol_radius_m=250.0,
+                  residual_minutes=0.0, effect=0.2, decay=0.5, min_bcu_share=0.3, cap_share=1.0, cap_weeks=1,
+                  cap_by="unit", candidates_factor=1.0,
+                  shifts=(Shift("day", 8, 10), Shift("night", 20, 10)))  # fmt: skip
+    res = Resources({(POOL, "day"): 1, (POOL, "night"): 2})
+    for solver in ("heuristic", "milp", "auto"):
+        plan = plan_patrols(inp, res, rules, solver=solver)
+        check_rules(plan)
+        assert plan.visits[bcu == "B1"].sum() >= 0.3 * plan.visits.sum() > 0
+    heur = plan_patrols(inp, res, rules, solver="heuristic")
+    assert "cut" in heur.status and "minimum share" in heur.status
+    assert heur.visits[bcu == "B1"].sum() == 27 and heur.visits.sum() == 90
+
+
 # --- tiny cases against brute force ---------------------------------------------------------------------
 
 

@@ -529,6 +529,29 @@ def _repair_share(x: np.ndarray, inp: PatrolInput, model: _Model, rules: Rules) 
         y[on[np.argmin(model.cost[on])]] = 0.0
 
 
+def _keep_share(inp: PatrolInput, rules: Rules, areas: list[PatrolArea], visits: np.ndarray) -> int:
+    """Drop the least valuable last visits of the best-served BCUs until every BCU with a patrol area has its
+    minimum share of the visits, in place; returns the visits dropped. Like the model's share rows, an empty
+    plan is allowed when the shares cannot all be met."""
+    if rules.min_bcu_share <= 0:
+        return 0
+    benefits = visit_benefits(inp, rules)
+    bcus = sorted({a.bcu for a in areas})
+    dropped = 0
+    while (total := visits.sum()) > 0:
+        shares = {b: visits[inp.bcu == b].sum() / total for b in bcus}
+        if min(shares.values()) >= rules.min_bcu_share - 1e-9:
+            break
+        worst = max(shares, key=lambda b: shares[b])  # has visits: its share is at least 1 / len(bcus)
+        units, shifts = np.nonzero((visits > 0) & (inp.bcu == worst)[:, None])
+        # the last visit of a hot spot-shift is its least valuable one (the benefit is concave in visits)
+        last = [benefits[s][u, int(visits[u, s]) - 1] for u, s in zip(units, shifts, strict=True)]
+        i = int(np.argmin(last))
+        visits[units[i], shifts[i]] -= 1
+        dropped += 1
+    return dropped
+
+
 # --- public entry point ----------------------------------------------------------------------------------
 
 
@@ -578,8 +601,17 @@ def plan_patrols(
     visits = np.zeros((len(inp.ids), len(rules.shifts)))
     np.add.at(visits, (model.y_unit, model.y_shift), x[: model.n_y])
     teams, trimmed = _teams(inp, x, model, areas, rules, visits)
+    # The visits cut to keep the gaps are not in the model, so they can take a BCU below its minimum share:
+    # drop visits elsewhere as the model would, and split the rest between the teams again (which may cut more).
+    dropped = 0
+    while trimmed + dropped and (more := _keep_share(inp, rules, areas, visits)):
+        dropped += more
+        teams, cut = _teams(inp, x, model, areas, rules, visits)
+        trimmed += cut
     if trimmed:
         status += f"; {trimmed} visit(s) cut so every team's visits keep the gaps"
+    if dropped:
+        status += f"; {dropped} visit(s) dropped so every BCU keeps its minimum share"
     objective = prevented(inp, rules, visits)
     return PatrolPlan(
         input=inp, rules=rules, resources=resources, areas=areas, candidates=candidates, visits=visits,
