@@ -3,12 +3,17 @@
 Dispatches on what the path holds: data.police.uk files (one file, a folder, or the bulk archive zip),
 or a force's own records with a mapping file.
 
-A folder of police.uk files loads as a pipeline on two threads: a worker reads, parses, checks, keys
-and projects the next files (pyarrow, numpy, pyproj and DuckDB all release the GIL while they work)
-while this thread stores the ones before them. Consecutive files are stored in one transaction of up to
-``GROUP_ROWS`` rows: DuckDB stores a few large inserts far faster than many small ones, and a fixed
-cost per transaction would otherwise dominate archives of many small files. Each file is still stored
-whole or not at all:
+Files named as in the bulk archive take the direct path (``store.direct``): windows of files are read,
+typed, checked and keyed by DuckDB SQL on all cores, and stored in one transaction when every row
+passes; their sha256 is computed on a thread meanwhile. Everything else, and any window the direct path
+hands back with nothing stored, takes the general path below, which names a bad file's row and column.
+
+The general path is a pipeline on two threads: a worker reads, parses, checks, keys and projects the
+next files (pyarrow, numpy, pyproj and DuckDB all release the GIL while they work) while this thread
+stores the ones before them. Consecutive files are stored in one transaction of up to ``GROUP_ROWS``
+rows: DuckDB stores a few large inserts far faster than many small ones, and a fixed cost per
+transaction would otherwise dominate archives of many small files. Each file is still stored whole or
+not at all:
 
 - a file is only ever in one group, and the group commits or rolls back as one, so a kill leaves every
   file either fully stored or absent (loading the path again stores the rest and adds nothing twice);
