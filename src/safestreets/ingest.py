@@ -60,9 +60,10 @@ Progress = Callable[[str, int, int], None]  # (label, done, total)
 # the rows straight to the database file, compressed, instead of through the write-ahead log and a
 # checkpoint later; a larger group gains little more, and a kill loses at most this much work.
 GROUP_ROWS = 500_000
-# Text per window of the direct path (about 1.5M rows): one transaction, and the memory its temporary
-# tables hold.
-WINDOW_BYTES = 256 << 20
+# Text per window of the direct path (about 2.5M rows): one transaction, and the memory its temporary
+# tables hold. Smaller windows cost more per row (commits, and tables too small for DuckDB to write
+# their rows straight to the file).
+WINDOW_BYTES = 512 << 20
 # Threads preparing batches while this one stores them. Most of that work (pyarrow, DuckDB, zlib,
 # hashing, PROJ) runs without the GIL; on 2 cores a second worker cost more CPU than it saved.
 WORKERS = 1
@@ -156,12 +157,19 @@ def ingest_policeuk(
         window.clear()
         window_bytes = 0
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-head") as heading,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing,
+    ):
+        # Headers are read and files hashed on workers, ahead of this thread, while DuckDB loads the
+        # window before (hashlib and zlib release the GIL).
+        def head(pf: policeuk.PoliceFile) -> direct.DirectFile | None:
+            return direct.head(pf, opts, kind, lambda: hashing.submit(direct.sha256_of, pf)) if use_direct else None
+
+        heads = heading.map(head, files)
         try:
             for pf in files:
-                found = None
-                if use_direct:
-                    found = direct.head(pf, opts, kind, lambda pf=pf: hashing.submit(direct.sha256_of, pf))
+                found = next(heads)
                 if found is not None and found.label in ctx.known_sources:
                     # Loaded from here before: probably the same bytes, which the general path skips.
                     with contextlib.suppress(InputError):
@@ -179,6 +187,7 @@ def ingest_policeuk(
             load_window()
             load_general()
         finally:
+            heading.shutdown(cancel_futures=True)
             hashing.shutdown(cancel_futures=True)
     tick.finish()
     return store.results

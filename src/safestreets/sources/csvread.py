@@ -54,10 +54,11 @@ class TextSource:
         try:
             if self.member is not None:
                 return _zip_sizes(str(self.path)).get(self.member, 0)
-            size = self.path.stat().st_size
+            if self.name.endswith(".gz"):
+                return _gzip_size(self.path)
+            return self.path.stat().st_size
         except (OSError, zipfile.BadZipFile):
             return 0
-        return size * 5 if self.name.endswith(".gz") else size  # police.uk CSVs gzip about 5:1
 
     def read_bytes(self) -> bytes:
         """The whole uncompressed content. Files here are at most tens of MB each."""
@@ -76,6 +77,13 @@ class TextSource:
         except OSError as err:
             raise InputError(self.label, f"cannot read the file ({err.strerror or err})") from err
         return data
+
+
+def _gzip_size(path: Path) -> int:
+    """A gzip file's uncompressed size, from its trailer (modulo 4 GiB; police.uk files are far smaller)."""
+    with path.open("rb") as f:
+        f.seek(-4, 2)
+        return int.from_bytes(f.read(4), "little")
 
 
 @functools.lru_cache(maxsize=4)
