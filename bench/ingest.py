@@ -322,6 +322,9 @@ class _InlineExecutor:
     def shutdown(self, *args: object, **kwargs: object) -> None:
         return None
 
+    def map(self, fn: Callable[..., object], items: Sequence[object]) -> Iterator[object]:
+        return (fn(item) for item in items)
+
     def submit(self, fn: Callable[..., object], *args: object, **kwargs: object) -> Future[object]:
         future: Future[object] = Future()
         try:
