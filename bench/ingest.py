@@ -653,7 +653,7 @@ def docs_body(
         "- safestreets: `ingest_policeuk(con, folder, LoadOptions())` into a fresh workspace "
         "(`open_store` first, untimed), timed to `con.close()`. It reads, checks, keys, projects and "
         "stores every row, and hashes every file (sha256 of its uncompressed bytes). The files here are "
-        "named as in the bulk archive, so they take the direct path: windows of about 256 MB of text are "
+        "named as in the bulk archive, so they take the direct path: windows of about 512 MB of text are "
         "read by DuckDB's `read_csv`, typed, checked and keyed in SQL into temporary tables, and stored "
         "in one transaction per window once every row has passed; the general path (pyarrow, file by "
         "file) would take any file that failed. Windows hold every kind, so the time does not split by "
