@@ -9,7 +9,7 @@ is anything stored, in one transaction, exactly as the general path would store 
 - checks: a file with any failing row, an unreadable row or no rows makes ``load_window`` return None
   with nothing stored, and the caller loads the window by the general path, which names file, row and
   column (or sets the rows aside with ``--skip-bad-rows``);
-- keys: repeated keys within a file are numbered in content order (``load.repeat_suffixes``);
+- keys: repeated keys within a file are numbered in content order (``load.repeat_suffixes_sql``);
 - points: each distinct point is projected once with pyproj, then joined on;
 - batches, month replacement and area assignment go through ``load.commit``.
 
