@@ -157,19 +157,15 @@ def ingest_policeuk(
         window.clear()
         window_bytes = 0
 
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-head") as heading,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing,
-    ):
-        # Headers are read and files hashed on workers, ahead of this thread, while DuckDB loads the
-        # window before (hashlib and zlib release the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing:
+        # Files are hashed on a worker while DuckDB loads the windows (hashlib and zlib release the GIL).
+        # Reading headers there as well measured slower: they are cheap, and read here.
         def head(pf: policeuk.PoliceFile) -> direct.DirectFile | None:
             return direct.head(pf, opts, kind, lambda: hashing.submit(direct.sha256_of, pf)) if use_direct else None
 
-        heads = heading.map(head, files)
         try:
             for pf in files:
-                found = next(heads)
+                found = head(pf)
                 if found is not None and found.label in ctx.known_sources:
                     # Loaded from here before: probably the same bytes, which the general path skips.
                     with contextlib.suppress(InputError):
@@ -187,7 +183,6 @@ def ingest_policeuk(
             load_window()
             load_general()
         finally:
-            heading.shutdown(cancel_futures=True)
             hashing.shutdown(cancel_futures=True)
     tick.finish()
     return store.results
