@@ -161,7 +161,11 @@ def ingest_policeuk(
         # Files are hashed on a worker while DuckDB loads the windows (hashlib and zlib release the GIL).
         # Reading headers there as well measured slower: they are cheap, and read here.
         def head(pf: policeuk.PoliceFile) -> direct.DirectFile | None:
-            return direct.head(pf, opts, kind, lambda: hashing.submit(direct.sha256_of, pf)) if use_direct else None
+            return (
+                direct.head(pf, opts, kind, lambda: hashing.submit(direct.sha256_of, pf))
+                if use_direct
+                else None
+            )
 
         try:
             for pf in files:

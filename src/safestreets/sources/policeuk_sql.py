@@ -60,9 +60,7 @@ def _lookup(expr: str, mapping: Mapping[str, str | float], default: str) -> str:
     """``mapping[expr]``, else ``default``, as a CASE over the few published values."""
     if not mapping:
         return default
-    whens = " ".join(
-        f"WHEN {literal(k)} THEN {_value(v)}" for k, v in mapping.items()
-    )
+    whens = " ".join(f"WHEN {literal(k)} THEN {_value(v)}" for k, v in mapping.items())
     return f"CASE {expr} {whens} ELSE {default} END"
 
 
@@ -83,7 +81,9 @@ def _coordinates() -> tuple[list[tuple[str, str]], list[str]]:
     return columns, checks
 
 
-def stage_sql(kind: str, source: str, files: str, *, forces: Sequence[str] | None, months: Sequence[str] | None) -> str:
+def stage_sql(
+    kind: str, source: str, files: str, *, forces: Sequence[str] | None, months: Sequence[str] | None
+) -> str:
     """A SELECT of one kind's staged rows from ``source`` (a ``read_csv`` with ``filename = true``)
     joined to ``files`` (filename, file_index, file_force, file_month): the canonical columns, ``key0``, ``_problem``,
     ``_keep`` and ``_file``."""

@@ -219,7 +219,9 @@ def _stats(con: duckdb.DuckDBPyConnection, g: _Group) -> dict[int, tuple[int, in
     ).fetchall()
     if len(rows) != len(g.files) or any(r[5] for r in rows):
         return None
-    return {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), [m for m in r[4] or [] if m is not None]) for r in rows}
+    return {
+        int(r[0]): (int(r[1]), int(r[2]), int(r[3]), [m for m in r[4] or [] if m is not None]) for r in rows
+    }
 
 
 def _number_repeats(con: duckdb.DuckDBPyConnection, g: _Group) -> None:
