@@ -45,6 +45,7 @@ from safestreets.store.load import (
     LoadResult,
     Prepared,
     commit,
+    month_of_days,
     repeat_suffixes_sql,
 )
 
@@ -168,7 +169,7 @@ def _load(
             result = LoadResult(source=f.label, kind=g.kind, rows_read=read, rows_loaded=kept,
                                 rows_filtered=read - kept, rows_no_location=no_location)  # fmt: skip
             days = sorted(int((np.datetime64(m, "D") - _EPOCH).astype(int)) for m in months)
-            result.months = [str(np.datetime64(d, "D").astype("datetime64[M]")) for d in days]
+            result.months = [month_of_days(d) for d in days]
             result.forces = [f.force] if days else []
             prepared[id(f)] = Prepared(
                 kind=g.kind, target=TARGET[g.kind], source="police.uk", replace="months",

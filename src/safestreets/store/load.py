@@ -229,7 +229,7 @@ def prepare(
         result.rows_loaded = int(counts[i])
         result.rows_no_location = int(no_location[i])
         result.rows_filtered = src.rows_read - result.rows_rejected - result.rows_loaded
-        result.months = sorted({_month_text(m) for _, m in held[i]})
+        result.months = sorted({month_of_days(m) for _, m in held[i]})
         result.forces = sorted({f for f, _ in held[i]})
         out.append(
             Prepared(
@@ -250,7 +250,7 @@ def prepare(
     return out
 
 
-def _month_text(days: int) -> str:
+def month_of_days(days: int) -> str:
     """YYYY-MM of a date given as days since 1970."""
     return str(np.datetime64(int(days), "D").astype("datetime64[M]"))
 
