@@ -59,7 +59,7 @@ from _common import (
 from safestreets.config import Workspace
 from safestreets.ingest import ingest_policeuk
 from safestreets.sources import policeuk
-from safestreets.sources.synthetic import CityConfig, generate_city
+from safestreets.sources.synthetic import CityConfig, generate_city, write_archive_zip
 from safestreets.store import open_store
 from safestreets.store.load import LoadOptions
 
@@ -305,6 +305,72 @@ def measure(ds: Dataset) -> dict[str, list[Run]]:
                 + (f"  ({run.general_files} files by the general path)" if run.general_files else "")
             )
     return runs
+
+
+# --- (c) as the bulk archive zip ---------------------------------------------------------------------
+
+ZIP_WAYS = ("zip, direct", "zip, general", "folder, direct")
+
+
+def archive_of(ds: Dataset) -> Path:
+    """(c) zipped as data.police.uk zips its bulk archive (deflated ``YYYY-MM/`` members), made once
+    beside the files in bench/.data/."""
+    root = ds.all_files[0].parent.parent.parent  # .../synthetic-.../police_uk/YYYY-MM/file.csv
+    target = root / "archive.zip"
+    if not target.exists():
+        console.print(f"zipping {root / 'police_uk'} into {target} ...")
+        partial = write_archive_zip(root, root / "archive.zip.partial")
+        partial.rename(target)  # renamed last: its presence means complete
+    return target
+
+
+def run_zip_way(ds: Dataset, archive: Path, tmp: Path, way: str) -> float:
+    con = open_store(Workspace(tmp / "workspace"))
+    source = archive if way.startswith("zip") else link_files(ds, tmp / "files")
+    start = time.perf_counter()
+    results = ingest_policeuk(con, source, LoadOptions(), use_direct=way.endswith("direct"))
+    con.close()
+    seconds = time.perf_counter() - start
+    if any(r.rows_loaded != r.rows_read for r in results):
+        raise SystemExit(f"{way}: rows read and loaded disagree")
+    return seconds
+
+
+def measure_zip(ds: Dataset) -> dict[str, list[float]]:
+    """Loads of (c) from its zip by the direct and the general path, and from the folder, interleaved."""
+    archive = archive_of(ds)
+    warm([archive])
+    times: dict[str, list[float]] = {way: [] for way in ZIP_WAYS}
+    for i in range(ds.repeats):
+        for way in ZIP_WAYS:
+            gc.collect()
+            with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+                times[way].append(run_zip_way(ds, archive, Path(tmp), way))
+            console.print(f"  zip repeat {i + 1}/{ds.repeats} {way:<15} {times[way][-1]:8.2f} s")
+    return times
+
+
+def zip_section(ds: Dataset, times: dict[str, list[float]], rows: int) -> list[str]:
+    archive = archive_of(ds)
+    base = median(times["folder, direct"])
+    table = markdown_table(
+        ["source, path", "N", "seconds", "rows/s", "x the folder's time"],
+        [
+            [way, str(len(t)), fmt_seconds(median(t)), fmt_rate(rows, median(t)), fmt_ratio(median(t), base)]
+            for way, t in times.items()
+        ],
+        [False, True, True, True, True],
+    )
+    return [
+        "",
+        f"The bulk archive zip: (c) zipped as data.police.uk zips it (`{archive.name}`, "
+        f"{archive.stat().st_size / 1e6:,.0f} MB, {rows:,} rows), loaded by safestreets from the zip "
+        "by the direct path (each window's members written out as text for DuckDB while the window "
+        "before loads), from the zip by the general path alone (`use_direct=False`: members read in "
+        "place by pyarrow), and from the unzipped folder (as in the table above). Medians, interleaved:",
+        "",
+        table,
+    ]
 
 
 class _InlineExecutor:
@@ -622,6 +688,7 @@ def docs_body(
     costs: Sequence[FileCost],
     hot: dict[str, list[tuple[str, int, float, float]]],
     wall: float,
+    zipped: list[str] | None = None,
 ) -> str:
     info = machine(("duckdb", "pyarrow", "pandas"))
     data = []
@@ -675,6 +742,7 @@ def docs_body(
         "Reading:",
         "",
         reading(lines, costs, info["cores"]),
+        *(zipped or []),
     ]
     for title, rows in hot.items():
         parts += [
@@ -708,6 +776,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="repeats per tool (default 3; 1 for the full-size synthetic archive)",
+    )
+    parser.add_argument(
+        "--zip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also load (c) from its bulk archive zip, by the direct and the general path (default: on)",
     )
     parser.add_argument("--profile", default="", help="inputs to profile once with cProfile, e.g. b")
     parser.add_argument(
@@ -744,11 +818,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     lines: list[Line] = []
     costs: list[FileCost] = []
     hot: dict[str, list[tuple[str, int, float, float]]] = {}
+    zipped: list[str] = []
     for ds in datasets:
         console.rule(f"{ds.title}: {len(ds.all_files):,} files, {ds.repeats} repeat(s)")
         warm(ds.all_files)
         runs = measure(ds)
         lines += summarise(ds, runs)
+        if ds.key == "c" and args.zip:
+            console.rule(f"{ds.title} as the bulk archive zip")
+            zipped = zip_section(ds, measure_zip(ds), lines[-1].rows)
+            console.print("\n".join(zipped))
         if ds.key in args.profile:
             hot[ds.title] = profile(ds)
             for name, calls, own, cum in hot[ds.title]:
@@ -758,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rich_table("Ingest: median seconds and rows per second", HEADERS, RIGHT, [cells(ln) for ln in lines])
     )
     wall = time.perf_counter() - started
-    body = docs_body(datasets, lines, costs, hot, wall)
+    body = docs_body(datasets, lines, costs, hot, wall, zipped)
     console.print(reading(lines, costs, machine()["cores"]))
     if args.write_docs:
         path = write_section("Ingest", body)

@@ -5,9 +5,11 @@ way, which names the bad row; and repeated keys do not depend on the order of th
 from __future__ import annotations
 
 import csv
+import gzip
 import random
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -316,3 +318,92 @@ def test_stop_search_keys_hash_the_published_text(store: duckdb.DuckDBPyConnecti
     assert store.execute("SELECT search_id FROM stop_searches").fetchall() == [
         ("s" + hashlib.md5(text.encode()).hexdigest(),)
     ]
+
+
+# --- the bulk archive zip -------------------------------------------------------------------------
+
+
+def _zip(folder: Path, target: Path, gz: frozenset[str] = frozenset()) -> Path:
+    """``folder``'s files as members of a zip in the bulk archive's layout; members named in ``gz`` are
+    stored gzipped (``.csv.gz``)."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*.csv")):
+            member = f"{path.name[:7]}/{path.name}"
+            if path.name in gz:
+                zf.writestr(member + ".gz", gzip.compress(path.read_bytes(), mtime=0))
+            else:
+                zf.write(path, member)
+    return target
+
+
+def test_a_zip_archive_loads_by_the_direct_path_as_its_folder_does(city: Path, tmp_path: Path) -> None:
+    some = sorted(p.name for p in city.rglob("*-street.csv"))[:2]
+    archive = _zip(city, tmp_path / "archive.zip", gz=frozenset(some))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with general_path_forbidden(), mock.patch.object(tempfile, "tempdir", str(spool)):
+        results, rows = load(tmp_path / "zip", archive, use_direct=True)
+    assert not list(spool.iterdir())  # the members' text is removed once stored
+    assert all(r[0].startswith(f"{archive}::") for r in results)
+    assert sum(r[0].endswith(".csv.gz") for r in results) == 2
+    # Row for row what the general path stores from the archive, and what the folder holds.
+    assert rows == assert_same_both_ways(archive, tmp_path)
+    folder_rows = load(tmp_path / "folder", city, use_direct=True)[1]
+    for table in ("events", "outcomes", "stop_searches"):
+        assert rows[table] == folder_rows[table], table
+    strip = [b[:1] + b[2:] for b in rows["batches"]]  # the same sha256, months and counts; not source
+    assert sorted(strip, key=repr) == sorted((b[:1] + b[2:] for b in folder_rows["batches"]), key=repr)
+
+
+def test_a_bad_row_in_a_zip_member_is_named_by_member_row_and_column(tmp_path: Path) -> None:
+    _month_files(tmp_path / "in", ["2023-01", "2023-02", "2023-03"], bad="2023-02")
+    archive = _zip(tmp_path / "in", tmp_path / "archive.zip")
+    results, rows = load(tmp_path / "store", archive, use_direct=True)
+    (message,) = results
+    assert "archive.zip::2023-02/2023-02-city-of-london-street.csv" in message
+    assert "row 3" in message and "Longitude" in message
+    assert len(rows["events"]) == 5  # the member before it is stored; none after it
+
+
+def test_a_corrupt_zip_member_is_named_and_nothing_of_it_is_stored(tmp_path: Path) -> None:
+    _month_files(tmp_path / "in", ["2023-01", "2023-02"])
+    archive = _zip(tmp_path / "in", tmp_path / "archive.zip")
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("2023-02/2023-02-city-of-london-street.csv")
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data = bytearray(archive.read_bytes())
+    data[start + info.compress_size // 2] ^= 0xFF  # a flipped byte in the deflated data
+    archive.write_bytes(bytes(data))
+    results, rows = load(tmp_path / "store", archive, use_direct=True)
+    (message,) = results
+    assert "2023-02-city-of-london-street.csv" in message and "corrupt" in message
+    assert len(rows["events"]) == 5 and len(rows["batches"]) == 1  # January's member only
+
+
+def test_an_archive_replaced_at_the_same_path_is_read_afresh(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    _month_files(tmp_path / "v1", ["2023-01"])
+    rows = [street_row(Crime_ID=f"new-{i}") for i in range(7)]
+    write_file(tmp_path / "v2" / "2023-01-city-of-london-street.csv", csv_bytes(STREET_HEADER, rows))
+    archive = tmp_path / "archive.zip"
+    _zip(tmp_path / "v1", archive)
+    ingest_policeuk(store, archive)
+    _zip(tmp_path / "v2", archive)  # the same name, new bytes (an open handle on the old one is stale)
+    (result,) = ingest_policeuk(store, archive)
+    assert (result.rows_loaded, result.rows_replaced) == (7, 5)
+    assert store.execute("SELECT count(*) FROM events WHERE crime_id LIKE 'new-%'").fetchall() == [(7,)]
+
+
+def test_a_zip_member_whose_crc_disagrees_is_refused(tmp_path: Path) -> None:
+    """Members are inflated outside zipfile (by ISA-L), so their CRC is checked there."""
+    _month_files(tmp_path / "in", ["2023-01"])
+    archive = _zip(tmp_path / "in", tmp_path / "archive.zip")
+    data = bytearray(archive.read_bytes())
+    central = data.rindex(b"PK\x01\x02")  # the member's entry in the central directory; CRC at +16
+    data[central + 16] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    results, rows = load(tmp_path / "store", archive, use_direct=True)
+    (message,) = results
+    assert "2023-01-city-of-london-street.csv" in message and "CRC" in message
+    assert not rows["events"] and not rows["batches"]

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import tempfile
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +149,15 @@ def ingest_policeuk(
             return
         store.flush()
         seen.update(store.all_sha256)
-        results = direct.load_window(con, window, opts, ctx.crs, seen)
+        try:
+            results = direct.load_window(con, window, opts, ctx.crs, seen)
+        finally:
+            for f in window:
+                if f.path != f.pf.source.path:  # a zip member's text, written out for this window
+                    f.sha256.cancel()
+                    with contextlib.suppress(InputError, OSError, CancelledError):
+                        f.sha256.result()  # written (or failed) before it is removed
+                    f.path.unlink(missing_ok=True)
         if results is None:  # a file needs the general path: it names the bad row, or loads the rest
             _load_general(con, [f.pf for f in window], opts, kind, ctx, store, tick)
         else:
@@ -157,19 +167,30 @@ def ingest_policeuk(
         window.clear()
         window_bytes = 0
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing:
-        # Files are hashed on a worker while DuckDB loads the windows (hashlib and zlib release the GIL).
-        # Reading headers there as well measured slower: they are cheap, and read here.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as hashing,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest-extract") as extracting,
+        contextlib.ExitStack() as cleanup,
+    ):
+        # Files are hashed on a worker while DuckDB loads the windows (hashlib and zlib release the GIL),
+        # and zip members written out on two for DuckDB to read. Reading headers there as well measured
+        # slower: they are cheap, and read here.
+        spool: list[Path] = []  # a folder for members' text, made when the first member comes
+        names = itertools.count()
+
+        def start(pf: policeuk.PoliceFile) -> tuple[Path, Future[str]]:
+            if pf.source.member is None:
+                return pf.source.path, hashing.submit(direct.sha256_of, pf)
+            if not spool:
+                spool.append(Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="safestreets-"))))
+            target = spool[0] / f"{next(names)}.csv"
+            return target, extracting.submit(direct.extract, pf, target)
+
         def head(pf: policeuk.PoliceFile) -> direct.DirectFile | None:
-            return (
-                direct.head(pf, opts, kind, lambda: hashing.submit(direct.sha256_of, pf))
-                if use_direct
-                else None
-            )
+            return direct.head(pf, opts, kind, lambda: start(pf)) if use_direct else None
 
         try:
-            for pf in files:
-                found = head(pf)
+            for pf, found in _read_ahead(files, head, WINDOW_BYTES):
                 if found is not None and found.label in ctx.known_sources:
                     # Loaded from here before: probably the same bytes, which the general path skips.
                     with contextlib.suppress(InputError):
@@ -188,8 +209,30 @@ def ingest_policeuk(
             load_general()
         finally:
             hashing.shutdown(cancel_futures=True)
+            extracting.shutdown(cancel_futures=True)
     tick.finish()
     return store.results
+
+
+def _read_ahead(
+    files: list[policeuk.PoliceFile],
+    head: Callable[[policeuk.PoliceFile], direct.DirectFile | None],
+    limit: int,
+) -> Iterator[tuple[policeuk.PoliceFile, direct.DirectFile | None]]:
+    """Each file with its ``head``, in order; heads are read up to ``limit`` bytes of text beyond the
+    file given, so that the workers hash (or write out) the next window while this one loads."""
+    pending: deque[tuple[policeuk.PoliceFile, direct.DirectFile | None, int]] = deque()
+    held = 0
+    for pf in files:
+        size = pf.source.text_size()
+        pending.append((pf, head(pf), size))
+        held += size
+        while pending and held - pending[0][2] >= limit:
+            first, found, size = pending.popleft()
+            held -= size
+            yield first, found
+    for first, found, _ in pending:
+        yield first, found
 
 
 class _Ticker:

@@ -13,8 +13,10 @@ is anything stored, in one transaction, exactly as the general path would store 
 - points: each distinct point is projected once with pyproj, then joined on;
 - batches, month replacement and area assignment go through ``load.commit``.
 
-Files qualify when their name gives kind, force and month (the archive's naming) and they are files on
-disk (DuckDB cannot read a zip member); ``ingest`` sends the rest by the general path.
+Files qualify when their name gives kind, force and month (the archive's naming); ``ingest`` sends the
+rest by the general path. DuckDB cannot read a zip member, so a member of the bulk archive is written
+out as plain text for its window (``extract``, on the worker that would otherwise hash it) and the
+text is removed once the window is stored; the archive itself is never unpacked whole.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import zipfile
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -35,7 +39,7 @@ import pyarrow as pa
 from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
 from safestreets.sources import policeuk
-from safestreets.sources.csvread import header_of
+from safestreets.sources.csvread import TextSource, header_of
 from safestreets.sources.policeuk_sql import FILE_INDEX, KEEP, PROBLEM, literal, quote, stage_sql
 from safestreets.store.load import (
     CONTENT,
@@ -61,6 +65,7 @@ class DirectFile:
     header: tuple[str, ...]
     force: str
     month: str  # YYYY-MM
+    path: Path  # where DuckDB reads the text: the file itself, or a zip member's extracted text
     sha256: Future[str]  # of the uncompressed bytes, as the general path records it; hashed meanwhile
 
     @property
@@ -73,30 +78,49 @@ _HEAD_BYTES = 1 << 16
 
 
 def head(
-    pf: policeuk.PoliceFile, opts: LoadOptions, kind: str | None, sha256: Callable[[], Future[str]]
+    pf: policeuk.PoliceFile,
+    opts: LoadOptions,
+    kind: str | None,
+    start: Callable[[], tuple[Path, Future[str]]],
 ) -> DirectFile | None:
-    """A file for the direct path, from its name and header (``sha256`` starts hashing its bytes), or
-    None: no telling name, a zip member, or a header the general path should explain."""
+    """A file for the direct path, from its name and header, or None: no telling name, or a header the
+    general path should explain. ``start`` says where DuckDB will read the text and starts hashing it
+    (``sha256_of``, or ``extract`` for a zip member)."""
     src = pf.source
     force = opts.force or pf.force
-    if src.member is not None or pf.kind is None or pf.month is None or force is None:
+    if pf.kind is None or pf.month is None or force is None:
         return None
     try:
-        opener = gzip.open if src.name.endswith(".gz") else open
-        with opener(src.path, "rb") as f:
-            start = f.read(_HEAD_BYTES)
-        header = header_of(start, src.label)
+        beginning = _beginning(src)
+        header = header_of(beginning, src.label)
         found = policeuk.detect_kind(header, src.label, expected=kind or pf.kind)
-    except (InputError, OSError, EOFError, zlib.error):
+    except (InputError, OSError, EOFError, zlib.error, zipfile.BadZipFile, KeyError):
         return None
-    if len(set(header)) != len(header) or b"\n" not in start:
+    if len(set(header)) != len(header) or b"\n" not in beginning:
         return None
-    return DirectFile(pf, found, tuple(header), force, pf.month, sha256())
+    path, sha256 = start()
+    return DirectFile(pf, found, tuple(header), force, pf.month, path, sha256)
+
+
+def _beginning(src: TextSource) -> bytes:
+    """Enough of a file's text to hold its header."""
+    with src.open_raw() as raw:
+        if src.name.endswith(".gz"):
+            with gzip.open(raw) as f:
+                return f.read(_HEAD_BYTES)
+        return raw.read(_HEAD_BYTES)
 
 
 def sha256_of(pf: policeuk.PoliceFile) -> str:
     """sha256 of a file's uncompressed bytes (hashlib and zlib release the GIL: run it beside DuckDB)."""
     return hashlib.sha256(pf.source.read_bytes()).hexdigest()
+
+
+def extract(pf: policeuk.PoliceFile, target: Path) -> str:
+    """Write a zip member's text to ``target`` for DuckDB to read; its sha256, as ``sha256_of``."""
+    data = pf.source.read_bytes()
+    target.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -137,6 +161,12 @@ def _load(
     seen: set[str],
 ) -> list[LoadResult] | None:
     stats: dict[str, dict[int, tuple[int, int, int, list[Any]]]] = {}
+    try:  # zip members must be written out before DuckDB reads them
+        for f in files:
+            if f.path != f.pf.source.path:
+                f.sha256.result()
+    except (InputError, OSError):
+        return None
     for g in groups:
         if not _stage(con, g, opts):
             return None
@@ -186,7 +216,7 @@ def _load(
 def _stage(con: duckdb.DuckDBPyConnection, g: _Group, opts: LoadOptions) -> bool:
     """Read, type and check the group's files into its temporary table; False if DuckDB refuses a
     file (a row with the wrong number of fields, bytes that are not UTF-8, a broken gzip)."""
-    paths = [str(f.pf.source.path) for f in g.files]
+    paths = [str(f.path) for f in g.files]
     con.register("_direct_files", pa.table({
         "filename": pa.array(paths, pa.string()),
         "file_index": pa.array(np.arange(len(paths), dtype=np.int32)),
