@@ -153,7 +153,7 @@ def ingest_policeuk(
             results = direct.load_window(con, window, opts, ctx.crs, seen)
         finally:
             for f in window:
-                if f.path != f.pf.source.path:  # a zip member's text, written out for this window
+                if f.extracted:  # a zip member's text, written out for this window
                     f.sha256.cancel()
                     with contextlib.suppress(InputError, OSError, CancelledError):
                         f.sha256.result()  # written (or failed) before it is removed

@@ -15,8 +15,8 @@ is anything stored, in one transaction, exactly as the general path would store 
 
 Files qualify when their name gives kind, force and month (the archive's naming); ``ingest`` sends the
 rest by the general path. DuckDB cannot read a zip member, so a member of the bulk archive is written
-out as plain text for its window (``extract``, on the worker that would otherwise hash it) and the
-text is removed once the window is stored; the archive itself is never unpacked whole.
+out as plain text for its window (``extract``, on workers while the window before loads) and the text
+is removed once the window is stored; the archive itself is never unpacked whole.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ class DirectFile:
     @property
     def label(self) -> str:
         return self.pf.source.label
+
+    @property
+    def extracted(self) -> bool:
+        """Whether DuckDB reads a copy written out for it (a zip member's text)."""
+        return self.path != self.pf.source.path
 
 
 # Enough of a file's start to hold its header.
@@ -163,7 +168,7 @@ def _load(
     stats: dict[str, dict[int, tuple[int, int, int, list[Any]]]] = {}
     try:  # zip members must be written out before DuckDB reads them
         for f in files:
-            if f.path != f.pf.source.path:
+            if f.extracted:
                 f.sha256.result()
     except (InputError, OSError):
         return None
