@@ -190,7 +190,7 @@ def ingest_policeuk(
             return direct.head(pf, opts, kind, lambda: start(pf)) if use_direct else None
 
         try:
-            for pf, found in _read_ahead(files, head, WINDOW_BYTES):
+            for pf, found, size in _read_ahead(files, head, WINDOW_BYTES):
                 if found is not None and found.label in ctx.known_sources:
                     # Loaded from here before: probably the same bytes, which the general path skips.
                     with contextlib.suppress(InputError):
@@ -202,7 +202,7 @@ def ingest_policeuk(
                     continue
                 load_general()
                 window.append(found)
-                window_bytes += pf.source.text_size()
+                window_bytes += size
                 if window_bytes >= WINDOW_BYTES:
                     load_window()
             load_window()
@@ -218,9 +218,10 @@ def _read_ahead(
     files: list[policeuk.PoliceFile],
     head: Callable[[policeuk.PoliceFile], direct.DirectFile | None],
     limit: int,
-) -> Iterator[tuple[policeuk.PoliceFile, direct.DirectFile | None]]:
-    """Each file with its ``head``, in order; heads are read up to ``limit`` bytes of text beyond the
-    file given, so that the workers hash (or write out) the next window while this one loads."""
+) -> Iterator[tuple[policeuk.PoliceFile, direct.DirectFile | None, int]]:
+    """Each file with its ``head`` and size of text, in order; heads are read up to ``limit`` bytes of
+    text beyond the file given, so that the workers hash (or write out) the next window while this one
+    loads."""
     pending: deque[tuple[policeuk.PoliceFile, direct.DirectFile | None, int]] = deque()
     held = 0
     for pf in files:
@@ -228,11 +229,10 @@ def _read_ahead(
         pending.append((pf, head(pf), size))
         held += size
         while pending and held - pending[0][2] >= limit:
-            first, found, size = pending.popleft()
-            held -= size
-            yield first, found
-    for first, found, _ in pending:
-        yield first, found
+            first = pending.popleft()
+            held -= first[2]
+            yield first
+    yield from pending
 
 
 class _Ticker:
