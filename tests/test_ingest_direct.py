@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 import random
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -36,7 +40,7 @@ from safestreets.errors import InputError
 from safestreets.ingest import ingest_policeuk
 from safestreets.sources import policeuk
 from safestreets.sources.synthetic import CityConfig, generate_city
-from safestreets.store import open_store
+from safestreets.store import direct, open_store
 from safestreets.store.load import LoadOptions
 from test_csv_properties import street_rows
 
@@ -407,3 +411,43 @@ def test_a_zip_member_whose_crc_disagrees_is_refused(tmp_path: Path) -> None:
     (message,) = results
     assert "2023-01-city-of-london-street.csv" in message and "CRC" in message
     assert not rows["events"] and not rows["batches"]
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_spools_of_killed_loads_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    host = socket.gethostname()
+
+    def spool(name: str, owner: str | None) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "0.csv").write_text("member text")
+        if owner is not None:
+            (path / ".owner").write_text(owner)
+        return path
+
+    dead = spool("safestreets-dead", f"{host}\n{_dead_pid()}\n")
+    live = spool("safestreets-live", f"{host}\n{os.getpid()}\n")
+    elsewhere = spool("safestreets-other-host", f"{host}-not\n{_dead_pid()}\n")
+    unowned = spool("safestreets-not-a-spool", None)
+    other = spool("other-dead", f"{host}\n{_dead_pid()}\n")
+    assert direct.sweep_spools(tmp_path) == [dead]
+    assert not dead.exists()
+    assert all(p.is_dir() for p in (live, elsewhere, unowned, other))
+
+
+def test_a_zip_load_removes_the_spool_a_killed_load_left(city: Path, tmp_path: Path) -> None:
+    archive = _zip(city, tmp_path / "archive.zip")
+    tmp = tmp_path / "tmp"
+    left = tmp / "safestreets-killed"
+    left.mkdir(parents=True)
+    (left / "0.csv").write_text("text of a member")
+    (left / ".owner").write_text(f"{socket.gethostname()}\n{_dead_pid()}\n")
+    with mock.patch.object(tempfile, "tempdir", str(tmp)):
+        load(tmp_path / "ws", archive, use_direct=True)
+    assert not list(tmp.iterdir())  # the killed load's folder, and this load's own

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -182,7 +181,7 @@ def ingest_policeuk(
             if pf.source.member is None:
                 return pf.source.path, hashing.submit(direct.sha256_of, pf)
             if not spool:
-                spool.append(Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="safestreets-"))))
+                spool.append(Path(cleanup.enter_context(direct.make_spool())))
             target = spool[0] / f"{next(names)}.csv"
             return target, extracting.submit(direct.extract, pf, target)
 

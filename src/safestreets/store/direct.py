@@ -16,7 +16,8 @@ is anything stored, in one transaction, exactly as the general path would store 
 Files qualify when their name gives kind, force and month (the archive's naming); ``ingest`` sends the
 rest by the general path. DuckDB cannot read a zip member, so a member of the bulk archive is written
 out as plain text for its window (``extract``, on workers while the window before loads) and the text
-is removed once the window is stored; the archive itself is never unpacked whole.
+is removed once the window is stored (``make_spool``; a killed load's text is removed by the next);
+the archive itself is never unpacked whole.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import os
+import shutil
+import socket
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -119,6 +124,46 @@ def _beginning(src: TextSource) -> bytes:
 def sha256_of(pf: policeuk.PoliceFile) -> str:
     """sha256 of a file's uncompressed bytes (hashlib and zlib release the GIL: run it beside DuckDB)."""
     return hashlib.sha256(pf.source.read_bytes()).hexdigest()
+
+
+# A spool folder's name starts with this, and it holds an owner file naming the host and process.
+SPOOL_PREFIX = "safestreets-"
+_OWNER = ".owner"
+
+
+def make_spool() -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder (in ``TMPDIR``) for the text of zip members, removed when the load ends. A
+    load killed before that leaves it behind, so each new spool first removes those of dead loads."""
+    sweep_spools()
+    spool = tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX)
+    (Path(spool.name) / _OWNER).write_text(f"{socket.gethostname()}\n{os.getpid()}\n", "utf-8")
+    return spool
+
+
+def sweep_spools(folder: Path | None = None) -> list[Path]:
+    """Remove the spool folders in ``folder`` (default ``TMPDIR``) left by loads on this host whose
+    process has ended (killed mid-load); folders without an owner file are not ours and are left."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(SPOOL_PREFIX + "*"):
+        try:
+            host, pid = (path / _OWNER).read_text("utf-8").split()
+            if host != socket.gethostname() or _alive(int(pid)):
+                continue
+        except (OSError, ValueError):  # no owner file (not a spool), or one being written
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def extract(pf: policeuk.PoliceFile, target: Path) -> str:
