@@ -107,8 +107,9 @@ def stage_sql(
             flag = f"TRY_CAST({_text(src)} AS BOOLEAN)"
             columns.append((name, flag))
             checks.append(f"({_text(src)} IS NOT NULL AND {flag} IS NULL)")
-        parts = ", '|', ".join(_raw(c) for c in STOP_KEY_COLUMNS)
-        key = f"'s' || md5(concat(f.file_force, '|', {parts}))"
+        # concat_ws of non-NULL parts is concat with '|' between them, and measured a little faster.
+        parts = ", ".join(_raw(c) for c in STOP_KEY_COLUMNS)
+        key = f"'s' || md5(concat_ws('|', f.file_force, {parts}))"
     else:
         month_txt = f"trim({quote('Month')})"
         month = (
