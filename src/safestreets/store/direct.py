@@ -13,6 +13,11 @@ is anything stored, in one transaction, exactly as the general path would store 
 - points: each distinct point is projected once with pyproj, then joined on;
 - batches, month replacement and area assignment go through ``load.commit``.
 
+Why temporary tables rather than one INSERT from ``read_csv``: the points must be projected (in
+Python, by pyproj) before the rows are stored, and reading the text once more for its distinct points
+cost what the temporary tables save (measured on the Met stop-and-search and synthetic files; in such an
+INSERT DuckDB also builds its hash join on the CSV side, which it underestimates, unless told not to).
+
 Files qualify when their name gives kind, force and month (the archive's naming); ``ingest`` sends the
 rest by the general path. DuckDB cannot read a zip member, so a member of the bulk archive is written
 out as plain text for its window (``extract``, on workers while the window before loads) and the text
