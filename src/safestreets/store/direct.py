@@ -156,8 +156,9 @@ def sweep_spools(folder: Path | None = None) -> list[Path]:
                 continue
         except (OSError, ValueError):  # no owner file (not a spool), or one being written
             continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
+        shutil.rmtree(path, ignore_errors=True)  # another user's is not ours to remove, and stays
+        if not path.exists():
+            removed.append(path)
     return removed
 
 
