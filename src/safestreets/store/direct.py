@@ -17,6 +17,11 @@ Why temporary tables rather than one INSERT from ``read_csv``: the points must b
 Python, by pyproj) before the rows are stored, and reading the text once more for its distinct points
 cost what the temporary tables save (measured on the Met stop-and-search and synthetic files; in such an
 INSERT DuckDB also builds its hash join on the CSV side, which it underestimates, unless told not to).
+Projecting in SQL instead (pyproj's transform modelled by a polynomial per 0.1-degree cell, within a
+micrometre) removes the second read, but then repeated keys can only be numbered after the rows are
+stored, by an UPDATE, and an UPDATE of rows inserted in the same transaction makes DuckDB write the
+whole window into its WAL at commit instead of pointing at the blocks already written: measured on
+the Met stop-and-search, Met burglary and synthetic archives, no faster than the temporary tables.
 
 Files qualify when their name gives kind, force and month (the archive's naming); ``ingest`` sends the
 rest by the general path. DuckDB cannot read a zip member, so a member of the bulk archive is written
