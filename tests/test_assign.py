@@ -76,7 +76,7 @@ def add_rows(
     columns = {
         "events": "event_key, force, month, crime_type, x, y, lsoa_code, source, batch_id",
         "outcomes": "crime_id, force, month, x, y, lsoa_code, outcome_type, outcome_raw, source, batch_id",
-        "stop_searches": "search_id, force, month, x, y, lsoa_code, source, batch_id",
+        "stop_searches": "operation_name, force, month, x, y, lsoa_code, source, batch_id",  # the id as a name
     }[table]
     values = {
         "events": "rid, 'metropolitan', DATE '2022-01-01', 'Robbery', x, y, lsoa_code, 'test', batch_id",
@@ -88,7 +88,7 @@ def add_rows(
 
 
 def result(con: duckdb.DuckDBPyConnection, table: str = "events") -> dict[str, tuple[Any, Any, Any]]:
-    key = {"events": "event_id", "outcomes": "crime_id", "stop_searches": "search_id"}[table]
+    key = {"events": "event_id", "outcomes": "crime_id", "stop_searches": "operation_name"}[table]
     rows = con.execute(f"SELECT {key}, lsoa_code, borough_code, bcu FROM {table}").fetchall()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
@@ -207,7 +207,7 @@ def test_stop_searches_and_outcomes(con: duckdb.DuckDBPyConnection) -> None:
     add_rows(con, "stop_searches", [{"id": "s", "x": hackney.x, "y": hackney.y, "lsoa_code": "E01000001"}])
     add_rows(con, "stop_searches", [{"id": "gone"}], batch_id=101)
     con.execute(
-        "UPDATE stop_searches SET borough_code = 'X', bcu = 'Y', lsoa_code = 'Z' WHERE search_id = 'gone'"
+        "UPDATE stop_searches SET borough_code = 'X', bcu = 'Y', lsoa_code = 'Z' WHERE operation_name = 'gone'"
     )
     add_rows(con, "outcomes", [{"id": "o", "x": hackney.x, "y": hackney.y}])
     assign_areas(con, "stop_searches")

@@ -72,12 +72,11 @@ def add_search(
     linked: bool | None = False,
     force: str = "metropolitan",
 ) -> None:
-    n = int(con.execute("SELECT count(*) FROM stop_searches").fetchall()[0][0])
     con.execute(
-        "INSERT INTO stop_searches (search_id, force, month, occurred_at, x, y, gender, age_range, legislation, "
+        "INSERT INTO stop_searches (force, month, occurred_at, x, y, gender, age_range, legislation, "
         "object_of_search, outcome, outcome_linked, source, batch_id) "
-        "VALUES (?, ?, ?::DATE, ?::TIMESTAMPTZ, ?, ?, 'Male', '18-24', ?, ?, ?, ?, 'police.uk', 1)",
-        [f"s{n}", force, when[:7] + "-01", when, x, y, legislation, obj, outcome, linked],
+        "VALUES (?, ?::DATE, ?::TIMESTAMPTZ, ?, ?, 'Male', '18-24', ?, ?, ?, ?, 'police.uk', 1)",
+        [force, when[:7] + "-01", when, x, y, legislation, obj, outcome, linked],
     )
 
 

@@ -37,6 +37,7 @@ from conftest import (
 from safestreets import ingest
 from safestreets.config import Workspace
 from safestreets.errors import InputError
+from safestreets.export import export_table
 from safestreets.ingest import ingest_policeuk
 from safestreets.sources import policeuk
 from safestreets.sources.synthetic import CityConfig, generate_city
@@ -53,7 +54,7 @@ BATCH_COLUMNS = (
 def stored(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every loaded table, without batch ids (which number files in load order), sorted."""
     out = {}
-    for table in ("events", "outcomes", "stop_searches"):
+    for table in ("events", "outcomes", "stop_searches_keyed"):  # stop-searches with their keys
         cols = [
             r[0]
             for r in con.execute(
@@ -194,7 +195,7 @@ def test_keys_do_not_depend_on_row_order(rows: list[dict[str, str]], seed: int) 
             )
             for use_direct in (True, False):
                 found.append(
-                    load(Path(tmp) / f"{name}-{use_direct}", path, use_direct=use_direct)[1]["stop_searches"]
+                    load(Path(tmp) / f"{name}-{use_direct}", path, use_direct=use_direct)[1]["stop_searches_keyed"]
                 )
     assert all(f == found[0] for f in found)
 
@@ -214,7 +215,7 @@ def test_a_synthetic_archive_loads_the_same_both_ways_without_the_general_path(
 ) -> None:
     with general_path_forbidden():
         rows = load(tmp_path / "only-direct", city, use_direct=True)[1]
-    assert len(rows["events"]) == 20_000 and rows["outcomes"] and rows["stop_searches"]
+    assert len(rows["events"]) == 20_000 and rows["outcomes"] and rows["stop_searches_keyed"]
     assert rows == assert_same_both_ways(city, tmp_path)
 
 
@@ -240,7 +241,7 @@ def test_real_city_of_london_files_load_the_same_both_ways(shared_data: Path, tm
     with general_path_forbidden():
         load(tmp_path / "only-direct", source, use_direct=True)
     rows = assert_same_both_ways(source, tmp_path)
-    assert len(rows["events"]) > 10_000 and len(rows["stop_searches"]) > 1_000
+    assert len(rows["events"]) > 10_000 and len(rows["stop_searches_keyed"]) > 1_000
 
 
 def test_real_met_stop_and_search_repeats_are_numbered_the_same_both_ways(
@@ -251,7 +252,7 @@ def test_real_met_stop_and_search_repeats_are_numbered_the_same_both_ways(
     for path in sorted((shared_data / "police_uk" / "met_stop_and_search").glob("2019-*.csv.gz")):
         shutil.copy(path, folder / path.name)
     rows = assert_same_both_ways(folder, tmp_path)
-    keys = [r[0] for r in rows["stop_searches"]]
+    keys = [r[0] for r in rows["stop_searches_keyed"]]
     assert len(set(keys)) == len(keys) and any("#" in k for k in keys)
 
 
@@ -310,18 +311,42 @@ def test_a_republished_month_replaces_the_old_one(store: duckdb.DuckDBPyConnecti
     assert store.execute("SELECT count(*) FROM events").fetchall() == [(7,)]
 
 
-def test_stop_search_keys_hash_the_published_text(store: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+def _stop_key(force: str, row: dict[str, str], outcome: str | None = None) -> str:
+    """A stop-and-search key computed here from what the row says, as docs/data.md defines it."""
     import hashlib
+    from datetime import UTC, datetime, timedelta
 
-    row = stop_row()
-    write_file(tmp_path / "2023-01-city-of-london-stop-and-search.csv", csv_bytes(STOP_HEADER, [row]))
-    ingest_policeuk(store, tmp_path)
-    parts = ["Date", "Latitude", "Longitude", "Type", "Gender", "Age range", "Self-defined ethnicity",
-             "Officer-defined ethnicity", "Legislation", "Object of search", "Outcome"]  # fmt: skip
-    text = "|".join(["city-of-london", *(row[p] for p in parts)])
-    assert store.execute("SELECT search_id FROM stop_searches").fetchall() == [
-        ("s" + hashlib.md5(text.encode()).hexdigest(),)
-    ]
+    micros = str((datetime.fromisoformat(row["Date"]) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1))
+    point = [f"{float(row[c]):.17g}" if row[c].strip() else "" for c in ("Latitude", "Longitude")]
+    text = ["Type", "Gender", "Age range", "Self-defined ethnicity", "Officer-defined ethnicity",
+            "Legislation", "Object of search", "Outcome"]  # fmt: skip
+    parts = [force, micros, *point, *(row[c].strip() for c in text)]
+    return "s" + hashlib.md5("|".join(parts).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("use_direct", [True, False])
+def test_stop_search_keys_derive_from_what_the_row_says(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path, use_direct: bool
+) -> None:
+    same = stop_row()
+    # The same search published with other spacing and digits, then one that differs in its outcome.
+    restyled = stop_row(Latitude="51.515", Longitude=" -0.091", Gender=" Male ")
+    other = stop_row(Outcome="Arrest")
+    write_file(tmp_path / "2023-01-city-of-london-stop-and-search.csv",
+               csv_bytes(STOP_HEADER, [other, same, restyled, same]))  # fmt: skip
+    ingest_policeuk(store, tmp_path, LoadOptions(), use_direct=use_direct)
+    key = _stop_key("city-of-london", same)
+    assert sorted(store.execute("SELECT search_id FROM stop_searches_keyed").fetchall()) == sorted(
+        [(_stop_key("city-of-london", other),), (key,), (key + "#2",), (key + "#3",)]
+    )
+    store.execute("SET TimeZone = 'America/New_York'")  # keys do not depend on the session's zone
+    assert store.execute("SELECT count(*) FROM stop_searches_keyed WHERE search_id = ?", [key]).fetchall() == [(1,)]
+    # Exports carry the keys, not the number they are made from.
+    out, rows = export_table(store, tmp_path / "stops.csv", table="stop_searches")
+    with out.open(encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert rows == 4 and "key_repeat" not in exported[0]
+    assert sorted(r["search_id"] for r in exported) == sorted([_stop_key("city-of-london", other), key, key + "#2", key + "#3"])
 
 
 # --- the bulk archive zip -------------------------------------------------------------------------
@@ -353,7 +378,7 @@ def test_a_zip_archive_loads_by_the_direct_path_as_its_folder_does(city: Path, t
     # Row for row what the general path stores from the archive, and what the folder holds.
     assert rows == assert_same_both_ways(archive, tmp_path)
     folder_rows = load(tmp_path / "folder", city, use_direct=True)[1]
-    for table in ("events", "outcomes", "stop_searches"):
+    for table in ("events", "outcomes", "stop_searches_keyed"):
         assert rows[table] == folder_rows[table], table
     strip = [b[:1] + b[2:] for b in rows["batches"]]  # the same sha256, months and counts; not source
     assert sorted(strip, key=repr) == sorted((b[:1] + b[2:] for b in folder_rows["batches"]), key=repr)

@@ -188,7 +188,7 @@ def test_met_stop_and_search_all_files(
         1_069_661,
         282_422,
     )
-    assert fetch_one(con, "SELECT count(DISTINCT search_id) FROM stop_searches") == (1_069_661,)
+    assert fetch_one(con, "SELECT count(DISTINCT search_id) FROM stop_searches_keyed") == (1_069_661,)
 
     # Outcome wording: today's in ``outcome``, the published one kept in ``outcome_raw``.
     assert fetch_one(con, "SELECT count(*) FROM stop_searches WHERE outcome = ?", [OLD_NFA]) == (0,)
@@ -437,7 +437,7 @@ def test_zip_archive_read_in_place_matches_the_folder(
             b.rows_no_location,
             b.months,
         )
-    for table, key in (("events", "event_id"), ("stop_searches", "search_id")):
+    for table, key in (("events", "event_id"), ("stop_searches_keyed", "search_id")):
         query = f"SELECT * EXCLUDE (batch_id) FROM {table} ORDER BY {key}"
         rows = from_zip.execute(query).fetchall()
         assert rows and rows == from_folder.execute(query).fetchall()

@@ -23,6 +23,7 @@ from safestreets.store import get_setting
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "geojson": ".geojson", "gpkg": ".gpkg"}
 TABLES = ("events", "stop_searches", "outcomes", "places")
 INTERNAL = {"events": "event_key"}  # storage detail: event_id says it all
+VIEW = {"stop_searches": "stop_searches_keyed"}  # the rows with their keys
 
 
 def export_table(
@@ -44,7 +45,9 @@ def export_table(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     hidden = INTERNAL.get(table)
-    query = f"SELECT * {f'EXCLUDE ({hidden}) ' if hidden else ''}FROM {table}" + (f" WHERE {where}" if where else "")
+    query = f"SELECT * {f'EXCLUDE ({hidden}) ' if hidden else ''}FROM {VIEW.get(table, table)}" + (
+        f" WHERE {where}" if where else ""
+    )
     if fmt in ("csv", "parquet"):
         options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
         con.execute(f"COPY ({query}) TO '{_sql_path(out)}' ({options})")

@@ -218,30 +218,6 @@ def repeated_rows(**columns: pa.Array) -> np.ndarray:
     return np.sort(np.asarray(found, dtype=np.int64))
 
 
-def joined_distinct(columns: list[pa.Array], sep: str) -> pa.Array:
-    """``concat_ws(sep, coalesce(c, ''), ...)`` per row, joining each distinct combination of values
-    once (for columns that repeat a few values: the work scales with the combinations, not the rows)."""
-    n = len(columns[0])
-    code = np.zeros(n, dtype=np.int64)
-    bound = 1
-    for values in columns:
-        encoded = encode(values)
-        k = len(encoded.dictionary) + 1  # the last code is NULL
-        if bound * k >= 1 << 62:  # renumber the combinations so far before the code overflows
-            combos = pc.dictionary_encode(pa.array(code))
-            code, bound = combos.indices.to_numpy().astype(np.int64), len(combos.dictionary)
-        code = code * k + pc.fill_null(encoded.indices, k - 1).to_numpy().astype(np.int64)
-        bound *= k
-    combos = pc.dictionary_encode(pa.array(code))
-    idx = combos.indices.to_numpy()
-    first = np.empty(len(combos.dictionary), dtype=np.int64)
-    first[idx[::-1]] = np.arange(n - 1, -1, -1)  # a row holding each combination
-    rows = pa.array(first)
-    blank = pa.scalar("", pa.string())
-    parts = [pc.coalesce(plain(pc.take(values, rows)), blank) for values in columns]
-    return pc.take(pc.binary_join_element_wise(*parts, sep), combos.indices)
-
-
 def md5_hex(joined: pa.Array, prefix: str) -> pa.Array:
     """``prefix || md5(s)`` for each string (DuckDB's md5, which releases the GIL while it works).
     md5 is the costliest step of keying rows, and the thread storing rows is often waiting for this

@@ -290,7 +290,6 @@ def stage(
             "outcome_txt": outcome_txt,
             "outcome_linked": flags["outcome_linked"],
             "removal_more_than_outer": flags["removal_more_than_outer"],
-            **{part: c.encoded(name) for name, part in _KEY_PART.items()},
         }
         problems.append(Problem("Date", "not an ISO 8601 date-time", casts.flags(pc.is_null(occurred)),
                                 lambda: c["Date"]))  # fmt: skip
@@ -300,7 +299,7 @@ def stage(
             failing = casts.spread(encoded, ~casts.is_blank(encoded.dictionary) & casts.flags(pc.is_null(values)))
             problems.append(Problem(src, "not True or False", failing, lambda src=src: c[src]))
         problems += _coordinate_problems(c, lon, lat)
-        return Staged(kind, pa.table(cols), problems, _stop_keys)
+        return Staged(kind, pa.table(cols), problems)  # keys are derived by the store (``load.stop_key_sql``)
 
     month = casts.map_distinct(c.encoded("Month"), _month_days, pa.int32()).cast(pa.date32())
 
@@ -414,23 +413,3 @@ def _street_keys(t: pa.Table) -> pa.Array:
     return pc.replace_with_mask(crime_id, pa.array(missing), casts.md5_hex(joined, "k"))
 
 
-def _stop_keys(t: pa.Table) -> pa.Array:
-    """``'s' || md5(concat(force, '|', Date, '|', Latitude, ... '|', Outcome))`` of what a stop-search
-    row says, as published (the files carry no id; ``STOP_KEY_COLUMNS``, a blank field as '')."""
-    def col(name: str) -> pa.Array:
-        return casts.as_array(t.column(name))
-
-    # Most parts repeat few combinations: join each combination once, not every row's.
-    tail = casts.joined_distinct([col(_KEY_PART[name]) for name in STOP_KEY_COLUMNS[3:]], "|")
-    parts = [col("force"), *(col(_KEY_PART[name]) for name in STOP_KEY_COLUMNS[:3])]
-    return casts.md5_hex(pc.binary_join_element_wise(*map(casts.plain, parts), tail, "|"), "s")
-
-
-# What a stop-and-search key hashes, as published: the files carry no id. Date and the coordinates
-# first: the rest repeat few combinations.
-STOP_KEY_COLUMNS = (
-    "Date", "Latitude", "Longitude", "Type", "Gender", "Age range", "Self-defined ethnicity",
-    "Officer-defined ethnicity", "Legislation", "Object of search", "Outcome",
-)  # fmt: skip
-# The staged column holding each key part's published text.
-_KEY_PART = {name: "raw_" + name for name in STOP_KEY_COLUMNS}

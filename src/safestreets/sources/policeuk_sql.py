@@ -16,12 +16,14 @@ from collections.abc import Mapping, Sequence
 
 from safestreets import harm, vocab
 from safestreets.sources.casts import ZS
-from safestreets.sources.policeuk import STOP_FLAGS, STOP_KEY_COLUMNS, STOP_TEXT
+from safestreets.sources.policeuk import STOP_FLAGS, STOP_TEXT
+from safestreets.store.keys import stop_same
 
 # Columns of the staged table besides each kind's canonical ones.
 FILE_INDEX = "_file"  # position of the row's file in the files table
 PROBLEM = "_problem"  # true where any check fails
 KEEP = "_keep"  # false where --force/--months leave the row out
+SAME = "_same"  # stop-and-search: hash of the file and what the row's key says
 
 
 def quote(name: str) -> str:
@@ -49,11 +51,6 @@ def _long_text(column: str) -> str:
         f"CASE WHEN ascii({c}) IN {_SPACES} OR ascii(right({c}, 1)) IN {_SPACES} "
         f"THEN nullif(trim({c}), '') ELSE nullif({c}, '') END"
     )
-
-
-def _raw(column: str) -> str:
-    """The published text, blank for an empty field (pyarrow reads those as '')."""
-    return f"coalesce({quote(column)}, '')"
 
 
 def _lookup(expr: str, mapping: Mapping[str, str | float], default: str) -> str:
@@ -85,10 +82,9 @@ def stage_sql(
     kind: str, source: str, files: str, *, forces: Sequence[str] | None, months: Sequence[str] | None
 ) -> str:
     """A SELECT of one kind's staged rows from ``source`` (a ``read_csv`` with ``filename = true``)
-    joined to ``files`` (filename, file_index, file_force, file_month): the canonical columns, ``key0``, ``_problem``,
-    ``_keep`` and ``_file``."""
+    joined to ``files`` (filename, file_index, file_force, file_month): the canonical columns, ``key0`` (``key_repeat``
+    for stop-and-search, whose keys the store derives), ``_problem``, ``_keep`` and ``_file``."""
     columns, checks = _coordinates()
-    key = "NULL::VARCHAR"  # outcomes rows have no key
     if kind == "stop-and-search":
         occurred = f"TRY_CAST({_text('Date')} AS TIMESTAMPTZ)"
         outcome = _text("Outcome")
@@ -107,9 +103,7 @@ def stage_sql(
             flag = f"TRY_CAST({_text(src)} AS BOOLEAN)"
             columns.append((name, flag))
             checks.append(f"({_text(src)} IS NOT NULL AND {flag} IS NULL)")
-        # concat_ws of non-NULL parts is concat with '|' between them, and measured a little faster.
-        parts = ", ".join(_raw(c) for c in STOP_KEY_COLUMNS)
-        key = f"'s' || md5(concat_ws('|', f.file_force, {parts}))"
+        columns.append(("key_repeat", "NULL::INTEGER"))  # the key itself is derived by the store
     else:
         month_txt = f"trim({quote('Month')})"
         month = (
@@ -149,6 +143,8 @@ def stage_sql(
     if months:
         keep.append(f"strftime(month, '%Y-%m') IN ({', '.join(literal(m) for m in sorted(months))})")
     outer = [f"{' AND '.join(keep)} AS {KEEP}"]
+    if kind == "stop-and-search":  # rows that may repeat another's key, for ``store.direct`` to number
+        outer.append(f"hash({FILE_INDEX}, {', '.join(stop_same())}) AS {SAME}")
     if kind == "street":
         outer.append(f"{_lookup('crime_type', harm.weights(), 'NULL::DOUBLE')} AS harm")
         outer.append(
@@ -156,8 +152,8 @@ def stage_sql(
             "coalesce(printf('%.6f', lon), ''), coalesce(printf('%.6f', lat), ''), coalesce(location, ''))))"
             " AS key0"
         )
-    else:
-        columns.append(("key0", key))
+    elif kind == "outcomes":
+        columns.append(("key0", "NULL::VARCHAR"))  # outcomes rows have no key
     inner = ", ".join(f"{expr} AS {name}" for name, expr in columns)
     return (
         f"SELECT *, {', '.join(outer)} FROM ("

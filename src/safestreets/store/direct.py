@@ -9,7 +9,8 @@ is anything stored, in one transaction, exactly as the general path would store 
 - checks: a file with any failing row, an unreadable row or no rows makes ``load_window`` return None
   with nothing stored, and the caller loads the window by the general path, which names file, row and
   column (or sets the rows aside with ``--skip-bad-rows``);
-- keys: repeated keys within a file are numbered in content order (``load.repeat_suffixes_sql``);
+- keys: repeated keys within a file are numbered in content order (``load.repeat_suffixes_sql``;
+  stop-and-search keys are derived by the store, which keeps only the number, ``key_repeat``);
 - points: each distinct point is projected once with pyproj, then joined on;
 - batches, month replacement and area assignment go through ``load.commit``.
 
@@ -55,7 +56,8 @@ from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
 from safestreets.sources import policeuk
 from safestreets.sources.csvread import TextSource, header_of
-from safestreets.sources.policeuk_sql import FILE_INDEX, KEEP, PROBLEM, literal, quote, stage_sql
+from safestreets.sources.policeuk_sql import FILE_INDEX, KEEP, PROBLEM, SAME, literal, quote, stage_sql
+from safestreets.store.keys import stop_same
 from safestreets.store.load import (
     CONTENT,
     KEY_COLUMN,
@@ -65,6 +67,7 @@ from safestreets.store.load import (
     Prepared,
     commit,
     month_of_days,
+    repeat_numbers_sql,
     repeat_suffixes_sql,
 )
 
@@ -317,16 +320,23 @@ def _stats(con: duckdb.DuckDBPyConnection, g: _Group) -> dict[int, tuple[int, in
 
 
 def _number_repeats(con: duckdb.DuckDBPyConnection, g: _Group) -> None:
-    """Repeated keys within a file become key#2, key#3... in content order, as ``load`` numbers them."""
-    candidates = (
-        f"(SELECT rowid AS i, {FILE_INDEX} AS f, key0 AS key, {', '.join(CONTENT[TARGET[g.kind]])} "
-        f"FROM {g.table} WHERE {KEEP} AND hash({FILE_INDEX}, key0) IN (SELECT hash({FILE_INDEX}, key0) "
-        f"FROM {g.table} WHERE {KEEP} AND key0 IS NOT NULL GROUP BY 1 HAVING count(*) > 1))"
-    )
-    con.execute(
-        f"UPDATE {g.table} SET key0 = n.k FROM ({repeat_suffixes_sql(candidates, CONTENT[TARGET[g.kind]])}) "
-        f"AS n WHERE {g.table}.rowid = n.i"
-    )
+    """Repeated keys within a file become key#2, key#3... in content order, as ``load`` numbers them
+    (stop-and-search rows: ``key_repeat`` 2, 3... for rows that say the same)."""
+    content = CONTENT[TARGET[g.kind]]
+    if g.kind == "stop-and-search":
+        candidates = (
+            f"(SELECT rowid AS i, {FILE_INDEX} AS f, {', '.join(content)} FROM {g.table} WHERE {KEEP} AND "
+            f"{SAME} IN (SELECT {SAME} FROM {g.table} WHERE {KEEP} GROUP BY 1 HAVING count(*) > 1))"
+        )
+        numbers, column, value = repeat_numbers_sql(candidates, stop_same(), content), "key_repeat", "n.n"
+    else:
+        candidates = (
+            f"(SELECT rowid AS i, {FILE_INDEX} AS f, key0 AS key, {', '.join(content)} "
+            f"FROM {g.table} WHERE {KEEP} AND hash({FILE_INDEX}, key0) IN (SELECT hash({FILE_INDEX}, key0) "
+            f"FROM {g.table} WHERE {KEEP} AND key0 IS NOT NULL GROUP BY 1 HAVING count(*) > 1))"
+        )
+        numbers, column, value = repeat_suffixes_sql(candidates, content), "key0", "n.k"
+    con.execute(f"UPDATE {g.table} SET {column} = {value} FROM ({numbers}) AS n WHERE {g.table}.rowid = n.i")
 
 
 def _register_points(con: duckdb.DuckDBPyConnection, groups: list[_Group], crs: str) -> None:
@@ -354,11 +364,12 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int
             FILE_INDEX: pa.array([i for i, _ in pairs], pa.int32()),
             "batch_id": pa.array([b for _, b in pairs], pa.int32()),
         }))  # fmt: skip
+        internal = [FILE_INDEX, PROBLEM, KEEP] + ([SAME] if target == "stop_searches" else ["key0"])
         key_sql = f", d.key0 AS {quote(key)}" if key else ""
         if target == "events":  # the key is stored only where it is not the Crime ID (migration 0004)
             key_sql = ", CASE WHEN d.key0 IS DISTINCT FROM d.crime_id THEN d.key0 END AS event_key"
         con.execute(
-            f"INSERT INTO {target} BY NAME SELECT d.* EXCLUDE ({FILE_INDEX}, {PROBLEM}, {KEEP}, key0){key_sql}, "
+            f"INSERT INTO {target} BY NAME SELECT d.* EXCLUDE ({', '.join(internal)}){key_sql}, "
             f"p.x, p.y, b.batch_id, 'police.uk' AS source FROM {table} AS d "
             f"JOIN _direct_batches AS b USING ({FILE_INDEX}) "
             f"LEFT JOIN _direct_points AS p ON d.lon = p.lon AND d.lat = p.lat WHERE d.{KEEP}"

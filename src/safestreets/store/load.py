@@ -33,11 +33,13 @@ from safestreets.sources.casts import as_array, duck, flags, map_distinct, repea
 from safestreets.sources.csvread import ROW, BadRow
 from safestreets.store import fetch_one, transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
+from safestreets.store.keys import STOP_KEY_TEXT, STOP_KEY_VALUES, stop_same
 
 POLICE_UK_SOURCES = ("police.uk", "police.uk-api")
 TARGET = {"street": "events", "outcomes": "outcomes", "stop-and-search": "stop_searches",
           "force-records": "events"}  # fmt: skip
-KEY_COLUMN = {"events": "event_id", "stop_searches": "search_id"}
+KEY_COLUMN = {"events": "event_id"}
+
 FILE = "_file"  # in staged rows: which of a batch's sources the row came from
 ErrorRow = tuple[int, str | None, str, str | None]  # (row, column, reason, value)
 
@@ -209,7 +211,9 @@ def prepare(
     lon, lat = as_array(t.column("lon")), as_array(t.column("lat"))
     x, y = project_points(lon, lat, crs)
     columns = _final_columns(target, t, key0, x, y)
-    if key0 is not None:
+    if target == "stop_searches":
+        columns["key_repeat"] = number_repeats(files, pa.table({c: columns[c] for c in CONTENT[target]}))
+    elif key0 is not None:
         key = KEY_COLUMN[target]
         columns[key] = number_duplicate_keys(key0, files, pa.table({c: columns[c] for c in CONTENT[target]}))
     columns["source"] = pa.repeat(pa.scalar(source, pa.string()), t.num_rows)
@@ -301,7 +305,7 @@ def _final_columns(
             "outcome_raw": col("outcome_txt"),
         }  # fmt: skip
     return {
-        "search_id": key0, "force": col("force"), "month": col("month"), "occurred_at": col("occurred_at"),
+        "force": col("force"), "month": col("month"), "occurred_at": col("occurred_at"),
         "search_type": col("search_type"), "part_of_operation": col("part_of_operation"),
         "operation_name": col("operation_name"), "lon": col("lon"), "lat": col("lat"), "x": x, "y": y,
         "gender": col("gender"), "age_range": col("age_range"),
@@ -352,14 +356,54 @@ def number_duplicate_keys(keys: pa.Array, files: np.ndarray, content: pa.Table) 
     return pc.replace_with_mask(keys, pa.array(mask), as_array(renamed.column("k")))
 
 
+def number_repeats(files: np.ndarray, content: pa.Table) -> pa.Array:
+    """``key_repeat`` of stop-and-search rows: 2, 3... for the rows of a file after the first with the
+    same ``stop_same`` values, ordered by ``content`` (``repeat_numbers_sql``); NULL for the rest."""
+    n = content.num_rows
+    out = pa.nulls(n, pa.int32())
+    if n < 2:
+        return out
+    # Rows whose hash of (file, values) repeats are the only candidates; their values decide exactly.
+    same = {c: as_array(content.column(c)) for c in STOP_KEY_VALUES}
+    same |= {c: pc.fill_null(as_array(content.column(c)), "") for c in STOP_KEY_TEXT}
+    candidates = repeated_rows(f=pa.array(files.astype(np.int32)), **same)
+    if not len(candidates):
+        return out  # the common case: no repeats
+    take = pa.array(candidates)
+    rows = content.take(take).append_column("i", take).append_column("f", pa.array(files[candidates]))
+    con = duck()
+    con.register("_repeats", rows)
+    try:
+        numbered = con.sql(repeat_numbers_sql("_repeats", stop_same(), content.column_names)).to_arrow_table()
+    finally:
+        con.unregister("_repeats")
+    if not numbered.num_rows:
+        return out
+    mask = np.zeros(n, dtype=bool)
+    mask[numbered.column("i").to_numpy()] = True  # rows come ordered by i, as replace_with_mask fills
+    return pc.replace_with_mask(out, pa.array(mask), as_array(numbered.column("n")).cast(pa.int32()))
+
+
+def repeat_numbers_sql(relation: str, same: Sequence[str], content: Sequence[str]) -> str:
+    """SQL giving (i, n): every row of ``relation`` (columns i, f and ``content``) after the first of its
+    file with the same values of ``same`` (SQL over its columns), numbered from 2 in content order
+    (NULL first), ordered by i. Rows that tie on all of ``content`` are the same row as stored, so which
+    of them is first is moot."""
+    return f"SELECT i, n FROM ({_numbered(relation, same, content)}) WHERE n > 1 ORDER BY i"
+
+
 def repeat_suffixes_sql(relation: str, content: Sequence[str]) -> str:
     """SQL giving (i, k): the new key of every row of ``relation`` (columns i, f, key and ``content``)
-    after the first with the same file and key, in content order (NULL first), ordered by i. Rows
-    that tie on all of ``content`` are the same row as stored, so which of them is first is moot."""
+    after the first with the same file and key: key#2, key#3... as ``repeat_numbers_sql`` numbers them."""
+    numbered = _numbered(f"(SELECT * FROM {relation} WHERE key IS NOT NULL)", ["key"], content)
+    return f"SELECT i, key || '#' || n AS k FROM ({numbered}) WHERE n > 1 ORDER BY i"
+
+
+def _numbered(relation: str, same: Sequence[str], content: Sequence[str]) -> str:
     order = ", ".join(f"{c} ASC NULLS FIRST" for c in content)
     return (
-        f"SELECT i, key || '#' || n AS k FROM (SELECT i, key, row_number() OVER (PARTITION BY f, key "
-        f"ORDER BY {order}, i) AS n FROM {relation} WHERE key IS NOT NULL) WHERE n > 1 ORDER BY i"
+        f"SELECT *, row_number() OVER (PARTITION BY f, {', '.join(same)} ORDER BY {order}, i) AS n "
+        f"FROM {relation}"
     )
 
 
@@ -448,13 +492,21 @@ def _replace(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[in
         if p.replace != "keys":
             continue
         assert p.rows is not None
-        con.register("_replace_keys", pa.table({"k": p.rows.column(KEY_COLUMN[target])}))
-        try:
-            p.result.rows_replaced = _deleted(
-                con, f"DELETE FROM {target} WHERE {KEY_COLUMN[target]} IN (SELECT k FROM _replace_keys)"
+        if target == "stop_searches":  # keys are derived: equal values are equal keys (no md5 to compute)
+            con.register("_replace_rows", p.rows)
+            pairs = zip([*stop_same("old"), "old.key_repeat"], [*stop_same("new"), "new.key_repeat"], strict=True)
+            same = " AND ".join(f"{a} IS NOT DISTINCT FROM {b}" for a, b in pairs)
+            delete = (
+                "DELETE FROM stop_searches WHERE rowid IN (SELECT old.rowid FROM stop_searches AS old "
+                f"JOIN _replace_rows AS new ON {same})"
             )
+        else:
+            con.register("_replace_rows", pa.table({"k": p.rows.column(KEY_COLUMN[target])}))
+            delete = f"DELETE FROM {target} WHERE {KEY_COLUMN[target]} IN (SELECT k FROM _replace_rows)"
+        try:
+            p.result.rows_replaced = _deleted(con, delete)
         finally:
-            con.unregister("_replace_keys")
+            con.unregister("_replace_rows")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[int, Prepared]]) -> None:
