@@ -349,6 +349,28 @@ def test_stop_search_keys_derive_from_what_the_row_says(
     assert sorted(r["search_id"] for r in exported) == sorted([_stop_key("city-of-london", other), key, key + "#2", key + "#3"])
 
 
+def test_fetched_stop_searches_replace_those_with_the_same_keys(store: duckdb.DuckDBPyConnection) -> None:
+    import pyarrow as pa
+
+    from safestreets.ingest import load_policeuk_table
+
+    def table(rows: list[dict[str, str]]) -> pa.Table:
+        return pa.table({c: [r[c] for r in rows] for c in STOP_HEADER})
+
+    first = [stop_row(), stop_row(), stop_row(Outcome="Arrest"), stop_row(Date="2023-01-06T09:00:00+00:00")]
+    r1 = load_policeuk_table(store, table(first), kind="stop-and-search", label="api 1", sha256="a",
+                             force="city-of-london")  # fmt: skip
+    before = sorted(store.execute("SELECT search_id FROM stop_searches_keyed").fetchall())
+    # Fetched again: the same four searches (one now published with trailing zeros) and a new one.
+    again = [*first[:3], stop_row(Date="2023-01-06T09:00:00+00:00", Latitude="51.51500000"), stop_row(Type="Vehicle search")]
+    r2 = load_policeuk_table(store, table(again), kind="stop-and-search", label="api 2", sha256="b",
+                             force="city-of-london")  # fmt: skip
+    assert (r1.rows_loaded, r2.rows_loaded, r2.rows_replaced) == (4, 5, 4)
+    after = sorted(store.execute("SELECT search_id FROM stop_searches_keyed").fetchall())
+    assert len(after) == 5 and set(before) < set(after)
+    assert store.execute("SELECT DISTINCT batch_id FROM stop_searches").fetchall() == [(r2.batch_id,)]
+
+
 # --- the bulk archive zip -------------------------------------------------------------------------
 
 
