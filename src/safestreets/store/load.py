@@ -343,17 +343,7 @@ def number_duplicate_keys(keys: pa.Array, files: np.ndarray, content: pa.Table) 
     rows = content.take(take)
     for name, values in (("i", take), ("f", pa.array(files[candidates])), ("key", pc.take(keys, take))):
         rows = rows.append_column(name, values)
-    con = duck()
-    con.register("_repeats", rows)
-    try:
-        renamed = con.sql(repeat_suffixes_sql("_repeats", content.column_names)).to_arrow_table()
-    finally:
-        con.unregister("_repeats")
-    if not renamed.num_rows:
-        return keys
-    mask = np.zeros(n, dtype=bool)
-    mask[renamed.column("i").to_numpy()] = True  # rows come ordered by i, as replace_with_mask fills
-    return pc.replace_with_mask(keys, pa.array(mask), as_array(renamed.column("k")))
+    return _replaced(keys, rows, repeat_suffixes_sql("_repeats", content.column_names), "k")
 
 
 def number_repeats(files: np.ndarray, content: pa.Table) -> pa.Array:
@@ -371,17 +361,22 @@ def number_repeats(files: np.ndarray, content: pa.Table) -> pa.Array:
         return out  # the common case: no repeats
     take = pa.array(candidates)
     rows = content.take(take).append_column("i", take).append_column("f", pa.array(files[candidates]))
+    return _replaced(out, rows, repeat_numbers_sql("_repeats", stop_same(), content.column_names), "n")
+
+
+def _replaced(values: pa.Array, rows: pa.Table, sql: str, column: str) -> pa.Array:
+    """``values`` with ``column`` of ``sql`` (over ``rows`` as ``_repeats``; it gives i in order) at i."""
     con = duck()
     con.register("_repeats", rows)
     try:
-        numbered = con.sql(repeat_numbers_sql("_repeats", stop_same(), content.column_names)).to_arrow_table()
+        found = con.sql(sql).to_arrow_table()
     finally:
         con.unregister("_repeats")
-    if not numbered.num_rows:
-        return out
-    mask = np.zeros(n, dtype=bool)
-    mask[numbered.column("i").to_numpy()] = True  # rows come ordered by i, as replace_with_mask fills
-    return pc.replace_with_mask(out, pa.array(mask), as_array(numbered.column("n")).cast(pa.int32()))
+    if not found.num_rows:
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[found.column("i").to_numpy()] = True  # rows come ordered by i, as replace_with_mask fills
+    return pc.replace_with_mask(values, pa.array(mask), as_array(found.column(column)).cast(values.type))
 
 
 def repeat_numbers_sql(relation: str, same: Sequence[str], content: Sequence[str]) -> str:
