@@ -97,7 +97,9 @@ AIM_BACKTEST_ORIGINS = 12
 
 # (d): the synthetic city's public crime is TYPE_SHARES without ASB and police-found types, and 1.5% of
 # rows have no location; n_events is sized so that the located target comes to about 1M events.
-PUBLIC_SHARE = 1 - sum(TYPE_SHARES[t] for t in ("Anti-social behaviour", "Drugs", "Possession of weapons")) / 100
+PUBLIC_SHARE = (
+    1 - sum(TYPE_SHARES[t] for t in ("Anti-social behaviour", "Drugs", "Possession of weapons")) / 100
+)
 TARGET_EVENTS = 1_000_000
 FULL_CITY = CityConfig(n_events=int(round(TARGET_EVENTS / PUBLIC_SHARE / 0.985, -4)), months=36, seed=11)
 QUICK_CITY = CityConfig(n_events=150_000, months=24, seed=11)
@@ -427,10 +429,12 @@ def _backtest(
 def _where(err: BaseException) -> str:
     """The error and the innermost project frame it came from (a worker's traceback arrives as text)."""
     text = str(err.__cause__) if err.__cause__ is not None else "".join(traceback.format_exception(err))
-    frames = [ln.strip() for ln in text.splitlines() if ln.strip().startswith('File "') and "safestreets" in ln]
+    frames = [
+        ln.strip() for ln in text.splitlines() if ln.strip().startswith('File "') and "safestreets" in ln
+    ]
     where = ""
     if frames:
-        path, _, rest = frames[-1][len('File "'):].partition('", line ')
+        path, _, rest = frames[-1][len('File "') :].partition('", line ')
         shown = Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path
         where = f" at {shown}:{rest.split(',')[0]}"
     return f"{type(err).__name__}: {err}{where}"
@@ -470,7 +474,11 @@ def run_models(
 
 
 def time_joint(
-    names: Sequence[str], history: History, units: Units, outer: Sequence[np.datetime64], horizon: Horizon,
+    names: Sequence[str],
+    history: History,
+    units: Units,
+    outer: Sequence[np.datetime64],
+    horizon: Horizon,
     jobs: int,
 ) -> float:
     """Wall time of one backtest of all these models together at the outer origins: the (d) aim."""
@@ -514,7 +522,9 @@ class AutoPick:
     seconds: float  # what choose() + the final fit would take, one process: every inner task + the pick
 
 
-def nested_auto(scores: dict[tuple[str, np.datetime64], Cell], names: Sequence[str], p: Plan) -> list[AutoPick]:
+def nested_auto(
+    scores: dict[tuple[str, np.datetime64], Cell], names: Sequence[str], p: Plan
+) -> list[AutoPick]:
     """At each outer origin, the model auto.choose would pick: the highest mean city-wide hit rate at
     AUTO_COVERAGES over the inner origins (NaN origins, windows without events, left out as summarise
     does), ties to the earlier model in the registry.
@@ -542,8 +552,13 @@ def nested_auto(scores: dict[tuple[str, np.datetime64], Cell], names: Sequence[s
 
 
 def check_auto(
-    history: History, units: Units, horizon: Horizon, names: Sequence[str], picks: Sequence[AutoPick],
-    count: int, jobs: int,
+    history: History,
+    units: Units,
+    horizon: Horizon,
+    names: Sequence[str],
+    picks: Sequence[AutoPick],
+    count: int,
+    jobs: int,
 ) -> list[str]:
     """Run auto.choose itself at the last ``count`` outer origins and compare with the nested picks."""
     out = []
@@ -555,7 +570,8 @@ def check_auto(
         worst = max(abs(choice.scores[m] - pick.scores[m]) for m in names)
         out.append(
             f"{str(pick.origin)[:10]}: auto.choose picked {choice.name} in {seconds:.0f} s (n_jobs={jobs}), "
-            f"the nested backtest {pick.chosen}: " + ("same" if same else "DIFFERENT")
+            f"the nested backtest {pick.chosen}: "
+            + ("same" if same else "DIFFERENT")
             + f"; largest score difference {worst:.2g}"
         )
         console.print(("[green]" if same else "[red]") + out[-1])
@@ -602,8 +618,12 @@ def rows_for(scores: dict[tuple[str, np.datetime64], Cell], names: Sequence[str]
 
 
 def ratios(
-    scores: dict[tuple[str, np.datetime64], Cell], names: Sequence[str], outer: Sequence[np.datetime64],
-    picks: Sequence[AutoPick], n_boot: int = 2000, seed: int = 0,
+    scores: dict[tuple[str, np.datetime64], Cell],
+    names: Sequence[str],
+    outer: Sequence[np.datetime64],
+    picks: Sequence[AutoPick],
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """auto's mean HR over the best baseline's (the baseline with the highest mean HR) per coverage,
     with a bootstrap interval: origins resampled together, the best baseline chosen again each time."""
@@ -722,7 +742,9 @@ def run_dataset(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     for row in result["rows"]:
         for model, cov, hr in zip(check["model"], check["coverage"], check["hit_rate"], strict=True):
             if model == row["model"] and not np.isclose(hr, row["hit_rate"][str(cov)], equal_nan=True):
-                console.print(f"[red]summarise disagrees for {model} at {cov}: {hr} vs {row['hit_rate'][str(cov)]}[/]")
+                console.print(
+                    f"[red]summarise disagrees for {model} at {cov}: {hr} vs {row['hit_rate'][str(cov)]}[/]"
+                )
     result["seconds"] = time.perf_counter() - started
     result["load"] = [load_start, os.getloadavg()[0]]
     return result
@@ -810,7 +832,17 @@ def threads_text() -> str:
 
 # --- output -------------------------------------------------------------------------------------------
 
-HEADERS = ["model", "HR 1%", "HR 5%", "HR 10%", "PAI 1%", "PAI 5%", "PEI 1%", "PEI 5%", "fit+predict s (median)"]
+HEADERS = [
+    "model",
+    "HR 1%",
+    "HR 5%",
+    "HR 10%",
+    "PAI 1%",
+    "PAI 5%",
+    "PEI 1%",
+    "PEI 5%",
+    "fit+predict s (median)",
+]
 RIGHT = [False, *([True] * 8)]
 
 
@@ -906,14 +938,17 @@ def dataset_markdown(result: dict[str, Any]) -> str:
         *[f"- {t}" for t in ratio_text(result)],
         f"- auto chose: {picks_text(result)}; {best_text(result)}.",
         f"- Wall time, each model backtested on its own at all {n_all} origins with n_jobs={result['jobs']}: "
-        + ", ".join(f"{m} {fmt_seconds(w)} s" for m, w in result.get("walls", {}).items()) + ".",
+        + ", ".join(f"{m} {fmt_seconds(w)} s" for m, w in result.get("walls", {}).items())
+        + ".",
     ]
     lines += [f"- Checked against `auto.choose` itself: {c}." for c in result["checks"]]
     lines += [f"- **{m} did not run**: {e}" for m, e in result["errors"].items()]
     probes = result.get("probes", {})
     for name in result.get("skipped", []):
         if name not in probes:
-            lines.append(f"- **{name} was left out** of this input's backtest (so auto chose among the others).")
+            lines.append(
+                f"- **{name} was left out** of this input's backtest (so auto chose among the others)."
+            )
     for name, t in probes.items():
         lines.append(
             f"- **{name} was left out** of this input's backtest for time (so auto chose among the others): "
@@ -958,7 +993,11 @@ def aims_markdown(result: dict[str, Any]) -> list[str]:
         out.append(
             f"- Aim: one ETAS fit on about 1M events in under {AIM_ETAS_S:.0f} s, {form}. **{verdict}**: "
             f"{etas['fit_seconds']:.1f} s on {etas['events']:,} events, one process"
-            + (f" ({fitted['n_iter_']} EM iterations, converged: {fitted.get('converged_')})" if "n_iter_" in fitted else "")
+            + (
+                f" ({fitted['n_iter_']} EM iterations, converged: {fitted.get('converged_')})"
+                if "n_iter_" in fitted
+                else ""
+            )
             + "."
         )
     return out
@@ -980,7 +1019,9 @@ def reading(results: Sequence[dict[str, Any]]) -> list[str]:
                 sure = "; the intervals exclude parity, on the wrong side"
             else:
                 sure = "; the intervals include parity"
-        out.append(f"- {r['title']}: auto {verdict} the best baseline ({', '.join(bits)}){sure}; {best_text(r)}.")
+        out.append(
+            f"- {r['title']}: auto {verdict} the best baseline ({', '.join(bits)}){sure}; {best_text(r)}."
+        )
     return out
 
 
@@ -1045,17 +1086,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(KEYS), help="which inputs, e.g. a,b (default a,b,c,d)")
     parser.add_argument("--origins", type=int, default=None,
                         help="outer origins per input (default: a 24, b, c and d 12; 2 with --quick)")  # fmt: skip
-    parser.add_argument("--models", default="", help="only these registry models, e.g. naive,kde (default all)")
+    parser.add_argument(
+        "--models", default="", help="only these registry models, e.g. naive,kde (default all)"
+    )
     parser.add_argument("--skip", default="", help="registry models to leave out, e.g. ensemble")
     parser.add_argument("--jobs", type=int, default=min(2, usable_cores()), help="backtest worker processes")
     parser.add_argument("--check-auto", type=int, default=None,
                         help="run auto.choose itself at the last N origins to check the nested picks "
                              "(default 1; 0 with --quick)")  # fmt: skip
-    parser.add_argument("--probe-skipped", action="store_true",
-                        help="time one fit and forecast of each --skip model at the last origin")
+    parser.add_argument(
+        "--probe-skipped",
+        action="store_true",
+        help="time one fit and forecast of each --skip model at the last origin",
+    )
     parser.add_argument("--rebuild", action="store_true", help="load the stores again from the files")
-    parser.add_argument("--docs-only", action="store_true",
-                        help="run nothing: rewrite the docs section from the figures kept in bench/.data/")
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="run nothing: rewrite the docs section from the figures kept in bench/.data/",
+    )
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None,
                         help=f"replace the '## {TITLE}' section of docs/benchmarks.md (default: unless --quick)")  # fmt: skip
     args = parser.parse_args(argv)

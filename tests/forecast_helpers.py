@@ -20,15 +20,24 @@ def toy_units(cell: float = 250.0) -> Units:
 def toy_polygons() -> Units:
     """Sixteen square 'neighbourhoods' of the same town."""
     side = SIDE / 4
-    boxes = [shapely.box(i * side, j * side, (i + 1) * side, (j + 1) * side) for i in range(4) for j in range(4)]
+    boxes = [
+        shapely.box(i * side, j * side, (i + 1) * side, (j + 1) * side) for i in range(4) for j in range(4)
+    ]
     return polygon_units(
-        np.array([f"N{k:02d}" for k in range(16)]), np.array(boxes), kind="neighbourhood",
+        np.array([f"N{k:02d}" for k in range(16)]),
+        np.array(boxes),
+        kind="neighbourhood",
         study_area=shapely.box(0, 0, SIDE, SIDE),
     )
 
 
 def toy_history(
-    resolution: str = "month", *, months: int = 36, per_month: int = 400, seed: int = 0, start: str = "2021-01"
+    resolution: str = "month",
+    *,
+    months: int = 36,
+    per_month: int = 400,
+    seed: int = 0,
+    start: str = "2021-01",
 ) -> History:
     """Persistent hot spots (60%), uniform background (25%) and near-repeat follow-ons (15%)."""
     rng = np.random.default_rng(seed)
@@ -67,10 +76,20 @@ def toy_history(
     cx = np.where(near, x[src] + rng.normal(0, 200, k), rng.uniform(0, SIDE, k))
     cy = np.where(near, y[src] + rng.normal(0, 200, k), rng.uniform(0, SIDE, k))
     context = History.from_arrays(
-        np.clip(cx, 1, SIDE - 1), np.clip(cy, 1, SIDE - 1), t[src], np.full(k, "Anti-social behaviour"),
-        np.zeros(k), resolution=resolution,  # type: ignore[arg-type]
+        np.clip(cx, 1, SIDE - 1),
+        np.clip(cy, 1, SIDE - 1),
+        t[src],
+        np.full(k, "Anti-social behaviour"),
+        np.zeros(k),
+        resolution=resolution,  # type: ignore[arg-type]
     )
     return History.from_arrays(
-        x, y, t, types, harm, resolution=resolution, meta={"source": "toy"},  # type: ignore[arg-type]
+        x,
+        y,
+        t,
+        types,
+        harm,
+        resolution=resolution,
+        meta={"source": "toy"},  # type: ignore[arg-type]
         context=context,
     )

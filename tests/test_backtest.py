@@ -68,8 +68,9 @@ def test_backtest_never_sees_data_after_its_origin(history: History) -> None:
         x, y = history.x.copy(), history.y.copy()
         x[later] = rng.uniform(0, SIDE, later.sum())
         y[later] = rng.uniform(0, SIDE, later.sum())
-        scrambled = History.from_arrays(x, y, history.t, history.crime_type, history.harm,
-                                        resolution="month", context=history.context)
+        scrambled = History.from_arrays(
+            x, y, history.t, history.crime_type, history.harm, resolution="month", context=history.context
+        )
         again = backtest(models, scrambled, units, origins=[origin], by_bcu=False)
         for col in ("hit_rate", "pai", "pei", "predicted_total", "deviance"):
             assert base.metrics[col].to_pylist() == again.metrics[col].to_pylist(), (origin, col)

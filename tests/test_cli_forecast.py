@@ -20,7 +20,9 @@ def city(demo_city: Path) -> Path:
 
 def test_forecast_stores_exports_and_lists_hotspots(city: Path, tmp_path: Path) -> None:
     out = tmp_path / "surface.geojson"
-    r = run("forecast", "--target", "robbery", "--model", "kde", "--top", "2", "--out", str(out), workspace=city)
+    r = run(
+        "forecast", "--target", "robbery", "--model", "kde", "--top", "2", "--out", str(out), workspace=city
+    )
     assert r.returncode == 0, r.stderr
     assert "Top 2 hotspots per command unit" in r.stdout and "kde chosen by the user" in r.stdout
     surface = json.loads(out.read_text())
@@ -88,7 +90,17 @@ def test_backtest_prints_table_and_saves_chart(city: Path, tmp_path: Path) -> No
     for name in ("metrics.csv", "summary.csv", "coverage_curves.csv", "coverage.png", "provenance.json"):
         assert (tmp_path / "bt" / name).stat().st_size > 0
     header = (tmp_path / "bt" / "metrics.csv").read_text().splitlines()[0]
-    for col in ("model", "origin", "scope", "coverage", "hit_rate", "pai", "pei", "harm_captured", "stability"):
+    for col in (
+        "model",
+        "origin",
+        "scope",
+        "coverage",
+        "hit_rate",
+        "pai",
+        "pei",
+        "harm_captured",
+        "stability",
+    ):
         assert f'"{col}"' in header or col in header.split(",")
 
 

@@ -19,7 +19,9 @@ import pytest
 from test_cli import run
 
 PDFTOPPM = shutil.which("pdftoppm")
-needs_pdftoppm = pytest.mark.skipif(PDFTOPPM is None, reason="pdftoppm (Debian poppler-utils) is not installed")
+needs_pdftoppm = pytest.mark.skipif(
+    PDFTOPPM is None, reason="pdftoppm (Debian poppler-utils) is not installed"
+)
 
 
 def page_images(pdf: Path, out: Path, dpi: int = 40) -> list[Path]:
@@ -48,7 +50,7 @@ def test_demo_wrote_plan_cards_and_briefing(demo_city: Path) -> None:
                     "By BCU", "Deployment plan", "Transport hubs", "Caveats", "Data and provenance"):  # fmt: skip
         assert section in html
     assert "data:image/png;base64," in html  # images inline: one file to mail
-    assert "src=\"http" not in html  # nothing fetched from the network
+    assert 'src="http' not in html  # nothing fetched from the network
     prov = json.loads(next(outputs.glob("tactical-assessment-*.provenance.json")).read_text())
     assert prov["forecast"]["model"] and prov["plan"]["rules"]["visit_minutes"] == 15.0
 
@@ -77,7 +79,9 @@ def test_plan_with_resources_file_and_pool(demo_city: Path, tmp_path: Path) -> N
     assert r.returncode == 0, r.stderr
     assert "patrol plan" in r.stdout and "gap" in r.stdout
     con = duckdb.connect(str(demo_city / "safestreets.duckdb"), read_only=True)
-    plan_id = con.execute("SELECT max(plan_id) FROM plan_runs WHERE week_start = DATE '2025-01-13'").fetchall()[0][0]
+    plan_id = con.execute(
+        "SELECT max(plan_id) FROM plan_runs WHERE week_start = DATE '2025-01-13'"
+    ).fetchall()[0][0]
     teams = con.execute("SELECT home, shift, count(DISTINCT team_id) FROM plan_hotspots WHERE plan_id = ? "
                         "GROUP BY 1, 2", [plan_id]).fetchall()  # fmt: skip
     visits = con.execute("SELECT count(*), min(starts_at), max(ends_at) FROM plan_visits WHERE plan_id = ?",
@@ -108,7 +112,9 @@ def test_hubs_ranks_stations_and_incident_support(demo_city: Path) -> None:
     con = duckdb.connect(str(demo_city / "safestreets.duckdb"), read_only=True)
     x, y = con.execute("SELECT x, y FROM places WHERE kind = 'station' LIMIT 1").fetchall()[0]
     con.close()
-    r = run("hubs", "--budget", "3", "--incident", f"{x},{y}", "--when", "2024-12-20T22:00", workspace=demo_city)
+    r = run(
+        "hubs", "--budget", "3", "--incident", f"{x},{y}", "--when", "2024-12-20T22:00", workspace=demo_city
+    )
     assert r.returncode == 0, r.stderr
     assert "Transport hubs: 3 deployment(s)" in r.stdout
     assert "never an automatic authorisation" in r.stdout

@@ -38,6 +38,7 @@ def grid(side: int, cell: float = 100.0):
 
 # --- neighbours ------------------------------------------------------------------------------------------
 
+
 def test_grid_neighbours_are_queen_contiguity_with_self() -> None:
     w = neighbours(grid(3))
     assert (w != w.T).nnz == 0
@@ -64,6 +65,7 @@ def test_polygon_neighbours_touch_or_lie_within_a_distance() -> None:
 
 
 # --- Gi* ------------------------------------------------------------------------------------------------
+
 
 def test_gi_star_matches_a_hand_computation_on_a_3x3_grid() -> None:
     # Rows from the south:  0 1 2 / 3 10 4 / 1 0 2.  n = 9, sum 23, sum of squares 135.
@@ -137,6 +139,7 @@ def test_negating_the_counts_negates_gi_star(x: np.ndarray) -> None:
 
 # --- Mann-Kendall -------------------------------------------------------------------------------------------
 
+
 def test_mann_kendall_hand_case_with_ties() -> None:
     # 1 2 2 3 1: S = (+1 +1 +1 0) + (0 +1 -1) + (+1 -1) + (-1) = 2.
     # Var = (5*4*15 - 2*[2*1*9]) / 18 = 264/18 (two pairs of ties); z = (2 - 1) / sqrt(264/18).
@@ -186,6 +189,7 @@ def test_mann_kendall_depends_only_on_the_order_of_values(x: np.ndarray) -> None
 
 
 # --- significance ------------------------------------------------------------------------------------------
+
 
 def test_fdr_is_stricter_than_the_plain_test_and_follows_benjamini_hochberg() -> None:
     z = np.array([[4.0], [2.5], [2.2], [1.0], [0.0], [-0.5], [-2.1], [0.3], [0.1], [0.2]])
@@ -304,6 +308,7 @@ def test_classify_rejects_a_single_period() -> None:
 
 # --- end to end --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def toy_result() -> EmergingResult:
     return emerging_hotspots(toy_history(), toy_units(), until="2023-12", period="1m", periods=12)
@@ -343,8 +348,17 @@ def test_changes_and_table_agree_with_the_classification(toy_result: EmergingRes
     table = r.to_table()
     assert isinstance(table, pa.Table)
     assert table.column_names == [
-        "unit_id", "bcu", "category", "hot_share", "trend_z", "trend_p", "last_count", "mean_count",
-        "last_gi_z", "x", "y",
+        "unit_id",
+        "bcu",
+        "category",
+        "hot_share",
+        "trend_z",
+        "trend_p",
+        "last_count",
+        "mean_count",
+        "last_gi_z",
+        "x",
+        "y",
     ]
     assert table.num_rows == len(r.units)
     assert table.column("category").to_pylist() == list(r.category)
@@ -400,6 +414,7 @@ def test_custom_weights_are_used() -> None:
 
 # --- the map -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("polygons", [False, True])
 def test_map_writes_a_png_with_drawn_units(tmp_path, toy_result: EmergingResult, polygons: bool) -> None:
     import matplotlib.image
@@ -409,8 +424,13 @@ def test_map_writes_a_png_with_drawn_units(tmp_path, toy_result: EmergingResult,
         result = emerging_hotspots(toy_history(), units, until="2023-12", periods=12)
     else:
         units, result = toy_result.units, toy_result
-    out = emerging_map(result, units, tmp_path / "maps" / "emerging.png",
-                       boundaries=shapely.box(0, 0, 5000, 5000), title="Toy town")
+    out = emerging_map(
+        result,
+        units,
+        tmp_path / "maps" / "emerging.png",
+        boundaries=shapely.box(0, 0, 5000, 5000),
+        title="Toy town",
+    )
     assert out.exists() and out.stat().st_size > 0
     img = matplotlib.image.imread(out)
     rgb = img[..., :3]

@@ -18,6 +18,7 @@ from safestreets.geo.units import GridSpec, make_grid
 
 # --- targets and harm ----------------------------------------------------------------------------------
 
+
 def test_named_targets_are_publicly_reported_crime() -> None:
     v = parse_target("violence")
     assert v.types == ("Violence and sexual offences", "Robbery")
@@ -57,8 +58,12 @@ def test_harm_schemes_and_override_table(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("crime_type,weight\nknifing,3\n", "row 1.*crime_type"), ("crime_type,weight\nRobbery,lots\n", "weight"),
-     ("type,w\nRobbery,3\n", "missing column"), ("crime_type,weight\nRobbery,-1\n", "zero or more")],
+    [
+        ("crime_type,weight\nknifing,3\n", "row 1.*crime_type"),
+        ("crime_type,weight\nRobbery,lots\n", "weight"),
+        ("type,w\nRobbery,3\n", "missing column"),
+        ("crime_type,weight\nRobbery,-1\n", "zero or more"),
+    ],
 )
 def test_bad_harm_table_names_row_and_field(tmp_path: Path, text: str, match: str) -> None:
     table = tmp_path / "weights.csv"
@@ -69,6 +74,7 @@ def test_bad_harm_table_names_row_and_field(tmp_path: Path, text: str, match: st
 
 
 # --- time ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("text", "n", "unit", "shown"),
                          [("1m", 1, "M", "1m"), ("3 months", 3, "M", "3m"), ("1w", 7, "D", "1w"),
@@ -87,7 +93,9 @@ def test_bad_horizon(text: str) -> None:
 def test_horizon_arithmetic() -> None:
     m = Horizon.parse("1m")
     assert m.add(as_time("2024-01"), -1) == as_time("2023-12")
-    assert list(m.edges_before(as_time("2024-03"), 2)) == [as_time(x) for x in ("2024-01", "2024-02", "2024-03")]
+    assert list(m.edges_before(as_time("2024-03"), 2)) == [
+        as_time(x) for x in ("2024-01", "2024-02", "2024-03")
+    ]
     assert m.add(as_time("2024-01-31T12:00")) == as_time("2024-02-29T12:00")  # clamped, time kept
     assert m.add(as_time("2024-03-15"), -1) == as_time("2024-02-15")
     w = Horizon.parse("1w")
@@ -118,6 +126,7 @@ def test_month_only_history_refuses_a_weekly_horizon() -> None:
 
 
 # --- units ---------------------------------------------------------------------------------------------
+
 
 def test_grid_is_clipped_to_the_study_area() -> None:
     circle = shapely.Point(1000, 1000).buffer(800, quad_segs=64)
@@ -169,11 +178,17 @@ def test_gridspec_index_is_row_major() -> None:
 
 # --- surfaces ------------------------------------------------------------------------------------------
 
+
 def test_expected_harm_shrinks_toward_the_mean() -> None:
     units = toy_units()
     x = np.array([10.0, 10, 4990])
-    h = History.from_arrays(x, np.array([10.0, 10, 4990]), np.full(3, as_time("2024-01")),
-                            np.array(["Robbery", "Robbery", "Bicycle theft"]), np.array([365.0, 365, 2]))
+    h = History.from_arrays(
+        x,
+        np.array([10.0, 10, 4990]),
+        np.full(3, as_time("2024-01")),
+        np.array(["Robbery", "Robbery", "Bicycle theft"]),
+        np.array([365.0, 365, 2]),
+    )
     per = harm_per_event(h, units)
     mean = (365 * 2 + 2) / 3
     a, b = units.locate(np.array([10.0, 4990]), np.array([10.0, 4990]))

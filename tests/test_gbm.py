@@ -51,8 +51,17 @@ def test_monthly_grid(monthly: History) -> None:
     pred = model.predict(units, as_time("2023-06"), month_after("2023-06"))
     check(pred, units)
     names = model.feature_names_
-    for name in ("mean_1p", "mean_12p", "mean_24p", "periods_since_last", "near_1p_small", "near_12p_large",
-                 "context_1p", "month_sin", "log_area"):
+    for name in (
+        "mean_1p",
+        "mean_12p",
+        "mean_24p",
+        "periods_since_last",
+        "near_1p_small",
+        "near_12p_large",
+        "context_1p",
+        "month_sin",
+        "log_area",
+    ):
         assert name in names
     assert "dist_station_m" not in names
 
@@ -107,10 +116,14 @@ def test_better_than_naive_out_of_sample(monthly: History) -> None:
         actual = units.counts(monthly, np.array([start, end]))[:, 0]
         for name, model in (("gbm", GBM()), ("naive", Naive())):
             pred = model.fit(monthly, until).predict(units, start, end)
-            scores[name].append((
-                deviance(pred, actual), hit_rate(pred, actual), float(np.corrcoef(pred, actual)[0, 1]),
-                float(spearmanr(pred, actual)[0]),
-            ))
+            scores[name].append(
+                (
+                    deviance(pred, actual),
+                    hit_rate(pred, actual),
+                    float(np.corrcoef(pred, actual)[0, 1]),
+                    float(spearmanr(pred, actual)[0]),
+                )
+            )
     gbm, naive = np.mean(scores["gbm"], axis=0), np.mean(scores["naive"], axis=0)
     assert gbm[0] < naive[0] - 0.5
     assert gbm[1] > naive[1]
@@ -127,7 +140,9 @@ def test_deterministic(monthly: History) -> None:
     b = clone(model).fit(monthly, start).predict(toy_units(), start, end)
     np.testing.assert_array_equal(a, again)
     np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(model.predict(polys, start, end), clone(model).fit(monthly, start).predict(polys, start, end))
+    np.testing.assert_array_equal(
+        model.predict(polys, start, end), clone(model).fit(monthly, start).predict(polys, start, end)
+    )
 
 
 def test_refit_retrains(monthly: History) -> None:
@@ -175,8 +190,10 @@ def test_features_never_see_the_origin_or_later(
         np.testing.assert_array_equal(a, b)
         # ... while the same builder one horizon later does see the change.
         later = as_time("2022-07") if horizon == "1m" else cut + np.timedelta64(7, "D")
-        assert not np.array_equal(build_features(units, history, later, horizon)[0],
-                                  build_features(units, changed, later, horizon)[0])
+        assert not np.array_equal(
+            build_features(units, history, later, horizon)[0],
+            build_features(units, changed, later, horizon)[0],
+        )
 
 
 def test_model_ignores_the_future(monthly: History) -> None:
@@ -270,8 +287,15 @@ def test_training_blocks_are_shared_by_later_cut_offs() -> None:
     added = {k for k in monthly.shared_cache if k[0] == "gbm-block"} - blocks
     assert len(blocks) == 12 and len(added) == 1  # one new training origin, the rest reused
     # Sharing changes nothing: a fresh copy of the data (no shared cache) gives the same forecast.
-    fresh = History.from_arrays(monthly.x, monthly.y, monthly.t, monthly.crime_type, monthly.harm,
-                                resolution=monthly.resolution, context=monthly.context)
+    fresh = History.from_arrays(
+        monthly.x,
+        monthly.y,
+        monthly.t,
+        monthly.crime_type,
+        monthly.harm,
+        resolution=monthly.resolution,
+        context=monthly.context,
+    )
     again = GBM().fit(fresh, "2023-05").predict(units, as_time("2023-05"), month_after("2023-05"))
     np.testing.assert_array_equal(first, again)
 

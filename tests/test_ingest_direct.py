@@ -195,7 +195,9 @@ def test_keys_do_not_depend_on_row_order(rows: list[dict[str, str]], seed: int) 
             )
             for use_direct in (True, False):
                 found.append(
-                    load(Path(tmp) / f"{name}-{use_direct}", path, use_direct=use_direct)[1]["stop_searches_keyed"]
+                    load(Path(tmp) / f"{name}-{use_direct}", path, use_direct=use_direct)[1][
+                        "stop_searches_keyed"
+                    ]
                 )
     assert all(f == found[0] for f in found)
 
@@ -316,7 +318,9 @@ def _stop_key(force: str, row: dict[str, str], outcome: str | None = None) -> st
     import hashlib
     from datetime import UTC, datetime, timedelta
 
-    micros = str((datetime.fromisoformat(row["Date"]) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1))
+    micros = str(
+        (datetime.fromisoformat(row["Date"]) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    )
     point = [f"{float(row[c]):.17g}" if row[c].strip() else "" for c in ("Latitude", "Longitude")]
     text = ["Type", "Gender", "Age range", "Self-defined ethnicity", "Officer-defined ethnicity",
             "Legislation", "Object of search", "Outcome"]  # fmt: skip
@@ -340,13 +344,17 @@ def test_stop_search_keys_derive_from_what_the_row_says(
         [(_stop_key("city-of-london", other),), (key,), (key + "#2",), (key + "#3",)]
     )
     store.execute("SET TimeZone = 'America/New_York'")  # keys do not depend on the session's zone
-    assert store.execute("SELECT count(*) FROM stop_searches_keyed WHERE search_id = ?", [key]).fetchall() == [(1,)]
+    assert store.execute(
+        "SELECT count(*) FROM stop_searches_keyed WHERE search_id = ?", [key]
+    ).fetchall() == [(1,)]
     # Exports carry the keys, not the number they are made from.
     out, rows = export_table(store, tmp_path / "stops.csv", table="stop_searches")
     with out.open(encoding="utf-8") as f:
         exported = list(csv.DictReader(f))
     assert rows == 4 and "key_repeat" not in exported[0]
-    assert sorted(r["search_id"] for r in exported) == sorted([_stop_key("city-of-london", other), key, key + "#2", key + "#3"])
+    assert sorted(r["search_id"] for r in exported) == sorted(
+        [_stop_key("city-of-london", other), key, key + "#2", key + "#3"]
+    )
 
 
 def test_fetched_stop_searches_replace_those_with_the_same_keys(store: duckdb.DuckDBPyConnection) -> None:
@@ -362,7 +370,11 @@ def test_fetched_stop_searches_replace_those_with_the_same_keys(store: duckdb.Du
                              force="city-of-london")  # fmt: skip
     before = sorted(store.execute("SELECT search_id FROM stop_searches_keyed").fetchall())
     # Fetched again: the same four searches (one now published with trailing zeros) and a new one.
-    again = [*first[:3], stop_row(Date="2023-01-06T09:00:00+00:00", Latitude="51.51500000"), stop_row(Type="Vehicle search")]
+    again = [
+        *first[:3],
+        stop_row(Date="2023-01-06T09:00:00+00:00", Latitude="51.51500000"),
+        stop_row(Type="Vehicle search"),
+    ]
     r2 = load_policeuk_table(store, table(again), kind="stop-and-search", label="api 2", sha256="b",
                              force="city-of-london")  # fmt: skip
     assert (r1.rows_loaded, r2.rows_loaded, r2.rows_replaced) == (4, 5, 4)

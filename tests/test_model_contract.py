@@ -95,7 +95,8 @@ def comparable(params: dict[str, Any]) -> dict[str, Any]:
 def init_names(cls: type[Forecaster]) -> list[str]:
     sig = inspect.signature(cls.__init__)
     return [
-        p.name for p in sig.parameters.values()
+        p.name
+        for p in sig.parameters.values()
         if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
 
@@ -152,7 +153,11 @@ def test_params(name: str) -> None:
     assert list(params) == init_names(cls)
     # Stored unchanged: the defaults read back as given.
     for p in inspect.signature(cls.__init__).parameters.values():
-        if p.name in params and p.default is not inspect.Parameter.empty and not isinstance(params[p.name], Forecaster):
+        if (
+            p.name in params
+            and p.default is not inspect.Parameter.empty
+            and not isinstance(params[p.name], Forecaster)
+        ):
             assert params[p.name] == p.default, f"{name}.{p.name} is stored as {params[p.name]!r}"
 
     copy = clone(model)
@@ -187,7 +192,9 @@ def test_fit_predict(name: str, scenario: Scenario) -> None:
     p = reference(name, scenario)
     check_forecast(p, scenario)
     fresh = model_cls(name)()
-    assert comparable(model.get_params()) == comparable(fresh.get_params()), "fit must not change the parameters"
+    assert comparable(model.get_params()) == comparable(fresh.get_params()), (
+        "fit must not change the parameters"
+    )
     # Pure: a second call gives the same answer.
     start, end = scenario.window()
     np.testing.assert_array_equal(model.predict(units(scenario.units), start, end), p)

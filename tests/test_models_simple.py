@@ -37,8 +37,15 @@ def at(units: Units, x: float, y: float) -> int:
 
 def test_naive_repeats_the_last_month() -> None:
     u = grid()
-    h = events([(100, 100, "2022-06"), (100, 100, "2022-06"), (100, 100, "2022-06"), (100, 100, "2022-05"),
-                (900, 900, "2022-05")])
+    h = events(
+        [
+            (100, 100, "2022-06"),
+            (100, 100, "2022-06"),
+            (100, 100, "2022-06"),
+            (100, 100, "2022-05"),
+            (900, 900, "2022-05"),
+        ]
+    )
     p = Naive().fit(h, "2022-07").predict(u, "2022-07", "2022-08")
     assert p[at(u, 100, 100)] == 3 and p.sum() == 3
     p2 = Naive(periods=2).fit(h, "2022-07").predict(u, "2022-07", "2022-08")
@@ -50,7 +57,9 @@ def test_naive_repeats_the_last_month() -> None:
 
 def test_naive_weekly_on_timestamped_data() -> None:
     u = grid()
-    h = events([(100, 100, "2022-07-10T12:00"), (100, 100, "2022-07-06T23:59"), (100, 100, "2022-07-05T08:00")])
+    h = events(
+        [(100, 100, "2022-07-10T12:00"), (100, 100, "2022-07-06T23:59"), (100, 100, "2022-07-05T08:00")]
+    )
     p = Naive().fit(h, "2022-07-13").predict(u, "2022-07-13", "2022-07-20")
     assert p[at(u, 100, 100)] == 2  # 6 July 23:59 is inside the seven days before 13 July 00:00
     with pytest.raises(ValueError, match="month-only"):
@@ -78,7 +87,9 @@ def test_ewma_forecast_is_the_weighted_mean_count() -> None:
     short = EWMA(halflife=1e-3, periods=3).fit(h, "2022-07").predict(u, "2022-07", "2022-08")
     np.testing.assert_allclose(short, Naive().fit(h, "2022-07").predict(u, "2022-07", "2022-08"), atol=1e-12)
     long = EWMA(halflife=1e6, periods=3).fit(h, "2022-07").predict(u, "2022-07", "2022-08")
-    np.testing.assert_allclose(long, Naive(periods=3).fit(h, "2022-07").predict(u, "2022-07", "2022-08"), rtol=1e-5)
+    np.testing.assert_allclose(
+        long, Naive(periods=3).fit(h, "2022-07").predict(u, "2022-07", "2022-08"), rtol=1e-5
+    )
 
 
 def test_ewma_ignores_periods_before_the_data() -> None:
@@ -92,7 +103,9 @@ def test_ewma_ignores_periods_before_the_data() -> None:
 
 def test_ewma_weekly_windows() -> None:
     u = grid()
-    h = events([(100, 100, "2022-06-01T10:00"), (100, 100, "2022-07-10T10:00"), (100, 100, "2022-07-03T10:00")])
+    h = events(
+        [(100, 100, "2022-06-01T10:00"), (100, 100, "2022-07-10T10:00"), (100, 100, "2022-07-03T10:00")]
+    )
     p = EWMA(halflife=1.0, periods=2).fit(h, "2022-07-13").predict(u, "2022-07-13", "2022-07-20")
     # Weeks 6-13 July (one event, weight 1) and 29 June-6 July (one event, weight 1/2).
     assert p[at(u, 100, 100)] == pytest.approx(1.5 / 1.5)
@@ -166,11 +179,13 @@ def test_prospective_kernel_follows_the_paper() -> None:
 
 def test_prospective_weights_recent_nearby_events_more() -> None:
     u = grid(50.0, 3000.0)  # the paper's 50 m cells
-    h = events([
-        (525, 525, "2022-07-10T12:00"),  # 2 days before the cut-off: 0 whole weeks
-        (2025, 2025, "2022-07-01T12:00"),  # 11 days: 1 week
-        (2525, 525, "2022-05-01T12:00"),  # 73 days: outside eight weeks
-    ])
+    h = events(
+        [
+            (525, 525, "2022-07-10T12:00"),  # 2 days before the cut-off: 0 whole weeks
+            (2025, 2025, "2022-07-01T12:00"),  # 11 days: 1 week
+            (2525, 525, "2022-05-01T12:00"),  # 73 days: outside eight weeks
+        ]
+    )
     model = Prospective().fit(h, "2022-07-13")
     risk = model.risk(u)
     assert risk[at(u, 525, 525)] == pytest.approx(1.0)
@@ -226,8 +241,16 @@ def test_window_arithmetic() -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [EWMA(halflife=0), EWMA(periods=0), KDE(bandwidth=0), KDE(lookback=0), KDE(lookback="soon"),
-     Prospective(bandwidth=-1), Prospective(time_window="2 fortnights"), Prospective(cell=0)],
+    [
+        EWMA(halflife=0),
+        EWMA(periods=0),
+        KDE(bandwidth=0),
+        KDE(lookback=0),
+        KDE(lookback="soon"),
+        Prospective(bandwidth=-1),
+        Prospective(time_window="2 fortnights"),
+        Prospective(cell=0),
+    ],
     ids=repr,
 )
 def test_bad_parameters_fail_at_fit(model: EWMA | KDE | Prospective) -> None:

@@ -49,10 +49,14 @@ def test_prefixes_share_the_memo_but_never_each_others_data(history: History) ->
     # cut-off: a different forecast, never the memoised one.
     short = forecast(model, prefix, "2022-03", units, "2022-03", "2022-04")
     assert not np.array_equal(short, whole)
-    np.testing.assert_array_equal(short, make_model("naive").fit(prefix, "2022-03").predict(units, "2022-03", "2022-04"))
+    np.testing.assert_array_equal(
+        short, make_model("naive").fit(prefix, "2022-03").predict(units, "2022-03", "2022-04")
+    )
     # A prefix cut at the same cut-off as the whole history's fit finds that fit.
     cut = history.before("2022-05")
-    hit = forecast_many([Job(model, as_time("2022-03"), as_time("2022-03"), as_time("2022-04"))], cut, units)[0]
+    hit = forecast_many([Job(model, as_time("2022-03"), as_time("2022-03"), as_time("2022-04"))], cut, units)[
+        0
+    ]
     assert hit.cached and np.array_equal(hit.prediction, whole)
 
 
@@ -119,9 +123,14 @@ def test_ensemble_reuses_its_members_forecasts(history: History) -> None:
 
 def test_ensemble_backtest_is_the_same_with_workers(history: History) -> None:
     units = toy_units()
-    models = {"kde": make_model("kde"), "ensemble": Ensemble(models=("naive", "kde"), origins=2, candidates=20)}
+    models = {
+        "kde": make_model("kde"),
+        "ensemble": Ensemble(models=("naive", "kde"), origins=2, candidates=20),
+    }
     one = backtest(models, history, units, origins=3, n_jobs=1, by_bcu=False)
-    two = backtest(models, toy_history(months=18, per_month=200, seed=5), units, origins=3, n_jobs=2, by_bcu=False)
+    two = backtest(
+        models, toy_history(months=18, per_month=200, seed=5), units, origins=3, n_jobs=2, by_bcu=False
+    )
     for col in ("model", "origin", "coverage"):
         assert one.metrics[col].to_pylist() == two.metrics[col].to_pylist()
     for col in ("hit_rate", "pei", "predicted_total"):
@@ -151,7 +160,9 @@ def test_units_copied_with_new_covariates_are_not_confused(history: History) -> 
 
     units = toy_units()
     rng = np.random.default_rng(2)
-    other = dataclasses.replace(units, covariates={"dist_station_m": rng.uniform(0, 2000, len(units))}, cache={})
+    other = dataclasses.replace(
+        units, covariates={"dist_station_m": rng.uniform(0, 2000, len(units))}, cache={}
+    )
     assert other.key == units.key  # replace keeps the key, so the memo must tell them apart
     assert shared.units_token(other) != shared.units_token(units)
     plain = forecast(make_model("gbm"), history, "2022-05", units, "2022-05", "2022-06")

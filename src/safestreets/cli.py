@@ -615,10 +615,22 @@ def forecast(
     with _store(ctx, workspace, create=False) as con, _user_errors(), _progress("choosing model") as bar:
         step = _task_progress(bar, len(MODELS) * 6)
         run = run_forecast(
-            con, target=target, horizon=horizon, model=model, units_kind=units, cell_size=cell_size,
-            study=study_area, rank_by=rank_by, harm_scheme=harm_scheme,
-            harm_table=str(harm_table) if harm_table else None, source=source, force=force, until=until,
-            include_police_found=include_police_found, n_jobs=jobs, progress=step,
+            con,
+            target=target,
+            horizon=horizon,
+            model=model,
+            units_kind=units,
+            cell_size=cell_size,
+            study=study_area,
+            rank_by=rank_by,
+            harm_scheme=harm_scheme,
+            harm_table=str(harm_table) if harm_table else None,
+            source=source,
+            force=force,
+            until=until,
+            include_police_found=include_police_found,
+            n_jobs=jobs,
+            progress=step,
         )
         assert run.run_id is not None
         meta = run.surface.meta
@@ -639,8 +651,10 @@ def _print_surface(run: Any, top: int) -> None:
     s = run.surface
     meta = s.meta
     target = meta["data"]["target"]
-    out.print(f"[bold]{target['name']}[/] forecast for {meta['window'][0][:10]} to {meta['window'][1][:10]} "
-              f"(model {run.model}; {len(s.units):,} {s.units.kind} units; ranked by expected {s.rank_by})")
+    out.print(
+        f"[bold]{target['name']}[/] forecast for {meta['window'][0][:10]} to {meta['window'][1][:10]} "
+        f"(model {run.model}; {len(s.units):,} {s.units.kind} units; ranked by expected {s.rank_by})"
+    )
     out.print(f"why this model: {run.reason}")
     if target.get("police_found"):
         out.print(f"[yellow]warning:[/] {POLICE_FOUND_LABEL}")
@@ -650,7 +664,9 @@ def _print_surface(run: Any, top: int) -> None:
     lon, lat = to_crs(s.units.x, s.units.y, src=s.units.crs, dst="EPSG:4326")
     table = Table(title=f"Top {top} hotspots per command unit", show_lines=False)
     for col in ("BCU", "rank", "unit", "expected count", "expected harm", "centre (lat, lon)"):
-        table.add_column(col, justify="right" if col in ("rank", "expected count", "expected harm") else "left")
+        table.add_column(
+            col, justify="right" if col in ("rank", "expected count", "expected harm") else "left"
+        )
     ranks = s.ranks()
     for g, idx in groups.items():
         for i in idx:
@@ -705,7 +721,9 @@ def backtest(
         except ValueError:
             raise SafestreetsError(f"bad --coverages {coverages!r}: use percentages such as 1,5,10") from None
         tgt = parse_target(target, allow_police_found=include_police_found)
-        history = load_history(con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs))
+        history = load_history(
+            con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
+        )
         grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
         with _progress("backtest") as bar:
             step = _task_progress(bar, len(names) * origins * len(hs))
@@ -717,11 +735,25 @@ def backtest(
     pacsv.write_csv(result.metrics, folder / "metrics.csv")
     pacsv.write_csv(summary, folder / "summary.csv")
     pacsv.write_csv(result.curves, folder / "coverage_curves.csv")
-    chart = coverage_chart(result.curves, folder / "coverage.png",
-                           title=f"{tgt.name}: share of next-period crime captured ({len(grid):,} {grid.kind} units)")
-    (folder / "provenance.json").write_text(json.dumps(
-        {**result.params, "models": {n: make_model(n).get_params(deep=False) for n in names}, "origins": origins,
-         "horizons": [str(h) for h in hs], "version": __version__}, indent=2, default=str), "utf-8")
+    chart = coverage_chart(
+        result.curves,
+        folder / "coverage.png",
+        title=f"{tgt.name}: share of next-period crime captured ({len(grid):,} {grid.kind} units)",
+    )
+    (folder / "provenance.json").write_text(
+        json.dumps(
+            {
+                **result.params,
+                "models": {n: make_model(n).get_params(deep=False) for n in names},
+                "origins": origins,
+                "horizons": [str(h) for h in hs],
+                "version": __version__,
+            },
+            indent=2,
+            default=str,
+        ),
+        "utf-8",
+    )
     _print_summary(summary, tgt.label)
     out.print(f"tables in {folder} (metrics.csv, summary.csv); coverage chart {chart}")
 
@@ -729,7 +761,17 @@ def backtest(
 def _print_summary(summary: Any, label: str) -> None:
     data = summary.to_pylist()
     table = Table(title=f"Backtest: {label} (mean over origins, 95% bootstrap interval)")
-    for col in ("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"):
+    for col in (
+        "model",
+        "horizon",
+        "coverage",
+        "hit rate",
+        "PAI",
+        "PEI",
+        "harm captured",
+        "stability",
+        "fit s",
+    ):
         table.add_column(col, justify="left" if col in ("model", "horizon") else "right")
     for r in data:
         table.add_row(
@@ -743,7 +785,9 @@ def _print_summary(summary: Any, label: str) -> None:
 
 # --- plan / hubs / brief ---------------------------------------------------------------------------
 
-RunOpt = Annotated[int | None, typer.Option("--forecast-run", help="Forecast run to use (default: the latest).")]
+RunOpt = Annotated[
+    int | None, typer.Option("--forecast-run", help="Forecast run to use (default: the latest).")
+]
 WeekOpt = Annotated[str | None, typer.Option("--week", help="First day of the week (YYYY-MM-DD); default: the "
                                              "first Monday of the forecast window.")]  # fmt: skip
 
@@ -898,8 +942,10 @@ def hotspots(
         if not out_paths:
             written.append(emerging_map(em, units, ws.outputs / f"{stem}.png"))
     p = em.params
-    out.print(f"[bold]emerging hot spots[/], {em.window()} ({p['periods']} periods of {p['period']}, "
-              f"alpha {p['alpha']}{', FDR' if p['fdr'] else ''}) on {len(units):,} {units.kind} units")
+    out.print(
+        f"[bold]emerging hot spots[/], {em.window()} ({p['periods']} periods of {p['period']}, "
+        f"alpha {p['alpha']}{', FDR' if p['fdr'] else ''}) on {len(units):,} {units.kind} units"
+    )
     out.print("  " + ", ".join(f"{k} {v:,}" for k, v in em.summary().items()), highlight=False)
     if top:
         table = Table(title="What changed")
@@ -927,12 +973,20 @@ def _sweeps(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
     try:
         em, units = emerging_for_forecast(con, surface.provenance, surface.window[0])
     except (SafestreetsError, ValueError) as exc:
-        return [*suggest_sweeps(con, None, limit=limit).lines(), f"  note: lasting hot spots not classified ({exc})"]
+        return [
+            *suggest_sweeps(con, None, limit=limit).lines(),
+            f"  note: lasting hot spots not classified ({exc})",
+        ]
     lasting = np.isin(em.category, LASTING)
     if not lasting.any():
-        return [*suggest_sweeps(con, None, limit=limit).lines(), "  note: no lasting hot spots: near the riskiest cells"]
-    return [*suggest_sweeps(con, None, hot_cells=lasting, hot_units=units, limit=limit).lines(),
-            f"  hot spots: {int(lasting.sum())} persistent, intensifying or consecutive units, {em.window()}"]
+        return [
+            *suggest_sweeps(con, None, limit=limit).lines(),
+            "  note: no lasting hot spots: near the riskiest cells",
+        ]
+    return [
+        *suggest_sweeps(con, None, hot_cells=lasting, hot_units=units, limit=limit).lines(),
+        f"  hot spots: {int(lasting.sum())} persistent, intensifying or consecutive units, {em.window()}",
+    ]
 
 
 @app.command()

@@ -116,7 +116,9 @@ def write_geo(
                         geometry_name="geometry", geometry_type="Unknown", crs=crs)  # fmt: skip
     record = {**provenance, "file": out.name, "rows": table.num_rows, "crs": crs,
               "made_at": datetime.now(UTC).isoformat(timespec="seconds"), "software": f"safestreets {__version__}"}  # fmt: skip
-    out.with_name(out.name + ".provenance.json").write_text(json.dumps(record, indent=2, default=str), "utf-8")
+    out.with_name(out.name + ".provenance.json").write_text(
+        json.dumps(record, indent=2, default=str), "utf-8"
+    )
     return out
 
 

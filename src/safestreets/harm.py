@@ -78,20 +78,33 @@ def read_table(path: str | Path, base: str = DEFAULT_SCHEME) -> dict[str, float]
             reader = csv.DictReader(fh)
             missing = {"crime_type", "weight"} - set(reader.fieldnames or [])
             if missing:
-                raise InputError(str(path), f"missing column(s) {', '.join(sorted(missing))}; expected crime_type,weight")
+                raise InputError(
+                    str(path), f"missing column(s) {', '.join(sorted(missing))}; expected crime_type,weight"
+                )
             for row_no, row in enumerate(reader, start=1):
                 name = canonical_crime_type(row["crime_type"] or "")
                 if name is None:
-                    raise InputError(str(path), "unknown crime type", row=row_no, column="crime_type",
-                                     value=row["crime_type"])
+                    raise InputError(
+                        str(path),
+                        "unknown crime type",
+                        row=row_no,
+                        column="crime_type",
+                        value=row["crime_type"],
+                    )
                 try:
                     weight = float(row["weight"])
                 except (TypeError, ValueError):
-                    raise InputError(str(path), "weight is not a number", row=row_no, column="weight",
-                                     value=row["weight"]) from None
+                    raise InputError(
+                        str(path), "weight is not a number", row=row_no, column="weight", value=row["weight"]
+                    ) from None
                 if not weight >= 0:
-                    raise InputError(str(path), "weight must be zero or more", row=row_no, column="weight",
-                                     value=row["weight"])
+                    raise InputError(
+                        str(path),
+                        "weight must be zero or more",
+                        row=row_no,
+                        column="weight",
+                        value=row["weight"],
+                    )
                 out[name] = weight
     except OSError as err:
         raise InputError(str(path), f"cannot read harm table: {err.strerror or err}") from None

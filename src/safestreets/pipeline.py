@@ -119,8 +119,11 @@ def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Conso
     window = run.surface.meta["window"][0][:7]
     gpkg = export_surface(con, run.run_id, ws.outputs / f"forecast-violence-{window}.gpkg")
     geojson = export_surface(con, run.run_id, ws.outputs / f"forecast-violence-{window}.geojson")
-    chart = coverage_chart(run.choice.result.curves, ws.outputs / "backtest-violence-coverage.png",
-                           title="Violence: share of next month's crime captured (last 4 months)")
+    chart = coverage_chart(
+        run.choice.result.curves,
+        ws.outputs / "backtest-violence-coverage.png",
+        title="Violence: share of next month's crime captured (last 4 months)",
+    )
     s = run.surface
     tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
     hot = ", ".join(f"{bcu} {s.units.ids[idx[0]]}" for bcu, idx in tops.items())

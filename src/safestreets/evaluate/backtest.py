@@ -82,15 +82,19 @@ def backtest(
     tasks: list[tuple[str, Forecaster, np.datetime64, Horizon]] = []
     for h in (Horizon.parse(h) for h in horizons):
         history.check_horizon(h)
-        hs_origins = default_origins(history, h, origins) if isinstance(origins, int) else [
-            as_time(o) for o in origins
-        ]
+        hs_origins = (
+            default_origins(history, h, origins)
+            if isinstance(origins, int)
+            else [as_time(o) for o in origins]
+        )
         if not hs_origins:
             raise ValueError(f"no origin leaves a whole {h} window inside the data")
         # Models that use others go last, so their members' forecasts are already shared when they run.
         for composite in (False, True):
             for o in hs_origins:
-                tasks.extend((name, model, o, h) for name, model in models.items() if model.composite == composite)
+                tasks.extend(
+                    (name, model, o, h) for name, model in models.items() if model.composite == composite
+                )
     options = {"coverages": tuple(float(c) for c in coverages), "rank_by": rank_by, "by_bcu": by_bcu}
 
     results: list[dict[str, Any]] = []
@@ -173,16 +177,26 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
         harm_scores = pred * harm_per_event(history.before(origin), units)
     ranking = harm_scores if harm_scores is not None else pred
     rows = evaluate(
-        ranking if opts["rank_by"] == "harm" else pred, actual, units.area,
-        coverages=opts["coverages"], actual_harm=actual_harm,
-        harm_scores=harm_scores, groups=units.bcu if opts["by_bcu"] else None,
+        ranking if opts["rank_by"] == "harm" else pred,
+        actual,
+        units.area,
+        coverages=opts["coverages"],
+        actual_harm=actual_harm,
+        harm_scores=harm_scores,
+        groups=units.bcu if opts["by_bcu"] else None,
     )
     values = actual_harm if opts["rank_by"] == "harm" else actual
     curve = capture_curve(ranking, values, units.area, CURVE_COVERAGES)
     flags = {c: np.flatnonzero(flagged(ranking, units.area, c)) for c in opts["coverages"]}
     return {
-        "model": name, "origin": origin, "horizon": str(horizon), "rows": rows, "curve": curve,
-        "flags": flags, "fit_seconds": done.fit_seconds, "predict_seconds": done.predict_seconds,
+        "model": name,
+        "origin": origin,
+        "horizon": str(horizon),
+        "rows": rows,
+        "curve": curve,
+        "flags": flags,
+        "fit_seconds": done.fit_seconds,
+        "predict_seconds": done.predict_seconds,
         "train_events": len(history.before(origin)),
     }
 
@@ -192,11 +206,28 @@ def _assemble(
 ) -> BacktestResult:
     # Stability: overlap of the flagged cells with the same model's previous origin.
     prev: dict[tuple[str, str, float], np.ndarray] = {}
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "model", "horizon", "origin", "scope", "coverage", "hit_rate", "pai", "pei", "harm_captured",
-        "flagged_units", "actual_total", "predicted_total", "deviance", "stability", "fit_seconds",
-        "predict_seconds", "train_events",
-    )}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "model",
+            "horizon",
+            "origin",
+            "scope",
+            "coverage",
+            "hit_rate",
+            "pai",
+            "pei",
+            "harm_captured",
+            "flagged_units",
+            "actual_total",
+            "predicted_total",
+            "deviance",
+            "stability",
+            "fit_seconds",
+            "predict_seconds",
+            "train_events",
+        )
+    }
     curves: dict[str, list[Any]] = {k: [] for k in ("model", "horizon", "origin", "coverage", "hit_rate")}
     for res in sorted(results, key=lambda r: (r["model"], r["horizon"], r["origin"])):
         stab: dict[float, float] = {}
@@ -213,8 +244,18 @@ def _assemble(
             cols["model"].append(res["model"])
             cols["horizon"].append(res["horizon"])
             cols["origin"].append(res["origin"].astype("datetime64[s]").item())
-            for k in ("scope", "coverage", "hit_rate", "pai", "pei", "harm_captured", "flagged_units",
-                      "actual_total", "predicted_total", "deviance"):
+            for k in (
+                "scope",
+                "coverage",
+                "hit_rate",
+                "pai",
+                "pei",
+                "harm_captured",
+                "flagged_units",
+                "actual_total",
+                "predicted_total",
+                "deviance",
+            ):
                 cols[k].append(row[k])
             cols["stability"].append(stab.get(row["coverage"], np.nan) if row["scope"] == "city" else np.nan)
             cols["fit_seconds"].append(res["fit_seconds"])
@@ -242,10 +283,28 @@ def summarise(
         groups.setdefault(key, []).append(i)
     rng = np.random.default_rng(seed)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "model", "horizon", "coverage", "origins", "hit_rate", "hit_rate_lo", "hit_rate_hi", "pai", "pai_lo",
-        "pai_hi", "pei", "pei_lo", "pei_hi", "harm_captured", "deviance", "stability", "fit_seconds",
-    )}
+    out: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "model",
+            "horizon",
+            "coverage",
+            "origins",
+            "hit_rate",
+            "hit_rate_lo",
+            "hit_rate_hi",
+            "pai",
+            "pai_lo",
+            "pai_hi",
+            "pei",
+            "pei_lo",
+            "pei_hi",
+            "harm_captured",
+            "deviance",
+            "stability",
+            "fit_seconds",
+        )
+    }
     for (model, horizon, cov), idx in sorted(groups.items()):
         out["model"].append(model)
         out["horizon"].append(horizon)

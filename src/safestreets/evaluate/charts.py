@@ -21,7 +21,9 @@ def coverage_chart(curves: pa.Table, out: str | Path, *, title: str = "", horizo
     horizons = sorted(set(data["horizon"]))
     h = horizon or horizons[0]
     lines: dict[str, dict[float, list[float]]] = {}
-    for model, hz, cov, hr in zip(data["model"], data["horizon"], data["coverage"], data["hit_rate"], strict=True):
+    for model, hz, cov, hr in zip(
+        data["model"], data["horizon"], data["coverage"], data["hit_rate"], strict=True
+    ):
         if hz == h:
             lines.setdefault(model, {}).setdefault(cov, []).append(hr)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)

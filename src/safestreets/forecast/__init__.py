@@ -39,6 +39,13 @@ def make_model(name: str, **params: Any) -> Forecaster:
 
 
 __all__ = [
-    "BASELINES", "MODELS", "Forecaster", "History", "Horizon", "NotFittedError", "clone", "make_model",
+    "BASELINES",
+    "MODELS",
+    "Forecaster",
+    "History",
+    "Horizon",
+    "NotFittedError",
+    "clone",
+    "make_model",
     "model_class",
 ]

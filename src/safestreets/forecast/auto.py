@@ -45,8 +45,17 @@ def choose(
     horizon = Horizon.parse(horizon)
     names = list(candidates or MODELS)
     models = {n: make_model(n) for n in names}
-    result = backtest(models, history, units, origins=origins, horizons=[horizon], coverages=coverages,
-                      by_bcu=False, n_jobs=n_jobs, progress=progress)
+    result = backtest(
+        models,
+        history,
+        units,
+        origins=origins,
+        horizons=[horizon],
+        coverages=coverages,
+        by_bcu=False,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
     summary = summarise(result.metrics)
     data = summary.to_pydict()
     scores: dict[str, list[float]] = {}

@@ -46,7 +46,8 @@ class Forecaster:
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [
-            p.name for p in sig.parameters.values()
+            p.name
+            for p in sig.parameters.values()
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
@@ -64,7 +65,9 @@ class Forecaster:
         for key, value in params.items():
             name, _, sub = key.partition("__")
             if name not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}: expected one of {sorted(valid)}")
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {name!r}: expected one of {sorted(valid)}"
+                )
             if sub:
                 getattr(self, name).set_params(**{sub: value})
             else:
@@ -105,7 +108,9 @@ class Forecaster:
     def _fit(self, history: History) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:  # pragma: no cover
+    def _predict(
+        self, units: Units, start: np.datetime64, end: np.datetime64
+    ) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
     # --- helpers for subclasses ----------------------------------------------------------------------
@@ -142,9 +147,7 @@ def period_of(history: History, start: np.datetime64, end: np.datetime64) -> Hor
         return Horizon(int((end_m - start_m).astype(int)), "M")
     days = (end - start).astype("timedelta64[D]").astype(int)
     if history.resolution == "month":
-        raise ValueError(
-            f"cannot forecast {start}..{end} from month-only data: use whole calendar months"
-        )
+        raise ValueError(f"cannot forecast {start}..{end} from month-only data: use whole calendar months")
     return Horizon(max(int(days), 1), "D")
 
 

@@ -102,8 +102,11 @@ def load_history(
         if harm is not None:
             weights = np.array([harm.get(t, 0.0) for t in types], dtype="float64")
         return History.from_arrays(
-            np.asarray(data["x"], dtype="float64"), np.asarray(data["y"], dtype="float64"),
-            np.asarray(data["t"]).astype("datetime64[s]"), types, np.nan_to_num(weights),
+            np.asarray(data["x"], dtype="float64"),
+            np.asarray(data["y"], dtype="float64"),
+            np.asarray(data["t"]).astype("datetime64[s]"),
+            types,
+            np.nan_to_num(weights),
             resolution="month" if month_only.any() else "timestamp",
         )
 
@@ -139,11 +142,16 @@ def load_history(
 
 
 def _types_in(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
-    return [str(r[0]) for r in con.execute(
-        "SELECT DISTINCT crime_type FROM events WHERE source = ? ORDER BY 1", [source]).fetchall()]
+    return [
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT crime_type FROM events WHERE source = ? ORDER BY 1", [source]
+        ).fetchall()
+    ]
 
 
 # --- units -------------------------------------------------------------------------------------------
+
 
 def _polygons(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = con.execute(
@@ -151,14 +159,20 @@ def _polygons(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[np.ndarray, np
         [kind],
     ).fetchall()
     codes = np.array([r[0] for r in rows], dtype=object)
-    geoms = np.asarray(shapely.from_wkb([r[1] for r in rows]), dtype=object) if rows else np.array([], dtype=object)
+    geoms = (
+        np.asarray(shapely.from_wkb([r[1] for r in rows]), dtype=object)
+        if rows
+        else np.array([], dtype=object)
+    )
     pop = np.array([np.nan if r[2] is None else float(r[2]) for r in rows], dtype="float64")
     return codes, geoms, pop
 
 
 def _kinds(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {str(r[0]) for r in con.execute(
-        "SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()}
+    return {
+        str(r[0])
+        for r in con.execute("SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()
+    }
 
 
 def study_area(
@@ -237,8 +251,16 @@ def load_units(
                 "use --units grid or load them with 'safestreets areas load'"
             )
         ids, geoms, _ = _polygons(con, kind)
-        units = polygon_units(ids, geoms, kind=kind, study_area=area, crs=crs, bcu_geoms=bcu_geoms,
-                              bcu_codes=bcu_codes, meta=meta)
+        units = polygon_units(
+            ids,
+            geoms,
+            kind=kind,
+            study_area=area,
+            crs=crs,
+            bcu_geoms=bcu_geoms,
+            bcu_codes=bcu_codes,
+            meta=meta,
+        )
     if covariates:
         units.covariates.update(unit_covariates(con, units))
     return units

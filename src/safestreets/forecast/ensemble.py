@@ -71,7 +71,9 @@ class Ensemble(Forecaster):
             # The replays and the final forecasts in one batch: with workers sharing forecasts, each
             # computes what nobody else has claimed before waiting on what another is computing.
             replays = self._replays(units, horizon)
-            jobs = final + [Job(m, origin, origin, origin_end) for origin, origin_end, _ in replays for m in members]
+            jobs = final + [
+                Job(m, origin, origin, origin_end) for origin, origin_end, _ in replays for m in members
+            ]
             done = [t.prediction for t in forecast_many(jobs, self.history_, units)]
             n = len(members)
             preds = np.vstack(done[:n])
@@ -84,7 +86,9 @@ class Ensemble(Forecaster):
         self.weights_ = dict(zip(self.models, weights.tolist(), strict=True))
         return blend(preds, weights)
 
-    def _replays(self, units: Units, horizon: Horizon) -> list[tuple[np.datetime64, np.datetime64, np.ndarray]]:
+    def _replays(
+        self, units: Units, horizon: Horizon
+    ) -> list[tuple[np.datetime64, np.datetime64, np.ndarray]]:
         """The recent origins with events in their window: (origin, window end, actual counts)."""
         out = []
         for k in range(1, self.origins + 1):
@@ -102,7 +106,9 @@ class Ensemble(Forecaster):
         rng = np.random.default_rng(self.random_state)
         return np.vstack([np.eye(n), np.full((1, n), 1.0 / n), rng.dirichlet(np.ones(n), self.candidates)])
 
-    def _search(self, scored: list[tuple[np.ndarray, np.ndarray, tuple[Any, ...]]], units: Units) -> np.ndarray:
+    def _search(
+        self, scored: list[tuple[np.ndarray, np.ndarray, tuple[Any, ...]]], units: Units
+    ) -> np.ndarray:
         """Weights that maximise the mean hit rate over the replayed origins."""
         n = len(self.models)
         if not scored or n == 1:
@@ -140,7 +146,9 @@ def blend(preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (w @ shares(preds)) * float(w @ totals)
 
 
-def mean_hit_rates(scores: np.ndarray, actual: np.ndarray, area: np.ndarray, coverages: np.ndarray) -> np.ndarray:
+def mean_hit_rates(
+    scores: np.ndarray, actual: np.ndarray, area: np.ndarray, coverages: np.ndarray
+) -> np.ndarray:
     """The mean over ``coverages`` of the hit rate of each row of ``scores`` (``capture_curve``'s rule).
 
     Only the densest part of the ranking decides hit rates at small coverages, so each row ranks just a
@@ -164,7 +172,9 @@ def mean_hit_rates(scores: np.ndarray, actual: np.ndarray, area: np.ndarray, cov
             if float(area[head].sum()) >= budget:
                 r = _Ranking.of(scores[i, head], area[head])
                 captured = np.concatenate(([0.0], np.cumsum(actual[head][r.order])[r.block_ends]))
-                out[i] = np.clip(np.interp(coverages * total_area, r.block_area, captured) / total, 0, 1).mean()
+                out[i] = np.clip(
+                    np.interp(coverages * total_area, r.block_area, captured) / total, 0, 1
+                ).mean()
                 continue
         out[i] = capture_curve(scores[i], actual, area, coverages).mean()
     return out

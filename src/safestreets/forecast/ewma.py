@@ -64,4 +64,3 @@ class EWMA(Forecaster):
         counts = units.counts(self.history_, edges)
         # One window is one period, so the weighted rate per period is the forecast.
         return counts @ self.weights(edges)
-

@@ -147,7 +147,12 @@ def _inputs(units: Units, history: History) -> _Inputs:
             covariates.append((name, values.astype("float64")))
     context = None if history.context is None else _locate(units, spec, history.context)
     return _Inputs(
-        units, spec, sigmas, _locate(units, spec, history), context, tuple(covariates),
+        units,
+        spec,
+        sigmas,
+        _locate(units, spec, history),
+        context,
+        tuple(covariates),
         np.log(np.maximum(units.area, 1.0)),
     )
 
@@ -191,11 +196,18 @@ def _period_counts(located: _Located, edges: np.ndarray, n_units: int) -> tuple[
     return flat.reshape(n_units, periods).astype("float64"), period, int(lo)
 
 
-def _smoothed(inputs: _Inputs, located: _Located, lo: int, period: np.ndarray, first_period: int,
-              sigma: float, per: float) -> np.ndarray:
+def _smoothed(
+    inputs: _Inputs,
+    located: _Located,
+    lo: int,
+    period: np.ndarray,
+    first_period: int,
+    sigma: float,
+    per: float,
+) -> np.ndarray:
     """Events of periods ``first_period..`` on the raster, Gaussian-smoothed, summed back to units, per
     period of data seen."""
-    cell = located.cell[lo:lo + len(period)][period >= first_period]
+    cell = located.cell[lo : lo + len(period)][period >= first_period]
     cell = cell[cell >= 0]
     raster = np.bincount(cell, minlength=inputs.spec.size).astype("float64")
     raster = raster.reshape(inputs.spec.nrows, inputs.spec.ncols)
@@ -236,9 +248,9 @@ def _features(
 
     # Periods since the last event, from the event times (finer than periods for timestamped data).
     last = np.full(n, edges[0], dtype="int64")
-    u = own.unit[lo:lo + len(period)]
+    u = own.unit[lo : lo + len(period)]
     ok = u >= 0
-    np.maximum.at(last, u[ok], own.t[lo:lo + len(period)][ok])
+    np.maximum.at(last, u[ok], own.t[lo : lo + len(period)][ok])
     mean_period = (edges[-1] - edges[0]) / LOOKBACK
     cols.append(np.minimum((edges[-1] - last) / mean_period, LOOKBACK))
     names.append("periods_since_last")

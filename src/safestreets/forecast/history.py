@@ -53,7 +53,9 @@ class Horizon:
             target = month + k * self.n
             last_day = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(int) - 1
             day_offset = min(int((day - month.astype("datetime64[D]")).astype(int)), int(last_day))
-            return (target.astype("datetime64[D]") + day_offset).astype("datetime64[s]") + (t - day.astype("datetime64[s]"))
+            return (target.astype("datetime64[D]") + day_offset).astype("datetime64[s]") + (
+                t - day.astype("datetime64[s]")
+            )
         return t + np.timedelta64(k * self.n, "D").astype("timedelta64[s]")
 
     def edges_before(self, until: np.datetime64, count: int) -> np.ndarray:
@@ -124,14 +126,23 @@ class History:
         y = np.asarray(y, dtype="float64")
         t = np.asarray(t).astype("datetime64[s]")
         n = len(x)
-        crime_type = np.full(n, "", dtype=object) if crime_type is None else np.asarray(crime_type, dtype=object)
+        crime_type = (
+            np.full(n, "", dtype=object) if crime_type is None else np.asarray(crime_type, dtype=object)
+        )
         harm = np.ones(n) if harm is None else np.asarray(harm, dtype="float64")
         if resolution is None:
             on_month = t.astype("datetime64[M]").astype("datetime64[s]") == t
             resolution = "month" if bool(np.all(on_month)) else "timestamp"
         order = np.argsort(t, kind="stable")
         return cls(
-            x[order], y[order], t[order], crime_type[order], harm[order], resolution, dict(meta or {}), context
+            x[order],
+            y[order],
+            t[order],
+            crime_type[order],
+            harm[order],
+            resolution,
+            dict(meta or {}),
+            context,
         )
 
     def __len__(self) -> int:
@@ -160,8 +171,15 @@ class History:
 
     def _slice(self, lo: int, hi: int, context: History | None, root: History | None = None) -> History:
         return History(
-            self.x[lo:hi], self.y[lo:hi], self.t[lo:hi], self.crime_type[lo:hi], self.harm[lo:hi],
-            self.resolution, self.meta, context, root=root,
+            self.x[lo:hi],
+            self.y[lo:hi],
+            self.t[lo:hi],
+            self.crime_type[lo:hi],
+            self.harm[lo:hi],
+            self.resolution,
+            self.meta,
+            context,
+            root=root,
         )
 
     @property

@@ -67,7 +67,9 @@ class KDE(Forecaster):
         if not self.fine_cell > 0:
             raise ValueError(f"fine_cell must be positive metres, not {self.fine_cell}")
         if isinstance(self.lookback, bool) or not isinstance(self.lookback, Integral | str | Horizon):
-            raise ValueError(f"lookback must be a number of periods or a duration such as '3m', not {self.lookback!r}")
+            raise ValueError(
+                f"lookback must be a number of periods or a duration such as '3m', not {self.lookback!r}"
+            )
         if isinstance(self.lookback, Integral) and self.lookback < 1:
             raise ValueError(f"lookback must be at least 1 period, not {self.lookback}")
         if not isinstance(self.lookback, Integral):

@@ -66,11 +66,21 @@ def run_forecast(
         raise ValueError(f"rank by 'count' or 'harm', not {rank_by!r}")
     tgt = parse_target(target, allow_police_found=include_police_found)
     h = Horizon.parse(horizon)
-    weights = harm_weights.read_table(harm_table, harm_scheme) if harm_table else (
-        None if harm_scheme == harm_weights.DEFAULT_SCHEME else harm_weights.weights(harm_scheme)
+    weights = (
+        harm_weights.read_table(harm_table, harm_scheme)
+        if harm_table
+        else (None if harm_scheme == harm_weights.DEFAULT_SCHEME else harm_weights.weights(harm_scheme))
     )
-    history = load_history(con, tgt, source=source, force=force, harm=weights, harm_scheme=harm_scheme,
-                           need_timestamps=h.unit == "D", until=until)
+    history = load_history(
+        con,
+        tgt,
+        source=source,
+        force=force,
+        harm=weights,
+        harm_scheme=harm_scheme,
+        need_timestamps=h.unit == "D",
+        until=until,
+    )
     history.check_horizon(h)
     units = load_units(con, units_kind, cell_size=cell_size, study=study, history=history)
     start = as_time(until) if until is not None else cutoff(history, h)
@@ -84,11 +94,19 @@ def run_forecast(
     chosen.fit(history, start)
     counts = chosen.predict(units, start, end)
     harm_values = expected_harm(history, units, counts)
-    meta = surface_meta(history, units, model=chosen.name, params=chosen.get_params(deep=False),
-                        start=start, end=end, rank_by=rank_by)
+    meta = surface_meta(
+        history,
+        units,
+        model=chosen.name,
+        params=chosen.get_params(deep=False),
+        start=start,
+        end=end,
+        rank_by=rank_by,
+    )
     meta["horizon"] = str(h)
-    meta["harm_weights"] = {t: w for t, w in (weights or harm_weights.weights(harm_scheme)).items()
-                            if t in tgt.types}
+    meta["harm_weights"] = {
+        t: w for t, w in (weights or harm_weights.weights(harm_scheme)).items() if t in tgt.types
+    }
     if harm_table:
         meta["harm_table"] = str(harm_table)
     if choice is not None:

@@ -81,8 +81,15 @@ def _params_key(model: Forecaster) -> tuple[tuple[str, str], ...]:
 def _key(job: Job, history: History, units: Units) -> tuple[Any, ...]:
     seen = history.before(job.until)
     return (
-        "forecast", type(job.model).__module__, type(job.model).__qualname__, _params_key(job.model),
-        seen.prefix_key, str(job.until), str(job.start), str(job.end), units_token(units),
+        "forecast",
+        type(job.model).__module__,
+        type(job.model).__qualname__,
+        _params_key(job.model),
+        seen.prefix_key,
+        str(job.until),
+        str(job.start),
+        str(job.end),
+        units_token(units),
     )
 
 
@@ -202,7 +209,9 @@ def forecast_many(jobs: Sequence[Job], history: History, units: Units) -> list[T
     return [t for t in out if t is not None]
 
 
-def forecast(model: Forecaster, history: History, until: Any, units: Units, start: Any, end: Any) -> np.ndarray:
+def forecast(
+    model: Forecaster, history: History, until: Any, units: Units, start: Any, end: Any
+) -> np.ndarray:
     """``clone(model).fit(history, until).predict(units, start, end)``, memoised (see the module)."""
     job = Job(model, as_time(until), as_time(start), as_time(end))
     return forecast_many([job], history, units)[0].prediction

@@ -44,17 +44,19 @@ class Surface:
 
     def table(self) -> pa.Table:
         u = self.units
-        return pa.table({
-            "unit_id": pa.array(u.ids.astype(str)),
-            "bcu": pa.array([str(b) for b in u.bcu]),
-            "rank": pa.array(self.ranks()),
-            "expected_count": pa.array(self.expected_count),
-            "expected_harm": pa.array(self.expected_harm),
-            "area_m2": pa.array(u.area),
-            "x": pa.array(u.x),
-            "y": pa.array(u.y),
-            "geometry": pa.array(list(shapely.to_wkb(u.geometry)), pa.binary()),
-        })
+        return pa.table(
+            {
+                "unit_id": pa.array(u.ids.astype(str)),
+                "bcu": pa.array([str(b) for b in u.bcu]),
+                "rank": pa.array(self.ranks()),
+                "expected_count": pa.array(self.expected_count),
+                "expected_harm": pa.array(self.expected_harm),
+                "area_m2": pa.array(u.area),
+                "x": pa.array(u.x),
+                "y": pa.array(u.y),
+                "geometry": pa.array(list(shapely.to_wkb(u.geometry)), pa.binary()),
+            }
+        )
 
 
 def save_surface(con: duckdb.DuckDBPyConnection, surface: Surface, *, reason: str | None = None) -> int:
@@ -70,9 +72,17 @@ def save_surface(con: duckdb.DuckDBPyConnection, surface: Surface, *, reason: st
             "window_end, units_kind, cell_size, rank_by, reason, provenance) "
             "VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
             [
-                data.get("target", {}).get("name", "?"), bool(data.get("target", {}).get("police_found")),
-                m["model"], m.get("horizon", "?"), m["window"][0], m["window"][1], units.get("kind", "?"),
-                units.get("cell_size_m"), surface.rank_by, reason, json.dumps(m, default=str),
+                data.get("target", {}).get("name", "?"),
+                bool(data.get("target", {}).get("police_found")),
+                m["model"],
+                m.get("horizon", "?"),
+                m["window"][0],
+                m["window"][1],
+                units.get("kind", "?"),
+                units.get("cell_size_m"),
+                surface.rank_by,
+                reason,
+                json.dumps(m, default=str),
             ],
         )
         assert row is not None
@@ -81,7 +91,8 @@ def save_surface(con: duckdb.DuckDBPyConnection, surface: Surface, *, reason: st
         try:
             con.execute(
                 "INSERT INTO forecasts SELECT ?, unit_id, bcu, rank, expected_count, expected_harm, area_m2, "
-                "x, y, geometry FROM _ss_surface", [run_id]
+                "x, y, geometry FROM _ss_surface",
+                [run_id],
             )
         finally:
             con.unregister("_ss_surface")
@@ -112,20 +123,34 @@ def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path)
     crs = get_setting(con, "crs")
     geoms = shapely.from_wkb(data.column("geometry").to_pylist())
     if fmt == "geojson":  # RFC 7946: WGS84
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_crs(xy[:, 0], xy[:, 1], src=crs,
-                                                                                dst="EPSG:4326")))
+        geoms = shapely.transform(
+            geoms, lambda xy: np.column_stack(to_crs(xy[:, 0], xy[:, 1], src=crs, dst="EPSG:4326"))
+        )
         crs = "EPSG:4326"
     table = data.drop_columns(["geometry"]).append_column(
         "geometry", pa.array(list(shapely.to_wkb(geoms)), pa.binary())
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    pyogrio.write_arrow(table, out, driver="GPKG" if fmt == "gpkg" else "GeoJSON", layer=out.stem,
-                        geometry_name="geometry", geometry_type="Unknown", crs=crs)
+    pyogrio.write_arrow(
+        table,
+        out,
+        driver="GPKG" if fmt == "gpkg" else "GeoJSON",
+        layer=out.stem,
+        geometry_name="geometry",
+        geometry_type="Unknown",
+        crs=crs,
+    )
     record = {
-        "file": out.name, "run_id": run_id, "rows": table.num_rows, "crs": crs,
-        "made_at": datetime.now(UTC).isoformat(timespec="seconds"), "software": f"safestreets {__version__}",
+        "file": out.name,
+        "run_id": run_id,
+        "rows": table.num_rows,
+        "crs": crs,
+        "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "software": f"safestreets {__version__}",
         "forecast": json.loads(info[0]),
     }
-    out.with_name(out.name + ".provenance.json").write_text(json.dumps(record, indent=2, default=str), "utf-8")
+    out.with_name(out.name + ".provenance.json").write_text(
+        json.dumps(record, indent=2, default=str), "utf-8"
+    )
     return out

@@ -17,9 +17,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "burglary": ("Burglary",),
     "street": ("Theft from the person", "Robbery", "Bicycle theft"),
     # Every type the public mostly reports (not anti-social behaviour, which is not a crime).
-    "public": tuple(
-        t for t in CRIME_TYPES if t not in POLICE_FOUND_TYPES and t != "Anti-social behaviour"
-    ),
+    "public": tuple(t for t in CRIME_TYPES if t not in POLICE_FOUND_TYPES and t != "Anti-social behaviour"),
 }
 
 POLICE_FOUND_LABEL = (
@@ -65,8 +63,9 @@ def parse_target(spec: str, *, allow_police_found: bool = False) -> Target:
                 )
             if name not in types:
                 types.append(name)
-        target = Target(types[0] if len(types) == 1 else ",".join(CRIME_TYPES.get(t, t) for t in types),
-                        tuple(types))
+        target = Target(
+            types[0] if len(types) == 1 else ",".join(CRIME_TYPES.get(t, t) for t in types), tuple(types)
+        )
     if target.police_found and not allow_police_found:
         raise ValueError(
             f"target {spec!r} includes police-found crime ({', '.join(target.police_found)}), which follows "

@@ -60,8 +60,10 @@ class GridSpec:
         idx = self.index(x, y)
         ok = idx >= 0
         w = None if weights is None else np.asarray(weights, dtype="float64")[ok]
-        return np.bincount(idx[ok], weights=w, minlength=self.size).astype("float64").reshape(
-            self.nrows, self.ncols
+        return (
+            np.bincount(idx[ok], weights=w, minlength=self.size)
+            .astype("float64")
+            .reshape(self.nrows, self.ncols)
         )
 
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
@@ -129,9 +131,7 @@ class Units:
             history.cache[key] = hit
         return hit
 
-    def counts(
-        self, history: Any, edges: np.ndarray, *, weights: np.ndarray | None = None
-    ) -> np.ndarray:
+    def counts(self, history: Any, edges: np.ndarray, *, weights: np.ndarray | None = None) -> np.ndarray:
         """A ``(units, periods)`` matrix of events (or summed ``weights``) per unit in each period
         ``[edges[k], edges[k+1])``."""
         edges = np.asarray(edges, dtype="datetime64[s]")
@@ -173,7 +173,11 @@ class Units:
         return np.bincount(owner[ok], weights=flat[ok], minlength=len(self.ids))
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "units": len(self.ids), "area_km2": round(self.total_area / 1e6, 3)}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "units": len(self.ids),
+            "area_km2": round(self.total_area / 1e6, 3),
+        }
         if self.grid is not None:
             out["cell_size_m"] = self.grid.cell
         out.update(self.meta)
@@ -260,8 +264,17 @@ def make_grid(
     ids = np.array([f"E{a}N{b}" for a, b in zip(corner_x, corner_y, strict=True)], dtype=object)
     bcu = _assign_bcu(shapely.points(x, y), bcu_geoms, bcu_codes)
     return Units(
-        ids=ids, kind="grid", x=x, y=y, area=area, geometry=geoms, bcu=bcu, crs=crs, grid=spec,
-        cell_of_unit=hit.astype("int64"), meta=dict(meta or {}),
+        ids=ids,
+        kind="grid",
+        x=x,
+        y=y,
+        area=area,
+        geometry=geoms,
+        bcu=bcu,
+        crs=crs,
+        grid=spec,
+        cell_of_unit=hit.astype("int64"),
+        meta=dict(meta or {}),
         key=_key("grid", spec, ids),
     )
 
@@ -297,8 +310,16 @@ def polygon_units(
     else:
         bcu = np.asarray([b or "" for b in np.asarray(bcu, dtype=object)[keep]], dtype=object)
     return Units(
-        ids=ids, kind=kind, x=shapely.get_x(rep), y=shapely.get_y(rep), area=area, geometry=geometry,
-        bcu=bcu, crs=crs, meta=dict(meta or {}), key=_key(kind, None, ids),
+        ids=ids,
+        kind=kind,
+        x=shapely.get_x(rep),
+        y=shapely.get_y(rep),
+        area=area,
+        geometry=geometry,
+        bcu=bcu,
+        crs=crs,
+        meta=dict(meta or {}),
+        key=_key(kind, None, ids),
     )
 
 

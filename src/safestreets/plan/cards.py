@@ -62,7 +62,9 @@ def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
                 bounds=tuple(shapely.total_bounds(surface.geometry[near])), size=(3.6, 3.2),
                 legend="expected harm per km²",
             )  # fmt: skip
-            area_maps[team.area] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+            area_maps[team.area] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(
+                "ascii"
+            )
         number = {int(u): i + 1 for i, u in enumerate(area.members)}
         stops = [{"n": number[u], "unit": str(inp.ids[u]), "visits": v, "ref": f"{inp.x[u]:.0f}, {inp.y[u]:.0f}"}
                  for u, v in team.hotspots]  # fmt: skip

@@ -116,7 +116,9 @@ def neighbourhoods(con: duckdb.DuckDBPyConnection, x: np.ndarray, y: np.ndarray,
     out = np.asarray(ids, dtype=object).copy()
     if by == "unit":
         return out, "unit"
-    kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()}
+    kinds = {
+        r[0] for r in con.execute("SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()
+    }
     kind = next((k for k in NEIGHBOURHOOD_KINDS if k in kinds), None)
     if kind is None:
         return out, "unit"
@@ -209,7 +211,9 @@ def run_plan(
     visits = schedule(plan, week_start, seed=seed)
     notes = [f"shift shares from {share_source}", f"cap counted per {nb_kind}"]
     if not past_nb:
-        notes.append(f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only")
+        notes.append(
+            f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only"
+        )
     plan_id = save_plan(con, plan, week_start, visits, seed=seed) if save else None
     return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes)
 
@@ -300,7 +304,9 @@ def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
     if rows:
         table = pa.Table.from_pylist([{k: v for k, v in r.items() if k not in ("x", "y")} for r in rows])
         points = shapely.points([r["x"] for r in rows], [r["y"] for r in rows])
-        out.append(write_geo(table, points, folder / f"{stem}-hotspots.geojson", crs=crs, provenance=provenance))
+        out.append(
+            write_geo(table, points, folder / f"{stem}-hotspots.geojson", crs=crs, provenance=provenance)
+        )
     return out
 
 

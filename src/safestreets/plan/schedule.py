@@ -72,7 +72,9 @@ def _draw(
     return None
 
 
-def area_day(teams: list[Team], shift: Shift, day: date, rules: Rules, rng: np.random.Generator) -> list[Visit]:
+def area_day(
+    teams: list[Team], shift: Shift, day: date, rules: Rules, rng: np.random.Generator
+) -> list[Visit]:
     """The visits of the teams sharing one patrol area in one shift, for one day: random slots on a common
     timeline and random starts within them, gaps kept between any two visits to one hot spot.
 
@@ -86,7 +88,9 @@ def area_day(teams: list[Team], shift: Shift, day: date, rules: Rules, rng: np.r
     widest = max(0, slot - visit)
     begin = datetime.combine(day, datetime.min.time()) + timedelta(hours=shift.start_hour)
     # Wide jitter first (least predictable); narrow it if the gaps cannot be kept with it.
-    for jitter in sorted({widest, widest // 2, widest // 4, max(0, min(widest, slot - gap)), 0}, reverse=True):
+    for jitter in sorted(
+        {widest, widest // 2, widest // 4, max(0, min(widest, slot - gap)), 0}, reverse=True
+    ):
         sep = max(1, -(-(gap + jitter) // slot))
         drawn = _draw(teams, n, sep, rng)
         if drawn is None:
@@ -109,8 +113,10 @@ def area_day(teams: list[Team], shift: Shift, day: date, rules: Rules, rng: np.r
         visits = _packed(teams, day, begin, visit, gap, end, rng, latest)
         if visits is not None:
             return visits
-    raise ValueError(f"teams {', '.join(t.team_id for t in teams)}: their visits do not fit in the "
-                     f"{shift.name} shift with {rules.min_gap_minutes:g} minutes between visits to one hot spot")
+    raise ValueError(
+        f"teams {', '.join(t.team_id for t in teams)}: their visits do not fit in the "
+        f"{shift.name} shift with {rules.min_gap_minutes:g} minutes between visits to one hot spot"
+    )
 
 
 def _packed(teams: list[Team], day: date, begin: datetime, visit: int, gap: int, end: int,

@@ -234,8 +234,12 @@ def write_brief(
         em, units = emerging_for_forecast(con, prov, until, periods=periods, inputs=inputs)
         images["emerging"] = emerging_map(em, units, img_dir / "emerging.png", boundaries=outlines,
                                           title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
-        changes.update(summary={k: v for k, v in em.summary().items() if k != "no pattern"},
-                       rows=[c.__dict__ for c in em.changes(limit=15)], params=em.params, window=em.window())
+        changes.update(
+            summary={k: v for k, v in em.summary().items() if k != "no pattern"},
+            rows=[c.__dict__ for c in em.changes(limit=15)],
+            params=em.params,
+            window=em.window(),
+        )
     except (SafestreetsError, ValueError) as err:
         changes["note"] = f"emerging hot spots not computed: {err}"
 
@@ -255,8 +259,10 @@ def write_brief(
     try:
         accuracy = backtest_summary(con, prov, until, inputs=inputs)
         if not prov.get("auto", {}).get("summary"):
-            accuracy_note = (f"{prov.get('model')} was chosen by hand: backtested here with its parameters over "
-                             "the last 4 periods, against the baselines.")
+            accuracy_note = (
+                f"{prov.get('model')} was chosen by hand: backtested here with its parameters over "
+                "the last 4 periods, against the baselines."
+            )
     except (SafestreetsError, ValueError) as err:
         accuracy, accuracy_note = [], f"no backtest: {err}"
 
@@ -300,7 +306,9 @@ def write_brief(
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))  # fmt: skip
     env.filters["pct"] = _pct
-    env.filters["num"] = lambda v, d=1: "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{d}f}"
+    env.filters["num"] = lambda v, d=1: (
+        "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{d}f}"
+    )
     env.filters["pretty"] = lambda v: json.dumps(v, indent=1, default=str)
     html = env.get_template("brief.html.j2").render(img={k: _uri(v) for k, v in images.items()}, **context)
     html_path = out / f"{stem}.html"

@@ -60,7 +60,7 @@ def small_multiples(
         ax.set_xticks([])
         ax.set_ylim(bottom=0)
         ax.spines[["top", "right"]].set_visible(False)
-    for ax in axes.ravel()[len(series):]:
+    for ax in axes.ravel()[len(series) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     return save(fig, out_png)

@@ -114,14 +114,29 @@ def surface_map(
     if boundaries is not None:
         outline(ax, boundaries)
     for x, y, text in labels or []:
-        ax.text(x, y, text, fontsize=7, ha="center", va="center", zorder=5,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        ax.text(
+            x,
+            y,
+            text,
+            fontsize=7,
+            ha="center",
+            va="center",
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
     for x, y, text in markers or []:
-        ax.plot([x], [y], marker="o", markersize=11, markerfacecolor="white", markeredgecolor="#08306b", zorder=6)
+        ax.plot(
+            [x], [y], marker="o", markersize=11, markerfacecolor="white", markeredgecolor="#08306b", zorder=6
+        )
         ax.text(x, y, text, fontsize=6.5, ha="center", va="center", zorder=7, color="#08306b", weight="bold")
     if bounds is None:
-        geoms = geometry if boundaries is None else np.concatenate(
-            [np.asarray(geometry, dtype=object), np.atleast_1d(np.asarray(boundaries, dtype=object))])
+        geoms = (
+            geometry
+            if boundaries is None
+            else np.concatenate(
+                [np.asarray(geometry, dtype=object), np.atleast_1d(np.asarray(boundaries, dtype=object))]
+            )
+        )
         bounds = tuple(shapely.total_bounds(geoms))
     frame(ax, bounds)
     if title:

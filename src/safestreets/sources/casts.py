@@ -112,7 +112,9 @@ def spread(encoded: pa.DictionaryArray, per_value: pa.Array | np.ndarray) -> pa.
     if isinstance(per_value, np.ndarray):
         idx = encoded.indices
         if idx.null_count:
-            return np.asarray(per_value, dtype=bool)[pc.fill_null(idx, 0).to_numpy()] & flags(pc.is_valid(idx))
+            return np.asarray(per_value, dtype=bool)[pc.fill_null(idx, 0).to_numpy()] & flags(
+                pc.is_valid(idx)
+            )
         return per_value[idx.to_numpy()]
     return pc.take(per_value, encoded.indices)
 
@@ -124,7 +126,9 @@ def text_encoded(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pc.take(trimmed.indices, encoded.indices), trimmed.dictionary)
 
 
-def map_encoded(encoded: pa.DictionaryArray, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.DictionaryArray:
+def map_encoded(
+    encoded: pa.DictionaryArray, fn: Callable[[Any], Any], type_: pa.DataType
+) -> pa.DictionaryArray:
     """``fn`` applied once per dictionary entry, still encoded. A row whose entry maps to None gets a
     NULL index, so ``is_null`` (which reads the indices) sees it."""
     mapped = pa.array([None if v is None else fn(v) for v in encoded.dictionary.to_pylist()], type_)

@@ -296,7 +296,9 @@ def stage(
         for src in STOP_FLAGS.values():
             encoded = c.encoded(src)
             values = casts.to_boolean(encoded.dictionary)
-            failing = casts.spread(encoded, ~casts.is_blank(encoded.dictionary) & casts.flags(pc.is_null(values)))
+            failing = casts.spread(
+                encoded, ~casts.is_blank(encoded.dictionary) & casts.flags(pc.is_null(values))
+            )
             problems.append(Problem(src, "not True or False", failing, lambda src=src: c[src]))
         problems += _coordinate_problems(c, lon, lat)
         return Staged(kind, pa.table(cols), problems)  # keys are derived by the store (``load.stop_key_sql``)
@@ -411,5 +413,3 @@ def _street_keys(t: pa.Table) -> pa.Array:
         null_handling="skip",
     )
     return pc.replace_with_mask(crime_id, pa.array(missing), casts.md5_hex(joined, "k"))
-
-

@@ -489,7 +489,9 @@ def _replace(con: duckdb.DuckDBPyConnection, target: str, members: list[tuple[in
         assert p.rows is not None
         if target == "stop_searches":  # keys are derived: equal values are equal keys (no md5 to compute)
             con.register("_replace_rows", p.rows)
-            pairs = zip([*stop_same("old"), "old.key_repeat"], [*stop_same("new"), "new.key_repeat"], strict=True)
+            pairs = zip(
+                [*stop_same("old"), "old.key_repeat"], [*stop_same("new"), "new.key_repeat"], strict=True
+            )
             same = " AND ".join(f"{a} IS NOT DISTINCT FROM {b}" for a, b in pairs)
             delete = (
                 "DELETE FROM stop_searches WHERE rowid IN (SELECT old.rowid FROM stop_searches AS old "

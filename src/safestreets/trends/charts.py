@@ -34,7 +34,12 @@ COLOURS: dict[str, str] = {
     "historical cold": "#d9d9d9",
     NO_PATTERN: "#ffffff",
 }
-HATCHES: dict[str, str] = {"new": "////", "consecutive": "\\\\\\\\", "new cold": "////", "consecutive cold": "\\\\\\\\"}
+HATCHES: dict[str, str] = {
+    "new": "////",
+    "consecutive": "\\\\\\\\",
+    "new cold": "////",
+    "consecutive cold": "\\\\\\\\",
+}
 
 
 def emerging_map(
@@ -70,12 +75,22 @@ def emerging_map(
         if not paths:
             continue
         coll = PathCollection(
-            paths, facecolor=COLOURS[cat], edgecolor=edge, linewidth=0.3,
-            hatch=HATCHES.get(cat), zorder=1 if cat == NO_PATTERN else 2,
+            paths,
+            facecolor=COLOURS[cat],
+            edgecolor=edge,
+            linewidth=0.3,
+            hatch=HATCHES.get(cat),
+            zorder=1 if cat == NO_PATTERN else 2,
         )
         ax.add_collection(coll)
-        handles.append(Patch(facecolor=COLOURS[cat], edgecolor="#525252", hatch=HATCHES.get(cat),
-                             label=f"{cat} ({len(idx):,})"))
+        handles.append(
+            Patch(
+                facecolor=COLOURS[cat],
+                edgecolor="#525252",
+                hatch=HATCHES.get(cat),
+                label=f"{cat} ({len(idx):,})",
+            )
+        )
     if boundaries is not None:
         geoms = np.atleast_1d(np.asarray(boundaries, dtype=object))
         outline(ax, geoms)
@@ -84,13 +99,25 @@ def emerging_map(
         bounds = shapely.total_bounds(units.geometry)
     frame(ax, tuple(bounds), metres=not str(units.crs).upper().endswith(("4326", "CRS84")))
     p = result.params
-    ax.set_title(title or f"Emerging hot spots, {result.window()} ({p.get('periods')} periods of {p.get('period')})",
-                 fontsize=12)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
-              title="category (units)", title_fontsize=8)
-    note = (f"Getis-Ord Gi* at alpha {p.get('alpha')}" + (" (FDR-corrected)" if p.get("fdr") else "")
-            + f", {p.get('neighbours', '')}; trend: Mann-Kendall on Gi* z; {p.get('measure', 'count')}"
-            + f"; data {p.get('data_fingerprint', '')}, safestreets {p.get('safestreets_version', '')}")
+    ax.set_title(
+        title or f"Emerging hot spots, {result.window()} ({p.get('periods')} periods of {p.get('period')})",
+        fontsize=12,
+    )
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        frameon=False,
+        title="category (units)",
+        title_fontsize=8,
+    )
+    note = (
+        f"Getis-Ord Gi* at alpha {p.get('alpha')}"
+        + (" (FDR-corrected)" if p.get("fdr") else "")
+        + f", {p.get('neighbours', '')}; trend: Mann-Kendall on Gi* z; {p.get('measure', 'count')}"
+        + f"; data {p.get('data_fingerprint', '')}, safestreets {p.get('safestreets_version', '')}"
+    )
     fig.text(0.01, 0.01, note, fontsize=7, color="#404040")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     out = Path(out_png)

@@ -46,6 +46,7 @@ _Z_DECIMALS = 9
 
 # --- spatial weights ----------------------------------------------------------------------------------
 
+
 def neighbours(units: Units, distance: float | None = None) -> sp.csr_matrix:
     """Binary spatial weights, each unit its own neighbour (the Gi* convention).
 
@@ -81,6 +82,7 @@ def neighbours(units: Units, distance: float | None = None) -> sp.csr_matrix:
 
 # --- Getis-Ord Gi* --------------------------------------------------------------------------------------
 
+
 def getis_ord_gi_star(
     counts: np.ndarray, weights: sp.spmatrix | np.ndarray, *, time_window: int = 0
 ) -> np.ndarray:
@@ -113,7 +115,7 @@ def getis_ord_gi_star(
         c = np.cumsum(a, axis=-1)
         out = c.copy()
         if k + 1 < a.shape[-1]:
-            out[..., k + 1:] = c[..., k + 1:] - c[..., : -(k + 1)]
+            out[..., k + 1 :] = c[..., k + 1 :] - c[..., : -(k + 1)]
         return out
 
     slab = window_sum(x)  # (n, periods)
@@ -139,6 +141,7 @@ def getis_ord_gi_star(
 
 
 # --- Mann-Kendall ----------------------------------------------------------------------------------------
+
 
 def mann_kendall(series: np.ndarray, *, continuity: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Mann-Kendall trend test of each row of ``series`` ``(units, periods)``: ``(z, p)``, two-sided.
@@ -174,6 +177,7 @@ def mann_kendall(series: np.ndarray, *, continuity: bool = True) -> tuple[np.nda
 
 # --- significance --------------------------------------------------------------------------------------
 
+
 def significant(z: np.ndarray, alpha: float = 0.05, *, fdr: bool = True) -> np.ndarray:
     """Which z-scores are significant at ``alpha`` (two-sided), per column: with ``fdr``, the
     Benjamini-Hochberg step-up procedure within each column (period); without, ``|z| > z_(1-alpha/2)``."""
@@ -198,6 +202,7 @@ def significant(z: np.ndarray, alpha: float = 0.05, *, fdr: bool = True) -> np.n
 
 # --- classification -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, eq=False)
 class Classification:
     """One category per unit, with the evidence behind it."""
@@ -218,7 +223,12 @@ class Classification:
 
 
 def _classify_side(
-    sig: np.ndarray, other: np.ndarray, trend_z: np.ndarray, trend_sig: np.ndarray, need: int, names: tuple[str, ...]
+    sig: np.ndarray,
+    other: np.ndarray,
+    trend_z: np.ndarray,
+    trend_sig: np.ndarray,
+    need: int,
+    names: tuple[str, ...],
 ) -> np.ndarray:
     """Hot categories from ``sig`` (hot bins) and ``other`` (cold bins), or the cold mirror with the roles
     and the trend's sign swapped by the caller. Returns the category where the final period is ``sig``,
@@ -302,14 +312,27 @@ def classify(
     category[neither & (hot.sum(axis=1) >= need)] = "historical"
     category[neither & (cold.sum(axis=1) >= need)] = "historical cold"
     return Classification(
-        category=category, hot=hot, cold=cold, gi_z=z, trend_z=trend_z, trend_p=trend_p,
-        hot_share=hot.mean(axis=1), cold_share=cold.mean(axis=1),
-        params={"alpha": alpha, "time_window": time_window, "threshold": threshold, "fdr": fdr,
-                "periods": n, "mostly_hot_periods": need},
+        category=category,
+        hot=hot,
+        cold=cold,
+        gi_z=z,
+        trend_z=trend_z,
+        trend_p=trend_p,
+        hot_share=hot.mean(axis=1),
+        cold_share=cold.mean(axis=1),
+        params={
+            "alpha": alpha,
+            "time_window": time_window,
+            "threshold": threshold,
+            "fdr": fdr,
+            "periods": n,
+            "mostly_hot_periods": need,
+        },
     )
 
 
 # --- from a history ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Change:
@@ -370,12 +393,18 @@ class EmergingResult:
             idx = idx[np.argsort(-np.abs(last[idx] - before[idx]), kind="stable")]
             out.extend(
                 Change(
-                    unit_id=str(self.units.ids[i]), bcu=str(self.units.bcu[i] or ""), category=cat,
-                    last_count=float(last[i]), mean_before=float(before[i]),
-                    last_nearby=float(nearby[i, -1]), mean_nearby_before=float(nearby[i, :-1].mean()),
+                    unit_id=str(self.units.ids[i]),
+                    bcu=str(self.units.bcu[i] or ""),
+                    category=cat,
+                    last_count=float(last[i]),
+                    mean_before=float(before[i]),
+                    last_nearby=float(nearby[i, -1]),
+                    mean_nearby_before=float(nearby[i, :-1].mean()),
                     last_gi_z=float(cls.gi_z[i, -1]),
-                    trend_z=float(cls.trend_z[i]), trend_p=float(cls.trend_p[i]),
-                    x=float(self.units.x[i]), y=float(self.units.y[i]),
+                    trend_z=float(cls.trend_z[i]),
+                    trend_p=float(cls.trend_p[i]),
+                    x=float(self.units.x[i]),
+                    y=float(self.units.y[i]),
                 )
                 for i in idx
             )
@@ -385,19 +414,21 @@ class EmergingResult:
         """One row per unit; ``mean_count`` is the mean per period over the periods before the last. The
         parameters travel in the schema metadata (key ``safestreets``) for provenance."""
         cls = self.classification
-        table = pa.table({
-            "unit_id": pa.array([str(u) for u in self.units.ids], pa.string()),
-            "bcu": pa.array([str(b or "") for b in self.units.bcu], pa.string()),
-            "category": pa.array([str(c) for c in cls.category], pa.string()),
-            "hot_share": pa.array(cls.hot_share, pa.float64()),
-            "trend_z": pa.array(cls.trend_z, pa.float64()),
-            "trend_p": pa.array(cls.trend_p, pa.float64()),
-            "last_count": pa.array(self.counts[:, -1], pa.float64()),
-            "mean_count": pa.array(self.counts[:, :-1].mean(axis=1), pa.float64()),
-            "last_gi_z": pa.array(cls.gi_z[:, -1], pa.float64()),
-            "x": pa.array(np.asarray(self.units.x, dtype="float64"), pa.float64()),
-            "y": pa.array(np.asarray(self.units.y, dtype="float64"), pa.float64()),
-        })
+        table = pa.table(
+            {
+                "unit_id": pa.array([str(u) for u in self.units.ids], pa.string()),
+                "bcu": pa.array([str(b or "") for b in self.units.bcu], pa.string()),
+                "category": pa.array([str(c) for c in cls.category], pa.string()),
+                "hot_share": pa.array(cls.hot_share, pa.float64()),
+                "trend_z": pa.array(cls.trend_z, pa.float64()),
+                "trend_p": pa.array(cls.trend_p, pa.float64()),
+                "last_count": pa.array(self.counts[:, -1], pa.float64()),
+                "mean_count": pa.array(self.counts[:, :-1].mean(axis=1), pa.float64()),
+                "last_gi_z": pa.array(cls.gi_z[:, -1], pa.float64()),
+                "x": pa.array(np.asarray(self.units.x, dtype="float64"), pa.float64()),
+                "y": pa.array(np.asarray(self.units.y, dtype="float64"), pa.float64()),
+            }
+        )
         return table.replace_schema_metadata({"safestreets": json.dumps(self.params, default=str)})
 
 
@@ -473,9 +504,13 @@ def emerging_hotspots(
         "until": str(edges[-1]),
         "from": str(edges[0]),
         "measure": "harm" if harm else "count",
-        "neighbours": "weights given" if weights is not None else (
-            f"within {distance:g} m" if distance is not None else
-            ("queen contiguity" if units.grid is not None else "touching polygons")),
+        "neighbours": "weights given"
+        if weights is not None
+        else (
+            f"within {distance:g} m"
+            if distance is not None
+            else ("queen contiguity" if units.grid is not None else "touching polygons")
+        ),
         "units": units.describe(),
         "events_in_window": float(counts.sum()),
         "data_fingerprint": history.fingerprint,
@@ -483,4 +518,6 @@ def emerging_hotspots(
         "safestreets_version": __version__,
     }
     params["window"] = _window_label(edges)
-    return EmergingResult(classification=cls, units=units, edges=edges, counts=counts, weights=w, params=params)
+    return EmergingResult(
+        classification=cls, units=units, edges=edges, counts=counts, weights=w, params=params
+    )

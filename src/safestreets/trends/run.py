@@ -38,7 +38,11 @@ def forecast_inputs(
 
 
 def emerging_for_forecast(
-    con: duckdb.DuckDBPyConnection, provenance: dict[str, Any], until: datetime, *, periods: int = 12,
+    con: duckdb.DuckDBPyConnection,
+    provenance: dict[str, Any],
+    until: datetime,
+    *,
+    periods: int = 12,
     inputs: tuple[History, Units] | None = None,
 ) -> tuple[EmergingResult, Units]:
     """Classify the forecast's units over the ``periods`` weeks (timestamped data) or months before
