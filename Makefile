@@ -23,7 +23,6 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev
