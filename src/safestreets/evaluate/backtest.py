@@ -201,6 +201,21 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
     }
 
 
+# The columns each scored row of ``_evaluate`` carries into the metrics table.
+_ROW_METRICS = (
+    "scope",
+    "coverage",
+    "hit_rate",
+    "pai",
+    "pei",
+    "harm_captured",
+    "flagged_units",
+    "actual_total",
+    "predicted_total",
+    "deviance",
+)
+
+
 def _assemble(
     results: list[dict[str, Any]], units: Units, options: dict[str, Any], history: History
 ) -> BacktestResult:
@@ -212,16 +227,7 @@ def _assemble(
             "model",
             "horizon",
             "origin",
-            "scope",
-            "coverage",
-            "hit_rate",
-            "pai",
-            "pei",
-            "harm_captured",
-            "flagged_units",
-            "actual_total",
-            "predicted_total",
-            "deviance",
+            *_ROW_METRICS,
             "stability",
             "fit_seconds",
             "predict_seconds",
@@ -244,18 +250,7 @@ def _assemble(
             cols["model"].append(res["model"])
             cols["horizon"].append(res["horizon"])
             cols["origin"].append(res["origin"].astype("datetime64[s]").item())
-            for k in (
-                "scope",
-                "coverage",
-                "hit_rate",
-                "pai",
-                "pei",
-                "harm_captured",
-                "flagged_units",
-                "actual_total",
-                "predicted_total",
-                "deviance",
-            ):
+            for k in _ROW_METRICS:
                 cols[k].append(row[k])
             cols["stability"].append(stab.get(row["coverage"], np.nan) if row["scope"] == "city" else np.nan)
             cols["fit_seconds"].append(res["fit_seconds"])
