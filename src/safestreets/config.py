@@ -46,3 +46,31 @@ def resolve_workspace(path: str | Path | None = None) -> Workspace:
     """The workspace named by ``path``, the environment, or the default, as an absolute path."""
     chosen = path if path not in (None, "") else os.environ.get(ENV_VAR) or DEFAULT_WORKSPACE
     return Workspace(Path(chosen).expanduser().resolve())
+
+
+def check_timezone(name: str) -> str:
+    """An IANA time zone name (``Europe/London``), checked, or a ParameterError with a suggestion."""
+    import zoneinfo
+
+    from safestreets.errors import unknown
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise unknown("time zone", name, sorted(zoneinfo.available_timezones())) from None
+    return name
+
+
+def check_crs(crs: str) -> str:
+    """A projected CRS in metres (``EPSG:27700``), checked, or a ParameterError."""
+    import pyproj
+
+    from safestreets.errors import ParameterError
+
+    try:
+        parsed = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError:
+        raise ParameterError(f"unknown CRS {crs!r}: give an EPSG code such as EPSG:27700") from None
+    if not parsed.is_projected:
+        raise ParameterError(f"CRS {crs!r} is not projected: give one in metres, such as EPSG:27700")
+    return crs

@@ -43,7 +43,7 @@ def choose_source(con: duckdb.DuckDBPyConnection, *, need_timestamps: bool = Fal
         if not timed:
             raise SafestreetsError(
                 "a horizon shorter than a month needs timestamped events, and every source in the store is "
-                "month-only: load a force's own records (safestreets ingest --kind force-records) or use 1m"
+                "month-only: load a force's own timestamped records (safestreets ingest records.csv --mapping records.toml) or use 1m"
             )
         return timed[-1] if "force-records" in timed else timed[0]
     for s in SOURCE_PREFERENCE:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from safestreets.errors import InputError, SafestreetsError
 
 POOL = "*"
@@ -155,9 +157,11 @@ def read_resources(path: str | Path, shifts: tuple[Shift, ...] = DEFAULT_SHIFTS)
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
         if not row["bcu"]:
             raise InputError(path, "empty BCU (use * for a citywide pool)", row=i, column="bcu")
-        if row["shift"] not in names:
+        shift = next((n for n in names if n.lower() == row["shift"].lower()), None)
+        if shift is None:
             raise InputError(path, f"unknown shift; expected one of {', '.join(sorted(names))}", row=i,
                              column="shift", value=row["shift"])  # fmt: skip
+        row["shift"] = shift
         try:
             n = int(row["teams"])
         except ValueError:
@@ -172,3 +176,19 @@ def read_resources(path: str | Path, shifts: tuple[Shift, ...] = DEFAULT_SHIFTS)
     if not teams:
         raise InputError(path, "no rows: expected bcu,shift,teams")
     return Resources(teams)
+
+
+#: Command units covering less than this share of a forecast's area get no teams of their own: they are
+#: slivers of neighbouring units at the study area's edge.
+MIN_BCU_AREA_SHARE = 0.02
+
+
+def uniform_for_area(
+    bcu: np.ndarray, area_m2: np.ndarray, shifts: tuple[Shift, ...], teams: int
+) -> tuple[Resources, list[str]]:
+    """``teams`` per command unit and shift over the units that hold at least ``MIN_BCU_AREA_SHARE`` of
+    the area; returns the resources and the command units left without teams."""
+    total = float(np.sum(area_m2))
+    share = {str(b): float(np.sum(area_m2[bcu == b])) / total for b in set(bcu.tolist()) - {""}} if total else {}
+    kept = sorted(b for b, v in share.items() if v >= MIN_BCU_AREA_SHARE)
+    return Resources.uniform(kept, shifts, teams), sorted(set(share) - set(kept))

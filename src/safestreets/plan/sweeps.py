@@ -274,3 +274,24 @@ def _hot_cells(
         else:
             idx = mask.astype("int64")
     return (None if geom is None else geom[idx]), np.asarray(x, float)[idx], np.asarray(y, float)[idx]
+
+
+def sweeps_near_hot_spots(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
+    """Sweep places near lasting hot spots (persistent, intensifying, consecutive) where the history
+    allows the classification; near the latest forecast's riskiest cells otherwise (saying which)."""
+    from safestreets.errors import SafestreetsError
+    from safestreets.plan.run import read_surface
+    from safestreets.trends.run import LASTING, emerging_for_forecast
+
+    surface = read_surface(con)
+    try:
+        em, units = emerging_for_forecast(con, surface.provenance, surface.window[0])
+    except SafestreetsError as exc:
+        return [*suggest_sweeps(con, None, limit=limit).lines(), f"  note: lasting hot spots not classified ({exc})"]
+    lasting = np.isin(em.category, LASTING)
+    if not lasting.any():
+        return [*suggest_sweeps(con, None, limit=limit).lines(), "  note: no lasting hot spots: near the riskiest cells"]
+    return [
+        *suggest_sweeps(con, None, hot_cells=lasting, hot_units=units, limit=limit).lines(),
+        f"  hot spots: {int(lasting.sum())} persistent, intensifying or consecutive units, {em.window()}",
+    ]

@@ -19,9 +19,10 @@ DEFAULT_SETTINGS = {"crs": DEFAULT_CRS, "timezone": "Europe/London"}
 
 
 def open_store(
-    workspace: Workspace, *, create: bool = True, read_only: bool = False
+    workspace: Workspace, *, create: bool = True, read_only: bool = False, repair: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open (and, with ``create``, make) the workspace store, migrated to the current schema."""
+    """Open (and, with ``create``, make) the workspace store, migrated to the current schema.
+    ``repair`` opens a store whose settings are invalid, so that they can be set again."""
     if not workspace.db_path.exists():
         if not create:
             raise WorkspaceError(
@@ -36,11 +37,25 @@ def open_store(
         migrate(con)
         for key, value in DEFAULT_SETTINGS.items():
             con.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT DO NOTHING", [key, value])
-    con.execute(f"SET TimeZone = '{get_setting(con, 'timezone')}'")
+    timezone = get_setting(con, "timezone")
+    try:
+        con.execute(f"SET TimeZone = '{_sql(timezone)}'")
+    except duckdb.Error:
+        # A bad setting must not lock the user out: init can still repair it.
+        if not repair:
+            con.close()
+            raise WorkspaceError(
+                f"the workspace's time zone {timezone!r} is not valid: run 'safestreets init --timezone "
+                "Europe/London' (or the zone of your data) to repair it"
+            ) from None
     # Each file is its own transaction; checkpointing after every few files would dominate a bulk load.
     con.execute("SET checkpoint_threshold = '256MB'")
     con.execute("SET enable_progress_bar = false")  # ours are on stderr; DuckDB's would go to stdout
     return con
+
+
+def _sql(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:

@@ -30,6 +30,28 @@ class Status:
     forces: list[str]
     matrix: list[tuple[str, str, str, int]] = field(default_factory=list)  # force/source, month, type, rows
     unassigned: int = 0  # events with a location but no borough (only when areas are loaded)
+    gaps: list[tuple[str, str, str, int]] = field(default_factory=list)  # table/force/source, first, last, months
+
+
+def gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int]]:
+    """Runs of months with no rows between a force's first and last month, per table and source:
+    (what, first missing month, last missing month, months missing). A gap is not zero crime."""
+    found: list[tuple[str, str, str, int]] = []
+    for table, label in (("events", "force || ' ' || source"), ("stop_searches", "force || ' stop and search'")):
+        rows = con.execute(
+            f"""
+            WITH have AS (SELECT DISTINCT {label} AS what, month FROM {table}),
+            span AS (SELECT what, min(month) AS lo, max(month) AS hi FROM have GROUP BY 1),
+            every AS (SELECT what, unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) AS month FROM span),
+            missing AS (SELECT what, month::DATE AS month FROM every ANTI JOIN have USING (what, month)),
+            runs AS (SELECT what, month, date_diff('month', DATE '1970-01-01', month)
+                            - row_number() OVER (PARTITION BY what ORDER BY month) AS run FROM missing)
+            SELECT what, strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m'), count(*)
+            FROM runs GROUP BY what, run ORDER BY 1, 2
+            """
+        ).fetchall()
+        found += [(str(w), str(a), str(b), int(n)) for w, a, b, n in rows]
+    return found
 
 
 def _summary(con: duckdb.DuckDBPyConnection, table: str) -> TableSummary:
@@ -78,4 +100,69 @@ def status(con: duckdb.DuckDBPyConnection) -> Status:
         forces=forces,
         matrix=[(str(f), str(m), str(t), int(n)) for f, m, t, n in matrix],
         unassigned=unassigned,
+        gaps=gaps(con),
+    )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def filter_sql(
+    *,
+    months: list[str] | None = None,
+    force: str | None = None,
+    crime_types: list[str] | None = None,
+    source: str | None = None,
+) -> str | None:
+    """A WHERE clause for month, force, crime-type and source filters (values quoted; ``None`` when no
+    filter)."""
+    where = []
+    if source:
+        where.append(f"source = {_quote(source)}")
+    if months:
+        where.append(f"strftime(month, '%Y-%m') IN ({', '.join(_quote(m) for m in months)})")
+    if force:
+        where.append(f"force = {_quote(force)}")
+    if crime_types:
+        where.append(f"crime_type IN ({', '.join(_quote(t) for t in crime_types)})")
+    return " AND ".join(where) or None
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str, where: str | None = None) -> int:
+    row = fetch_one(con, f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else ""))
+    return int(row[0]) if row else 0
+
+
+def batch_area_counts(con: duckdb.DuckDBPyConnection, batch_id: int | None) -> dict[str, int]:
+    """Areas per kind that one load added."""
+    rows = con.execute("SELECT kind, count(*) FROM areas WHERE batch_id = ? GROUP BY 1 ORDER BY 1", [batch_id])
+    return {str(k): int(n) for k, n in rows.fetchall()}
+
+
+def area_kinds(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Per area kind: how many, how many with a boundary and a parent, and their population."""
+    rows = con.execute(
+        "SELECT kind, count(*), count(geometry), count(parent), sum(population) FROM areas GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return [
+        {"kind": k, "areas": int(n), "with_boundary": int(g), "with_parent": int(p),
+         "population": None if pop is None else float(pop)}
+        for k, n, g, p, pop in rows
+    ]  # fmt: skip
+
+
+def area_outline(con: duckdb.DuckDBPyConnection, code: str) -> object | None:
+    """A loaded area's boundary in lon/lat (shapely), or None when no area has that code."""
+    import numpy as np
+    import shapely
+
+    from safestreets.geo.project import crs_to_lonlat
+
+    row = fetch_one(con, "SELECT geometry FROM areas WHERE code = ? AND geometry IS NOT NULL LIMIT 1", [code])
+    if row is None:
+        return None
+    crs = get_setting(con, "crs")
+    return shapely.transform(
+        shapely.from_wkb(row[0]), lambda xy: np.column_stack(crs_to_lonlat(xy[:, 0], xy[:, 1], crs))
     )

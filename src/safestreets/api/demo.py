@@ -1,0 +1,138 @@
+"""The main job end to end on the built-in synthetic city, as ``make demo`` runs it, through the same
+:class:`~safestreets.api.workspace.Workspace` methods as the CLI (so the demo and the CLI cannot drift).
+
+Generate the city, load its boundaries and places, ingest its police.uk files and its timestamped force
+records, export the events for GIS, forecast next month's violence (model chosen by backtest), plan a
+week of hot spot patrols, and write the tactical assessment (HTML and PDF).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from safestreets.api.workspace import Workspace
+
+#: ``stage(label, total)`` opens a progress display for one stage and returns a context manager
+#: yielding ``update(what, done, total)``; the CLI passes Rich bars, a notebook may pass nothing.
+Stage = Callable[[str, int | None], AbstractContextManager[Callable[[str, int, int], None]]]
+
+
+@dataclass
+class DemoResult:
+    workspace: Workspace
+    lines: list[str]
+
+
+def _quiet(_label: str, _total: int | None) -> AbstractContextManager[Callable[[str, int, int], None]]:
+    return nullcontext(lambda _what, _done, _total: None)
+
+
+def run_demo(
+    path: str | Path,
+    *,
+    n_events: int = 60_000,
+    months: int = 24,
+    seed: int = 7,
+    stage: Stage | None = None,
+) -> DemoResult:
+    """Run the demo into the workspace at ``path`` (made if missing); safe to run again."""
+    from safestreets.forecast import MODELS
+    from safestreets.synthetic import CityConfig, generate_city
+
+    stage = stage or _quiet
+    started = time.perf_counter()
+    ws = Workspace(path, create=True)
+    city = ws.root / "synthetic-city"
+    manifest = generate_city(city, CityConfig(seed=seed, n_events=n_events, months=months))
+    try:
+        load_city_areas_and_places(ws, city)
+        with stage("ingest", None) as update:
+            ws.ingest(city / "police_uk", progress=update)
+        for records in sorted((city / "force_records").glob("*-records.csv")):
+            ws.ingest(
+                records, mapping=records.with_name(records.name.replace("-records.csv", "-mapping.toml"))
+            )
+        gpkg = ws.export(ws.outputs / "events.gpkg", source="police.uk")
+        parquet = ws.export(ws.outputs / "events.parquet")
+        s = ws.status().status
+
+        auto_origins = 4
+        with stage("choosing model", len(MODELS) * auto_origins) as update:
+            done = [0]
+
+            def step(what: str) -> None:
+                done[0] += 1
+                update(what, done[0], len(MODELS) * auto_origins)
+
+            fc = ws.forecast(target="violence", horizon="1m", model="auto", auto_origins=auto_origins,
+                             progress=step)  # fmt: skip
+        from safestreets.api.forecasting import coverage_chart
+
+        chart = coverage_chart(fc, ws.outputs / "backtest-violence-coverage.png",
+                               title="Violence: share of next month's crime captured (last 4 months)")  # fmt: skip
+        plan = ws.plan(teams=2, seed=7)
+        with stage("briefing", 6) as update:
+            done = [0]
+
+            def brief_step(what: str) -> None:
+                done[0] += 1
+                update(what, done[0], 6)
+
+            brief = ws.brief(week=plan.week_start, plan_id=plan.plan_id, progress=brief_step)
+        root = ws.root
+        ev = s.tables["events"]
+        meta = fc.surface.meta
+        p = plan.run.plan
+        lines = [
+            f"synthetic city: {', '.join(manifest.forces)}, {len(manifest.months)} months "
+            f"({manifest.months[0]}..{manifest.months[-1]}), seed {seed}",
+            f"store: {ws.paths.db_path}",
+            f"  events {ev.rows:,} ({ev.no_location:,} without location), "
+            f"stop and search {s.tables['stop_searches'].rows:,}, outcomes {s.tables['outcomes'].rows:,}",
+            "  areas " + ", ".join(f"{k} {v:,}" for k, v in s.areas.items())
+            + "; places " + ", ".join(f"{k} {v:,}" for k, v in s.places.items()),
+            f"outputs: {ws.paths.outputs}",
+            f"  {_rel(gpkg.path, root)} ({gpkg.rows:,} police.uk events for QGIS), {_rel(parquet.path, root)}",
+            f"forecast: violence for {meta['window'][0][:7]} on {len(fc.surface.units):,} grid cells of 250 m, "
+            f"model {fc.model}",
+            f"  why: {fc.reason}",
+            f"  top cell per BCU: {_top_cells(fc)}",
+            "  " + ", ".join(_rel(f, root) for f in [*fc.files, chart]),
+            f"plan: week of {plan.week_start}, {len(p.teams)} team-shifts over {len(plan.by_bcu())} BCUs, "
+            f"{int(p.visits.sum())} visits a day; expected harm prevented {p.objective:,.0f} a week "
+            f"(gap {p.gap:.2%}, {p.solver})",
+            "  " + ", ".join(_rel(f, root) for f in plan.files if f.suffix in (".csv", ".geojson", ".pdf")),
+            f"briefing: {_rel(brief.html, root)}" + (f", {_rel(brief.pdf, root)}" if brief.pdf else ""),
+            f"done in {time.perf_counter() - started:.1f} s",
+        ]  # fmt: skip
+    finally:
+        ws.close()
+    return DemoResult(ws, lines)
+
+
+def load_city_areas_and_places(ws: Workspace, city: Path) -> None:
+    """Load a synthetic city's boroughs, LSOAs, borough-to-BCU lookup and places."""
+    boundaries = city / "boundaries"
+    for name in ("boroughs.geojson", "lsoa.geojson", "borough_to_bcu.csv"):
+        ws.load_areas(boundaries / name)
+    for path in sorted((city / "places").glob("*.csv")):
+        ws.load_places(path)
+
+
+def _top_cells(fc: object) -> str:
+    from safestreets.forecast.surface import top_per_group
+
+    s = fc.surface  # type: ignore[attr-defined]
+    tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
+    return ", ".join(f"{bcu} {s.units.ids[idx[0]]}" for bcu, idx in tops.items())
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,162 @@
+"""Deployment jobs of the API: patrol plans, transport hubs and sweeps, emerging hot spots, the briefing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from safestreets.api.results import BriefResult, HotspotsResult, HubsResult, PlanResult
+from safestreets.errors import ParameterError, unknown
+from safestreets.store import get_setting
+
+SOLVERS = ("auto", "milp", "heuristic")
+
+
+def parse_date(value: str | date | None, what: str) -> date | None:
+    """A date as typed (``2025-01-06``) or given."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(f"{what} must be a date like 2025-01-06, not {value!r}") from None
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    outputs: Path,
+    *,
+    resources: str | Path | None = None,
+    teams: int = 2,
+    week: str | date | None = None,
+    forecast_run: int | None = None,
+    solver: str = "auto",
+    visit_minutes: float = 15.0,
+    min_gap: float = 120.0,
+    patrol_radius: float = 600.0,
+    min_bcu_share: float = 0.0,
+    cap_share: float = 0.25,
+    cap_weeks: int = 4,
+    effect: float = 0.5,
+    decay: float = 0.8,
+    gap: float = 0.005,
+    time_limit: float = 60.0,
+    cards: bool = True,
+    seed: int | None = None,
+) -> PlanResult:
+    """Plan a week of hot spot patrols from a stored forecast; store, export and (optionally) print cards."""
+    from safestreets.plan.cards import write_cards
+    from safestreets.plan.resources import Rules, read_resources, uniform_for_area
+    from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+
+    if solver.lower() not in SOLVERS:
+        raise unknown("solver", solver, SOLVERS)
+    rules = Rules(visit_minutes=visit_minutes, min_gap_minutes=min_gap, patrol_radius_m=patrol_radius,
+                  min_bcu_share=min_bcu_share, cap_share=cap_share, cap_weeks=cap_weeks, effect=effect,
+                  decay=decay)  # fmt: skip
+    notes: list[str] = []
+    if resources is not None:
+        res = read_resources(resources, rules.shifts)
+    else:
+        surface = read_surface(con, forecast_run)
+        res, skipped = uniform_for_area(surface.bcu, surface.area_m2, rules.shifts, teams)
+        if skipped:
+            notes.append(f"no teams for {', '.join(skipped)} (under 2% of the forecast's area)")
+    run = run_plan(con, res, rules, forecast_run=forecast_run, week=parse_date(week, "week"),
+                   solver=solver.lower(), target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
+    files = export_plan(run, outputs, crs_of(con))
+    if cards:
+        files += write_cards(run, outputs)
+    return PlanResult(run, files, notes + list(run.notes))
+
+
+def hubs(
+    con: duckdb.DuckDBPyConnection,
+    outputs: Path,
+    *,
+    budget: int = 5,
+    catchment: float = 400.0,
+    kinds: str | tuple[str, ...] = "station",
+    sweeps: int = 5,
+    incident: str | None = None,
+    when: str | None = None,
+    out: Path | None = None,
+) -> HubsResult:
+    """Rank hubs for knife arches and drug dogs, suggest weapons sweeps, and support the response to a
+    serious incident (never an authorisation)."""
+    import pyarrow.csv as pacsv
+
+    from safestreets.plan.hubs import rank_hubs
+    from safestreets.plan.incident import incident_context, parse_place
+    from safestreets.plan.sweeps import sweeps_near_hot_spots
+
+    if incident is not None and when is None:
+        raise ParameterError("--incident needs --when (the incident's local time)")
+    names = (
+        tuple(k.strip() for k in kinds.split(",") if k.strip()) if isinstance(kinds, str) else tuple(kinds)
+    )
+    ranking = rank_hubs(con, None, kinds=names, catchment_m=catchment, budget=budget)
+    lines = ranking.lines()
+    if sweeps:
+        lines += ["", *sweeps_near_hot_spots(con, sweeps)]
+    if incident is not None:
+        where = parse_place(incident, con)
+        lines += ["", *incident_context(con, None, when=when, **where).lines()]
+    path = out or outputs / "hub-deployments.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(ranking.deployments, path)
+    return HubsResult(ranking, lines, path)
+
+
+def hotspots(
+    con: duckdb.DuckDBPyConnection,
+    outputs: Path,
+    *,
+    forecast_run: int | None = None,
+    periods: int = 12,
+    top: int = 15,
+    out: list[Path] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> HotspotsResult:
+    """Emerging, persistent and diminishing hot spots on a stored forecast's units: what changed."""
+    from safestreets.plan.run import read_surface
+    from safestreets.trends.charts import emerging_map
+    from safestreets.trends.run import emerging_for_forecast, export_emerging
+
+    if periods < 3:
+        raise ParameterError(f"periods must be at least 3, not {periods}")
+    surface = read_surface(con, forecast_run)
+    if progress:
+        progress("classifying")
+    em, units = emerging_for_forecast(con, surface.provenance, surface.window[0], periods=periods)
+    stem = f"hotspots-{em.window().replace(' ', '')}-run{surface.run_id}"
+    paths = out or [outputs / f"{stem}.gpkg", outputs / f"{stem}.geojson"]
+    crs = get_setting(con, "crs")
+    files = [export_emerging(em, units, p, crs=crs) for p in paths]
+    if not out:
+        files.append(emerging_map(em, units, outputs / f"{stem}.png"))
+    return HotspotsResult(em, units, files, list(em.changes(limit=top)) if top else [])
+
+
+def brief(
+    con: duckdb.DuckDBPyConnection,
+    outputs: Path,
+    *,
+    week: str | date | None = None,
+    forecast_run: int | None = None,
+    plan_id: int | None = None,
+    hubs_budget: int = 5,
+    pdf: bool = True,
+    out_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BriefResult:
+    """Write the weekly tactical assessment (HTML and, by default, PDF) from the store."""
+    from safestreets.report.brief import write_brief
+
+    result: Any = write_brief(con, out_dir or outputs, week=parse_date(week, "week"), forecast_run=forecast_run,
+                              plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=progress)  # fmt: skip
+    return BriefResult(result.html, result.pdf, list(result.context["summary"]), result.context)

@@ -1,0 +1,189 @@
+"""Forecasting jobs of the API: a stored, exported risk surface; a rolling-origin backtest.
+
+Output names carry what tells two runs apart (target, units, model, window and run id), so a second
+forecast never silently replaces the first one's files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from safestreets.api.results import BacktestReport, ForecastResult
+from safestreets.errors import ParameterError, unknown
+
+Step = Callable[[str], None]
+
+UNITS_HELP = "grid, or a loaded areas kind: lsoa, ward, borough"
+
+
+def model_names() -> tuple[str, ...]:
+    from safestreets.forecast import MODELS
+
+    return tuple(MODELS)
+
+
+def check_model(name: str, *, allow_auto: bool = True) -> str:
+    """A model name as typed (any case) to its registry name, or a ParameterError with a suggestion."""
+    names = (("auto",) if allow_auto else ()) + model_names()
+    lowered = name.strip().lower()
+    if lowered not in names:
+        raise unknown("model", name, names)
+    return lowered
+
+
+def slug(text: str) -> str:
+    return text.replace(",", "+").replace(" ", "_").replace("/", "-")
+
+
+def surface_stem(meta: dict[str, Any], run_id: int, model: str) -> str:
+    """``forecast-<target>-<units>-<model>-<window start>-run<id>``: one name per stored run."""
+    units = meta.get("units", {})
+    kind = str(units.get("kind", "units"))
+    if kind == "grid" and units.get("cell_size_m"):
+        kind = f"grid{float(units['cell_size_m']):g}m"
+    target = slug(meta["data"]["target"]["name"])
+    return f"forecast-{target}-{kind}-{model}-{meta['window'][0][:10]}-run{run_id}"
+
+
+def forecast(
+    con: duckdb.DuckDBPyConnection,
+    outputs: Path,
+    *,
+    target: str = "violence",
+    horizon: str = "1m",
+    model: str = "auto",
+    units: str = "grid",
+    cell_size: float = 250.0,
+    study_area: str = "auto",
+    rank_by: str = "harm",
+    harm_scheme: str = "cchi",
+    harm_table: str | Path | None = None,
+    source: str | None = None,
+    force: str | None = None,
+    until: str | None = None,
+    include_police_found: bool = False,
+    out: list[Path] | None = None,
+    jobs: int = 2,
+    auto_origins: int = 6,
+    progress: Step | None = None,
+) -> ForecastResult:
+    """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson)."""
+    from safestreets.forecast.run import run_forecast
+    from safestreets.forecast.store import export_surface
+
+    chosen = check_model(model)
+    run = run_forecast(
+        con,
+        target=target,
+        horizon=horizon,
+        model=chosen,
+        units_kind=units,
+        cell_size=cell_size,
+        study=study_area,
+        rank_by=rank_by.lower(),
+        harm_scheme=harm_scheme.lower(),
+        harm_table=str(harm_table) if harm_table else None,
+        source=source,
+        force=force,
+        until=until,
+        include_police_found=include_police_found,
+        n_jobs=jobs,
+        auto_origins=auto_origins,
+        progress=progress,
+    )
+    assert run.run_id is not None
+    stem = surface_stem(run.surface.meta, run.run_id, run.model)
+    paths = out or [outputs / f"{stem}.gpkg", outputs / f"{stem}.geojson"]
+    files = [export_surface(con, run.run_id, p) for p in paths]
+    notes = []
+    if run.surface.meta.get("data", {}).get("target", {}).get("police_found"):
+        from safestreets.forecast.targets import POLICE_FOUND_LABEL
+
+        notes.append(POLICE_FOUND_LABEL)
+    return ForecastResult(run, files, notes)
+
+
+def coverage_chart(result: ForecastResult, out: Path, *, title: str) -> Path:
+    """The coverage curves of the backtest ``auto`` ran to choose the model."""
+    from safestreets.evaluate.charts import coverage_chart as chart
+
+    if result.run.choice is None:
+        raise ParameterError("only a forecast with --model auto has a backtest to chart")
+    return chart(result.run.choice.result.curves, out, title=title)
+
+
+def parse_coverages(text: str) -> list[float]:
+    try:
+        covs = [float(c) / 100 for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise ParameterError(f"bad coverages {text!r}: use percentages such as 1,5,10") from None
+    if not covs or any(not 0 < c <= 1 for c in covs):
+        raise ParameterError(f"bad coverages {text!r}: percentages between 0 and 100, such as 1,5,10")
+    return covs
+
+
+def backtest(
+    con: duckdb.DuckDBPyConnection,
+    outputs: Path,
+    *,
+    models: str = "all",
+    origins: int = 12,
+    horizon: str = "1m",
+    target: str = "violence",
+    units: str = "grid",
+    cell_size: float = 250.0,
+    study_area: str = "auto",
+    coverages: str = "1,5,10",
+    rank_by: str = "count",
+    source: str | None = None,
+    force: str | None = None,
+    include_police_found: bool = False,
+    out_dir: Path | None = None,
+    jobs: int = 2,
+    progress: Callable[[str], None] | None = None,
+) -> BacktestReport:
+    """Rolling-origin backtest of models on the store's data; tables, chart and provenance written."""
+    from safestreets.evaluate.backtest import backtest as run_backtest
+    from safestreets.evaluate.backtest import summarise
+    from safestreets.evaluate.outputs import write_backtest
+    from safestreets.forecast import make_model
+    from safestreets.forecast.data import load_history, load_units
+    from safestreets.forecast.history import Horizon
+    from safestreets.forecast.targets import parse_target
+
+    if origins < 1:
+        raise ParameterError(f"origins must be at least 1, not {origins}")
+    names = (
+        list(model_names())
+        if models.strip().lower() == "all"
+        else [check_model(m, allow_auto=False) for m in models.split(",") if m.strip()]
+    )
+    if not names:
+        raise ParameterError("no models named: give 'all' or names such as naive,kde")
+    hs = [Horizon.parse(h.strip()) for h in horizon.split(",") if h.strip()]
+    covs = parse_coverages(coverages)
+    tgt = parse_target(target, allow_police_found=include_police_found)
+    history = load_history(
+        con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
+    )
+    grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
+    result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
+                          coverages=covs, rank_by=rank_by.lower(), n_jobs=jobs, progress=progress)  # fmt: skip
+    summary = summarise(result.metrics)
+    folder = out_dir or outputs / f"backtest-{slug(tgt.name)}-{grid.kind}"
+    files = write_backtest(
+        result,
+        summary,
+        folder,
+        title=f"{tgt.name}: share of next-period crime captured ({len(grid):,} {grid.kind} units)",
+        extra={
+            "models": {n: make_model(n).get_params(deep=False) for n in names},
+            "origins": origins,
+            "horizons": [str(h) for h in hs],
+        },
+    )
+    return BacktestReport(result, summary, tgt.label, folder, files)

@@ -1,0 +1,255 @@
+"""The one object of the Python API: a workspace, with a method per job.
+
+The CLI builds one and calls one method per command; the web app does the same per request; a notebook
+uses it directly::
+
+    from safestreets import Workspace
+
+    ws = Workspace.init("my-workspace")
+    ws.ingest("data/police_uk/city_of_london", months="2023-01:2023-06")
+    ws.forecast(target="violence", horizon="1m").to_pandas()
+
+Arguments take the forms users type (``"2023-01:2023-06"``, ``"1m"``, ``"violence"``); results are typed
+objects (:mod:`safestreets.api.results`) with ``to_arrow()``, ``to_pandas()`` and ``to_geopandas()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+
+from safestreets import config
+from safestreets.api import data, deploy, forecasting
+from safestreets.api.results import (
+    BacktestReport,
+    BriefResult,
+    ExportResult,
+    ForecastResult,
+    HotspotsResult,
+    HubsResult,
+    IngestReport,
+    Listing,
+    LoadReport,
+    PlanResult,
+    StatusReport,
+)
+from safestreets.errors import WorkspaceError
+from safestreets.store import get_setting, open_store, set_setting
+
+Progress = Callable[[str, int, int], None]
+Step = Callable[[str], None]
+
+
+class Workspace:
+    """A workspace folder: its DuckDB store, its settings and its outputs.
+
+    ``Workspace(path)`` opens an existing workspace (``path`` defaults to ``SAFESTREETS_WORKSPACE``, then
+    ``./safestreets-workspace``); ``create=True`` or :meth:`init` makes one. The store connection opens
+    on first use and closes with :meth:`close` or at the end of a ``with`` block.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = False) -> None:
+        self.paths = config.resolve_workspace(path)
+        if not self.paths.db_path.exists() and not create:
+            raise WorkspaceError(
+                f"no workspace at {self.paths.root}: run 'safestreets init' there, or name one with "
+                f"--workspace (or {config.ENV_VAR})"
+            )
+        self._create = create
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path | None = None,
+        *,
+        crs: str = config.DEFAULT_CRS,
+        timezone: str = "Europe/London",
+    ) -> Workspace:
+        """Create a workspace (or repair the settings of an existing one): CRS in metres, time zone."""
+        config.check_crs(crs)
+        config.check_timezone(timezone)
+        ws = cls(path, create=True)
+        con = open_store(ws.paths, create=True, repair=True)
+        try:
+            loaded = con.execute("SELECT count(*) FROM batches").fetchall()[0][0]
+            if loaded and crs != get_setting(con, "crs"):
+                raise WorkspaceError(
+                    f"the store already holds data in {get_setting(con, 'crs')}: start a new workspace to use {crs}"
+                )
+            set_setting(con, "crs", crs)
+            set_setting(con, "timezone", timezone)
+        finally:
+            con.close()
+        return ws
+
+    # --- the store ---------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self.paths.root
+
+    @property
+    def outputs(self) -> Path:
+        self.paths.outputs.mkdir(parents=True, exist_ok=True)
+        return self.paths.outputs
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The store connection (opened, and migrated, on first use)."""
+        if self._con is None:
+            self._con = open_store(self.paths, create=self._create)
+        return self._con
+
+    @property
+    def crs(self) -> str:
+        return get_setting(self.con, "crs")
+
+    @property
+    def timezone(self) -> str:
+        return get_setting(self.con, "timezone")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    # --- data --------------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        kind: str | None = None,
+        mapping: str | Path | None = None,
+        forces: Iterable[str] | None = None,
+        months: str | None = None,
+        skip_bad_rows: bool = False,
+        assume_force: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Load police.uk files (a file, a folder, the bulk archive zip) or a force's records
+        (``mapping``); each file all or nothing, re-runs add nothing twice."""
+        return data.ingest(self.con, path, kind=kind, mapping=mapping, forces=forces, months=months,
+                           skip_bad_rows=skip_bad_rows, assume_force=assume_force, progress=progress)  # fmt: skip
+
+    def fetch_crimes(self, *, area: str, months: str, force: str, base_url: str | None = None,
+                     max_attempts: int = 6, progress: Progress | None = None) -> IngestReport:  # fmt: skip
+        """Street-level crimes for an area from the data.police.uk API, through the files' validation."""
+        return data.fetch_crimes(self.con, area=area, months=months, force=force, base_url=base_url,
+                                 max_attempts=max_attempts, progress=progress)  # fmt: skip
+
+    def fetch_stops(self, *, months: str, force: str, base_url: str | None = None, max_attempts: int = 6,
+                    progress: Progress | None = None) -> IngestReport:  # fmt: skip
+        """A force's stop and search records from the data.police.uk API."""
+        return data.fetch_stops(self.con, months=months, force=force, base_url=base_url,
+                                max_attempts=max_attempts, progress=progress)  # fmt: skip
+
+    def fetch_neighbourhoods(self, *, force: str, base_url: str | None = None, max_attempts: int = 6,
+                             progress: Progress | None = None) -> LoadReport:  # fmt: skip
+        """A force's neighbourhood boundaries from the API, loaded as areas of kind ``neighbourhood``."""
+        return data.fetch_neighbourhood_boundaries(self.con, force=force, base_url=base_url,
+                                                   max_attempts=max_attempts, progress=progress)  # fmt: skip
+
+    def load_areas(self, path: str | Path, *, kind: str | None = None, code_field: str | None = None,
+                   name_field: str | None = None, parent_field: str | None = None,
+                   population_field: str | None = None, layer: str | None = None) -> LoadReport:  # fmt: skip
+        """Load boundaries (LSOAs, wards, boroughs) or a borough -> BCU lookup CSV."""
+        return data.load_areas(self.con, path, kind=kind, code_field=code_field, name_field=name_field,
+                               parent_field=parent_field, population_field=population_field, layer=layer)  # fmt: skip
+
+    def load_places(
+        self, path: str | Path, *, kind: str | None = None, name_field: str | None = None
+    ) -> LoadReport:
+        """Load places such as stations, night-time economy venues, open spaces."""
+        return data.load_places(self.con, path, kind=kind, name_field=name_field)
+
+    def areas(self) -> Listing:
+        """Area kinds in the store with their counts."""
+        return data.area_kinds(self.con)
+
+    def status(self) -> StatusReport:
+        """What the store holds: tables, months, forces, gaps, areas, places, rejected rows."""
+        return data.status(self.con, self.paths.db_path)
+
+    def export(self, out: str | Path, *, table: str = "events", fmt: str | None = None, months: str | None = None,
+               force: str | None = None, types: Iterable[str] | None = None,
+               source: str | None = None) -> ExportResult:  # fmt: skip
+        """Write a table for GIS or analysis (.csv, .parquet, .geojson, .gpkg) with provenance."""
+        return data.export(self.con, out, table=table, fmt=fmt, months=months, force=force, types=types,
+                           source=source)  # fmt: skip
+
+    # --- forecasting -------------------------------------------------------------------------------
+
+    def forecast(self, *, target: str = "violence", horizon: str = "1m", model: str = "auto", units: str = "grid",
+                 cell_size: float = 250.0, study_area: str = "auto", rank_by: str = "harm",
+                 harm_scheme: str = "cchi", harm_table: str | Path | None = None, source: str | None = None,
+                 force: str | None = None, until: str | None = None, include_police_found: bool = False,
+                 out: list[Path] | None = None, jobs: int = 2, auto_origins: int = 6,
+                 progress: Step | None = None) -> ForecastResult:  # fmt: skip
+        """Forecast where harm will concentrate next: a stored risk surface, written as GIS files."""
+        return forecasting.forecast(
+            self.con, self.outputs, target=target, horizon=horizon, model=model, units=units,
+            cell_size=cell_size, study_area=study_area, rank_by=rank_by, harm_scheme=harm_scheme,
+            harm_table=harm_table, source=source, force=force, until=until,
+            include_police_found=include_police_found, out=out, jobs=jobs, auto_origins=auto_origins,
+            progress=progress,
+        )  # fmt: skip
+
+    def backtest(self, *, models: str = "all", origins: int = 12, horizon: str = "1m", target: str = "violence",
+                 units: str = "grid", cell_size: float = 250.0, study_area: str = "auto", coverages: str = "1,5,10",
+                 rank_by: str = "count", source: str | None = None, force: str | None = None,
+                 include_police_found: bool = False, out_dir: Path | None = None, jobs: int = 2,
+                 progress: Step | None = None) -> BacktestReport:  # fmt: skip
+        """Rolling-origin backtest: hit rate, PAI, PEI, harm captured and stability per model."""
+        return forecasting.backtest(
+            self.con, self.outputs, models=models, origins=origins, horizon=horizon, target=target,
+            units=units, cell_size=cell_size, study_area=study_area, coverages=coverages, rank_by=rank_by,
+            source=source, force=force, include_police_found=include_police_found, out_dir=out_dir,
+            jobs=jobs, progress=progress,
+        )  # fmt: skip
+
+    # --- deployment --------------------------------------------------------------------------------
+
+    def plan(self, *, resources: str | Path | None = None, teams: int = 2, week: str | date | None = None,
+             forecast_run: int | None = None, solver: str = "auto", cards: bool = True, seed: int | None = None,
+             **rules: Any) -> PlanResult:  # fmt: skip
+        """A week of hot spot patrols from a stored forecast. ``rules``: visit_minutes, min_gap,
+        patrol_radius, min_bcu_share, cap_share, cap_weeks, effect, decay, gap, time_limit."""
+        return deploy.plan(self.con, self.outputs, resources=resources, teams=teams, week=week,
+                           forecast_run=forecast_run, solver=solver, cards=cards, seed=seed, **rules)  # fmt: skip
+
+    def hubs(self, *, budget: int = 5, catchment: float = 400.0, kinds: str = "station", sweeps: int = 5,
+             incident: str | None = None, when: str | None = None, out: Path | None = None) -> HubsResult:  # fmt: skip
+        """Knife arches and drug dogs at hubs, weapons sweeps, and support after a serious incident."""
+        return deploy.hubs(self.con, self.outputs, budget=budget, catchment=catchment, kinds=kinds, sweeps=sweeps,
+                           incident=incident, when=when, out=out)  # fmt: skip
+
+    def hotspots(self, *, forecast_run: int | None = None, periods: int = 12, top: int = 15,
+                 out: list[Path] | None = None, progress: Step | None = None) -> HotspotsResult:  # fmt: skip
+        """Emerging, persistent and diminishing hot spots on a stored forecast's units."""
+        return deploy.hotspots(self.con, self.outputs, forecast_run=forecast_run, periods=periods, top=top,
+                               out=out, progress=progress)  # fmt: skip
+
+    def brief(self, *, week: str | date | None = None, forecast_run: int | None = None, plan_id: int | None = None,
+              hubs_budget: int = 5, pdf: bool = True, out_dir: Path | None = None,
+              progress: Step | None = None) -> BriefResult:  # fmt: skip
+        """The weekly tactical assessment (HTML and PDF) from what the store holds."""
+        return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
+                            hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress)  # fmt: skip

@@ -1,0 +1,112 @@
+"""The ``safestreets`` command: one verb, one call into the Python API (:mod:`safestreets.api`).
+
+Errors are mapped here, in one place, for every command: a :class:`~safestreets.errors.SafestreetsError`
+prints one line and exits 1; a usage error (unknown option, bad choice) exits 2 with Typer's message; any
+other exception is a bug and exits 3 with a short hint (set SAFESTREETS_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from typing import Annotated
+
+import typer
+
+from safestreets import __version__
+from safestreets.cli import data, deploy, forecasting
+from safestreets.cli.common import WorkspaceOpt, out
+from safestreets.errors import SafestreetsError
+
+app = typer.Typer(
+    name="safestreets",
+    help="Crime data for violence reduction: ingest, forecast, plan, account, evaluate, brief.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"safestreets {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = {"workspace": workspace}
+
+
+app.command()(data.init)
+app.command()(data.status)
+app.command()(data.ingest)
+app.add_typer(data.fetch_app, name="fetch")
+app.add_typer(data.areas_app, name="areas")
+app.add_typer(data.places_app, name="places")
+app.command()(data.export)
+app.command()(forecasting.forecast)
+app.command()(forecasting.backtest)
+app.command()(deploy.plan)
+app.command()(deploy.hubs)
+app.command()(deploy.hotspots)
+app.command()(deploy.brief)
+app.command()(deploy.demo)
+
+EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+
+_CHOICE = re.compile(r"'([^']*)' is not one of (.+?)\.?$")
+
+
+def _suggest(message: str) -> str:
+    """Typer's bad-choice message, with a "did you mean" where a choice is close to what was typed."""
+    m = _CHOICE.search(message)
+    if m is None:
+        return ""
+    choices = re.findall(r"'([^']*)'", m.group(2))
+    close = difflib.get_close_matches(m.group(1).lower(), choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def main() -> None:
+    """Entry point: every error becomes one line on stderr and an exit code."""
+    debug = bool(os.environ.get("SAFESTREETS_DEBUG"))
+    try:
+        app(standalone_mode=False)
+    except SafestreetsError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(EXIT_USER)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("interrupted: the file being loaded was rolled back; earlier files stay loaded\n")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: Typer's own message
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"error: {exc.format_message()}\n")
+        hint = _suggest(exc.format_message())
+        if hint:
+            sys.stderr.write(f"{hint}\n")
+        sys.exit(exc.exit_code if exc.exit_code not in (0, 1) else EXIT_USAGE)
+    except Exception as exc:
+        if debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__}: {first} (a bug, not your input: run again with "
+            "SAFESTREETS_DEBUG=1 for the details to report)\n"
+        )
+        sys.exit(EXIT_INTERNAL)

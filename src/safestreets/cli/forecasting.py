@@ -1,0 +1,177 @@
+"""Forecasting commands: forecast and backtest. Each parses, calls the API once, renders."""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from safestreets.api import BacktestReport, ForecastResult
+from safestreets.cli.common import Fmt, FormatOpt, WorkspaceOpt, emit, open_workspace, out, steps, written
+from safestreets.forecast import MODELS
+
+#: ``auto`` (chosen by backtest) and every registered model; Typer lists them and matches any case.
+Model = Enum("Model", {name: name for name in ("auto", *MODELS)}, type=str)  # type: ignore[misc]
+
+
+class RankBy(StrEnum):
+    harm = "harm"
+    count = "count"
+
+
+class HarmScheme(StrEnum):
+    cchi = "cchi"
+    ons = "ons"
+
+
+class Source(StrEnum):
+    police_uk = "police.uk"
+    police_uk_api = "police.uk-api"
+    force_records = "force-records"
+
+
+TargetOpt = Annotated[str, typer.Option(help="violence, robbery, burglary, street, public, or police.uk types "
+                                        "comma-separated (names or slugs, any case).")]  # fmt: skip
+UnitsOpt = Annotated[str, typer.Option("--units", help="grid, or a loaded areas kind: lsoa, ward, borough.")]
+CellOpt = Annotated[float, typer.Option("--cell-size", min=25, help="Grid cell size in metres.")]
+StudyOpt = Annotated[str, typer.Option("--study-area", help="auto (loaded boroughs), hull (of the events), an "
+                                       "areas kind, or kind:code,code.")]  # fmt: skip
+SourceOpt = Annotated[Source | None, typer.Option(case_sensitive=False, help="Event source (default: the "
+                                                  "published data; force records for <1m).")]  # fmt: skip
+ForceOpt = Annotated[str | None, typer.Option(help="Only this force's events.")]
+PoliceFoundOpt = Annotated[bool, typer.Option("--include-police-found/--no-include-police-found",
+                           help="Allow Drugs and Possession of weapons in the target (labelled in every output).")]  # fmt: skip
+JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for backtests.")]
+
+
+def forecast(
+    ctx: typer.Context,
+    target: TargetOpt = "violence",
+    horizon: Annotated[str, typer.Option(help="1m (a month), 3m, 1w, 7d, 1d.")] = "1m",
+    model: Annotated[Model, typer.Option(case_sensitive=False, help="auto chooses by backtest.")] = Model.auto,  # type: ignore[valid-type,attr-defined]
+    units: UnitsOpt = "grid",
+    cell_size: CellOpt = 250.0,
+    study_area: StudyOpt = "auto",
+    rank_by: Annotated[RankBy, typer.Option("--rank-by", case_sensitive=False, help="Rank by expected harm or "
+                                            "count.")] = RankBy.harm,
+    harm_scheme: Annotated[HarmScheme, typer.Option("--harm-scheme", case_sensitive=False, help="cchi (Cambridge) "
+                                                    "or ons.")] = HarmScheme.cchi,
+    harm_table: Annotated[Path | None, typer.Option("--harm-table", help="CSV crime_type,weight overriding "
+                                                    "the scheme.")] = None,
+    source: SourceOpt = None,
+    force: ForceOpt = None,
+    until: Annotated[str | None, typer.Option(help="Forecast from this time (e.g. 2024-06); default: just "
+                                              "after the data.")] = None,
+    include_police_found: PoliceFoundOpt = False,
+    top: Annotated[int, typer.Option(min=0, help="Hotspots to list per command unit.")] = 5,
+    out_paths: Annotated[list[Path] | None, typer.Option("--out", help="Write the surface here (.gpkg or "
+                         ".geojson; repeatable). Default: both, in the workspace outputs folder.")] = None,
+    jobs: JobsOpt = 2,
+    fmt: FormatOpt = Fmt.table,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Forecast where harm will concentrate next; store, export and list the top hotspots per BCU."""
+    with open_workspace(ctx, workspace) as ws, steps("choosing model", len(MODELS) * 6) as step:
+        result = ws.forecast(target=target, horizon=horizon, model=model.value, units=units, cell_size=cell_size,
+                             study_area=study_area, rank_by=rank_by.value, harm_scheme=harm_scheme.value,
+                             harm_table=harm_table, source=source.value if source else None, force=force,
+                             until=until, include_police_found=include_police_found, out=out_paths, jobs=jobs,
+                             progress=step)  # fmt: skip
+    _print_surface(result, top, fmt)
+    if fmt is Fmt.table:
+        written(result.files, "risk surface written to {}")
+
+
+def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
+    from safestreets.forecast.surface import top_per_group
+    from safestreets.geo.project import to_crs
+
+    s = result.surface
+    meta = s.meta
+    if fmt is Fmt.table:
+        target = meta["data"]["target"]
+        out.print(
+            f"[bold]{target['name']}[/] forecast for {meta['window'][0][:10]} to {meta['window'][1][:10]} "
+            f"(model {result.model}; {len(s.units):,} {s.units.kind} units; ranked by expected {s.rank_by}; "
+            f"run {result.run_id})"
+        )
+        out.print(f"why this model: {result.reason}")
+        for note in result.notes:
+            out.print(f"[yellow]warning:[/] {note}")
+    if top == 0:
+        return
+    groups = top_per_group(s.scores, s.units.area, s.units.bcu, top)
+    lon, lat = to_crs(s.units.x, s.units.y, src=s.units.crs, dst="EPSG:4326")
+    ranks = s.ranks()
+    rows = [
+        {"bcu": g, "rank": int(ranks[i]), "unit_id": str(s.units.ids[i]), "expected_count": float(s.expected_count[i]),
+         "expected_harm": float(s.expected_harm[i]), "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6)}
+        for g, idx in groups.items()
+        for i in idx
+    ]  # fmt: skip
+    emit(
+        rows, ("bcu", "rank", "unit_id", "expected_count", "expected_harm", "lat", "lon"), fmt,
+        title=f"Top {top} hotspots per command unit",
+        headers=("BCU", "rank", "unit", "expected count", "expected harm", "centre (lat, lon)"),
+        right=("rank", "expected count", "expected harm"),
+        cells=lambda r: [r["bcu"], str(r["rank"]), r["unit_id"], f"{r['expected_count']:.2f}",
+                         f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}"],
+    )  # fmt: skip
+
+
+def backtest(
+    ctx: typer.Context,
+    models: Annotated[str, typer.Option(help=f"all, or names comma-separated from: {', '.join(MODELS)}.")] = "all",
+    origins: Annotated[int, typer.Option(min=1, help="How many most recent origins.")] = 12,
+    horizon: Annotated[str, typer.Option(help="Horizons, comma-separated: 1m, 1w, 7d ...")] = "1m",
+    target: TargetOpt = "violence",
+    units: UnitsOpt = "grid",
+    cell_size: CellOpt = 250.0,
+    study_area: StudyOpt = "auto",
+    coverages: Annotated[str, typer.Option(help="Coverage levels in % of the area, comma-separated.")] = "1,5,10",
+    rank_by: Annotated[RankBy, typer.Option("--rank-by", case_sensitive=False, help="Rank by count or "
+                                            "harm.")] = RankBy.count,
+    source: SourceOpt = None,
+    force: ForceOpt = None,
+    include_police_found: PoliceFoundOpt = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the tables and chart (default: "
+                                                 "the workspace outputs folder).")] = None,
+    jobs: JobsOpt = 2,
+    fmt: FormatOpt = Fmt.table,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Rolling-origin backtest: hit rate, PAI, PEI, harm captured, deviance and stability per model."""
+    n_models = (
+        len(MODELS) if models.strip().lower() == "all" else len([m for m in models.split(",") if m.strip()])
+    )
+    with open_workspace(ctx, workspace) as ws, steps("backtest", n_models * origins) as step:
+        report = ws.backtest(models=models, origins=origins, horizon=horizon, target=target, units=units,
+                             cell_size=cell_size, study_area=study_area, coverages=coverages,
+                             rank_by=rank_by.value, source=source.value if source else None, force=force,
+                             include_police_found=include_police_found, out_dir=out_dir, jobs=jobs,
+                             progress=step)  # fmt: skip
+    _print_summary(report, fmt)
+    if fmt is Fmt.table:
+        out.print(f"tables in {report.folder} (metrics.csv, summary.csv); coverage chart "
+                  f"{report.folder / 'coverage.png'}")  # fmt: skip
+
+
+SUMMARY_COLUMNS = ("model", "horizon", "coverage", "hit_rate", "hit_rate_lo", "hit_rate_hi", "pai", "pei",
+                   "harm_captured", "stability", "fit_seconds")  # fmt: skip
+
+
+def _print_summary(report: BacktestReport, fmt: Fmt) -> None:
+    emit(
+        report.to_pylist(), SUMMARY_COLUMNS, fmt,
+        title=f"Backtest: {report.label} (mean over origins, 95% bootstrap interval)",
+        headers=("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"),
+        right=("coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"),
+        cells=lambda r: [
+            r["model"], r["horizon"], f"{r['coverage']:.0%}",
+            f"{r['hit_rate']:.1%} [{r['hit_rate_lo']:.1%}, {r['hit_rate_hi']:.1%}]",
+            f"{r['pai']:.1f}", f"{r['pei']:.2f}", f"{r['harm_captured']:.1%}",
+            "-" if r["stability"] != r["stability"] else f"{r['stability']:.2f}", f"{r['fit_seconds']:.2f}",
+        ],
+    )  # fmt: skip
