@@ -52,6 +52,7 @@ def plan(
     from safestreets.plan.cards import write_cards
     from safestreets.plan.resources import Rules, read_resources, uniform_for_area
     from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+    from safestreets.plan.weeks import check_week
 
     if solver.lower() not in SOLVERS:
         raise unknown("solver", solver, SOLVERS)
@@ -66,7 +67,11 @@ def plan(
         res, skipped = uniform_for_area(surface.bcu, surface.area_m2, rules.shifts, teams)
         if skipped:
             notes.append(f"no teams for {', '.join(skipped)} (under 2% of the forecast's area)")
-    run = run_plan(con, res, rules, forecast_run=forecast_run, week=parse_date(week, "week"),
+    chosen = parse_date(week, "week")
+    if chosen is not None:
+        surface = read_surface(con, forecast_run)
+        check_week(chosen, surface.window, run_id=surface.run_id)
+    run = run_plan(con, res, rules, forecast_run=forecast_run, week=chosen,
                    solver=solver.lower(), target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
     files = export_plan(run, outputs, crs_of(con))
     if cards:
@@ -155,8 +160,14 @@ def brief(
     progress: Callable[[str], None] | None = None,
 ) -> BriefResult:
     """Write the weekly tactical assessment (HTML and, by default, PDF) from the store."""
+    from safestreets.plan.run import read_surface
+    from safestreets.plan.weeks import check_week
     from safestreets.report.brief import write_brief
 
-    result: Any = write_brief(con, out_dir or outputs, week=parse_date(week, "week"), forecast_run=forecast_run,
+    chosen = parse_date(week, "week")
+    if chosen is not None:
+        surface = read_surface(con, forecast_run)
+        check_week(chosen, surface.window, run_id=surface.run_id)
+    result: Any = write_brief(con, out_dir or outputs, week=chosen, forecast_run=forecast_run,
                               plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=progress)  # fmt: skip
     return BriefResult(result.html, result.pdf, list(result.context["summary"]), result.context)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from safestreets.errors import ParameterError, unknown
 from safestreets.vocab import CRIME_TYPES, POLICE_FOUND_TYPES, canonical_crime_type
 
 TARGETS: dict[str, tuple[str, ...]] = {
@@ -49,7 +50,7 @@ def parse_target(spec: str, *, allow_police_found: bool = False) -> Target:
     (``robbery,theft-from-the-person``). Police-found types need ``allow_police_found``."""
     text = spec.strip()
     if not text:
-        raise ValueError("empty target: use violence, robbery, burglary, street, public or a list of types")
+        raise ParameterError("empty target: use violence, robbery, burglary, street, public or a list of types")
     if text.lower() in TARGETS:
         target = Target(text.lower(), TARGETS[text.lower()])
     else:
@@ -57,9 +58,8 @@ def parse_target(spec: str, *, allow_police_found: bool = False) -> Target:
         for part in text.split(","):
             name = canonical_crime_type(part)
             if name is None:
-                raise ValueError(
-                    f"unknown target or crime type {part.strip()!r}: use one of {', '.join(TARGETS)} "
-                    "or police.uk crime types (names or slugs), comma-separated"
+                raise unknown(
+                    "target or crime type", part.strip(), [*TARGETS, *CRIME_TYPES]
                 )
             if name not in types:
                 types.append(name)
@@ -67,7 +67,7 @@ def parse_target(spec: str, *, allow_police_found: bool = False) -> Target:
             types[0] if len(types) == 1 else ",".join(CRIME_TYPES.get(t, t) for t in types), tuple(types)
         )
     if target.police_found and not allow_police_found:
-        raise ValueError(
+        raise ParameterError(
             f"target {spec!r} includes police-found crime ({', '.join(target.police_found)}), which follows "
             "where police look: pass --include-police-found to forecast it anyway (outputs will say so)"
         )

@@ -21,6 +21,9 @@ warm start and, for very large cases, the plan itself, with the gap measured aga
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -366,10 +369,37 @@ def area_limits(inp: PatrolInput, resources: Resources, rules: Rules) -> dict[st
     return out
 
 
+_BANNER_SHOWN = threading.Lock()
+_banner_done = False
+
+
+def _highs() -> highspy.Highs:
+    """A silent HiGHS. Its first construction in a process prints a banner to file descriptor 1 before
+    any option can turn output off, and a CLI's stdout is its result: that one construction writes to
+    /dev/null instead."""
+    global _banner_done
+    with _BANNER_SHOWN:
+        if _banner_done:
+            h = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+            _banner_done = True
+    h.silent()
+    return h
+
+
 def _solve(model: _Model, *, relax: bool, time_limit: float, gap: float,
            start: np.ndarray | None = None) -> tuple[np.ndarray, float, float, str]:  # fmt: skip
-    h = highspy.Highs()
-    h.silent()
+    h = _highs()
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("threads", 1)
