@@ -16,7 +16,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from safestreets import __version__
-from safestreets.errors import SafestreetsError
+from safestreets.errors import NoDataError, ParameterError, SafestreetsError
 from safestreets.forecast.history import History, as_time
 from safestreets.forecast.targets import Target
 from safestreets.geo.units import Units, make_grid, polygon_units
@@ -175,18 +175,35 @@ def _kinds(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+#: An area whose density of events is below this share of the typical density (the event-weighted median
+#: over the loaded areas) only holds events that spill over its edge (police.uk snaps points to nearby
+#: streets, across force and borough boundaries): it is left out of an ``auto`` study area.
+SPILL_DENSITY_SHARE = 0.05
+
+
 def study_area(
     con: duckdb.DuckDBPyConnection, spec: str = "auto", history: History | None = None, *, pad: float = 0.0
 ) -> tuple[shapely.Geometry, str]:
     """The study area polygon and a description of where it came from.
 
-    ``auto``: the union of the loaded boroughs (else BCUs, else LSOAs); without boundaries, the convex hull
-    of the events. ``hull``: always the hull. Any other value is an areas kind, or ``kind:code,code`` for
-    part of one (``borough:E09000001``).
+    ``auto``: the loaded boroughs (else BCUs, else LSOAs) where the events are, leaving out areas that only
+    hold a few events spilling over their edge (see ``SPILL_DENSITY_SHARE``); without boundaries, the
+    convex hull of the events. ``hull``: always the hull. Any other value is an areas kind, or
+    ``kind:code,code`` for part of one (``borough:E09000001``).
     """
+    area, note, _ = resolve_study_area(con, spec, history, pad=pad)
+    return area, note
+
+
+def resolve_study_area(
+    con: duckdb.DuckDBPyConnection, spec: str = "auto", history: History | None = None, *, pad: float = 0.0
+) -> tuple[shapely.Geometry, str, str]:
+    """:func:`study_area` plus the explicit spec it resolved to (``borough:E09000001,...`` or ``hull``),
+    which a later job (hot spots, the briefing) passes back to get the very same area."""
     kinds = _kinds(con)
     kind, _, codes = spec.partition(":")
-    if kind == "auto":
+    auto = kind == "auto"
+    if auto:
         for candidate in ("borough", "bcu", *LSOA_KINDS):
             if candidate in kinds:
                 kind = candidate
@@ -195,30 +212,78 @@ def study_area(
             kind = "hull"
     if kind == "hull":
         if history is None or not len(history):
-            raise SafestreetsError("no boundaries are loaded and there are no events to bound the study area")
+            raise NoDataError("no boundaries are loaded and there are no events to bound the study area")
         hull = shapely.convex_hull(shapely.multipoints(np.column_stack([history.x, history.y])))
-        return shapely.buffer(hull, max(pad, 1.0)), "convex hull of the events"
+        return shapely.buffer(hull, max(pad, 1.0)), "convex hull of the events", "hull"
     if kind not in kinds:
-        raise SafestreetsError(
+        raise NoDataError(
             f"no {kind!r} boundaries are loaded (have: {', '.join(sorted(kinds)) or 'none'}): "
             "run 'safestreets areas load', or use --study-area hull"
         )
     ids, geoms, _ = _polygons(con, kind)
+    note_extra = ""
     if codes:
         wanted = {c.strip() for c in codes.split(",") if c.strip()}
         keep = np.isin(ids, list(wanted))
         if not keep.any():
-            raise SafestreetsError(f"none of {', '.join(sorted(wanted))} is a loaded {kind} code")
-        geoms = geoms[keep]
+            raise ParameterError(f"none of {', '.join(sorted(wanted))} is a loaded {kind} code")
+    elif auto and history is not None and len(history):
+        keep, note_extra = _where_events_are(ids, geoms, history, kind)
+    else:
+        keep = np.ones(len(ids), dtype=bool)
+    geoms, ids = geoms[keep], ids[keep]
     area = shapely.union_all(shapely.make_valid(geoms))
-    return area, f"union of {len(geoms)} {kind} boundaries" + (f" ({codes})" if codes else "")
+    resolved = f"{kind}:{','.join(str(i) for i in ids)}"
+    note = f"union of {len(geoms)} {kind} boundaries" + (f" ({codes})" if codes else "") + note_extra
+    return area, note, resolved
 
 
-def _bcu_polygons(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _where_events_are(ids: np.ndarray, geoms: np.ndarray, history: History, kind: str) -> tuple[np.ndarray, str]:
+    """The areas whose events are not mere spill-over, and a note saying what was left out."""
+    units = polygon_units(ids, geoms, kind=kind)
+    idx = units.locate(history.x, history.y)
+    counts = np.bincount(idx[idx >= 0], minlength=len(units.ids)).astype("float64")
+    order = {str(c): i for i, c in enumerate(units.ids)}
+    counts = np.array([counts[order[str(c)]] if str(c) in order else 0.0 for c in ids])
+    if counts.sum() == 0:
+        return np.ones(len(ids), dtype=bool), ""
+    density = counts / np.maximum(shapely.area(geoms), 1.0)
+    ranked = np.argsort(density)
+    cumulative = np.cumsum(counts[ranked]) / counts.sum()
+    typical = density[ranked][np.searchsorted(cumulative, 0.5)]
+    keep = density >= SPILL_DENSITY_SHARE * typical
+    dropped = int(((counts > 0) & ~keep).sum())
+    empty = int((counts == 0).sum())
+    parts = []
+    if dropped:
+        share = counts[~keep].sum() / counts.sum()
+        parts.append(f"{dropped} with only spill-over events ({share:.1%} of them) left out")
+    if empty:
+        parts.append(f"{empty} without events left out")
+    return keep, (f" where the events are, of {len(ids)} loaded; " + "; ".join(parts)) if parts else ""
+
+
+#: A command unit must cover at least this share of the study area to label units: the slivers of
+#: neighbouring command units along its edge (generalised boundaries overlap) are not command units of it.
+MIN_BCU_SHARE = 0.02
+
+
+def _bcu_polygons(
+    con: duckdb.DuckDBPyConnection, area: shapely.Geometry | None = None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Command-unit polygons (BCUs, else boroughs) that cover a real part of ``area``."""
     kinds = _kinds(con)
     for kind in ("bcu", "borough"):
         if kind in kinds:
             codes, geoms, _ = _polygons(con, kind)
+            if area is not None and len(geoms):
+                share = shapely.area(shapely.intersection(shapely.make_valid(geoms), area)) / max(
+                    shapely.area(area), 1.0
+                )
+                keep = share >= MIN_BCU_SHARE
+                if not keep.any():
+                    return None, None
+                codes, geoms = codes[keep], geoms[keep]
             return geoms, codes
     return None, None
 
@@ -235,10 +300,10 @@ def load_units(
     """Grid cells (``kind="grid"``) or loaded areas of a kind (``lsoa`` picks the newest LSOA set), clipped
     to the study area, each with its command unit and, with ``covariates``, the place and population
     covariates models may use."""
-    area, area_note = study_area(con, study, history, pad=cell_size / 2)
-    bcu_geoms, bcu_codes = _bcu_polygons(con)
+    area, area_note, resolved = resolve_study_area(con, study, history, pad=cell_size / 2)
+    bcu_geoms, bcu_codes = _bcu_polygons(con, area)
     crs = get_setting(con, "crs")
-    meta = {"study_area": area_note}
+    meta = {"study_area": area_note, "study": resolved}
     if kind == "grid":
         units = make_grid(area, cell_size, crs=crs, bcu_geoms=bcu_geoms, bcu_codes=bcu_codes, meta=meta)
     else:

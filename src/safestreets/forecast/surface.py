@@ -50,7 +50,7 @@ def top_per_group(
     order = rank(scores, area)
     out: dict[str, list[int]] = {}
     for i in order:
-        g = str(groups[i]) or "(none)"
+        g = str(groups[i]) or "all"  # no command unit covers the study area: it is one
         bucket = out.setdefault(g, [])
         if len(bucket) < k:
             bucket.append(int(i))

@@ -32,8 +32,9 @@ def forecast_inputs(
     tgt = parse_target(spec, allow_police_found=bool(target.get("police_found")))
     history = load_history(con, tgt, source=data.get("source"), until=until, with_context=False)
     units_meta = provenance.get("units", {})
+    # The forecast's own study area, resolved when it ran (older runs: worked out again as then).
     units = load_units(con, units_meta.get("kind", "grid"), cell_size=float(units_meta.get("cell_size_m") or 250.0),
-                       history=history, covariates=False)  # fmt: skip
+                       study=units_meta.get("study", "auto"), history=history, covariates=False)  # fmt: skip
     return history, units
 
 
