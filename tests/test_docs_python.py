@@ -24,7 +24,9 @@ def test_the_doc_has_examples_for_every_job() -> None:
 
 
 @pytest.mark.slow
-def test_examples_run_on_the_demo_city(demo_city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_examples_run_on_the_demo_city(
+    demo_city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("pandas")
     shutil.copytree(demo_city, tmp_path / "demo-workspace")
     cwd = os.getcwd()

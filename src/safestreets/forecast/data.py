@@ -238,7 +238,9 @@ def resolve_study_area(
     return area, note, resolved
 
 
-def _where_events_are(ids: np.ndarray, geoms: np.ndarray, history: History, kind: str) -> tuple[np.ndarray, str]:
+def _where_events_are(
+    ids: np.ndarray, geoms: np.ndarray, history: History, kind: str
+) -> tuple[np.ndarray, str]:
     """The areas whose events are not mere spill-over, and a note saying what was left out."""
     units = polygon_units(ids, geoms, kind=kind)
     idx = units.locate(history.x, history.y)

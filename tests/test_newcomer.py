@@ -1,0 +1,171 @@
+"""What an analyst meets in the first hour, on the real City of London files: each problem a newcomer
+saw, as the command that showed it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from test_cli import run
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def city_ws(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The City of London's files with every London borough, the Met's BCUs and the tube stations loaded,
+    as the README's 'Using it' section does."""
+    ws = tmp_path_factory.mktemp("city") / "ws"
+    assert run("init", workspace=ws).returncode == 0
+    steps = [
+        ("ingest", str(shared_data / "police_uk" / "city_of_london")),
+        ("areas", "load", str(shared_data / "boundaries" / "london_boroughs_lad22_gen20.geojson")),
+        ("areas", "load", str(shared_data / "london" / "borough_to_met_bcu_lookup.csv")),
+        ("places", "load", str(shared_data / "transport" / "tube_stations.csv"), "--kind", "station"),
+        ("forecast", "--model", "kde", "--top", "3"),
+    ]
+    for args in steps:
+        r = run(*args, workspace=ws)
+        assert r.returncode == 0, (args, r.stderr)
+    return ws
+
+
+def _copy(ws: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "ws"
+    shutil.copytree(ws, target)
+    return target
+
+
+def test_study_area_is_where_the_data_is_not_all_of_london(city_ws: Path) -> None:
+    con = duckdb.connect(str(city_ws / "safestreets.duckdb"), read_only=True)
+    try:
+        units, prov = con.execute("SELECT count(*), any_value(provenance) FROM forecasts JOIN forecast_runs "
+                                  "USING (run_id) WHERE run_id = 1").fetchall()[0]  # fmt: skip
+        bcus = {r[0] for r in con.execute("SELECT DISTINCT bcu FROM forecasts WHERE run_id = 1").fetchall()}
+    finally:
+        con.close()
+    assert units < 200  # the City is about 3 km²: some 60 cells of 250 m, not 25,722 cells of London
+    meta = json.loads(prov)["units"]
+    assert meta["study"] == "borough:E09000001"
+    assert "spill-over" in meta["study_area"]  # says loudly what was left out
+    # no phantom command units from neighbouring boroughs' slivers
+    assert len(bcus) == 1
+
+
+def test_hotspots_use_the_forecast_study_area(city_ws: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    r = run("hotspots", "--forecast-run", "1", "--periods", "6", "--format", "json", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    r = run("hotspots", "--forecast-run", "1", "--periods", "6", workspace=ws)
+    units = int(re.search(r"on ([\d,]+) grid units", r.stdout)[1].replace(",", ""))  # type: ignore[index]
+    assert units < 200
+
+
+def test_status_lists_the_gap(city_ws: Path) -> None:
+    r = run("status", "--no-by-month", workspace=city_ws)
+    assert r.returncode == 0, r.stderr
+    assert "2020-12 .. 2022-06 (19 months)" in r.stdout
+    assert "events per month" not in r.stdout  # --no-by-month turns the matrix off
+
+
+def test_bad_time_zone_is_refused_and_init_repairs_a_broken_one(city_ws: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    r = run("init", "--timezone", "Europe/Londn", workspace=ws)
+    assert r.returncode == 1 and "did you mean 'Europe/London'" in r.stderr
+    con = duckdb.connect(str(ws / "safestreets.duckdb"))
+    con.execute("UPDATE settings SET value = 'Europe/Londn' WHERE key = 'timezone'")  # an older store
+    con.close()
+    r = run("status", workspace=ws)
+    assert r.returncode == 1 and "init --timezone" in r.stderr and "Traceback" not in r.stderr
+    assert run("init", "--timezone", "Europe/London", workspace=ws).returncode == 0
+    assert run("status", workspace=ws).returncode == 0
+
+
+def test_silent_no_ops_are_refused(city_ws: Path, shared_data: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    r = run("ingest", str(shared_data / "police_uk" / "city_of_london"), "--months", "2030-01", workspace=ws)
+    assert r.returncode == 1 and "nothing loaded" in r.stderr
+    r = run("export", str(tmp_path / "e.csv"), "--months", "2021-01", workspace=ws)
+    assert r.returncode == 1 and "no events rows match" in r.stderr and not (tmp_path / "e.csv").exists()
+    r = run("plan", "--week", "2025-01-06", "--no-cards", workspace=ws)
+    assert r.returncode == 1 and "outside forecast run" in r.stderr
+    r = run("plan", "--week", "2024-01-02", "--no-cards", workspace=ws)
+    assert r.returncode == 1 and "Tuesday" in r.stderr
+    r = run("brief", "--week", "2030-01-07", "--no-pdf", workspace=ws)
+    assert r.returncode == 1 and "outside forecast run" in r.stderr
+
+
+def test_typos_do_not_create_workspaces(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SAFESTREETS_WORKSPACE"}
+    for args in (["ingest", str(tmp_path / "no-such-folder")], ["status"]):
+        r = subprocess.run([sys.executable, "-m", "safestreets", *args], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=120)  # fmt: skip
+        assert r.returncode == 1, r.stderr
+        assert not (tmp_path / "safestreets-workspace").exists()
+
+
+def test_outputs_do_not_overwrite_each_other(city_ws: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    assert (
+        run("forecast", "--model", "kde", "--target", "burglary", "--top", "0", workspace=ws).returncode == 0
+    )
+    r = run("forecast", "--model", "naive", "--target", "burglary", "--top", "0", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in (ws / "outputs").glob("forecast-burglary-*.gpkg"))
+    assert len(names) == 2, names
+
+
+def test_stale_force_records_hint_is_gone() -> None:
+    src = Path(__file__).resolve().parents[1] / "src"
+    text = "\n".join(p.read_text("utf-8") for p in src.rglob("*.py"))
+    assert "--kind force-records" not in text
+
+
+def test_piped_tables_keep_ids_and_scripts_get_csv(city_ws: Path) -> None:
+    r = run("areas", "list", "--format", "csv", workspace=city_ws)
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {row["kind"] for row in rows} == {"borough", "bcu"}
+    r = run("hotspots", "--forecast-run", "1", "--periods", "6", "--top", "5", workspace=city_ws)
+    ids = re.findall(r"E\d{6}N\d{6}", r.stdout)
+    assert all(len(i) == 14 for i in ids)  # never cut with an ellipsis at 80 columns
+
+
+def test_case_and_did_you_mean(city_ws: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    r = run("forecast", "--model", "KDE", "--top", "0", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    r = run("forecast", "--model", "kdee", workspace=ws)
+    assert r.returncode == 2 and "did you mean 'kde'" in r.stderr
+    r = run("forecast", "--target", "burglery", workspace=ws)
+    assert r.returncode == 1 and "did you mean 'burglary'" in r.stderr
+    res = tmp_path / "teams.csv"
+    res.write_text("bcu,shift,teams\nall,Late,2\n", "utf-8")
+    r = run("plan", "--resources", str(res), "--no-cards", workspace=ws)
+    assert r.returncode == 0, r.stderr
+
+
+def test_plan_output_has_no_solver_banner(city_ws: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    r = run("plan", "--solver", "milp", "--no-cards", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    assert "HiGHS" not in r.stdout
+
+
+def test_version_alone_and_exit_codes(tmp_path: Path) -> None:
+    r = run("--version", workspace=tmp_path / "none")
+    assert r.returncode == 0 and r.stdout.startswith("safestreets ")
+    r = run("forecast", "--no-such-option", workspace=tmp_path / "none")
+    assert r.returncode == 2
+    r = run("status", workspace=tmp_path / "none")
+    assert r.returncode == 1 and "no workspace" in r.stderr
