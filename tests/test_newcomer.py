@@ -102,6 +102,14 @@ def test_silent_no_ops_are_refused(city_ws: Path, shared_data: Path, tmp_path: P
     assert r.returncode == 1 and "outside forecast run" in r.stderr
 
 
+def test_a_forecast_past_the_data_is_refused(city_ws: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    r = run("forecast", "--model", "kde", "--until", "2024-06", workspace=ws)
+    assert r.returncode == 1 and "the data end 2024-01-01" in r.stderr
+    r = run("forecast", "--model", "kde", "--until", "2024-02", "--top", "0", workspace=ws)
+    assert r.returncode == 0 and "31 days before the forecast starts" in r.stdout
+
+
 def test_typos_do_not_create_workspaces(tmp_path: Path) -> None:
     import os
     import subprocess

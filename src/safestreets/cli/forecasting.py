@@ -98,6 +98,10 @@ def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
             f"run {result.run_id})"
         )
         out.print(f"why this model: {result.reason}")
+        stale = meta.get("staleness") or {}
+        if stale.get("days_after_data"):
+            out.print(f"[yellow]note:[/] the data end {stale['data_end']}, {stale['days_after_data']:g} days before "
+                      "the forecast starts")  # fmt: skip
         for note in result.notes:
             out.print(f"[yellow]warning:[/] {note}")
     if top == 0:

@@ -218,6 +218,22 @@ class History:
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()[:16]
 
+    def check_origin(self, start: np.datetime64, horizon: Horizon) -> dict[str, Any]:
+        """How stale a forecast from ``start`` would be: refuse one that begins more than one horizon after
+        the data end (it would forecast from nothing and rank units arbitrarily); else say how far apart."""
+        from safestreets.errors import NoDataError
+
+        end = self.end
+        if end is None:
+            raise NoDataError("no events of the target in the store: nothing to forecast from")
+        if start > horizon.add(end):
+            raise NoDataError(
+                f"the data end {str(end)[:10]} but the forecast would start {str(start)[:10]}, more than one "
+                f"{horizon} horizon later: load more recent data or forecast from an earlier --until"
+            )
+        days = float((start - end) / np.timedelta64(1, "D"))
+        return {"data_end": str(end)[:10], "days_after_data": round(max(days, 0.0), 1)}
+
     def check_horizon(self, horizon: Horizon) -> None:
         if self.resolution == "month" and horizon.unit != "M":
             raise ValueError(

@@ -84,6 +84,7 @@ def run_forecast(
     history.check_horizon(h)
     units = load_units(con, units_kind, cell_size=cell_size, study=study, history=history)
     start = as_time(until) if until is not None else cutoff(history, h)
+    staleness = history.check_origin(start, h)
     end = h.add(start)
     choice = None
     if model == "auto":
@@ -104,6 +105,7 @@ def run_forecast(
         rank_by=rank_by,
     )
     meta["horizon"] = str(h)
+    meta["staleness"] = staleness
     meta["harm_weights"] = {
         t: w for t, w in (weights or harm_weights.weights(harm_scheme)).items() if t in tgt.types
     }
