@@ -20,10 +20,10 @@ from safestreets.ingest import ingest_policeuk
 from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
 from safestreets.sources.force_records import ingest_force_records
 from safestreets.sources.places import load_places, read_places
-from safestreets.sources.synthetic import CityConfig, generate_city
 from safestreets.store import get_setting, open_store
 from safestreets.store.batches import sha256_file
 from safestreets.store.queries import status
+from safestreets.synthetic import CityConfig, generate_city
 
 PLACE_KINDS = {"stations": "station", "night_time_economy": "night-time-economy", "open_spaces": "open-space"}
 
