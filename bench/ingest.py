@@ -59,9 +59,9 @@ from _common import (
 from safestreets.config import Workspace
 from safestreets.ingest import ingest_policeuk
 from safestreets.sources import policeuk
-from safestreets.sources.synthetic import CityConfig, generate_city, write_archive_zip
 from safestreets.store import open_store
 from safestreets.store.load import LoadOptions
+from safestreets.synthetic import CityConfig, generate_city, write_archive_zip
 
 SHARED = ROOT.parent / "shared" / "data"
 KINDS = policeuk.KINDS  # street, outcomes, stop-and-search: the order rows are reported in

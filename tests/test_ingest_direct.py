@@ -40,9 +40,9 @@ from safestreets.errors import InputError
 from safestreets.export import export_table
 from safestreets.ingest import ingest_policeuk
 from safestreets.sources import policeuk
-from safestreets.sources.synthetic import CityConfig, generate_city
 from safestreets.store import direct, open_store
 from safestreets.store.load import LoadOptions
+from safestreets.synthetic import CityConfig, generate_city
 from test_csv_properties import street_rows
 
 BATCH_COLUMNS = (

@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 
 from safestreets.errors import SafestreetsError
 from safestreets.geo.project import lonlat_to_crs
-from safestreets.sources.synthetic import (
+from safestreets.synthetic import (
     FORCE_RECORD_COLUMNS,
     OUTCOME_COLUMNS,
     STOP_SEARCH_COLUMNS,

@@ -14,6 +14,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
+from safestreets.api import data
 from safestreets.api.workspace import Workspace
 
 #: ``stage(label, total)`` opens a progress display for one stage and returns a context manager
@@ -49,7 +52,7 @@ def run_demo(
     city = ws.root / "synthetic-city"
     manifest = generate_city(city, CityConfig(seed=seed, n_events=n_events, months=months))
     try:
-        load_city_areas_and_places(ws, city)
+        load_city_areas_and_places(ws.con, city)
         with stage("ingest", None) as update:
             ws.ingest(city / "police_uk", progress=update)
         for records in sorted((city / "force_records").glob("*-records.csv")):
@@ -114,13 +117,13 @@ def run_demo(
     return DemoResult(ws, lines)
 
 
-def load_city_areas_and_places(ws: Workspace, city: Path) -> None:
-    """Load a synthetic city's boroughs, LSOAs, borough-to-BCU lookup and places."""
+def load_city_areas_and_places(con: duckdb.DuckDBPyConnection, city: Path) -> None:
+    """Load a synthetic city's boroughs, LSOAs, borough-to-BCU lookup and places into a store."""
     boundaries = city / "boundaries"
     for name in ("boroughs.geojson", "lsoa.geojson", "borough_to_bcu.csv"):
-        ws.load_areas(boundaries / name)
+        data.load_areas(con, boundaries / name)
     for path in sorted((city / "places").glob("*.csv")):
-        ws.load_places(path)
+        data.load_places(con, path)
 
 
 def _top_cells(fc: object) -> str:
