@@ -1,11 +1,10 @@
-"""Keep risk surfaces in the store and write them out for GIS (GeoPackage in the workspace CRS,
-GeoJSON in WGS84), each file with a ``.provenance.json`` sidecar."""
+"""Keep risk surfaces in the store and write them out for GIS (GeoPackage or GeoParquet in the workspace
+CRS, GeoJSON in WGS84), each file with a ``.provenance.json`` sidecar."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,9 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from safestreets import __version__
 from safestreets.errors import SafestreetsError
+from safestreets.export import write_geo
 from safestreets.forecast.surface import rank
-from safestreets.geo.project import to_crs
 from safestreets.geo.units import Units
 from safestreets.store import fetch_one, get_setting, transaction
 
@@ -105,13 +103,8 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path) -> Path:
-    """Write a stored run's surface to ``.gpkg`` or ``.geojson`` (polygons, one per unit)."""
-    import pyogrio
-
-    out = Path(out)
-    fmt = "gpkg" if out.suffix == ".gpkg" else "geojson" if out.suffix in (".geojson", ".json") else None
-    if fmt is None:
-        raise SafestreetsError(f"cannot write a risk surface to {out.name!r}: use .gpkg or .geojson")
+    """Write a stored run's surface to ``.gpkg``, ``.geojson`` or ``.parquet`` (GeoParquet): polygons,
+    one per unit, with the run's provenance."""
     info = fetch_one(con, "SELECT provenance FROM forecast_runs WHERE run_id = ?", [run_id])
     if info is None:
         raise SafestreetsError(f"no forecast run {run_id} in the store")
@@ -119,38 +112,7 @@ def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path)
         "SELECT unit_id, bcu, rank, expected_count, expected_harm, area_m2, "
         f"expected_count / area_m2 * 1e6 AS count_per_km2, geometry FROM forecasts WHERE run_id = {int(run_id)} "
         "ORDER BY rank"
-    ).fetch_arrow_table()
-    crs = get_setting(con, "crs")
+    ).to_arrow_table()
     geoms = shapely.from_wkb(data.column("geometry").to_pylist())
-    if fmt == "geojson":  # RFC 7946: WGS84
-        geoms = shapely.transform(
-            geoms, lambda xy: np.column_stack(to_crs(xy[:, 0], xy[:, 1], src=crs, dst="EPSG:4326"))
-        )
-        crs = "EPSG:4326"
-    table = data.drop_columns(["geometry"]).append_column(
-        "geometry", pa.array(list(shapely.to_wkb(geoms)), pa.binary())
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
-    pyogrio.write_arrow(
-        table,
-        out,
-        driver="GPKG" if fmt == "gpkg" else "GeoJSON",
-        layer=out.stem,
-        geometry_name="geometry",
-        geometry_type="Unknown",
-        crs=crs,
-    )
-    record = {
-        "file": out.name,
-        "run_id": run_id,
-        "rows": table.num_rows,
-        "crs": crs,
-        "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "software": f"safestreets {__version__}",
-        "forecast": json.loads(info[0]),
-    }
-    out.with_name(out.name + ".provenance.json").write_text(
-        json.dumps(record, indent=2, default=str), "utf-8"
-    )
-    return out
+    return write_geo(data.drop_columns(["geometry"]), geoms, out, crs=get_setting(con, "crs"),
+                     provenance={"run_id": run_id, "forecast": json.loads(info[0])})  # fmt: skip
