@@ -68,7 +68,7 @@ def test_police_found_crime_is_an_explicit_labelled_choice(city: Path, tmp_path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--model", "crystal-ball"], "unknown model"),
+        (["--model", "crystal-ball"], "is not one of"),
         (["--target", "knife crime"], "unknown target"),
         (["--horizon", "1y"], "bad horizon"),
         (["--horizon", "1w", "--source", "police.uk", "--model", "naive"], "month-only"),

@@ -74,13 +74,13 @@ def test_plan_with_resources_file_and_pool(demo_city: Path, tmp_path: Path) -> N
     rows = [("bcu", "shift", "teams")] + [(b, s, "1") for b in bcus for s in ("early", "late", "night")]
     rows.append(("*", "late", "2"))
     res.write_text("\n".join(",".join(r) for r in rows) + "\n")
-    r = run("plan", "--forecast-run", "1", "--resources", str(res), "--week", "2025-01-13", "--no-cards",
+    r = run("plan", "--forecast-run", "1", "--resources", str(res), "--week", "2024-01-08", "--no-cards",
             "--seed", "5", "--min-bcu-share", "0.1", workspace=demo_city)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "patrol plan" in r.stdout and "gap" in r.stdout
     con = duckdb.connect(str(demo_city / "safestreets.duckdb"), read_only=True)
     plan_id = con.execute(
-        "SELECT max(plan_id) FROM plan_runs WHERE week_start = DATE '2025-01-13'"
+        "SELECT max(plan_id) FROM plan_runs WHERE week_start = DATE '2024-01-08'"
     ).fetchall()[0][0]
     teams = con.execute("SELECT home, shift, count(DISTINCT team_id) FROM plan_hotspots WHERE plan_id = ? "
                         "GROUP BY 1, 2", [plan_id]).fetchall()  # fmt: skip
@@ -90,8 +90,8 @@ def test_plan_with_resources_file_and_pool(demo_city: Path, tmp_path: Path) -> N
     for home, shift, n in teams:
         assert n <= (2 if home == "*" else 1), (home, shift, n)
     assert any(home == "*" for home, _, _ in teams), "the pool teams should be used"
-    assert visits[0] > 0 and str(visits[1]).startswith("2025-01-1") and str(visits[2]) < "2025-01-21"
-    with open(demo_city / "outputs" / "plan-2025-01-13-visits.csv", newline="") as fh:
+    assert visits[0] > 0 and str(visits[1]).startswith("2024-01-0") and str(visits[2]) < "2024-01-16"
+    with open(demo_city / "outputs" / "plan-2024-01-08-visits.csv", newline="") as fh:
         assert sum(1 for _ in csv.DictReader(fh)) == visits[0]
 
 
@@ -173,10 +173,10 @@ def test_brief_on_real_city_of_london(city_of_london: Path) -> None:
 
 
 def test_plan_on_real_data_without_bcus(city_of_london: Path) -> None:
-    """No BCUs loaded: boroughs stand in, and edge slivers of the neighbouring boroughs get no teams."""
+    """No BCUs loaded: boroughs stand in, and edge slivers of the neighbouring boroughs are not command units."""
     r = run("plan", "--teams", "1", "--no-cards", "--seed", "2", workspace=city_of_london)
     assert r.returncode == 0, r.stderr
-    assert "patrol plan" in r.stdout and "under 2% of the forecast's area" in r.stderr
+    assert "patrol plan" in r.stdout
     con = duckdb.connect(str(city_of_london / "safestreets.duckdb"), read_only=True)
     teams = con.execute("SELECT DISTINCT bcu, shift, team_id FROM plan_hotspots").fetchall()
     con.close()

@@ -91,16 +91,15 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("interrupted: the file being loaded was rolled back; earlier files stay loaded\n")
         sys.exit(130)
-    except typer.TyperException as exc:  # usage errors: Typer's own message
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            sys.stderr.write(f"error: {exc.format_message()}\n")
-        hint = _suggest(exc.format_message())
-        if hint:
-            sys.stderr.write(f"{hint}\n")
-        sys.exit(exc.exit_code if exc.exit_code not in (0, 1) else EXIT_USAGE)
+    except typer.TyperException as exc:  # usage errors: one line too, with a hint where one helps
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group command: its help is the answer
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(EXIT_USAGE)
+        message = " ".join(exc.format_message().replace("Value error, ", "").split())
+        hint = _suggest(message)
+        command = getattr(getattr(exc, "ctx", None), "command_path", "safestreets")
+        sys.stderr.write(f"error: {message}{' ' + hint if hint else ''} (see '{command} --help')\n")
+        sys.exit(EXIT_USAGE)
     except Exception as exc:
         if debug:
             raise

@@ -14,7 +14,6 @@ from safestreets.cli.common import (
     FormatOpt,
     WorkspaceOpt,
     emit,
-    err,
     named_workspace,
     open_workspace,
     out,
@@ -64,7 +63,6 @@ def plan(
 ) -> None:  # fmt: skip
     """Plan hot spot patrols for a week from the latest forecast: teams, areas, hot spots, visit times."""
     with open_workspace(ctx, workspace) as ws:
-        err.print("planning ...")
         result = ws.plan(resources=resources, teams=teams, week=week, forecast_run=forecast_run,
                          solver=solver.value, cards=cards, seed=seed, visit_minutes=visit_minutes, min_gap=min_gap,
                          patrol_radius=patrol_radius, min_bcu_share=min_bcu_share, cap_share=cap_share,
@@ -121,7 +119,6 @@ def hotspots(
 ) -> None:  # fmt: skip
     """Emerging, persistent and diminishing hot spots on the latest forecast's units: what changed."""
     with open_workspace(ctx, workspace) as ws:
-        err.print("classifying ...")
         result = ws.hotspots(forecast_run=forecast_run, periods=periods, top=top, out=out_paths)
     em, units = result.result, result.units
     if fmt is Fmt.table:
