@@ -31,17 +31,15 @@ from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
 from safestreets.sources.casts import as_array, duck, flags, map_distinct, repeated_rows
 from safestreets.sources.csvread import ROW, BadRow
+from safestreets.sources.keys import STOP_KEY_TEXT, STOP_KEY_VALUES, stop_same
+from safestreets.sources.staged import FILE, ErrorRow, Staged
 from safestreets.store import fetch_one, transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
-from safestreets.store.keys import STOP_KEY_TEXT, STOP_KEY_VALUES, stop_same
 
 POLICE_UK_SOURCES = ("police.uk", "police.uk-api")
 TARGET = {"street": "events", "outcomes": "outcomes", "stop-and-search": "stop_searches",
           "force-records": "events"}  # fmt: skip
 KEY_COLUMN = {"events": "event_id"}
-
-FILE = "_file"  # in staged rows: which of a batch's sources the row came from
-ErrorRow = tuple[int, str | None, str, str | None]  # (row, column, reason, value)
 
 
 @dataclass(frozen=True)
@@ -75,31 +73,6 @@ class LoadResult:
     rows_replaced: int = 0
     months: list[str] = field(default_factory=list)
     forces: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One check over staged rows: which rows fail it, and the text to show for them."""
-
-    column: str  # as the user knows it: the file's column name
-    reason: str
-    failing: np.ndarray  # bool, one per staged row
-    value: Callable[[], pa.Array]  # the offending text per staged row (asked for on the error path only)
-
-
-@dataclass
-class Staged:
-    """A source's rows typed into canonical columns, before checks and filters are applied.
-
-    ``table`` holds ``_row`` (data rows from 1), the canonical columns of its kind and any text the
-    key needs. ``keys`` makes the stable key of the rows that survive checks and filters; without it
-    the table's own ``key0`` column (if any) is the key.
-    """
-
-    kind: str
-    table: pa.Table
-    problems: list[Problem]
-    keys: Callable[[pa.Table], pa.Array] | None = None
 
 
 @dataclass
