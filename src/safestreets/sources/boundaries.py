@@ -26,10 +26,10 @@ import pyproj
 import shapely
 
 from safestreets.errors import InputError
-from safestreets.geo.assign import TABLES as _ASSIGNED_TABLES
-from safestreets.geo.assign import assign_areas, locate, one_row, register
 from safestreets.geo.project import WGS84, transformer
-from safestreets.store import transaction
+from safestreets.store import one_row, register, transaction
+from safestreets.store.assign import TABLES as _ASSIGNED_TABLES
+from safestreets.store.assign import assign_areas, locate
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_id, record_batch
 from safestreets.vocab import slugify
 

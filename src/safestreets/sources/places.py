@@ -24,10 +24,9 @@ import pyogrio
 import shapely
 
 from safestreets.errors import InputError
-from safestreets.geo.assign import one_row, register
 from safestreets.geo.project import WGS84, to_crs
 from safestreets.sources.boundaries import find_live_batch
-from safestreets.store import transaction
+from safestreets.store import one_row, register, transaction
 from safestreets.store.batches import BatchRecord, next_batch_id, record_batch
 from safestreets.vocab import slugify
 

@@ -544,7 +544,7 @@ def _assign(con: duckdb.DuckDBPyConnection, target: str, batch_ids: Sequence[int
     has_areas = fetch_one(con, "SELECT EXISTS (SELECT 1 FROM areas)")
     if not has_areas or not has_areas[0]:
         return
-    from safestreets.geo.assign import assign_areas  # areas are optional: import only when used
+    from safestreets.store.assign import assign_areas  # areas are optional: import only when used
 
     assign_areas(con, target, where=f"batch_id IN ({', '.join(str(int(b)) for b in batch_ids)})")
 
