@@ -419,7 +419,8 @@ def fetch_neighbourhoods(
             return
         import shapely
 
-        from safestreets.sources.boundaries import load_areas, neighbourhood_table
+        from safestreets.sources.boundaries import neighbourhood_table
+        from safestreets.store.areas import load_areas
 
         polys = {}
         with _progress("boundaries") as update:
@@ -455,7 +456,8 @@ def areas_load(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Load boundaries (or the borough -> BCU lookup) and assign every event to its areas."""
-    from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
+    from safestreets.sources.boundaries import read_areas, read_bcu_lookup
+    from safestreets.store.areas import load_areas
     from safestreets.store.batches import sha256_file
 
     if not path.exists():
@@ -498,8 +500,9 @@ def places_load(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Load places such as stations."""
-    from safestreets.sources.places import load_places, read_places
+    from safestreets.sources.places import read_places
     from safestreets.store.batches import sha256_file
+    from safestreets.store.places import load_places
 
     if not path.exists():
         raise SafestreetsError(f"{path}: no such file")
