@@ -73,13 +73,13 @@ from safestreets.geo.units import Units
 from safestreets.ingest import ingest_policeuk
 from safestreets.pipeline import load_city_areas_and_places
 from safestreets.sources.boundaries import read_areas, read_bcu_lookup
-from safestreets.sources.force_records import ingest_force_records
 from safestreets.sources.places import read_places
 from safestreets.sources.synthetic import TYPE_SHARES, CityConfig, generate_city
 from safestreets.store import get_setting, open_store, set_setting
 from safestreets.store.areas import load_areas
 from safestreets.store.batches import sha256_file
 from safestreets.store.places import load_places
+from safestreets.store.records import ingest_force_records
 
 SHARED = ROOT.parent / "shared" / "data"
 MAPPINGS = Path(__file__).resolve().parent / "mappings"

@@ -296,8 +296,8 @@ def build_city(root: Path) -> Path:
     from safestreets.forecast.run import run_forecast
     from safestreets.ingest import ingest_policeuk
     from safestreets.pipeline import load_city_areas_and_places
-    from safestreets.sources.force_records import ingest_force_records
     from safestreets.sources.synthetic import CityConfig, generate_city
+    from safestreets.store.records import ingest_force_records
 
     city = root / "synthetic-city"
     generate_city(city, CityConfig(seed=7, n_events=12_000, months=12))

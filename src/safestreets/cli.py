@@ -204,7 +204,7 @@ def ingest(
     """Load crime data into the store: each file in one transaction, re-runs add nothing twice."""
     from safestreets import vocab
     from safestreets.ingest import ingest_policeuk
-    from safestreets.sources.force_records import ingest_force_records
+    from safestreets.store.records import ingest_force_records
 
     opts = LoadOptions(
         forces=frozenset(vocab.force_id(f) for f in force) if force else None,

@@ -16,7 +16,6 @@ what loading them one by one would.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -570,55 +569,13 @@ def already_loaded(
     return previous if live and live[0] else None
 
 
-# --- SQL staging, for sources typed in DuckDB (a force's own records) ----------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    column: str  # as the user knows it: the file's column name
-    reason: str
-    failing: str  # SQL condition over the view ``checked``
-    value: str  # SQL expression for the offending text
-
-
-# Canonical columns each kind keeps in ``typed``.
-KEEP: dict[str, str] = {
-    "street": """_row, crime_id, force, month, occurred_at, crime_type, lon, lat, location, lsoa_code,
-        lsoa_name, outcome, context""",
-}
-
-
-def stage_typed(con: duckdb.DuckDBPyConnection, keep: str, key_sql: str, checks: Sequence[Check]) -> None:
-    """Materialise ``typed`` from view ``checked``, with ``key0`` and the ``problem`` bit mask."""
-    mask = " | ".join(f"(CASE WHEN {c.failing} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(checks))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE typed AS
-            SELECT {keep}, {key_sql} AS key0, {mask or "0"} AS problem FROM checked"""
-    )
-
-
-def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[ErrorRow]:
-    """Every (row, column, reason, value) that fails a check, in file order and, within a row, in the
-    order of ``checks`` (the most direct complaint first: "not a number" before "no latitude")."""
-    flagged = con.execute("SELECT _row, problem FROM typed WHERE problem <> 0 ORDER BY _row").fetchall()
-    if not flagged:
-        return []  # the common case
-    con.register("flagged", pa.table({"_row": [r for r, _ in flagged]}))
-    parts = [
-        f"SELECT _row, {i} AS check_no, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
-        f"CAST({c.value} AS VARCHAR) AS value "
-        f"FROM checked WHERE _row IN (SELECT _row FROM flagged) AND ({c.failing})"
-        for i, c in enumerate(checks)
-    ]
-    found = con.execute(
-        f"SELECT _row, col, reason, value FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, check_no"
-    ).fetchall()
-    con.unregister("flagged")
-    return [(int(r), col, reason, value) for r, col, reason, value in found]
+# --- rows typed in SQL by a source (a force's own records) ------------------------------------
 
 
 def load_staged(
     con: duckdb.DuckDBPyConnection,
+    typed: pa.Table,
+    errors: list[ErrorRow],
     *,
     kind: str,
     label: str,
@@ -626,15 +583,13 @@ def load_staged(
     rows_read: int,
     bad_rows: Sequence[BadRow],
     opts: LoadOptions,
-    checks: Sequence[Check],
     crs: str,
     source: str,
     replace: Literal["months", "keys"] = "keys",
     extra_params: dict[str, Any] | None = None,
 ) -> LoadResult:
-    """Finish a load from temp table ``typed`` (see ``stage_typed``) in one transaction."""
-    errors = find_errors(con, checks)
-    typed = con.sql("SELECT * EXCLUDE (problem) FROM typed ORDER BY _row").to_arrow_table()
+    """Store rows a source typed and checked in SQL (``sources.staged.stage_typed``: ``typed`` in
+    ``_row`` order with ``key0``, and every failing check as ``errors``) in one transaction."""
     (prepared,) = prepare(
         Staged(kind, typed, []),
         [Source(label, sha256, rows_read, bad_rows, errors)],
@@ -643,15 +598,6 @@ def load_staged(
     if isinstance(prepared, InputError):
         raise prepared
     return commit(con, [prepared])[0]
-
-
-def cleanup(con: duckdb.DuckDBPyConnection) -> None:
-    for view in ("checked", "extracted"):
-        con.execute(f"DROP VIEW IF EXISTS {view}")
-    con.execute("DROP TABLE IF EXISTS typed")
-    for name in ("raw", "type_map"):
-        with contextlib.suppress(Exception):  # not registered for this source
-            con.unregister(name)
 
 
 def _deleted(con: duckdb.DuckDBPyConnection, sql: str) -> int:
