@@ -70,7 +70,6 @@ from safestreets.forecast.data import load_history, load_units
 from safestreets.forecast.history import History, Horizon
 from safestreets.forecast.targets import parse_target
 from safestreets.geo.units import Units
-from safestreets.ingest import ingest_policeuk
 from safestreets.pipeline import load_city_areas_and_places
 from safestreets.sources.boundaries import read_areas, read_bcu_lookup
 from safestreets.sources.places import read_places
@@ -78,6 +77,7 @@ from safestreets.sources.synthetic import TYPE_SHARES, CityConfig, generate_city
 from safestreets.store import get_setting, open_store, set_setting
 from safestreets.store.areas import load_areas
 from safestreets.store.batches import sha256_file
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.places import load_places
 from safestreets.store.records import ingest_force_records
 

@@ -294,9 +294,9 @@ def test_helpers() -> None:
 def build_city(root: Path) -> Path:
     """A small synthetic city loaded the way the demo loads it, with a stored KDE violence forecast."""
     from safestreets.forecast.run import run_forecast
-    from safestreets.ingest import ingest_policeuk
     from safestreets.pipeline import load_city_areas_and_places
     from safestreets.sources.synthetic import CityConfig, generate_city
+    from safestreets.store.ingest import ingest_policeuk
     from safestreets.store.records import ingest_force_records
 
     city = root / "synthetic-city"

@@ -203,7 +203,7 @@ def ingest(
 ) -> None:  # fmt: skip
     """Load crime data into the store: each file in one transaction, re-runs add nothing twice."""
     from safestreets import vocab
-    from safestreets.ingest import ingest_policeuk
+    from safestreets.store.ingest import ingest_policeuk
     from safestreets.store.records import ingest_force_records
 
     opts = LoadOptions(
@@ -311,7 +311,7 @@ def _outline(path: Path) -> Any:
 def _load_api_table(
     con: duckdb.DuckDBPyConnection, table: Any, *, kind: str, label: str, sha256: str, force: str
 ) -> LoadResult:
-    from safestreets.ingest import load_policeuk_table
+    from safestreets.store.ingest import load_policeuk_table
 
     return load_policeuk_table(con, table, kind=kind, label=label, sha256=sha256, force=force)
 

@@ -16,13 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from safestreets.config import Workspace
 from safestreets.export import export_table
-from safestreets.ingest import ingest_policeuk
 from safestreets.sources.boundaries import read_areas, read_bcu_lookup
 from safestreets.sources.places import read_places
 from safestreets.sources.synthetic import CityConfig, generate_city
 from safestreets.store import get_setting, open_store
 from safestreets.store.areas import load_areas
 from safestreets.store.batches import sha256_file
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.places import load_places
 from safestreets.store.queries import status
 from safestreets.store.records import ingest_force_records
