@@ -36,7 +36,7 @@ from conftest import (
 )
 from safestreets.config import Workspace
 from safestreets.errors import InputError
-from safestreets.export import export_table
+from safestreets.geo.export import export_table
 from safestreets.sources import policeuk
 from safestreets.sources.synthetic import CityConfig, generate_city
 from safestreets.store import direct, ingest, open_store

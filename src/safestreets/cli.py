@@ -530,7 +530,7 @@ def export(
 ) -> None:  # fmt: skip
     """Write events (or searches, outcomes, places) for QGIS, ArcGIS or analysis, with provenance."""
     from safestreets import vocab
-    from safestreets.export import export_table
+    from safestreets.geo.export import export_table
 
     where = []
     if months:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from safestreets.config import Workspace
-from safestreets.export import export_table
+from safestreets.geo.export import export_table
 from safestreets.sources.boundaries import read_areas, read_bcu_lookup
 from safestreets.sources.places import read_places
 from safestreets.sources.synthetic import CityConfig, generate_city

@@ -22,8 +22,8 @@ import shapely
 
 from safestreets import __version__
 from safestreets.errors import SafestreetsError
-from safestreets.export import write_geo
 from safestreets.forecast.store import latest_run
+from safestreets.geo.export import write_geo
 from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.schedule import Visit, schedule
