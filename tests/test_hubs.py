@@ -293,7 +293,7 @@ def test_helpers() -> None:
 
 def build_city(root: Path) -> Path:
     """A small synthetic city loaded the way the demo loads it, with a stored KDE violence forecast."""
-    from safestreets.forecast.run import run_forecast
+    from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.pipeline import load_city_areas_and_places
     from safestreets.sources.synthetic import CityConfig, generate_city
     from safestreets.store.ingest import ingest_policeuk

@@ -608,8 +608,8 @@ def forecast(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Forecast where harm will concentrate next; store, export and list the top hotspots per BCU."""
+    from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.forecast import MODELS
-    from safestreets.forecast.run import run_forecast
     from safestreets.forecast.store import export_surface
 
     if model != "auto" and model not in MODELS:

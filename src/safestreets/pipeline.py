@@ -104,8 +104,8 @@ def load_city_areas_and_places(con: duckdb.DuckDBPyConnection, city_dir: Path) -
 def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Console) -> list[str]:
     """Next month's violence on a 250 m grid, the model chosen by backtest; surface and coverage chart out."""
     from safestreets.evaluate.charts import coverage_chart
+    from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.forecast import MODELS
-    from safestreets.forecast.run import run_forecast
     from safestreets.forecast.store import export_surface
     from safestreets.forecast.surface import top_per_group
 
