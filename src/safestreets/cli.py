@@ -831,9 +831,9 @@ def plan(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Plan hot spot patrols for a week from the latest forecast: teams, areas, hot spots, visit times."""
-    from safestreets.plan.cards import write_cards
     from safestreets.plan.resources import Resources, Rules, read_resources
     from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+    from safestreets.report.cards import write_cards
 
     ws = _workspace(ctx, workspace)
     with _store(ctx, workspace, create=False) as con, _user_errors():
@@ -931,7 +931,7 @@ def hotspots(
 ) -> None:  # fmt: skip
     """Emerging, persistent and diminishing hot spots on the latest forecast's units: what changed."""
     from safestreets.plan.run import read_surface
-    from safestreets.trends.charts import emerging_map
+    from safestreets.report.hotspot_map import emerging_map
     from safestreets.trends.run import emerging_for_forecast, export_emerging
 
     ws = _workspace(ctx, workspace)

@@ -144,7 +144,7 @@ def write_brief(
     """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``."""
     from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.run import default_week, read_surface
-    from safestreets.trends.charts import emerging_map
+    from safestreets.report.hotspot_map import emerging_map
     from safestreets.trends.run import emerging_for_forecast, forecast_inputs
 
     step = progress or (lambda _what: None)
