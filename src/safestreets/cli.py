@@ -831,8 +831,9 @@ def plan(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Plan hot spot patrols for a week from the latest forecast: teams, areas, hot spots, visit times."""
+    from safestreets.forecast.store import read_surface
     from safestreets.plan.resources import Resources, Rules, read_resources
-    from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+    from safestreets.plan.run import crs_of, export_plan, run_plan
     from safestreets.report.cards import write_cards
 
     ws = _workspace(ctx, workspace)
@@ -930,7 +931,7 @@ def hotspots(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Emerging, persistent and diminishing hot spots on the latest forecast's units: what changed."""
-    from safestreets.plan.run import read_surface
+    from safestreets.forecast.store import read_surface
     from safestreets.report.hotspot_map import emerging_map
     from safestreets.trends.run import emerging_for_forecast, export_emerging
 
@@ -968,7 +969,7 @@ def _sweeps(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
     allows the classification; near the forecast's riskiest cells otherwise."""
     import numpy as np
 
-    from safestreets.plan.run import read_surface
+    from safestreets.forecast.store import read_surface
     from safestreets.plan.sweeps import suggest_sweeps
     from safestreets.trends.run import LASTING, emerging_for_forecast
 

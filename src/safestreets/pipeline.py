@@ -139,8 +139,9 @@ def _demo_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Conso
 
 def _demo_plan_and_brief(con: duckdb.DuckDBPyConnection, ws: Workspace, console: Console) -> list[str]:
     """Two teams per BCU and shift on the forecast, patrol cards, then the briefing for that week."""
+    from safestreets.forecast.store import read_surface
     from safestreets.plan.resources import Resources, Rules
-    from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+    from safestreets.plan.run import crs_of, export_plan, run_plan
     from safestreets.report.brief import write_brief
     from safestreets.report.cards import write_cards
 

@@ -39,7 +39,7 @@ from safestreets import __version__
 from safestreets.errors import SafestreetsError
 from safestreets.forecast.data import choose_source
 from safestreets.forecast.history import as_time
-from safestreets.forecast.store import Surface, latest_run
+from safestreets.forecast.store import Surface, latest_run, read_surface
 from safestreets.forecast.targets import TARGETS
 from safestreets.vocab import NO_FURTHER_ACTION
 
@@ -691,14 +691,12 @@ def risk_view(con: duckdb.DuckDBPyConnection, surface: Surface | None) -> RiskVi
     run_id = latest_run(con)
     if run_id is None:
         return None
-    from safestreets.plan.run import read_surface
-
     stored = read_surface(con, run_id)
     prov = stored.provenance
     data = prov.get("data", {})
     return RiskView(
         ids=stored.ids.astype(str), x=stored.x, y=stored.y, area=stored.area_m2, geometry=stored.geometry,
-        expected_count=stored.expected_count, expected_harm=stored.expected_harm, rank=stored.rank,
+        expected_count=stored.expected_count, expected_harm=stored.expected_harm, rank=stored.ranks(),
         target=str(data.get("target", {}).get("name", "violence")),
         meta={"run_id": run_id, "model": prov.get("model"), "window": [str(w) for w in stored.window],
               "rank_by": prov.get("rank_by"), "units": prov.get("units", {}).get("kind"), "data": data},
