@@ -21,7 +21,8 @@ import shapely
 from safestreets.config import Workspace
 from safestreets.forecast.store import Surface, save_surface
 from safestreets.geo.units import make_grid
-from safestreets.plan.hubs import DAYS, busiest_text, combine, ordinal, rank_hubs
+from safestreets.plan.common import combine, ordinal
+from safestreets.plan.hubs import DAYS, busiest_text, rank_hubs
 from safestreets.store import open_store
 
 # Columns that would describe a person or a single record: none may appear in a planning output.
