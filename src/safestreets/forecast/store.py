@@ -1,5 +1,5 @@
-"""Keep risk surfaces in the store, read them back, and write them out for GIS (GeoPackage in the
-workspace CRS, GeoJSON in WGS84), each file with a ``.provenance.json`` sidecar."""
+"""Keep risk surfaces in the store and write them out for GIS (GeoPackage in the workspace CRS,
+GeoJSON in WGS84), each file with a ``.provenance.json`` sidecar."""
 
 from __future__ import annotations
 
