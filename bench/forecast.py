@@ -63,20 +63,22 @@ from _common import (
 from safestreets.api.demo import load_city_areas_and_places
 from safestreets.config import Workspace
 from safestreets.errors import SafestreetsError
+from safestreets.evaluate.auto import choose
 from safestreets.evaluate.backtest import backtest, default_origins, summarise
 from safestreets.forecast import BASELINES, MODELS, make_model
-from safestreets.forecast.auto import choose
 from safestreets.forecast.base import Forecaster
 from safestreets.forecast.data import load_history, load_units
 from safestreets.forecast.history import History, Horizon
 from safestreets.forecast.targets import parse_target
 from safestreets.geo.units import Units
-from safestreets.ingest import ingest_policeuk
-from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
-from safestreets.sources.force_records import ingest_force_records
-from safestreets.sources.places import load_places, read_places
+from safestreets.sources.boundaries import read_areas, read_bcu_lookup
+from safestreets.sources.places import read_places
 from safestreets.store import get_setting, open_store, set_setting
+from safestreets.store.areas import load_areas
 from safestreets.store.batches import sha256_file
+from safestreets.store.ingest import ingest_policeuk
+from safestreets.store.places import load_places
+from safestreets.store.records import ingest_force_records
 from safestreets.synthetic import TYPE_SHARES, CityConfig, generate_city
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -1049,7 +1051,7 @@ def docs_body(results: Sequence[dict[str, Any]]) -> str:
         f"- auto is judged by a nested backtest: at each origin it picks the model `auto.choose` would pick "
         f"(highest mean HR at {' and '.join(f'{c:.0%}' for c in AUTO_COVERAGES)} over the {AUTO_ORIGINS} "
         "origins before it, computed on the data before the origin), and scores what that model forecast. "
-        "This is what backtesting `safestreets.forecast.auto.Auto` gives (it calls `choose` at each fit), "
+        "This is what backtesting `safestreets.evaluate.auto.Auto` gives (it calls `choose` at each fit), "
         "computed without refitting: a model fitted at an inner origin sees the same events whether the "
         "history was cut at the outer origin or not, so the inner scores are the outer backtest's own. "
         "`auto.choose` itself was run at the last origin of each input to check the pick.",

@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 from scipy.stats import theilslopes
 
-import safestreets.ingest as ingest_module
+import safestreets.store.ingest as ingest_module
 from _common import (
     DATA,
     ROOT,
@@ -57,9 +57,9 @@ from _common import (
     write_section,
 )
 from safestreets.config import Workspace
-from safestreets.ingest import ingest_policeuk
 from safestreets.sources import policeuk
 from safestreets.store import open_store
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.load import LoadOptions
 from safestreets.synthetic import CityConfig, generate_city, write_archive_zip
 

@@ -15,9 +15,10 @@ import pytest
 import shapely
 
 from safestreets.config import Workspace
-from safestreets.geo.assign import assign_areas, locate
-from safestreets.sources.boundaries import load_areas, read_areas, read_bcu_lookup
+from safestreets.sources.boundaries import read_areas, read_bcu_lookup
 from safestreets.store import open_store
+from safestreets.store.areas import load_areas
+from safestreets.store.assign import assign_areas, locate
 
 BNG = "EPSG:27700"
 BRIGHTON = (531000.0, 104500.0)  # well outside Greater London

@@ -7,9 +7,9 @@ import pyarrow.compute as pc
 import pytest
 
 from forecast_helpers import SIDE, toy_history, toy_units
+from safestreets.evaluate.auto import choose
 from safestreets.evaluate.backtest import backtest, default_origins, summarise
 from safestreets.forecast import make_model
-from safestreets.forecast.auto import choose
 from safestreets.forecast.ensemble import Ensemble, blend
 from safestreets.forecast.history import History, Horizon, as_time
 
@@ -131,7 +131,7 @@ def test_auto_chooses_by_backtest_and_says_why(history: History) -> None:
 
 
 def test_auto_as_a_model_chooses_from_the_past_only(history: History) -> None:
-    from safestreets.forecast.auto import Auto
+    from safestreets.evaluate.auto import Auto
 
     units = toy_units()
     model = Auto(candidates=("naive", "kde"), origins=2).fit(history, "2022-06")

@@ -15,15 +15,15 @@ import shapely
 from safestreets.config import Workspace
 from safestreets.errors import InputError
 from safestreets.geo.project import crs_to_lonlat
-from safestreets.sources import boundaries
 from safestreets.sources.boundaries import (
     AREA_SCHEMA,
-    load_areas,
     neighbourhood_table,
     read_areas,
     read_bcu_lookup,
 )
+from safestreets.store import areas as store_areas
 from safestreets.store import open_store
+from safestreets.store.areas import load_areas
 from safestreets.store.batches import sha256_file
 
 BNG = "EPSG:27700"
@@ -247,7 +247,7 @@ def test_failed_load_leaves_store_unchanged(
     def fail(*args: Any, **kwargs: Any) -> dict:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(boundaries, "assign_areas", fail)
+    monkeypatch.setattr(store_areas, "assign_areas", fail)
     with pytest.raises(RuntimeError):
         load_areas(con, london["lsoa21"], source="lsoa21", sha256="l", params={})
     assert snapshot(con) == before

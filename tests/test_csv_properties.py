@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from conftest import STREET_HEADER, csv_bytes, table_counts
 from safestreets.config import Workspace
 from safestreets.errors import InputError
-from safestreets.ingest import ingest_policeuk
 from safestreets.sources.csvread import TextSource, parse_text
 from safestreets.store import open_store
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.load import LoadOptions, LoadResult
 from safestreets.vocab import CRIME_TYPES, OUTCOME_RENAMES
 

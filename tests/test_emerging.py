@@ -18,6 +18,7 @@ from scipy import stats
 from forecast_helpers import toy_history, toy_polygons, toy_units
 from safestreets.forecast.history import History
 from safestreets.geo.units import make_grid
+from safestreets.report.hotspot_map import emerging_map
 from safestreets.trends import (
     CATEGORIES,
     EmergingResult,
@@ -28,7 +29,6 @@ from safestreets.trends import (
     neighbours,
     significant,
 )
-from safestreets.trends.charts import emerging_map
 
 
 def grid(side: int, cell: float = 100.0):

@@ -23,10 +23,10 @@ from pyproj import CRS
 
 from safestreets.config import Workspace
 from safestreets.errors import ParameterError
-from safestreets.export import export_table, layer_geometries, layer_name, write_geo
-from safestreets.forecast.store import export_surface
+from safestreets.forecast.store import export_surface, read_surface
+from safestreets.geo.export import export_table, layer_geometries, layer_name, write_geo
 from safestreets.plan.resources import Resources, Rules
-from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+from safestreets.plan.run import crs_of, export_plan, run_plan
 from safestreets.store import get_setting, open_store
 from safestreets.trends.run import emerging_for_forecast, export_emerging
 

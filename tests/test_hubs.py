@@ -21,7 +21,8 @@ import shapely
 from safestreets.config import Workspace
 from safestreets.forecast.store import Surface, save_surface
 from safestreets.geo.units import make_grid
-from safestreets.plan.hubs import DAYS, busiest_text, combine, ordinal, rank_hubs
+from safestreets.plan.common import combine, ordinal
+from safestreets.plan.hubs import DAYS, busiest_text, rank_hubs
 from safestreets.store import open_store
 
 # Columns that would describe a person or a single record: none may appear in a planning output.
@@ -294,9 +295,9 @@ def test_helpers() -> None:
 def build_city(root: Path) -> Path:
     """A small synthetic city loaded the way the demo loads it, with a stored KDE violence forecast."""
     from safestreets.api.demo import load_city_areas_and_places
-    from safestreets.forecast.run import run_forecast
-    from safestreets.ingest import ingest_policeuk
-    from safestreets.sources.force_records import ingest_force_records
+    from safestreets.evaluate.forecast_run import run_forecast
+    from safestreets.store.ingest import ingest_policeuk
+    from safestreets.store.records import ingest_force_records
     from safestreets.synthetic import CityConfig, generate_city
 
     city = root / "synthetic-city"

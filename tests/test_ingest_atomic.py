@@ -20,8 +20,8 @@ import pytest
 import safestreets.store.load as load_module
 from conftest import STREET_HEADER, csv_bytes, store_fingerprint, street_row, table_counts, write_file
 from safestreets.config import Workspace
-from safestreets.ingest import ingest_policeuk
 from safestreets.store import fetch_one, open_store
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.vocab import CRIME_TYPES
 
 BIG_ROWS = 200_000
@@ -95,7 +95,7 @@ CHILD = textwrap.dedent(
 
     import safestreets.store.load as load
     from safestreets.config import Workspace
-    from safestreets.ingest import ingest_policeuk
+    from safestreets.store.ingest import ingest_policeuk
     from safestreets.store import open_store, transaction
 
     @contextmanager

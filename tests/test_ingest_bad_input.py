@@ -26,8 +26,8 @@ from conftest import (
 )
 from safestreets.config import Workspace
 from safestreets.errors import InputError
-from safestreets.ingest import ingest_policeuk
 from safestreets.store import fetch_one, open_store
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.load import LoadOptions
 
 STREET_NAME = "2023-01-city-of-london-street.csv"

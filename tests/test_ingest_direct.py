@@ -34,13 +34,12 @@ from conftest import (
     table_counts,
     write_file,
 )
-from safestreets import ingest
 from safestreets.config import Workspace
 from safestreets.errors import InputError
-from safestreets.export import export_table
-from safestreets.ingest import ingest_policeuk
+from safestreets.geo.export import export_table
 from safestreets.sources import policeuk
-from safestreets.store import direct, open_store
+from safestreets.store import direct, ingest, open_store
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.load import LoadOptions
 from safestreets.synthetic import CityConfig, generate_city
 from test_csv_properties import street_rows
@@ -360,7 +359,7 @@ def test_stop_search_keys_derive_from_what_the_row_says(
 def test_fetched_stop_searches_replace_those_with_the_same_keys(store: duckdb.DuckDBPyConnection) -> None:
     import pyarrow as pa
 
-    from safestreets.ingest import load_policeuk_table
+    from safestreets.store.ingest import load_policeuk_table
 
     def table(rows: list[dict[str, str]]) -> pa.Table:
         return pa.table({c: [r[c] for r in rows] for c in STOP_HEADER})

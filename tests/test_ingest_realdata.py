@@ -20,8 +20,8 @@ import pytest
 
 from conftest import STREET_HEADER, csv_bytes, street_row, write_file
 from safestreets.config import Workspace
-from safestreets.ingest import ingest_policeuk
 from safestreets.store import fetch_one, open_store
+from safestreets.store.ingest import ingest_policeuk
 from safestreets.store.load import LoadOptions, LoadResult
 
 pytestmark = pytest.mark.realdata

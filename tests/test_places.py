@@ -15,10 +15,10 @@ import shapely
 
 from safestreets.config import Workspace
 from safestreets.errors import InputError
-from safestreets.sources import places
-from safestreets.sources.places import PLACE_SCHEMA, load_places, read_places
-from safestreets.store import open_store
+from safestreets.sources.places import PLACE_SCHEMA, read_places
+from safestreets.store import open_store, places
 from safestreets.store.batches import sha256_file
+from safestreets.store.places import load_places
 
 BNG = "EPSG:27700"
 

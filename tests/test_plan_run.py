@@ -14,8 +14,9 @@ import duckdb
 import pytest
 
 from safestreets.config import Workspace
+from safestreets.forecast.store import read_surface
 from safestreets.plan.resources import POOL, Resources, Rules
-from safestreets.plan.run import crs_of, export_plan, past_visits, read_surface, run_plan, save_plan
+from safestreets.plan.run import crs_of, export_plan, past_visits, run_plan, save_plan
 from safestreets.store import open_store
 
 PLAN_TABLES = ("plan_runs", "plan_hotspots", "plan_visits")
@@ -134,7 +135,7 @@ def test_forecast_without_bcus_is_planned_as_one_area(tmp_path: Path) -> None:
     """Units with no command unit (no BCU or borough boundaries loaded) plan as one area, 'all'."""
     import shapely
 
-    from safestreets.plan.run import WHOLE_AREA
+    from safestreets.forecast.store import WHOLE_AREA
 
     con = open_store(Workspace(tmp_path / "ws"))
     con.execute(

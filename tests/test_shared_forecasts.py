@@ -173,7 +173,7 @@ def test_units_copied_with_new_covariates_are_not_confused(history: History) -> 
 
 
 def test_auto_can_be_backtested_with_workers(history: History) -> None:
-    from safestreets.forecast.auto import Auto
+    from safestreets.evaluate.auto import Auto
 
     units = toy_units()
     models = {"kde": make_model("kde"), "auto": Auto(candidates=("naive", "kde"), origins=2)}

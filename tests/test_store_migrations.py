@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from safestreets.config import Workspace
+from safestreets.sources.keys import stop_key_sql
 from safestreets.store import open_store, schema
-from safestreets.store.keys import stop_key_sql
 
 
 def _store_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:

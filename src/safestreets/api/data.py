@@ -53,8 +53,8 @@ def ingest(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Load police.uk files (one, a folder, the bulk archive zip) or, with ``mapping``, a force's records."""
-    from safestreets.ingest import ingest_policeuk
-    from safestreets.sources.force_records import ingest_force_records
+    from safestreets.store.ingest import ingest_policeuk
+    from safestreets.store.records import ingest_force_records
 
     path = Path(path)
     if not path.exists():
@@ -106,8 +106,8 @@ def _fetch_into(
     force: str,
 ) -> list[Any]:
     """Load each fetched month through the same validation as files; empty months add nothing."""
-    from safestreets.ingest import load_policeuk_table
     from safestreets.sources.policeuk_api import records_sha256
+    from safestreets.store.ingest import load_policeuk_table
 
     results = []
     for month, records in fetched:
@@ -207,7 +207,8 @@ def fetch_neighbourhood_boundaries(
     """Fetch each neighbourhood's outline and load them as areas of kind ``neighbourhood``."""
     import shapely
 
-    from safestreets.sources.boundaries import load_areas, neighbourhood_table
+    from safestreets.sources.boundaries import neighbourhood_table
+    from safestreets.store.areas import load_areas
 
     fid = vocab.force_id(force)
     with client(base_url, max_attempts) as api:
@@ -262,8 +263,8 @@ def load_areas(
 ) -> LoadReport:
     """Load boundaries (GeoJSON, GeoPackage, shapefile) or a borough -> BCU lookup (CSV), and assign
     every event to its areas."""
-    from safestreets.sources.boundaries import load_areas as store_areas
     from safestreets.sources.boundaries import read_areas, read_bcu_lookup
+    from safestreets.store.areas import load_areas as store_areas
     from safestreets.store.batches import sha256_file
     from safestreets.store.queries import batch_area_counts
 
@@ -290,9 +291,9 @@ def load_places(
     name_field: str | None = None,
 ) -> LoadReport:
     """Load places such as stations (CSV with coordinates, or GeoJSON points)."""
-    from safestreets.sources.places import load_places as store_places
     from safestreets.sources.places import read_places
     from safestreets.store.batches import sha256_file
+    from safestreets.store.places import load_places as store_places
 
     path = Path(path)
     if not path.exists():
@@ -340,7 +341,7 @@ def export(
     source: str | None = None,
 ) -> ExportResult:
     """Write a table, filtered, for QGIS, ArcGIS or analysis, with a provenance sidecar."""
-    from safestreets.export import export_table
+    from safestreets.geo.export import export_table
     from safestreets.store.queries import count_rows, filter_sql
 
     if table not in EXPORT_TABLES:

@@ -49,10 +49,11 @@ def plan(
     seed: int | None = None,
 ) -> PlanResult:
     """Plan a week of hot spot patrols from a stored forecast; store, export and (optionally) print cards."""
-    from safestreets.plan.cards import write_cards
+    from safestreets.forecast.store import read_surface
     from safestreets.plan.resources import Rules, read_resources, uniform_for_area
-    from safestreets.plan.run import crs_of, export_plan, read_surface, run_plan
+    from safestreets.plan.run import crs_of, export_plan, run_plan
     from safestreets.plan.weeks import check_week
+    from safestreets.report.cards import write_cards
 
     if solver.lower() not in SOLVERS:
         raise unknown("solver", solver, SOLVERS)
@@ -128,8 +129,8 @@ def hotspots(
     progress: Callable[[str], None] | None = None,
 ) -> HotspotsResult:
     """Emerging, persistent and diminishing hot spots on a stored forecast's units: what changed."""
-    from safestreets.plan.run import read_surface
-    from safestreets.trends.charts import emerging_map
+    from safestreets.forecast.store import read_surface
+    from safestreets.report.hotspot_map import emerging_map
     from safestreets.trends.run import emerging_for_forecast, export_emerging
 
     if periods < 3:
@@ -160,7 +161,7 @@ def brief(
     progress: Callable[[str], None] | None = None,
 ) -> BriefResult:
     """Write the weekly tactical assessment (HTML and, by default, PDF) from the store."""
-    from safestreets.plan.run import read_surface
+    from safestreets.forecast.store import read_surface
     from safestreets.plan.weeks import check_week
     from safestreets.report.brief import write_brief
 

@@ -72,7 +72,7 @@ def forecast(
     progress: Step | None = None,
 ) -> ForecastResult:
     """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson)."""
-    from safestreets.forecast.run import run_forecast
+    from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.forecast.store import export_surface
 
     chosen = check_model(model)

@@ -43,11 +43,12 @@ raises :class:`ValueError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from safestreets.forecast.ranking import Ranking, capture
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -58,8 +59,6 @@ DEFAULT_COVERAGES: tuple[float, ...] = (0.01, 0.05, 0.10)
 CURVE_COVERAGES: FloatArray = np.linspace(0.0, 0.20, 41)
 #: Smallest expected count used in the deviance, so a zero forecast of a non-zero count stays finite.
 MIN_MU = 1e-9
-# Relative slack when comparing cumulative areas with the budget, so 3 x 0.1 m² fits in 30 % of 1 m².
-_AREA_RTOL = 1e-12
 
 
 # --- validation ---------------------------------------------------------------------------------------
@@ -103,44 +102,6 @@ def _coverages(coverages: ArrayLike) -> FloatArray:
     return arr
 
 
-# --- the one ranking every measure reads ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Ranking:
-    """Units in density order with the cumulative area at each unit and at each tie block's end."""
-
-    order: NDArray[np.intp]  # unit indices, densest first, ties by index
-    block_ends: NDArray[np.intp]  # position (in ranked order) of each tie block's last unit
-    unit_area: FloatArray  # cumulative area after each ranked unit
-    block_area: FloatArray  # 0, then cumulative area after each block: the x of the capture curve
-
-    @classmethod
-    def of(cls, scores: FloatArray, area: FloatArray) -> _Ranking:
-        density = scores / area
-        # Stable sort of the negated density: highest first, equal densities in unit-index order.
-        order = np.argsort(-density, kind="stable")
-        ranked = density[order]
-        block_ends = np.append(np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1)
-        unit_area = np.cumsum(area[order])
-        return cls(order, block_ends, unit_area, np.concatenate(([0.0], unit_area[block_ends])))
-
-    def capture(self, values: FloatArray, coverages: FloatArray) -> FloatArray:
-        """Share of ``values`` captured at each coverage; nan when ``values`` total 0."""
-        captured = np.concatenate(([0.0], np.cumsum(values[self.order])[self.block_ends]))
-        total = captured[-1]  # the same sum the curve ends on, so coverage 1 captures exactly 1
-        if total <= 0:
-            return np.full(len(coverages), np.nan)
-        # Linear interpolation between block ends is the tie and fractional-boundary rule.
-        share = np.interp(coverages * self.block_area[-1], self.block_area, captured) / total
-        return np.clip(share, 0.0, 1.0)  # only rounding can step outside
-
-    def n_flagged(self, coverages: FloatArray) -> NDArray[np.intp]:
-        """Number of whole units flagged at each coverage (the ranked prefix that fits the budget)."""
-        budget = coverages * self.unit_area[-1] * (1 + _AREA_RTOL)
-        return np.searchsorted(self.unit_area, budget, side="right")
-
-
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
     """``num / den`` with nan where ``den`` is 0 (an undefined measure, not a bad one)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -162,33 +123,33 @@ def capture_curve(scores: ArrayLike, values: ArrayLike, area: ArrayLike, coverag
     result is nan when ``values`` total 0.
     """
     s, v, a = _vectors(scores=scores, values=values, area=area)
-    return _Ranking.of(s, a).capture(v, _coverages(coverages))
+    return capture(s, v, a, _coverages(coverages))
 
 
 def hit_rate(scores: ArrayLike, actual: ArrayLike, area: ArrayLike, coverage: float) -> float:
     """Share of the actual count in the densest ``coverage`` of the area; nan when nothing happened."""
     s, y, a = _vectors(scores=scores, actual=actual, area=area)
-    return float(_Ranking.of(s, a).capture(y, _coverages(coverage))[0])
+    return float(Ranking.of(s, a).capture(y, _coverages(coverage))[0])
 
 
 def pai(scores: ArrayLike, actual: ArrayLike, area: ArrayLike, coverage: float) -> float:
     """Predictive accuracy index ``HR(c) / c``; 1 is no better than chance, nan at ``c = 0``."""
     s, y, a = _vectors(scores=scores, actual=actual, area=area)
     c = _coverages(coverage)
-    return float(_ratio(_Ranking.of(s, a).capture(y, c), c)[0])
+    return float(_ratio(Ranking.of(s, a).capture(y, c), c)[0])
 
 
 def pei(scores: ArrayLike, actual: ArrayLike, area: ArrayLike, coverage: float) -> float:
     """Predictive efficiency index: ``HR(c)`` over the best hit rate any ranking gets with that area."""
     s, y, a = _vectors(scores=scores, actual=actual, area=area)
     c = _coverages(coverage)
-    return float(_pei(_Ranking.of(s, a).capture(y, c), _Ranking.of(y, a).capture(y, c))[0])
+    return float(_pei(Ranking.of(s, a).capture(y, c), Ranking.of(y, a).capture(y, c))[0])
 
 
 def harm_captured(scores: ArrayLike, actual_harm: ArrayLike, area: ArrayLike, coverage: float) -> float:
     """Share of the actual harm in the densest ``coverage`` of the area by ``scores`` (counts or harm)."""
     s, h, a = _vectors(scores=scores, actual_harm=actual_harm, area=area)
-    return float(_Ranking.of(s, a).capture(h, _coverages(coverage))[0])
+    return float(Ranking.of(s, a).capture(h, _coverages(coverage))[0])
 
 
 def coverage_curve(
@@ -202,7 +163,7 @@ def coverage_curve(
 def flagged(scores: ArrayLike, area: ArrayLike, coverage: float) -> BoolArray:
     """Whole units flagged at ``coverage``: the densest prefix (ties by unit index) that fits the area."""
     s, a = _vectors(scores=scores, area=area)
-    ranking = _Ranking.of(s, a)
+    ranking = Ranking.of(s, a)
     out = np.zeros(len(s), dtype=bool)
     out[ranking.order[: int(ranking.n_flagged(_coverages(coverage))[0])]] = True
     return out
@@ -247,13 +208,13 @@ def _scope_rows(
     harm_scores: FloatArray | None,
 ) -> list[dict[str, Any]]:
     """The rows of one scope: each measure at each coverage, ranking within the scope."""
-    ranking = _Ranking.of(scores, area)
+    ranking = Ranking.of(scores, area)
     hit = ranking.capture(actual, c)
-    best = _Ranking.of(actual, area).capture(actual, c)
+    best = Ranking.of(actual, area).capture(actual, c)
     if harm is None:
         harm_share = np.full(len(c), np.nan)
     else:
-        harm_ranking = ranking if harm_scores is None else _Ranking.of(harm_scores, area)
+        harm_ranking = ranking if harm_scores is None else Ranking.of(harm_scores, area)
         harm_share = harm_ranking.capture(harm, c)
     pai_ = _ratio(hit, c)
     pei_ = _pei(hit, best)

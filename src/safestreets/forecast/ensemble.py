@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from safestreets.evaluate.metrics import _Ranking, capture_curve
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
+from safestreets.forecast.ranking import Ranking, capture
 from safestreets.forecast.shared import Job, forecast_many, units_token
 from safestreets.geo.units import Units
 
@@ -149,7 +149,7 @@ def blend(preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def mean_hit_rates(
     scores: np.ndarray, actual: np.ndarray, area: np.ndarray, coverages: np.ndarray
 ) -> np.ndarray:
-    """The mean over ``coverages`` of the hit rate of each row of ``scores`` (``capture_curve``'s rule).
+    """The mean over ``coverages`` of the hit rate of each row of ``scores`` (``evaluate.metrics.capture_curve``'s rule).
 
     Only the densest part of the ranking decides hit rates at small coverages, so each row ranks just a
     head of its units found by partial sorting: every unit at least as dense as the ``k``-th densest, ties
@@ -170,11 +170,11 @@ def mean_hit_rates(
             head = np.argpartition(-d, k - 1)[:k]
             head = np.flatnonzero(d >= d[head].min())
             if float(area[head].sum()) >= budget:
-                r = _Ranking.of(scores[i, head], area[head])
+                r = Ranking.of(scores[i, head], area[head])
                 captured = np.concatenate(([0.0], np.cumsum(actual[head][r.order])[r.block_ends]))
                 out[i] = np.clip(
                     np.interp(coverages * total_area, r.block_area, captured) / total, 0, 1
                 ).mean()
                 continue
-        out[i] = capture_curve(scores[i], actual, area, coverages).mean()
+        out[i] = capture(scores[i], actual, area, coverages).mean()
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +15,84 @@ import pyarrow as pa
 import shapely
 
 from safestreets.errors import SafestreetsError
-from safestreets.export import write_geo
 from safestreets.forecast.surface import rank
+from safestreets.geo.export import write_geo
 from safestreets.geo.units import Units
 from safestreets.store import fetch_one, get_setting, transaction
+
+#: The command unit of every unit of a stored surface where no BCU boundaries are loaded (a small force,
+#: one borough): a plan then treats the whole study area as one command unit.
+WHOLE_AREA = "all"
 
 
 @dataclass
 class Surface:
-    """A finished forecast: per-unit expected count and harm over one window."""
+    """A forecast: per-unit expected count and harm over one window.
+
+    A surface read back from the store (:func:`read_surface`) also has its ``run_id``, its ``window`` as
+    stored and the ranks the run gave its units; its ``meta`` is the run's provenance. The per-unit
+    columns are the units' own (``ids``, ``x``, ``y``, ``bcu``, ``area_m2``, ``geometry``).
+    """
 
     units: Units
     expected_count: np.ndarray
     expected_harm: np.ndarray
     rank_by: str
     meta: dict[str, Any]
+    run_id: int | None = None  # the stored run it was read from
+    window: tuple[datetime, datetime] | None = None  # as stored (read_surface)
+    stored_ranks: np.ndarray | None = None  # 1 = riskiest, as the stored run ranked its units
 
     @property
     def scores(self) -> np.ndarray:
         return self.expected_harm if self.rank_by == "harm" else self.expected_count
 
     def ranks(self) -> np.ndarray:
+        """1 = riskiest: as the stored run ranked its units, else by density of the scores."""
+        if self.stored_ranks is not None:
+            return self.stored_ranks
         order = rank(self.scores, self.units.area)
         out = np.empty(len(order), dtype="int64")
         out[order] = np.arange(1, len(order) + 1)
         return out
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.units.ids
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.units.x
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.units.y
+
+    @property
+    def bcu(self) -> np.ndarray:
+        return self.units.bcu
+
+    @property
+    def area_m2(self) -> np.ndarray:
+        return self.units.area
+
+    @property
+    def geometry(self) -> np.ndarray:
+        return self.units.geometry
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What made the forecast (for a stored run, as stored with it)."""
+        return self.meta
+
+    @property
+    def days(self) -> float:
+        if self.window is None:
+            raise SafestreetsError("this forecast surface has no stored window")
+        return (self.window[1] - self.window[0]).total_seconds() / 86400.0
+
+    def harm_week(self) -> np.ndarray:
+        return self.expected_harm * 7.0 / self.days
 
     def table(self) -> pa.Table:
         u = self.units
@@ -100,6 +154,46 @@ def save_surface(con: duckdb.DuckDBPyConnection, surface: Surface, *, reason: st
 def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
     row = fetch_one(con, "SELECT max(run_id) FROM forecast_runs")
     return None if row is None or row[0] is None else int(row[0])
+
+
+def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> Surface:
+    """A stored forecast run (the latest by default), its units in unit id order."""
+    run_id = run_id if run_id is not None else latest_run(con)
+    if run_id is None:
+        raise SafestreetsError("no forecast in the store: run 'safestreets forecast' first")
+    info = fetch_one(
+        con,
+        "SELECT window_start, window_end, provenance, units_kind, rank_by FROM forecast_runs "
+        "WHERE run_id = ?",
+        [run_id],
+    )
+    if info is None:
+        raise SafestreetsError(f"no forecast run {run_id} in the store")
+    data = con.execute(
+        "SELECT unit_id, bcu, x, y, expected_count, expected_harm, rank, area_m2, geometry FROM forecasts "
+        "WHERE run_id = ? "
+        "ORDER BY unit_id", [run_id]
+    ).fetchnumpy()  # fmt: skip
+    bcu = np.asarray([b or "" for b in data["bcu"]], dtype=object)
+    if len(bcu) and not any(bcu):  # no BCUs loaded: the whole study area is one command unit
+        bcu[:] = WHOLE_AREA
+    units = Units(
+        ids=np.asarray(data["unit_id"], dtype=object), kind=str(info[3]),
+        x=np.asarray(data["x"], dtype="float64"), y=np.asarray(data["y"], dtype="float64"),
+        area=np.asarray(data["area_m2"], dtype="float64"),
+        geometry=shapely.from_wkb([bytes(g) for g in data["geometry"]]), bcu=bcu,
+        crs=get_setting(con, "crs"),
+    )  # fmt: skip
+    return Surface(
+        units,
+        expected_count=np.asarray(data["expected_count"], dtype="float64"),
+        expected_harm=np.asarray(data["expected_harm"], dtype="float64"),
+        rank_by=str(info[4]),
+        meta=json.loads(info[2]),
+        run_id=int(run_id),
+        window=(info[0], info[1]),
+        stored_ranks=np.asarray(data["rank"], dtype="int64"),
+    )
 
 
 def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path) -> Path:

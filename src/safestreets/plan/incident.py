@@ -30,10 +30,9 @@ import pyarrow as pa
 
 from safestreets.forecast.store import Surface
 from safestreets.geo.project import WGS84, to_crs
-from safestreets.plan.hubs import (
+from safestreets.plan.common import (
     VIOLENCE_TYPES,
     Window,
-    _to_datetime,
     base_provenance,
     circle_overlap,
     count_near,
@@ -43,6 +42,7 @@ from safestreets.plan.hubs import (
     pick_source,
     risk_view,
     timestamped_source,
+    to_datetime,
     units_within,
     with_metadata,
 )
@@ -203,7 +203,7 @@ def incident_context(
         raise ValueError("give the incident's place as x and y (workspace CRS) or as lon and lat")
     if radius_m <= 0 or s60_radius_m <= 0:
         raise ValueError("radii must be positive")
-    when_dt = _to_datetime(when)
+    when_dt = to_datetime(when)
     params: dict[str, Any] = {
         "x": x_v, "y": y_v, "when": when_dt.isoformat(), "radius_m": radius_m, "s60_radius_m": s60_radius_m,
         "years_back": years_back, "episode_gap_hours": episode_gap_hours, "limits": asdict(limits),
@@ -231,7 +231,7 @@ def incident_context(
         harm_in = float((frac * view.expected_harm[ui]).sum())
         total = float(view.expected_harm.sum())
         share = harm_in / total if total > 0 else float("nan")
-        if view.meta.get("window") and _to_datetime(view.meta["window"][1]) < when_dt:
+        if view.meta.get("window") and to_datetime(view.meta["window"][1]) < when_dt:
             notes.append(f"the forecast covers {view.meta['window'][0][:10]} to {view.meta['window'][1][:10]}, "
                          "before the incident: rerun it for the current period")  # fmt: skip
     else:

@@ -22,68 +22,14 @@ import shapely
 
 from safestreets import __version__
 from safestreets.errors import SafestreetsError
-from safestreets.export import write_geo
-from safestreets.forecast.store import latest_run
+from safestreets.forecast.store import Surface, read_surface
+from safestreets.geo.export import write_geo
 from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.schedule import Visit, schedule
 from safestreets.store import fetch_one, get_setting, transaction
 
 NEIGHBOURHOOD_KINDS = ("lsoa21", "lsoa11", "lsoa")
-#: The command unit a plan uses where no BCU boundaries are loaded (a small force, one borough).
-WHOLE_AREA = "all"
-
-
-@dataclass
-class StoredSurface:
-    run_id: int
-    ids: np.ndarray
-    bcu: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    expected_count: np.ndarray
-    expected_harm: np.ndarray
-    rank: np.ndarray  # 1 = riskiest, as the run ranked its units
-    area_m2: np.ndarray
-    geometry: np.ndarray  # shapely
-    window: tuple[datetime, datetime]
-    provenance: dict[str, Any]
-
-    @property
-    def days(self) -> float:
-        return (self.window[1] - self.window[0]).total_seconds() / 86400.0
-
-    def harm_week(self) -> np.ndarray:
-        return self.expected_harm * 7.0 / self.days
-
-
-def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> StoredSurface:
-    """A stored forecast run (the latest by default)."""
-    run_id = run_id if run_id is not None else latest_run(con)
-    if run_id is None:
-        raise SafestreetsError("no forecast in the store: run 'safestreets forecast' first")
-    info = fetch_one(con, "SELECT window_start, window_end, provenance FROM forecast_runs WHERE run_id = ?",
-                     [run_id])  # fmt: skip
-    if info is None:
-        raise SafestreetsError(f"no forecast run {run_id} in the store")
-    data = con.execute(
-        "SELECT unit_id, bcu, x, y, expected_count, expected_harm, rank, area_m2, geometry FROM forecasts "
-        "WHERE run_id = ? "
-        "ORDER BY unit_id", [run_id]
-    ).fetchnumpy()  # fmt: skip
-    bcu = np.asarray([b or "" for b in data["bcu"]], dtype=object)
-    if len(bcu) and not any(bcu):  # no BCUs loaded: the whole study area is one command unit
-        bcu[:] = WHOLE_AREA
-    return StoredSurface(
-        run_id=int(run_id), ids=np.asarray(data["unit_id"], dtype=object), bcu=bcu,
-        x=np.asarray(data["x"], dtype="float64"), y=np.asarray(data["y"], dtype="float64"),
-        expected_count=np.asarray(data["expected_count"], dtype="float64"),
-        expected_harm=np.asarray(data["expected_harm"], dtype="float64"),
-        rank=np.asarray(data["rank"], dtype="int64"),
-        area_m2=np.asarray(data["area_m2"], dtype="float64"),
-        geometry=shapely.from_wkb([bytes(g) for g in data["geometry"]]), window=(info[0], info[1]),
-        provenance=json.loads(info[2]),
-    )  # fmt: skip
 
 
 def shift_shares(
@@ -163,7 +109,7 @@ def default_week(window_start: datetime) -> date:
 @dataclass
 class PlanRun:
     plan: PatrolPlan
-    surface: StoredSurface
+    surface: Surface
     week_start: date
     visits: list[Visit]
     plan_id: int | None

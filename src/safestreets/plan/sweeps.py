@@ -28,17 +28,16 @@ import shapely
 
 from safestreets.forecast.store import Surface
 from safestreets.geo.units import Units
-from safestreets.plan.hubs import (
+from safestreets.plan.common import (
     HIT_SQL,
     VIOLENCE_TYPES,
     WEAPON_CRIME,
     WEAPON_OBJECTS,
-    _events_filter,
-    _weapon_search_filter,
     base_provenance,
     circle_overlap,
     combine,
     count_near,
+    events_filter,
     footer,
     load_places,
     missing_places_note,
@@ -48,6 +47,7 @@ from safestreets.plan.hubs import (
     place_kinds,
     recent_window,
     risk_view,
+    weapon_search_filter,
     with_metadata,
 )
 
@@ -197,9 +197,9 @@ def suggest_sweeps(
         harm = np.bincount(oi, weights=frac * view.expected_harm[ou], minlength=n)
     else:
         harm = np.full(n, np.nan)
-    vio = count_near(con, "events", px, py, radius_m, *_events_filter(src, VIOLENCE_TYPES, recent))
-    pow_ = count_near(con, "events", px, py, radius_m, *_events_filter(src, (WEAPON_CRIME,), signals))
-    ws_where, ws_params = _weapon_search_filter(signals, WEAPON_OBJECTS)
+    vio = count_near(con, "events", px, py, radius_m, *events_filter(src, VIOLENCE_TYPES, recent))
+    pow_ = count_near(con, "events", px, py, radius_m, *events_filter(src, (WEAPON_CRIME,), signals))
+    ws_where, ws_params = weapon_search_filter(signals, WEAPON_OBJECTS)
     hits = count_near(con, "stop_searches", px, py, radius_m, ws_where + " AND " + HIT_SQL, ws_params)
     score = combine(
         {
@@ -280,7 +280,7 @@ def sweeps_near_hot_spots(con: duckdb.DuckDBPyConnection, limit: int) -> list[st
     """Sweep places near lasting hot spots (persistent, intensifying, consecutive) where the history
     allows the classification; near the latest forecast's riskiest cells otherwise (saying which)."""
     from safestreets.errors import SafestreetsError
-    from safestreets.plan.run import read_surface
+    from safestreets.forecast.store import read_surface
     from safestreets.trends.run import LASTING, emerging_for_forecast
 
     surface = read_surface(con)

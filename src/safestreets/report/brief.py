@@ -142,9 +142,10 @@ def write_brief(
     progress: Callable[[str], None] | None = None,
 ) -> Brief:
     """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``."""
+    from safestreets.forecast.store import read_surface
     from safestreets.plan.hubs import rank_hubs
-    from safestreets.plan.run import default_week, read_surface
-    from safestreets.trends.charts import emerging_map
+    from safestreets.plan.run import default_week
+    from safestreets.report.hotspot_map import emerging_map
     from safestreets.trends.run import emerging_for_forecast, forecast_inputs
 
     step = progress or (lambda _what: None)

@@ -2,7 +2,8 @@
 
 The mapping (TOML) names the columns, their coordinate system and how the force's own offence
 wording maps to the 14 police.uk types, so hour-level records join the same events table as
-police.uk's month-level files::
+police.uk's month-level files. This module reads and types them (``read_table``, ``type_records``);
+``store.records.ingest_force_records`` stores them::
 
     [source]
     force = "synthetic-city"        # police.uk force id (or any name)
@@ -23,10 +24,8 @@ police.uk's month-level files::
 
 from __future__ import annotations
 
-import contextlib
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -37,18 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safestreets import vocab
 from safestreets.errors import InputError
 from safestreets.geo.project import crs_to_lonlat
-from safestreets.sources.csvread import ROW, TextSource, parse_text
-from safestreets.store import get_setting
-from safestreets.store.load import (
-    KEEP,
-    Check,
-    LoadOptions,
-    LoadResult,
-    already_loaded,
-    cleanup,
-    load_staged,
-    stage_typed,
-)
+from safestreets.sources.csvread import ROW, BadRow, TextSource, parse_text
+from safestreets.sources.staged import KEEP, Check, ErrorRow, find_errors, stage_typed
 
 PARTS = ("year", "month", "day", "hour", "minute", "second")
 
@@ -138,7 +127,8 @@ def read_mapping(path: str | Path) -> ForceMapping:
         raise InputError(path, f"{where}: {first['msg']}") from err
 
 
-def _read_table(path: Path, delimiter: str) -> tuple[pa.Table, str, int, list]:
+def read_table(path: Path, delimiter: str) -> tuple[pa.Table, str, int, list[BadRow]]:
+    """A records file's rows as text (with ``_row``), its sha256, rows read and rows the reader refused."""
     if path.suffix.lower() == ".parquet":
         try:
             table = pq.read_table(path)
@@ -258,45 +248,20 @@ def stage_force_records(con: duckdb.DuckDBPyConnection, raw: pa.Table, m: ForceM
     return checks
 
 
-def ingest_force_records(
-    con: duckdb.DuckDBPyConnection,
-    path: str | Path,
-    mapping: ForceMapping | str | Path,
-    opts: LoadOptions = LoadOptions(),
-) -> LoadResult:
-    """Load one records file. Rows replace earlier rows with the same record id (or content)."""
-    path = Path(path)
-    m = mapping if isinstance(mapping, ForceMapping) else read_mapping(mapping)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    table, digest, rows_read, bad_rows = _read_table(path, m.source.delimiter)
-    extra: dict[str, Any] = {"mapping": m.model_dump()}
-    previous = already_loaded(con, "force-records", digest, opts, extra)
-    if previous is not None:
-        return LoadResult(source=str(path), kind="force-records", skipped_as=previous, rows_read=rows_read)
-    if table.num_rows == 0 and not bad_rows:
-        raise InputError(path, "the file has a header but no data rows")
+def type_records(raw: pa.Table, m: ForceMapping, *, timezone: str) -> tuple[pa.Table, list[ErrorRow]]:
+    """Type a records file's rows (``read_table``) by ``m`` on a DuckDB connection of its own.
+
+    Returns the typed rows in file order (canonical columns, ``_row`` and the key ``key0``) and every
+    failing check, as ``sources.staged.find_errors`` lists them. ``timezone`` is the session time zone
+    the rows are typed in: the workspace's, as the store's own connection has it.
+    """
+    con = duckdb.connect()
     try:
-        try:
-            checks = stage_force_records(con, table, m)
-        except InputError as err:
-            raise InputError(path, err.reason, row=err.row, column=err.column, value=err.value) from None
-        return load_staged(
-            con,
-            kind="force-records",
-            label=str(path),
-            sha256=digest,
-            rows_read=rows_read,
-            bad_rows=bad_rows,
-            opts=opts,
-            checks=checks,
-            crs=get_setting(con, "crs"),
-            source="force-records",
-            replace="keys",
-            extra_params=extra,
-        )
+        con.execute(f"SET TimeZone = '{timezone.replace(chr(39), chr(39) * 2)}'")
+        con.execute("SET enable_progress_bar = false")  # a progress bar would go to stdout
+        checks = stage_force_records(con, raw, m)
+        errors = find_errors(con, checks)
+        typed = con.sql("SELECT * EXCLUDE (problem) FROM typed ORDER BY _row").to_arrow_table()
     finally:
-        cleanup(con)
-        for name in ("src_pts",):
-            with contextlib.suppress(Exception):  # not registered when staging failed early
-                con.unregister(name)
+        con.close()
+    return typed, errors

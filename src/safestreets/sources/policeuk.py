@@ -24,7 +24,7 @@ from safestreets import vocab
 from safestreets.errors import InputError
 from safestreets.sources import casts
 from safestreets.sources.csvread import ROW, TextSource
-from safestreets.store.load import FILE, Problem, Staged
+from safestreets.sources.staged import FILE, Problem, Staged
 
 STREET_COLUMNS = [
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
@@ -301,7 +301,7 @@ def stage(
             )
             problems.append(Problem(src, "not True or False", failing, lambda src=src: c[src]))
         problems += _coordinate_problems(c, lon, lat)
-        return Staged(kind, pa.table(cols), problems)  # keys are derived by the store (``load.stop_key_sql``)
+        return Staged(kind, pa.table(cols), problems)  # keys are derived by the store (``keys.stop_key_sql``)
 
     month = casts.map_distinct(c.encoded("Month"), _month_days, pa.int32()).cast(pa.date32())
 

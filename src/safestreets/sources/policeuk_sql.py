@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 from safestreets import harm, vocab
 from safestreets.sources.casts import ZS
+from safestreets.sources.keys import stop_same
 from safestreets.sources.policeuk import STOP_FLAGS, STOP_TEXT
-from safestreets.store.keys import stop_same
 
 # Columns of the staged table besides each kind's canonical ones.
 FILE_INDEX = "_file"  # position of the row's file in the files table

@@ -6,10 +6,12 @@ session time zone from the workspace settings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from safestreets.config import DEFAULT_CRS, Workspace
 from safestreets.errors import WorkspaceError
@@ -63,6 +65,25 @@ def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = No
     connection that still has an unfinished result)."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """The one row an aggregate query returns, read to the end."""
+    row = fetch_one(con, sql, list(params))
+    assert row is not None, sql
+    return tuple(row)
+
+
+def register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Register an Arrow table, first finishing any result a caller left half-read (``fetchone``)."""
+    con.complete()
+    con.register(name, table)
+
+
+def arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """A query's result as Arrow without the extra copy a DB-API ``execute`` result makes."""
+    con.complete()
+    return con.sql(sql).to_arrow_table()
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str) -> str:

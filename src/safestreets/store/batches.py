@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from safestreets import __version__
-from safestreets.store import fetch_one
+from safestreets.store import fetch_one, one_row
 
 
 @dataclass
@@ -107,6 +107,27 @@ def find_loaded(con: duckdb.DuckDBPyConnection, kind: str, sha256: str, params: 
         [kind, sha256, json.dumps(params, sort_keys=True, default=str)],
     )
     return None if row is None else int(row[0])
+
+
+def find_live_batch(
+    con: duckdb.DuckDBPyConnection, kind: str, table: str, sha256: str | None, params: dict[str, Any]
+) -> int | None:
+    """An earlier load of the same bytes and options whose rows are all still in ``table``.
+
+    A batch whose rows a later load replaced is not live: loading its file again must write them back.
+    """
+    if sha256 is None:
+        return None
+    batch_id = find_loaded(con, kind, sha256, params)
+    if batch_id is None:
+        return None
+    (live,) = one_row(
+        con,
+        f"SELECT (SELECT count(*) FROM {table} WHERE batch_id = $1) = "
+        "(SELECT rows_loaded FROM batches WHERE batch_id = $1)",
+        [batch_id],
+    )
+    return batch_id if live else None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -56,8 +56,8 @@ from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
 from safestreets.sources import policeuk
 from safestreets.sources.csvread import TextSource, header_of
+from safestreets.sources.keys import stop_same
 from safestreets.sources.policeuk_sql import FILE_INDEX, KEEP, PROBLEM, SAME, literal, quote, stage_sql
-from safestreets.store.keys import stop_same
 from safestreets.store.load import (
     CONTENT,
     KEY_COLUMN,

@@ -16,7 +16,6 @@ what loading them one by one would.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,17 +30,15 @@ from safestreets.errors import InputError
 from safestreets.geo.project import lonlat_to_crs
 from safestreets.sources.casts import as_array, duck, flags, map_distinct, repeated_rows
 from safestreets.sources.csvread import ROW, BadRow
+from safestreets.sources.keys import STOP_KEY_TEXT, STOP_KEY_VALUES, stop_same
+from safestreets.sources.staged import FILE, ErrorRow, Staged
 from safestreets.store import fetch_one, transaction
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_ids, record_batches
-from safestreets.store.keys import STOP_KEY_TEXT, STOP_KEY_VALUES, stop_same
 
 POLICE_UK_SOURCES = ("police.uk", "police.uk-api")
 TARGET = {"street": "events", "outcomes": "outcomes", "stop-and-search": "stop_searches",
           "force-records": "events"}  # fmt: skip
 KEY_COLUMN = {"events": "event_id"}
-
-FILE = "_file"  # in staged rows: which of a batch's sources the row came from
-ErrorRow = tuple[int, str | None, str, str | None]  # (row, column, reason, value)
 
 
 @dataclass(frozen=True)
@@ -75,31 +72,6 @@ class LoadResult:
     rows_replaced: int = 0
     months: list[str] = field(default_factory=list)
     forces: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One check over staged rows: which rows fail it, and the text to show for them."""
-
-    column: str  # as the user knows it: the file's column name
-    reason: str
-    failing: np.ndarray  # bool, one per staged row
-    value: Callable[[], pa.Array]  # the offending text per staged row (asked for on the error path only)
-
-
-@dataclass
-class Staged:
-    """A source's rows typed into canonical columns, before checks and filters are applied.
-
-    ``table`` holds ``_row`` (data rows from 1), the canonical columns of its kind and any text the
-    key needs. ``keys`` makes the stable key of the rows that survive checks and filters; without it
-    the table's own ``key0`` column (if any) is the key.
-    """
-
-    kind: str
-    table: pa.Table
-    problems: list[Problem]
-    keys: Callable[[pa.Table], pa.Array] | None = None
 
 
 @dataclass
@@ -571,7 +543,7 @@ def _assign(con: duckdb.DuckDBPyConnection, target: str, batch_ids: Sequence[int
     has_areas = fetch_one(con, "SELECT EXISTS (SELECT 1 FROM areas)")
     if not has_areas or not has_areas[0]:
         return
-    from safestreets.geo.assign import assign_areas  # areas are optional: import only when used
+    from safestreets.store.assign import assign_areas  # areas are optional: import only when used
 
     assign_areas(con, target, where=f"batch_id IN ({', '.join(str(int(b)) for b in batch_ids)})")
 
@@ -597,55 +569,13 @@ def already_loaded(
     return previous if live and live[0] else None
 
 
-# --- SQL staging, for sources typed in DuckDB (a force's own records) ----------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    column: str  # as the user knows it: the file's column name
-    reason: str
-    failing: str  # SQL condition over the view ``checked``
-    value: str  # SQL expression for the offending text
-
-
-# Canonical columns each kind keeps in ``typed``.
-KEEP: dict[str, str] = {
-    "street": """_row, crime_id, force, month, occurred_at, crime_type, lon, lat, location, lsoa_code,
-        lsoa_name, outcome, context""",
-}
-
-
-def stage_typed(con: duckdb.DuckDBPyConnection, keep: str, key_sql: str, checks: Sequence[Check]) -> None:
-    """Materialise ``typed`` from view ``checked``, with ``key0`` and the ``problem`` bit mask."""
-    mask = " | ".join(f"(CASE WHEN {c.failing} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(checks))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE typed AS
-            SELECT {keep}, {key_sql} AS key0, {mask or "0"} AS problem FROM checked"""
-    )
-
-
-def find_errors(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[ErrorRow]:
-    """Every (row, column, reason, value) that fails a check, in file order and, within a row, in the
-    order of ``checks`` (the most direct complaint first: "not a number" before "no latitude")."""
-    flagged = con.execute("SELECT _row, problem FROM typed WHERE problem <> 0 ORDER BY _row").fetchall()
-    if not flagged:
-        return []  # the common case
-    con.register("flagged", pa.table({"_row": [r for r, _ in flagged]}))
-    parts = [
-        f"SELECT _row, {i} AS check_no, {_quote(c.column)} AS col, {_quote(c.reason)} AS reason, "
-        f"CAST({c.value} AS VARCHAR) AS value "
-        f"FROM checked WHERE _row IN (SELECT _row FROM flagged) AND ({c.failing})"
-        for i, c in enumerate(checks)
-    ]
-    found = con.execute(
-        f"SELECT _row, col, reason, value FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, check_no"
-    ).fetchall()
-    con.unregister("flagged")
-    return [(int(r), col, reason, value) for r, col, reason, value in found]
+# --- rows typed in SQL by a source (a force's own records) ------------------------------------
 
 
 def load_staged(
     con: duckdb.DuckDBPyConnection,
+    typed: pa.Table,
+    errors: list[ErrorRow],
     *,
     kind: str,
     label: str,
@@ -653,15 +583,13 @@ def load_staged(
     rows_read: int,
     bad_rows: Sequence[BadRow],
     opts: LoadOptions,
-    checks: Sequence[Check],
     crs: str,
     source: str,
     replace: Literal["months", "keys"] = "keys",
     extra_params: dict[str, Any] | None = None,
 ) -> LoadResult:
-    """Finish a load from temp table ``typed`` (see ``stage_typed``) in one transaction."""
-    errors = find_errors(con, checks)
-    typed = con.sql("SELECT * EXCLUDE (problem) FROM typed ORDER BY _row").to_arrow_table()
+    """Store rows a source typed and checked in SQL (``sources.staged.stage_typed``: ``typed`` in
+    ``_row`` order with ``key0``, and every failing check as ``errors``) in one transaction."""
     (prepared,) = prepare(
         Staged(kind, typed, []),
         [Source(label, sha256, rows_read, bad_rows, errors)],
@@ -670,15 +598,6 @@ def load_staged(
     if isinstance(prepared, InputError):
         raise prepared
     return commit(con, [prepared])[0]
-
-
-def cleanup(con: duckdb.DuckDBPyConnection) -> None:
-    for view in ("checked", "extracted"):
-        con.execute(f"DROP VIEW IF EXISTS {view}")
-    con.execute("DROP TABLE IF EXISTS typed")
-    for name in ("raw", "type_map"):
-        with contextlib.suppress(Exception):  # not registered for this source
-            con.unregister(name)
 
 
 def _deleted(con: duckdb.DuckDBPyConnection, sql: str) -> int:

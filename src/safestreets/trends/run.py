@@ -57,7 +57,7 @@ def emerging_for_forecast(
 
 def export_emerging(result: EmergingResult, units: Units, out: str | Path, *, crs: str) -> Path:
     """The classification per unit as polygons (``.gpkg`` or ``.geojson``) with a provenance sidecar."""
-    from safestreets.export import write_geo
+    from safestreets.geo.export import write_geo
 
     return write_geo(result.to_table(), units.geometry, out, crs=crs,
                      provenance={"emerging_hot_spots": result.params})  # fmt: skip

@@ -15,7 +15,6 @@ Everything is written back with a few set-based UPDATEs, so this runs inside the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from safestreets.store import fetch_one
+from safestreets.store import arrow, one_row, register
 
 TABLES = ("events", "outcomes", "stop_searches")
 # Which LSOA set wins for point lookups when several are loaded: the newest.
@@ -121,25 +120,6 @@ def assign_areas(
         con.unregister("_ss_codemap")
     counts["unassigned"] = counts["rows"] - counts["by_code"] - counts["by_point"]
     return counts
-
-
-def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-    """The one row an aggregate query returns, read to the end."""
-    row = fetch_one(con, sql, list(params))
-    assert row is not None, sql
-    return tuple(row)
-
-
-def register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    """Register an Arrow table, first finishing any result a caller left half-read (``fetchone``)."""
-    con.complete()
-    con.register(name, table)
-
-
-def arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    """A query's result as Arrow without the extra copy a DB-API ``execute`` result makes."""
-    con.complete()
-    return con.sql(sql).to_arrow_table()
 
 
 def _empty_code_map() -> pa.Table:

@@ -10,8 +10,8 @@ import duckdb
 import numpy as np
 
 from safestreets import harm as harm_weights
+from safestreets.evaluate.auto import Choice, choose
 from safestreets.forecast import make_model
-from safestreets.forecast.auto import Choice, choose
 from safestreets.forecast.data import load_history, load_units
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.store import Surface, save_surface

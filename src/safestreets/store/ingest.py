@@ -43,9 +43,9 @@ import pyarrow as pa
 from safestreets.errors import InputError
 from safestreets.sources import policeuk
 from safestreets.sources.csvread import ROW, ParsedText, header_of, parse_text
+from safestreets.sources.staged import FILE
 from safestreets.store import direct, fetch_one, get_setting
 from safestreets.store.load import (
-    FILE,
     LoadOptions,
     LoadResult,
     Prepared,
