@@ -245,3 +245,28 @@ def test_one_hot_spot_numbering_everywhere(
     assert listed and all(number[u] == int(n) for n, u in listed)
     for t in result.context["plan"]["teams_list"]:
         assert all(number[u] == int(n) for n, u in re.findall(r"#(\d+) (\S+?)(?:,|$)", t["units"]))
+
+
+def test_visits_csv_times_are_random(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """The briefing says visits come at random times: in the exported week no team keeps one cycle (equal
+    gaps between visits) or repeats a day's gaps with only the start moved."""
+    from collections import defaultdict
+    from datetime import datetime
+    from itertools import pairwise
+
+    rules = Rules()
+    run = run_plan(con, resources_for(con, rules), rules, seed=8)
+    export_plan(run, tmp_path, crs_of(con))
+    starts: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    with (tmp_path / f"plan-{run.week_start}-visits.csv").open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            starts[r["team_id"]][r["day"]].append(datetime.strptime(r["start"], "%Y-%m-%d %H:%M"))
+    busy = 0
+    for team, days in starts.items():
+        gaps = {day: tuple(b - a for a, b in pairwise(sorted(s))) for day, s in days.items()}
+        if not any(gaps.values()):
+            continue  # one visit a day: no gaps to compare
+        busy += 1
+        assert len({g for day in gaps.values() for g in day}) > 1, (team, gaps)
+        assert len(set(gaps.values())) > 1, (team, gaps)
+    assert busy
