@@ -888,7 +888,7 @@ def hubs(
     """Rank transport hubs for knife arches and drug dogs, suggest weapons sweeps, and give decision support
     after a serious incident (never an authorisation)."""
     from safestreets.plan.hubs import rank_hubs
-    from safestreets.plan.incident import incident_context
+    from safestreets.plan.incident import incident_context, parse_place
 
     ws = _workspace(ctx, workspace)
     with _store(ctx, workspace, create=False) as con, _user_errors():
@@ -900,12 +900,8 @@ def hubs(
         if incident is not None:
             if when is None:
                 raise SafestreetsError("--incident needs --when (the incident's local time)")
-            try:
-                a, b = (float(v) for v in incident.split(","))
-            except ValueError:
-                raise SafestreetsError(f"--incident must be 'lat,lon' or 'x,y', not {incident!r}") from None
-            where = {"lat": a, "lon": b} if abs(a) <= 90 and abs(b) <= 180 else {"x": a, "y": b}
-            lines += ["", *incident_context(con, None, when=when, **where).lines()]
+            place = parse_place(incident, con)
+            lines += ["", *incident_context(con, None, when=when, x=place.x, y=place.y).lines()]
         path = out_csv or ws.outputs / "hub-deployments.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         import pyarrow.csv as pacsv

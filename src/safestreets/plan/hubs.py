@@ -203,11 +203,15 @@ def rank_hubs(
     ws_where, ws_params = _weapon_search_filter(signals, WEAPON_OBJECTS)
     ws_all = count_near(con, "stop_searches", px, py, catchment_m, ws_where, ws_params)
     ws_hits = count_near(con, "stop_searches", px, py, catchment_m, ws_where + " AND " + HIT_SQL, ws_params)
+    searched = searches_cover(con, signals)
+    if not searched:
+        notes.append(no_searches_note(signals))
 
     comps = {
         "forecast_harm": harm,
         "recent_violence": vio.astype(float),
-        "weapon_search_hits": ws_hits.astype(float),
+        # no data is not zero hits: the component drops out of the score, as forecast harm does
+        "weapon_search_hits": ws_hits.astype(float) if searched else np.full(n, np.nan),
         "possession_of_weapons": pow_.astype(float),
     }
     score = combine(comps, w)
@@ -245,10 +249,13 @@ def rank_hubs(
                 f"({ordinal(int(harm_rank[i]))} of {n} {label}s)"
             )
         r.append(f"{int(vio[i]):,} violence and robbery crimes {recent.label}")
-        r.append(
-            f"{int(ws_hits[i]):,} of {int(ws_all[i]):,} weapon searches had a find or positive outcome "
-            f"{signals.label} (stop and search, police-found)"
-        )
+        if searched:
+            r.append(
+                f"{int(ws_hits[i]):,} of {int(ws_all[i]):,} weapon searches had a find or positive outcome "
+                f"{signals.label} (stop and search, police-found)"
+            )
+        else:
+            r.append(f"weapon searches: no stop-and-search data covers {signals.span}")
         if pow_[i]:
             r.append(f"{int(pow_[i]):,} Possession of weapons crimes {signals.label} (police-found)")
         b = ""
@@ -273,8 +280,8 @@ def rank_hubs(
         "forecast_harm": pa.array(harm[order]),
         "forecast_harm_rank": pa.array(harm_rank[order]),
         "recent_violence": pa.array(vio[order]),
-        "weapon_searches": pa.array(ws_all[order]),
-        "weapon_search_hits": pa.array(ws_hits[order]),
+        "weapon_searches": pa.array(ws_all[order], pa.int64(), mask=np.full(n, not searched)),
+        "weapon_search_hits": pa.array(ws_hits[order], pa.int64(), mask=np.full(n, not searched)),
         "possession_of_weapons_police_found": pa.array(pow_[order]),
         "score": pa.array(score[order]),
         "busiest": pa.array([busiest[i] for i in order]),
@@ -511,6 +518,30 @@ class Window:
     def describe(self) -> dict[str, Any]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "month_only": self.month_only,
                 "label": self.label}  # fmt: skip
+
+    @property
+    def span(self) -> str:
+        """The window as first and last month (month-only) or day, e.g. "2023-01 to 2023-12"."""
+        if self.month_only:
+            return f"{self.start:%Y-%m} to {_month_add(self.end, -1):%Y-%m}"
+        return f"{self.start:%Y-%m-%d} to {(self.end - timedelta(seconds=1)):%Y-%m-%d}"
+
+
+def searches_cover(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
+    """Whether any stop-and-search record (of any place or kind) falls in the window. Without one, a count
+    of zero searches says nothing about searching, only that no such data is loaded."""
+    return bool(
+        con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM stop_searches WHERE {window.sql})", window.params
+        ).fetchall()[0][0]
+    )
+
+
+def no_searches_note(window: Window) -> str:
+    return (
+        f"no stop-and-search data covers {window.span}: weapon searches are left out, not counted as none "
+        "(load the force's stop-and-search files)"
+    )
 
 
 def _to_datetime(value: Any) -> datetime:
