@@ -139,3 +139,33 @@ def test_auto_as_a_model_chooses_from_the_past_only(history: History) -> None:
     assert model.choice_ in ("naive", "kde") and model.choice_ in model.reason_
     expected = make_model(model.choice_).fit(history, "2022-06").predict(units, "2022-06", "2022-07")
     assert pred == pytest.approx(expected)
+
+
+def test_fit_time_counts_lazy_training_and_shared_forecasts(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary used to show 0.00 s for gbm and the ensemble: both learn when first asked for a forecast
+    (timed as predicting), and the ensemble's member forecasts, made by the members' own tasks, were
+    reported as free. Each gbm training here takes at least 0.2 s."""
+    import time
+
+    from safestreets.forecast.gbm import GBM
+
+    train = GBM._train
+
+    def slow(self: GBM, *args: object, **kwargs: object) -> object:
+        time.sleep(0.2)
+        return train(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GBM, "_train", slow)
+    models = {
+        "naive": make_model("naive"),
+        "gbm": make_model("gbm", max_iter=10),
+        "ensemble": Ensemble(models=("naive", "gbm"), origins=2, candidates=10),
+    }
+    result = backtest(models, history, toy_units(), origins=2, coverages=(0.05,), by_bcu=False)
+    fit = {r["model"]: r["fit_seconds"] for r in summarise(result.metrics).to_pylist()}
+    assert fit["gbm"] >= 0.2
+    # the ensemble fits its gbm member at the origin and at its 2 replayed origins, whoever made them first
+    assert fit["ensemble"] >= 3 * 0.2
+    assert fit["naive"] < 0.2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -188,3 +189,42 @@ def test_brief_pdf_on_real_city_of_london_has_a_map(city_of_london: Path, tmp_pa
     pdf = next((city_of_london / "outputs").glob("tactical-assessment-*.pdf"))
     pages = page_images(pdf, tmp_path)
     assert map_pixels(pages[0]) > 1_000
+
+
+@pytest.fixture
+def city_with_stations(city_of_london: Path, shared_data: Path, tmp_path: Path) -> Path:
+    """A copy of the real City of London workspace (street files only, no stop and search) with the
+    tube stations loaded."""
+    ws = tmp_path / "ws"
+    shutil.copytree(city_of_london, ws, ignore=shutil.ignore_patterns("outputs"))
+    r = run("places", "load", str(shared_data / "transport" / "tube_stations.csv"), "--kind", "station",
+            workspace=ws)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return ws
+
+
+def test_hubs_incident_refuses_lon_lat_swapped(city_with_stations: Path) -> None:
+    """'-0.09,51.515' (longitude first) used to land in Kazakhstan and report no crimes around it."""
+    r = run("hubs", "--incident", "-0.09,51.515", "--when", "2023-12-20T22:00", workspace=city_with_stations)
+    assert r.returncode != 0
+    assert "outside the loaded areas and data" in r.stderr and "swapped" in r.stderr
+    assert "did you mean '51.515,-0.09'" in r.stderr
+    # Far from everything and not a swap: refused, without the swap hint.
+    r = run("hubs", "--incident", "40.0,-3.7", "--when", "2023-12-20T22:00", workspace=city_with_stations)
+    assert r.returncode != 0 and "outside the loaded areas" in r.stderr and "swapped" not in r.stderr
+
+
+def test_hubs_without_stop_and_search_data_say_so(city_with_stations: Path) -> None:
+    """No stop-and-search files are loaded: the hubs and the incident say no data covers the window
+    rather than '0 of 0 weapon searches' and '0 Section 60 searches'."""
+    r = run("hubs", "--incident", "51.515,-0.09", "--when", "2023-12-20T22:00", workspace=city_with_stations)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())  # the console wraps long lines
+    assert "0 of 0 weapon searches" not in text and "weapon searches: no stop-and-search data covers" in text
+    assert "0 searches in 0 episode" not in text
+    assert "past Section 60 searches within 2000 m, 3 year(s): no stop-and-search data covers " \
+           "2020-12-20 to 2023-12-20" in text  # fmt: skip
+    assert "no stop-and-search data for the period" in text
+    # the place itself is right: the City's violence is counted around it
+    recent = re.search(r"violence and robbery within 1000 m: ([\d,]+) in the", text)
+    assert recent is not None and int(recent.group(1).replace(",", "")) > 0

@@ -22,7 +22,7 @@ from safestreets.config import Workspace
 from safestreets.forecast.store import Surface, save_surface
 from safestreets.geo.units import make_grid
 from safestreets.plan.common import combine, ordinal
-from safestreets.plan.hubs import DAYS, busiest_text, rank_hubs
+from safestreets.plan.hubs import DAYS, DEFAULT_HUB_WEIGHTS, busiest_text, rank_hubs
 from safestreets.store import open_store
 
 # Columns that would describe a person or a single record: none may appear in a planning output.
@@ -201,6 +201,26 @@ def test_reasons_quote_the_numbers(hub_store: duckdb.DuckDBPyConnection) -> None
     text = "\n".join(r.lines())
     assert "1. Alpha (station), Fri 20:00-02:00" in text and "police-found" in text
     assert "0.5 x forecast harm + 0.35 x recent violence + 0.15 x weapon search hits" in text
+
+
+def test_no_stop_and_search_data_is_not_zero_searches(hub_store: duckdb.DuckDBPyConnection) -> None:
+    """Without stop-and-search records in the window, hubs say so (not "0 of 0 weapon searches") and the
+    component leaves the score instead of scoring every hub zero on it."""
+    with_data = rank_hubs(hub_store, grid_surface(near_a), budget=2)
+    hub_store.execute("DELETE FROM stop_searches")
+    r = rank_hubs(hub_store, grid_surface(near_a), budget=2)
+    span = "2023-02-24 to 2024-02-23"  # the 12 months of weapon signals
+    assert any(n.startswith(f"no stop-and-search data covers {span}") for n in r.notes)
+    for reasons in r.reasons.values():
+        assert f"weapon searches: no stop-and-search data covers {span}" in reasons
+        assert not any("of 0 weapon searches" in s for s in reasons)
+    assert r.hubs.column("weapon_searches").null_count == r.hubs.num_rows
+    assert r.hubs.column("weapon_search_hits").null_count == r.hubs.num_rows
+    # The score is the weighted mean of what is known: B (no weapon search hits) is no longer held at zero
+    # on a component that has no data.
+    b_before = next(h["score"] for h in with_data.hubs.to_pylist() if h["place_id"] == "B")
+    b_after = next(h["score"] for h in r.hubs.to_pylist() if h["place_id"] == "B")
+    assert b_after == pytest.approx(b_before / (1 - DEFAULT_HUB_WEIGHTS["weapon_search_hits"]))
 
 
 def test_forecast_harm_is_area_weighted_over_the_catchment(hub_store: duckdb.DuckDBPyConnection) -> None:

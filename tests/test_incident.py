@@ -12,12 +12,15 @@ import numpy as np
 import pytest
 
 from safestreets.config import Workspace
+from safestreets.errors import ParameterError
 from safestreets.geo.project import WGS84, to_crs
 from safestreets.plan.incident import (
     DECISION_SUPPORT,
+    PLACE_MARGIN_M,
     Section60Limits,
     compare_find_rate,
     incident_context,
+    parse_place,
 )
 from safestreets.store import open_store
 from test_hubs import (
@@ -179,6 +182,49 @@ def test_find_rate_comparison_with_the_college_of_policing_figure() -> None:
     assert "too few" in compare_find_rate(totals(50, 50, 1))
     assert "no past Section 60 searches" in compare_find_rate(totals(0, 0, 0))
     assert "no find rate" in compare_find_rate(totals(10, 0, 0))
+
+
+def test_places_as_typed_and_places_refused(incident_store: duckdb.DuckDBPyConnection) -> None:
+    """'lat,lon' or 'x,y' in metres; a place well outside the loaded data is refused, saying when the two
+    numbers look swapped."""
+    lon, lat = (float(v[0]) for v in to_crs(np.array([X]), np.array([Y]), src="EPSG:27700", dst=WGS84))
+    degrees = parse_place(f"{lat:.6f}, {lon:.6f}", incident_store)
+    assert degrees.x == pytest.approx(X, abs=0.2) and degrees.y == pytest.approx(Y, abs=0.2)
+    metres = parse_place(f"{X},{Y}", incident_store)
+    assert (metres.x, metres.y) == (X, Y) and metres.lat == pytest.approx(lat)
+    assert parse_place(f"{X + PLACE_MARGIN_M - 500},{Y}", incident_store).x > X  # near the edge: accepted
+    with pytest.raises(
+        ParameterError, match=rf"swapped \(latitude first\): did you mean '{lat:.6f},{lon:.6f}'"
+    ):
+        parse_place(f"{lon:.6f},{lat:.6f}", incident_store)
+    with pytest.raises(ParameterError, match="x and y swapped"):
+        parse_place(f"{Y},{X}", incident_store)
+    for far in ("0,0", f"{X + 3 * PLACE_MARGIN_M},{Y}"):
+        with pytest.raises(ParameterError, match="outside the loaded areas and data") as info:
+            parse_place(far, incident_store)
+        assert "swapped" not in str(info.value)
+    with pytest.raises(ParameterError, match="'lat,lon' in degrees or 'x,y' in metres"):
+        parse_place("Cheapside", incident_store)
+    # The Python API checks the place too, before counting anything around it.
+    with pytest.raises(ParameterError, match="swapped"):
+        incident_context(incident_store, None, lon=lat, lat=lon, when=WHEN)
+
+
+def test_no_stop_and_search_data_is_not_zero_searches(tmp_path: Path) -> None:
+    con = open_store(Workspace(tmp_path / "ws"))
+    add_event(con, X + 10, Y, "2024-03-01 22:00")
+    ctx = incident_context(con, None, x=X, y=Y, when=WHEN)
+    text = "\n".join(ctx.lines())
+    assert "past Section 60 searches within 2000 m, 3 year(s): no stop-and-search data covers 2021-03-10 to " \
+           "2024-03-10" in text  # fmt: skip
+    assert " 0 searches" not in text and "no stop-and-search data for the period" in ctx.comparison
+    # Data for part of the period: counted, with a note saying which part.
+    s60(con, 100, "2023-11-05 20:00", outcome="Arrest", linked=True)
+    ctx = incident_context(con, None, x=X, y=Y, when=WHEN)
+    con.close()
+    assert ctx.no_search_data is None and ctx.totals["searches"] == 1
+    assert any(n.startswith("stop-and-search data covers only 2023-11 to 2023-11 of 2021-03-10 to 2024-03-10")
+               for n in ctx.notes)  # fmt: skip
 
 
 def test_month_only_events_count_whole_months(tmp_path: Path) -> None:

@@ -156,3 +156,119 @@ def test_forecast_without_bcus_is_planned_as_one_area(tmp_path: Path) -> None:
     run = run_plan(con, Resources.uniform([WHOLE_AREA], rules.shifts, 1), rules, seed=1)
     assert run.plan.teams and {run.plan.areas[t.area].bcu for t in run.plan.teams} == {WHOLE_AREA}
     con.close()
+
+
+def test_one_hot_spot_numbering_everywhere(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hot spot has one number in a plan: the stored plan, the hot spots CSV and GeoJSON, the visits CSV,
+    every patrol card (its list, its visit times and its map, which shows only that team's hot spots) and
+    the briefing's BCU maps and lists all use it."""
+    import base64
+    import re
+
+    import safestreets.plan.cards as cards
+    from safestreets.plan.cards import write_cards
+
+    import safestreets.report.brief as brief
+    from safestreets.report.brief import write_brief
+
+    drawn: dict[str, list[tuple[float, float, str]]] = {}
+
+    def spy(real: Any) -> Any:
+        def surface_map(out_png: Any, *args: Any, **kwargs: Any) -> Path:
+            drawn[Path(out_png).name] = list(kwargs.get("markers") or [])
+            return real(out_png, *args, **kwargs)  # type: ignore[no-any-return]
+
+        return surface_map
+
+    monkeypatch.setattr(cards, "surface_map", spy(cards.surface_map))
+    monkeypatch.setattr(brief, "surface_map", spy(brief.surface_map))
+    rules = Rules()
+    bcus = sorted(set(read_surface(con).bcu) - {""})
+    run = run_plan(con, Resources.uniform(bcus, rules.shifts, 2), rules, seed=4)
+    plan, ids = run.plan, run.plan.input.ids
+    out = tmp_path / "out"
+    export_plan(run, out, crs_of(con))
+    stem = f"plan-{run.week_start}"
+
+    # The stored plan: one number per hot spot, 1..n, the most expected harm first.
+    stored = con.execute(
+        "SELECT DISTINCT unit_id, hotspot, harm_week FROM plan_hotspots WHERE plan_id = ?", [run.plan_id]
+    ).fetchall()
+    number = {u: n for u, n, _ in stored}
+    assert len(number) == len(stored) == len({u for t in plan.teams for u, _ in t.hotspots})
+    assert sorted(number.values()) == list(range(1, len(number) + 1))
+    by_number = sorted(stored, key=lambda r: r[1])
+    assert [r[2] for r in by_number] == sorted((r[2] for r in stored), reverse=True)
+
+    # The exports.
+    with (out / f"{stem}-hotspots.csv").open(newline="") as fh:
+        assert all(number[r["unit_id"]] == int(r["hotspot"]) for r in csv.DictReader(fh))
+    with (out / f"{stem}-visits.csv").open(newline="") as fh:
+        visits = list(csv.DictReader(fh))
+    assert visits and all(number[r["unit_id"]] == int(r["hotspot"]) for r in visits)
+    geo = json.loads((out / f"{stem}-hotspots.geojson").read_text())
+    assert all(number[f["properties"]["unit_id"]] == f["properties"]["hotspot"] for f in geo["features"])
+
+    # The patrol cards: the list, the times and the map of each team show its hot spots by those numbers.
+    html = write_cards(run, out, pdf=False)[0].read_text("utf-8")
+    images = {base64.b64encode(p.read_bytes()).decode("ascii"): p.name
+              for p in (out / f"patrol-cards-{run.week_start}-maps").glob("*.png")}  # fmt: skip
+    card_html = html.split('<div class="card">')[1:]
+    assert len(card_html) == len(plan.teams)
+    for team, text in zip(plan.teams, card_html, strict=True):
+        assert f"<h1>{team.team_id} " in text
+        mine = {str(ids[u]): number[str(ids[u])] for u, _ in team.hotspots}
+        listed = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td>", text)
+        assert {u: int(n) for n, u in listed} == mine
+        assert {int(n) for n in re.findall(r"\d\d:\d\d #(\d+)", text)} == set(mine.values())
+        image = re.search(r'src="data:image/png;base64,([^"]+)"', text)
+        assert image is not None
+        markers = drawn[images[image.group(1)]]
+        assert sorted(int(label) for _, _, label in markers) == sorted(mine.values())
+        for x, y, label in markers:
+            u = next(u for u, _ in team.hotspots if number[str(ids[u])] == int(label))
+            assert (x, y) == (plan.input.x[u], plan.input.y[u])
+
+    # The briefing: each BCU map's markers and the list beside it.
+    result = write_brief(con, tmp_path / "brief", plan_id=run.plan_id, pdf=False)
+    page = result.html.read_text("utf-8")
+    at = {(round(float(x)), round(float(y))): number[u]
+          for u, x, y in con.execute("SELECT DISTINCT unit_id, x, y FROM plan_hotspots WHERE plan_id = ?",
+                                     [run.plan_id]).fetchall()}  # fmt: skip
+    marked = 0
+    for b in bcus:
+        for x, y, label in drawn[f"forecast-{b}.png"]:
+            assert at[(round(x), round(y))] == int(label)
+            marked += 1
+    assert marked
+    listed = re.findall(r'<td>#(\d+) ([^<,]+)</td><td class="n">', page)
+    assert listed and all(number[u] == int(n) for n, u in listed)
+    for t in result.context["plan"]["teams_list"]:
+        assert all(number[u] == int(n) for n, u in re.findall(r"#(\d+) (\S+?)(?:,|$)", t["units"]))
+
+
+def test_visits_csv_times_are_random(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """The briefing says visits come at random times: in the exported week no team keeps one cycle (equal
+    gaps between visits) or repeats a day's gaps with only the start moved."""
+    from collections import defaultdict
+    from datetime import datetime
+    from itertools import pairwise
+
+    rules = Rules()
+    run = run_plan(con, resources_for(con, rules), rules, seed=8)
+    export_plan(run, tmp_path, crs_of(con))
+    starts: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    with (tmp_path / f"plan-{run.week_start}-visits.csv").open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            starts[r["team_id"]][r["day"]].append(datetime.strptime(r["start"], "%Y-%m-%d %H:%M"))
+    busy = 0
+    for team, days in starts.items():
+        gaps = {day: tuple(b - a for a, b in pairwise(sorted(s))) for day, s in days.items()}
+        if not any(gaps.values()):
+            continue  # one visit a day: no gaps to compare
+        busy += 1
+        assert len({g for day in gaps.values() for g in day}) > 1, (team, gaps)
+        assert len(set(gaps.values())) > 1, (team, gaps)
+    assert busy

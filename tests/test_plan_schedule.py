@@ -1,5 +1,5 @@
 """Daily timetables keep the rules: inside the shift, Koper-length visits, no overlaps, gaps kept, every
-planned visit every day, a different timetable each day, reproducible from the seed."""
+planned visit every day, a different timetable each day (not one cycle shifted), reproducible from the seed."""
 
 from __future__ import annotations
 
@@ -111,6 +111,26 @@ def check_timetable(plan: PatrolPlan, visits: list[Visit], days: int = 7) -> Non
     assert len(visits) == days * sum(n for t in plan.teams for _, n in t.hotspots)
 
 
+def gaps_by_day(visits: list[Visit], team_id: str) -> dict[date, tuple[float, ...]]:
+    """Minutes between a team's consecutive visit starts, per day."""
+    days: dict[date, list[datetime]] = defaultdict(list)
+    for v in visits:
+        if v.team_id == team_id:
+            days[v.day].append(v.start)
+    return {d: tuple((b - a).total_seconds() / 60 for a, b in pairwise(sorted(s))) for d, s in days.items()}
+
+
+def check_random_times(plan: PatrolPlan, visits: list[Visit]) -> None:
+    """No fixed cycle: a team's gaps between visits are not all equal over the week, and its days differ
+    in their gaps, not only in when the first visit starts."""
+    for team in plan.teams:
+        if sum(n for _, n in team.hotspots) < 2:
+            continue
+        by_day = gaps_by_day(visits, team.team_id)
+        assert len({g for gaps in by_day.values() for g in gaps}) > 1, (team, by_day)
+        assert len(set(by_day.values())) > 1, (team, by_day)
+
+
 def day_pattern(visits: list[Visit], team_id: str, day: date) -> list[tuple[int, float]]:
     """A team's day as (hot spot, seconds after midnight of the shift's day): comparable across days."""
     midnight = datetime.combine(day, datetime.min.time())
@@ -126,6 +146,7 @@ def day_pattern(visits: list[Visit], team_id: str, day: date) -> list[tuple[int,
 def test_timetables_keep_the_rules(plan: PatrolPlan, seed: int) -> None:
     visits = schedule(plan, WEEK, seed=seed)
     check_timetable(plan, visits)
+    check_random_times(plan, visits)
     # unpredictable: no team has the same timetable every day
     for team in plan.teams:
         days = {tuple(day_pattern(visits, team.team_id, WEEK + timedelta(days=d))) for d in range(7)}
@@ -226,3 +247,36 @@ def test_one_hot_spot_visited_at_its_most() -> None:
     plan = cast(PatrolPlan, _Plan([Team("T", "A", "early", 0, [(0, 4), (1, 4), (2, 2)])], rules))
     for seed in range(20):
         check_timetable(plan, schedule(plan, WEEK, seed=seed))
+
+
+@pytest.mark.parametrize(
+    ("shift", "spots"),
+    [
+        (Shift("early", 7, 8), [(0, 4), (1, 4)]),  # was 07:22, 08:22, 09:22 ... every day
+        (Shift("late", 15, 8), [(0, 4)]),  # was 15:17, 17:17, 19:17 ... every day
+        (Shift("early", 7, 8), [(0, 2), (1, 3), (2, 3)]),
+    ],
+)
+def test_visit_times_are_not_a_fixed_cycle(shift: Shift, spots: list[tuple[int, int]]) -> None:
+    """Busy teams (hot spots at or near their most visits) used to get one cycle a day, only its start moving."""
+    rules = Rules(shifts=(shift,))
+    plan = cast(PatrolPlan, _Plan([Team("T", "A", shift.name, 0, spots)], rules))
+    for seed in range(5):
+        visits = schedule(plan, WEEK, seed=seed)
+        check_timetable(plan, visits)
+        check_random_times(plan, visits)
+        gaps = [g for day in gaps_by_day(visits, "T").values() for g in day]
+        assert len(set(gaps)) >= len(gaps) // 2  # drawn, not a handful of fixed steps
+
+
+def test_times_spread_over_the_shift() -> None:
+    """A light team's single visit can fall anywhere it fits: over many days its starts cover the shift."""
+    rules = Rules(shifts=(Shift("early", 7, 8),))
+    plan = cast(PatrolPlan, _Plan([Team("T", "A", "early", 0, [(0, 1)])], rules))
+    visits = schedule(plan, WEEK, seed=3, days=400)
+    minutes = np.array([(v.start - datetime.combine(v.day, datetime.min.time())).total_seconds() / 60 - 7 * 60
+                        for v in visits])  # fmt: skip
+    assert minutes.min() >= 0 and minutes.max() <= 480 - 15
+    # uniform over the 465 minutes it can start in: each quarter holds about a quarter of the days
+    quarters = np.histogram(minutes, bins=4, range=(0, 465))[0]
+    assert quarters.min() > 60

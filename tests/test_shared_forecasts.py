@@ -91,6 +91,34 @@ def test_workers_share_through_a_directory(history: History, tmp_path: Path) -> 
     assert list(tmp_path.glob("*.lock")) == []
 
 
+def test_a_shared_forecast_reports_what_it_cost_to_make(history: History, tmp_path: Path) -> None:
+    """Found in the memo or in another worker's file, a forecast is not free: it keeps its making's time,
+    and a forecast that reuses others (an ensemble) counts them at that cost."""
+    units = toy_units()
+    job = Job(make_model("kde"), as_time("2022-03"), as_time("2022-03"), as_time("2022-04"))
+    with shared.sharing_dir(tmp_path):
+        made = forecast_many([job], history, units)[0]
+        again = forecast_many([job], history, units)[0]
+        other_history, other_units = pickle.loads(pickle.dumps((history, units)))
+        found = forecast_many([job], other_history, other_units)[0]
+    cost = made.fit_seconds + made.predict_seconds
+    assert not made.cached and cost > 0
+    for hit in (again, found):
+        assert hit.cached and (hit.fit_seconds, hit.predict_seconds) == (
+            made.fit_seconds,
+            made.predict_seconds,
+        )
+    cut, end = as_time("2022-05"), as_time("2022-06")
+    members = [Job(make_model(m), cut, cut, end) for m in ("naive", "kde")]
+    first = forecast_many(members, history, units)  # made before the ensemble asks for them
+    ens = Job(Ensemble(models=("naive", "kde"), origins=1, candidates=5), cut, cut, end)
+    blended = forecast_many([ens], history, units)[0]
+    assert not blended.cached
+    assert blended.fit_seconds + blended.predict_seconds >= sum(
+        t.fit_seconds + t.predict_seconds for t in first
+    )
+
+
 def test_a_dead_workers_lock_is_broken(history: History, tmp_path: Path) -> None:
     units = toy_units()
     job = Job(make_model("naive"), as_time("2022-03"), as_time("2022-03"), as_time("2022-04"))

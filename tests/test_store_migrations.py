@@ -63,3 +63,28 @@ def test_stop_search_keys_are_recomputed_and_repeats_renumbered(tmp_path: Path) 
     # The view's key is the rule the loader matches on.
     keys = con.execute(f"SELECT {stop_key_sql('s')} FROM stop_searches AS s").fetchall()
     assert sorted(keys) == sorted(con.execute("SELECT search_id FROM stop_searches_keyed").fetchall())
+
+
+def test_stored_plans_get_one_number_per_hot_spot(tmp_path: Path) -> None:
+    """Plans stored before hot spots were numbered get the plan's rule: most expected harm first, per plan."""
+    con = _store_at(tmp_path / "ws", 5)
+    insert = (
+        "INSERT INTO plan_hotspots (plan_id, team_id, home, bcu, shift, stop, unit_id, visits_per_day, "
+        "harm_week) VALUES (?, ?, 'A', 'A', ?, ?, ?, 1, ?)"
+    )
+    for row in [
+        (1, "A-early-1", "early", 1, "u1", 5.0),
+        (1, "A-early-1", "early", 2, "u2", 9.0),
+        (1, "A-late-1", "late", 1, "u1", 5.0),  # the same hot spot in another shift: the same number
+        (1, "A-late-1", "late", 2, "u0", 5.0),  # equal harm: by unit id
+        (2, "A-early-1", "early", 1, "u1", 1.0),  # another plan numbers its own
+    ]:
+        con.execute(insert, list(row))
+    con.close()
+    con = open_store(Workspace(tmp_path / "ws"))
+    got = con.execute("SELECT plan_id, team_id, unit_id, hotspot FROM plan_hotspots ORDER BY ALL").fetchall()
+    assert got == [
+        (1, "A-early-1", "u1", 3), (1, "A-early-1", "u2", 1), (1, "A-late-1", "u0", 2), (1, "A-late-1", "u1", 3),
+        (2, "A-early-1", "u1", 1),
+    ]  # fmt: skip
+    con.close()

@@ -110,8 +110,8 @@ def hubs(
     if sweeps:
         lines += ["", *sweeps_near_hot_spots(con, sweeps)]
     if incident is not None:
-        where = parse_place(incident, con)
-        lines += ["", *incident_context(con, None, when=when, **where).lines()]
+        place = parse_place(incident, con)
+        lines += ["", *incident_context(con, None, when=when, x=place.x, y=place.y).lines()]
     path = out or outputs / "hub-deployments.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(ranking.deployments, path)

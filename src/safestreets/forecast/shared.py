@@ -12,6 +12,11 @@ Inside a backtest with worker processes the memo is also kept in a directory (on
 :func:`sharing_dir`), so workers share it too. A forecast another live worker is computing is waited for
 rather than repeated, after everything not claimed by anyone else is done. Cached or not, the numbers are
 the same: a forecast is a pure function of its key.
+
+Timing: a forecast keeps what it cost to make (seconds to fit and to predict), and a shared one is
+reported at that cost, not as free. A forecast that uses others (an ensemble's members, ``auto``'s
+candidates) counts those it found shared at their cost too, so a model's time is what it would take on
+its own, whichever task happened to make a forecast first.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from safestreets.geo.units import Units
 _DIR: Path | None = None
 #: How often a worker looks again for a forecast another worker is computing.
 _POLL_S = 0.05
+#: Seconds of shared forecasts handed out in this process so far: a forecast being made adds what it
+#: reused while fitting and predicting to its own time.
+_REUSED = [0.0]
 
 
 __all__ = ["Job", "Timed", "forecast", "forecast_many", "set_dir", "sharing_dir", "units_token"]
@@ -52,10 +60,18 @@ class Job:
 
 @dataclass(frozen=True)
 class Timed:
+    """A forecast and what it cost to make: fitting and predicting, forecasts it reused included. A
+    ``cached`` one was found shared (made earlier, or by another worker) and reports that cost."""
+
     prediction: np.ndarray
     fit_seconds: float
     predict_seconds: float
     cached: bool
+
+    def shared(self) -> Timed:
+        """The same forecast handed out again: a copy (callers may write to it), at its cost."""
+        _REUSED[0] += self.fit_seconds + self.predict_seconds
+        return Timed(self.prediction.copy(), self.fit_seconds, self.predict_seconds, True)
 
 
 def set_dir(path: str | os.PathLike[str] | None) -> None:
@@ -107,20 +123,22 @@ def _root_token(history: History) -> str:
 def _path(key: tuple[Any, ...], history: History) -> Path:
     assert _DIR is not None
     digest = hashlib.sha256(repr((_root_token(history), key)).encode()).hexdigest()[:32]
-    return _DIR / f"{digest}.npy"
+    return _DIR / f"{digest}.npz"
 
 
-def _read(path: Path) -> np.ndarray | None:
+def _read(path: Path) -> Timed | None:
     try:
-        return np.load(path)
-    except (FileNotFoundError, ValueError, EOFError, OSError):
+        with np.load(path) as data:
+            seconds = data["seconds"]
+            return Timed(data["prediction"], float(seconds[0]), float(seconds[1]), True)
+    except (FileNotFoundError, ValueError, EOFError, OSError, KeyError):
         return None  # absent, or caught half-written (files are renamed into place, but be safe)
 
 
-def _write(path: Path, values: np.ndarray) -> None:
+def _write(path: Path, made: Timed) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        np.save(f, values)
+        np.savez(f, prediction=made.prediction, seconds=np.array([made.fit_seconds, made.predict_seconds]))
     os.replace(tmp, path)
 
 
@@ -158,13 +176,14 @@ def _holder_alive(lock: Path) -> bool:
 
 
 def _compute(job: Job, history: History, units: Units) -> Timed:
+    """Fit and predict, timed; forecasts the model reuses from the memo count at their cost."""
     model = clone(job.model)
-    t0 = time.perf_counter()
+    r0, t0 = _REUSED[0], time.perf_counter()
     model.fit(history, job.until)
-    t1 = time.perf_counter()
+    r1, t1 = _REUSED[0], time.perf_counter()
     prediction = model.predict(units, job.start, job.end)
-    t2 = time.perf_counter()
-    return Timed(prediction, t1 - t0, t2 - t1, False)
+    r2, t2 = _REUSED[0], time.perf_counter()
+    return Timed(prediction, (t1 - t0) + (r1 - r0), (t2 - t1) + (r2 - r1), False)
 
 
 def forecast_many(jobs: Sequence[Job], history: History, units: Units) -> list[Timed]:
@@ -179,11 +198,11 @@ def forecast_many(jobs: Sequence[Job], history: History, units: Units) -> list[T
         for i in pending:
             hit = memo.get(keys[i])
             if hit is not None:
-                out[i] = Timed(hit.copy(), 0.0, 0.0, True)  # a copy: callers may write to it
+                out[i] = hit.shared()
                 continue
             if _DIR is None:
-                out[i] = _compute(jobs[i], history, units)
-                memo[keys[i]] = out[i].prediction.copy()
+                made = out[i] = _compute(jobs[i], history, units)
+                memo[keys[i]] = Timed(made.prediction.copy(), made.fit_seconds, made.predict_seconds, True)
                 continue
             path = _path(keys[i], history)
             found = _read(path) if path.exists() else None
@@ -196,13 +215,16 @@ def forecast_many(jobs: Sequence[Job], history: History, units: Units) -> list[T
                     found = _read(path) if path.exists() else None  # finished while we looked elsewhere
                     if found is None:
                         out[i] = _compute(jobs[i], history, units)
-                        _write(path, out[i].prediction)
+                        _write(path, out[i])
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         lock.unlink()
-            if out[i] is None:
-                out[i] = Timed(found, 0.0, 0.0, True)
-            memo[keys[i]] = out[i].prediction.copy()
+            made = out[i]
+            if made is None:
+                assert found is not None
+                made = found
+                out[i] = found.shared()
+            memo[keys[i]] = Timed(made.prediction.copy(), made.fit_seconds, made.predict_seconds, True)
         if deferred and len(deferred) == len(pending):
             time.sleep(_POLL_S)  # everything left is being computed elsewhere
         pending = deferred

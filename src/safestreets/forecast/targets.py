@@ -58,8 +58,10 @@ def parse_target(spec: str, *, allow_police_found: bool = False) -> Target:
         for part in text.split(","):
             name = canonical_crime_type(part)
             if name is None:
-                raise unknown(
-                    "target or crime type", part.strip(), [*TARGETS, *CRIME_TYPES]
+                err = unknown("target or crime type", part.strip(), [*TARGETS, *CRIME_TYPES])
+                raise ParameterError(
+                    f"{err}; use one of {', '.join(TARGETS)} or police.uk crime types (names or slugs), "
+                    "comma-separated"
                 )
             if name not in types:
                 types.append(name)

@@ -135,6 +135,30 @@ class Window:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "month_only": self.month_only,
                 "label": self.label}  # fmt: skip
 
+    @property
+    def span(self) -> str:
+        """The window as first and last month (month-only) or day, e.g. "2023-01 to 2023-12"."""
+        if self.month_only:
+            return f"{self.start:%Y-%m} to {_month_add(self.end, -1):%Y-%m}"
+        return f"{self.start:%Y-%m-%d} to {(self.end - timedelta(seconds=1)):%Y-%m-%d}"
+
+
+def searches_cover(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
+    """Whether any stop-and-search record (of any place or kind) falls in the window. Without one, a count
+    of zero searches says nothing about searching, only that no such data is loaded."""
+    return bool(
+        con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM stop_searches WHERE {window.sql})", window.params
+        ).fetchall()[0][0]
+    )
+
+
+def no_searches_note(window: Window) -> str:
+    return (
+        f"no stop-and-search data covers {window.span}: weapon searches are left out, not counted as none "
+        "(load the force's stop-and-search files)"
+    )
+
 
 def to_datetime(value: Any) -> datetime:
     return as_time(value).astype(datetime)  # type: ignore[no-any-return]

@@ -48,10 +48,12 @@ from safestreets.plan.common import (
     missing_places_note,
     months_window,
     near_rows,
+    no_searches_note,
     ordinal,
     pick_source,
     recent_window,
     risk_view,
+    searches_cover,
     timestamped_source,
     weapon_search_filter,
     weeks_window,
@@ -209,11 +211,15 @@ def rank_hubs(
     ws_where, ws_params = weapon_search_filter(signals, WEAPON_OBJECTS)
     ws_all = count_near(con, "stop_searches", px, py, catchment_m, ws_where, ws_params)
     ws_hits = count_near(con, "stop_searches", px, py, catchment_m, ws_where + " AND " + HIT_SQL, ws_params)
+    searched = searches_cover(con, signals)
+    if not searched:
+        notes.append(no_searches_note(signals))
 
     comps = {
         "forecast_harm": harm,
         "recent_violence": vio.astype(float),
-        "weapon_search_hits": ws_hits.astype(float),
+        # no data is not zero hits: the component drops out of the score, as forecast harm does
+        "weapon_search_hits": ws_hits.astype(float) if searched else np.full(n, np.nan),
         "possession_of_weapons": pow_.astype(float),
     }
     score = combine(comps, w)
@@ -251,10 +257,13 @@ def rank_hubs(
                 f"({ordinal(int(harm_rank[i]))} of {n} {label}s)"
             )
         r.append(f"{int(vio[i]):,} violence and robbery crimes {recent.label}")
-        r.append(
-            f"{int(ws_hits[i]):,} of {int(ws_all[i]):,} weapon searches had a find or positive outcome "
-            f"{signals.label} (stop and search, police-found)"
-        )
+        if searched:
+            r.append(
+                f"{int(ws_hits[i]):,} of {int(ws_all[i]):,} weapon searches had a find or positive outcome "
+                f"{signals.label} (stop and search, police-found)"
+            )
+        else:
+            r.append(f"weapon searches: no stop-and-search data covers {signals.span}")
         if pow_[i]:
             r.append(f"{int(pow_[i]):,} Possession of weapons crimes {signals.label} (police-found)")
         b = ""
@@ -279,8 +288,8 @@ def rank_hubs(
         "forecast_harm": pa.array(harm[order]),
         "forecast_harm_rank": pa.array(harm_rank[order]),
         "recent_violence": pa.array(vio[order]),
-        "weapon_searches": pa.array(ws_all[order]),
-        "weapon_search_hits": pa.array(ws_hits[order]),
+        "weapon_searches": pa.array(ws_all[order], pa.int64(), mask=np.full(n, not searched)),
+        "weapon_search_hits": pa.array(ws_hits[order], pa.int64(), mask=np.full(n, not searched)),
         "possession_of_weapons_police_found": pa.array(pow_[order]),
         "score": pa.array(score[order]),
         "busiest": pa.array([busiest[i] for i in order]),

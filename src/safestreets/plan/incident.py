@@ -16,6 +16,12 @@ searches nearby achieved.
 
 Everything is aggregated: no row describes a person or a single search. Every output carries
 :data:`DECISION_SUPPORT` and the legal limits from :class:`Section60Limits`: this never authorises anything.
+
+The place is checked before anything is counted: a point more than :data:`PLACE_MARGIN_M` outside the
+loaded areas and data is refused (saying so when it looks like latitude and longitude swapped), since
+counts around it would be zeros that mean nothing. :func:`parse_place` reads a place as typed (``lat,lon``
+or ``x,y`` in metres). Where no stop-and-search data covers the years searched, the output says so rather
+than reporting zero searches.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.store import Surface
 from safestreets.geo.project import WGS84, to_crs
 from safestreets.plan.common import (
@@ -60,6 +67,114 @@ COLLEGE_OF_POLICING_S60_FIND_RATE = 0.01
 S60_PATTERN = "%(section 60)%"
 #: Objects of search that make a linked find a weapon find (Section 60 searches are for weapons).
 S60_WEAPON_OBJECTS: tuple[str, ...] = ("Offensive weapons", "Firearms", "Anything to threaten or harm anyone")
+#: How far outside the loaded areas and data a place may lie (a scene just over the boundary, a rounded
+#: coordinate) before it is refused as a mistake.
+PLACE_MARGIN_M = 5000.0
+
+
+@dataclass(frozen=True)
+class Place:
+    """A point in the workspace CRS (``x``, ``y``, metres) and in WGS84 (``lon``, ``lat``)."""
+
+    x: float
+    y: float
+    lon: float
+    lat: float
+
+
+def parse_place(text: str, con: duckdb.DuckDBPyConnection) -> Place:
+    """A place as typed: ``"lat,lon"`` in degrees (both within range) or ``"x,y"`` in metres of the
+    workspace CRS, checked against the loaded areas and data as :func:`locate` does."""
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ParameterError(
+            f"a place is 'lat,lon' in degrees or 'x,y' in metres of the workspace CRS, not {text!r}"
+        ) from None
+    if abs(a) <= 90 and abs(b) <= 180:
+        return locate(con, lat=a, lon=b, typed=text)
+    return locate(con, x=a, y=b, typed=text)
+
+
+def data_extent(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, float] | None:
+    """The box (workspace CRS) around the loaded areas, located events and stop-and-search records; None
+    when nothing located is loaded."""
+    row = con.execute(
+        "SELECT min(a), min(b), max(c), max(d) FROM ("
+        "SELECT min(xmin) AS a, min(ymin) AS b, max(xmax) AS c, max(ymax) AS d FROM areas "
+        "WHERE geometry IS NOT NULL "
+        "UNION ALL SELECT min(x), min(y), max(x), max(y) FROM events "
+        "UNION ALL SELECT min(x), min(y), max(x), max(y) FROM stop_searches)"
+    ).fetchall()[0]
+    if any(v is None for v in row):
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+
+
+def _metres_outside(extent: tuple[float, float, float, float], x: float, y: float) -> float:
+    """Distance from the box (0 inside; infinite for a point that does not project)."""
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return float("inf")
+    dx = max(extent[0] - x, 0.0, x - extent[2])
+    dy = max(extent[1] - y, 0.0, y - extent[3])
+    return float(np.hypot(dx, dy))
+
+
+def locate(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    x: float | None = None,
+    y: float | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    typed: str | None = None,
+) -> Place:
+    """The place given as ``x, y`` (workspace CRS) or ``lon, lat``, in both systems.
+
+    Raises :class:`ParameterError` for a place more than :data:`PLACE_MARGIN_M` outside the loaded areas
+    and data (nothing around it could be counted), saying so when the coordinates swapped would lie inside.
+    ``typed`` is the text the user typed, quoted back in the message."""
+    crs = get_setting(con, "crs")
+    if x is not None and y is not None:
+        place = _project(crs, x=float(x), y=float(y))
+        swapped = _project(crs, x=float(y), y=float(x))
+        what, fix = f"x {x:,.0f}, y {y:,.0f}", "x and y swapped (easting first)"
+    elif lon is not None and lat is not None:
+        place = _project(crs, lon=float(lon), lat=float(lat))
+        swapped = _project(crs, lon=float(lat), lat=float(lon)) if abs(lon) <= 90 else None
+        what, fix = f"latitude {lat:g}, longitude {lon:g}", "longitude and latitude swapped (latitude first)"
+    else:
+        raise ParameterError("give the place as x and y (workspace CRS) or as lon and lat")
+    extent = data_extent(con)
+    if extent is None:
+        return place  # nothing loaded to check against
+    off = _metres_outside(extent, place.x, place.y)
+    if off <= PLACE_MARGIN_M:
+        return place
+    where = f"{typed!r} ({what})" if typed else what
+    far = f"{off / 1000:,.0f} km" if np.isfinite(off) else "far"
+    text = f"{where} is {far} outside the loaded areas and data"
+    if swapped is not None and _metres_outside(extent, swapped.x, swapped.y) <= PLACE_MARGIN_M:
+        a, b = (typed or "").split(",") if typed else ("", "")
+        again = f": did you mean '{b.strip()},{a.strip()}'?" if typed else ""
+        raise ParameterError(f"{text}; it looks like {fix}{again}")
+    raise ParameterError(f"{text}: check the place (lat,lon in degrees, or x,y in metres of {crs})")
+
+
+def _project(
+    crs: str,
+    *,
+    x: float | None = None,
+    y: float | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> Place:
+    if x is not None and y is not None:
+        lo, la = to_crs(np.array([x], float), np.array([y], float), src=crs, dst=WGS84)
+        return Place(x, y, float(lo[0]), float(la[0]))
+    assert lon is not None and lat is not None
+    xs, ys = to_crs(np.array([lon], float), np.array([lat], float), src=WGS84, dst=crs)
+    return Place(float(xs[0]), float(ys[0]), lon, lat)
 
 
 @dataclass(frozen=True)
@@ -109,6 +224,7 @@ class IncidentContext:
     limits: Section60Limits
     statement: str = DECISION_SUPPORT
     notes: list[str] = field(default_factory=list)
+    no_search_data: str | None = None  # what to say when no stop-and-search data covers the years searched
     params: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -143,11 +259,14 @@ class IncidentContext:
         recent = ", ".join(f"{n:,} {label}" for label, n in self.recent.items())
         out.append(f"  violence and robbery within {p['radius_m']:g} m: {recent or 'no data'}")
         t = self.totals
-        out.append(
-            f"  past Section 60 searches within {p['s60_radius_m']:g} m, {p['years_back']} year(s): "
-            f"{t['searches']:,} searches in {t['episodes']} episode(s); {t['arrests']:,} arrests, "
-            f"{t['linked_finds']:,} linked finds, {t['positive_outcomes']:,} positive outcomes"
-        )
+        head = f"  past Section 60 searches within {p['s60_radius_m']:g} m, {p['years_back']} year(s): "
+        if self.no_search_data:
+            out.append(head + self.no_search_data)
+        else:
+            out.append(
+                f"{head}{t['searches']:,} searches in {t['episodes']} episode(s); {t['arrests']:,} arrests, "
+                f"{t['linked_finds']:,} linked finds, {t['positive_outcomes']:,} positive outcomes"
+            )
         for e in self.episodes.to_pylist()[-5:]:
             rate = (
                 "n/a"
@@ -191,18 +310,10 @@ def incident_context(
     :class:`Section60Limits`). ``source`` picks the events' source as in ``rank_hubs``.
     """
     limits = limits or Section60Limits()
-    crs = get_setting(con, "crs")
-    if x is not None and y is not None:
-        lo, la = to_crs(np.array([x], float), np.array([y], float), src=crs, dst=WGS84)
-        lon_v, lat_v = float(lo[0]), float(la[0])
-        x_v, y_v = float(x), float(y)
-    elif lon is not None and lat is not None:
-        xs, ys = to_crs(np.array([lon], float), np.array([lat], float), src=WGS84, dst=crs)
-        x_v, y_v, lon_v, lat_v = float(xs[0]), float(ys[0]), float(lon), float(lat)
-    else:
-        raise ValueError("give the incident's place as x and y (workspace CRS) or as lon and lat")
     if radius_m <= 0 or s60_radius_m <= 0:
-        raise ValueError("radii must be positive")
+        raise ParameterError("radii must be positive")
+    place = locate(con, x=x, y=y, lon=lon, lat=lat)
+    x_v, y_v, lon_v, lat_v = place.x, place.y, place.lon, place.lat
     when_dt = to_datetime(when)
     params: dict[str, Any] = {
         "x": x_v, "y": y_v, "when": when_dt.isoformat(), "radius_m": radius_m, "s60_radius_m": s60_radius_m,
@@ -264,7 +375,8 @@ def incident_context(
         con, x_v, y_v, s60_radius_m, since, when_dt, gap_hours=episode_gap_hours, max_hours=limits.max_hours
     )
     totals = _totals(episodes)
-    comparison = compare_find_rate(totals)
+    searches_note = _searches_cover(con, since, when_dt, notes)
+    comparison = compare_find_rate(totals, searched=searches_note is None)
     if unlocated:
         notes.append(f"{unlocated:,} Section 60 searches in the period have no location and cannot be placed")
     if untimed:
@@ -288,8 +400,29 @@ def incident_context(
     return IncidentContext(
         x=x_v, y=y_v, lon=lon_v, lat=lat_v, when=when_dt, units=units, forecast_harm=harm_in,
         forecast_harm_share=share, recent=recent, episodes=episodes, totals=totals, comparison=comparison,
-        limits=limits, notes=notes, params=params, provenance=provenance,
+        limits=limits, notes=notes, params=params, provenance=provenance, no_search_data=searches_note,
     )  # fmt: skip
+
+
+def _searches_cover(
+    con: duckdb.DuckDBPyConnection, since: datetime, until: datetime, notes: list[str]
+) -> str | None:
+    """None when stop-and-search data covers ``[since, until)``; else what to say instead of zero searches.
+    Data covering only part of the period adds a note."""
+    first, last = con.execute(
+        "SELECT min(coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP)), "
+        "max(coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP)) FROM stop_searches "
+        "WHERE coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) >= ? "
+        "AND coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) < ?",
+        [since, until],
+    ).fetchall()[0]
+    period = f"{since:%Y-%m-%d} to {until:%Y-%m-%d}"
+    if first is None:
+        return f"no stop-and-search data covers {period}"
+    if first > since + timedelta(days=31) or last < until - timedelta(days=31):
+        notes.append(f"stop-and-search data covers only {first:%Y-%m} to {last:%Y-%m} of {period}: "
+                     "Section 60 searches outside it are not counted")  # fmt: skip
+    return None
 
 
 def _recent_windows(con: duckdb.DuckDBPyConnection, source: str, when: datetime, timed: bool) -> list[Window]:
@@ -395,10 +528,13 @@ def _totals(episodes: pa.Table) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def compare_find_rate(totals: dict[str, Any], *, min_searches: int = 100) -> str:
-    """One sentence setting the local weapon find rate against the College of Policing's ~1%."""
+def compare_find_rate(totals: dict[str, Any], *, min_searches: int = 100, searched: bool = True) -> str:
+    """One sentence setting the local weapon find rate against the College of Policing's ~1%.
+    ``searched=False``: no stop-and-search data covers the period, so zero searches mean nothing."""
     ref = f"{COLLEGE_OF_POLICING_S60_FIND_RATE:.0%}"
     recorded, finds = totals["find_recorded"], totals["weapon_finds"]
+    if not searched:
+        return f"no stop-and-search data for the period: no find rate to set against the ~{ref} College of Policing rate"
     if not totals["searches"]:
         return (
             f"no past Section 60 searches recorded nearby to set against the ~{ref} College of Policing rate"

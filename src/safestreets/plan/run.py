@@ -169,14 +169,26 @@ def plan_params(plan: PatrolPlan, week_start: date, seed: int) -> dict[str, Any]
             "objective": "expected harm prevented per week", "software": f"safestreets {__version__}"}  # fmt: skip
 
 
+def hotspot_numbers(plan: PatrolPlan) -> dict[int, int]:
+    """Each hot spot's one number in the plan (unit index -> 1, 2, ...): its rank in the plan's hot spot
+    list, the most expected harm first (ties by unit id). A hot spot visited by several teams or in several
+    shifts keeps its number; the visits, patrol cards, exports and briefing all use it."""
+    inp = plan.input
+    units = {u for t in plan.teams for u, _ in t.hotspots}
+    ranked = sorted(units, key=lambda u: (-float(inp.harm_week[u]), str(inp.ids[u])))
+    return {u: n for n, u in enumerate(ranked, start=1)}
+
+
 def hotspot_rows(plan: PatrolPlan) -> list[dict[str, Any]]:
     inp = plan.input
+    number = hotspot_numbers(plan)
     rows = []
     for t in plan.teams:
         for stop, (u, v) in enumerate(t.hotspots, start=1):
             rows.append({
                 "team_id": t.team_id, "home": t.home, "bcu": plan.areas[t.area].bcu, "shift": t.shift,
-                "stop": stop, "unit_id": str(inp.ids[u]), "neighbourhood": str(np.asarray(inp.area)[u]),
+                "stop": stop, "hotspot": number[u], "unit_id": str(inp.ids[u]),
+                "neighbourhood": str(np.asarray(inp.area)[u]),
                 "visits_per_day": int(v), "harm_week": float(inp.harm_week[u]),
                 "x": float(inp.x[u]), "y": float(inp.y[u]),
             })  # fmt: skip
@@ -204,15 +216,15 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: PatrolPlan, week_start: date
         assert row is not None
         plan_id = int(row[0])
         for name, table, cols in (
-            ("plan_hotspots", hot, "team_id, home, bcu, shift, stop, unit_id, neighbourhood, visits_per_day, "
-                                   "harm_week, x, y"),
+            ("plan_hotspots", hot, "team_id, home, bcu, shift, stop, hotspot, unit_id, neighbourhood, "
+                                   "visits_per_day, harm_week, x, y"),
             ("plan_visits", timed, "team_id, day, seq, unit_id, starts_at, ends_at"),
         ):  # fmt: skip
             if table.num_rows == 0:
                 continue
             con.register("_ss_plan", table)
             try:
-                con.execute(f"INSERT INTO {name} SELECT ?, {cols} FROM _ss_plan", [plan_id])
+                con.execute(f"INSERT INTO {name} (plan_id, {cols}) SELECT ?, {cols} FROM _ss_plan", [plan_id])
             finally:
                 con.unregister("_ss_plan")
     return plan_id
@@ -237,9 +249,11 @@ def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
     out.append(csv_path)
     visits_path = folder / f"{stem}-visits.csv"
     ids = plan.input.ids
+    number = hotspot_numbers(plan)
     _write_csv(visits_path, [
-        {"team_id": v.team_id, "day": v.day.isoformat(), "seq": v.seq, "unit_id": str(ids[v.unit]),
-         "start": v.start.strftime("%Y-%m-%d %H:%M"), "end": v.end.strftime("%Y-%m-%d %H:%M")}
+        {"team_id": v.team_id, "day": v.day.isoformat(), "seq": v.seq, "hotspot": number[v.unit],
+         "unit_id": str(ids[v.unit]), "start": v.start.strftime("%Y-%m-%d %H:%M"),
+         "end": v.end.strftime("%Y-%m-%d %H:%M")}
         for v in run.visits
     ])  # fmt: skip
     out.append(visits_path)

@@ -42,11 +42,13 @@ from safestreets.plan.common import (
     load_places,
     missing_places_note,
     months_window,
+    no_searches_note,
     ordinal,
     pick_source,
     place_kinds,
     recent_window,
     risk_view,
+    searches_cover,
     weapon_search_filter,
     with_metadata,
 )
@@ -201,6 +203,9 @@ def suggest_sweeps(
     pow_ = count_near(con, "events", px, py, radius_m, *events_filter(src, (WEAPON_CRIME,), signals))
     ws_where, ws_params = weapon_search_filter(signals, WEAPON_OBJECTS)
     hits = count_near(con, "stop_searches", px, py, radius_m, ws_where + " AND " + HIT_SQL, ws_params)
+    searched = searches_cover(con, signals)
+    if not searched:
+        notes.append(no_searches_note(signals))
     score = combine(
         {
             "forecast_harm": harm,
@@ -222,9 +227,13 @@ def suggest_sweeps(
                 f"({ordinal(int(harm_rank[i]))} of {n} candidates)"
             )
         r.append(f"{int(vio[i]):,} violence and robbery crimes {recent.label}")
+        searches = (
+            f"{int(hits[i]):,} weapon searches with a find or positive outcome"
+            if searched
+            else f"no stop-and-search data covers {signals.span}"
+        )
         r.append(
-            f"weapons {signals.label}: {int(pow_[i]):,} Possession of weapons crimes, {int(hits[i]):,} weapon "
-            "searches with a find or positive outcome (police-found)"
+            f"weapons {signals.label}: {int(pow_[i]):,} Possession of weapons crimes, {searches} (police-found)"
         )
         reasons.append("; ".join(r))
     table = pa.table(
@@ -240,7 +249,8 @@ def suggest_sweeps(
             "forecast_harm": pa.array(harm[order]),
             "recent_violence": pa.array(vio[order], pa.int64()),
             "possession_of_weapons_police_found": pa.array(pow_[order], pa.int64()),
-            "weapon_search_hits_police_found": pa.array(hits[order], pa.int64()),
+            "weapon_search_hits_police_found": pa.array(hits[order], pa.int64(),
+                                                        mask=np.full(len(order), not searched)),
             "score": pa.array(score[order]),
             "reasons": pa.array(reasons, pa.string()),
         },

@@ -39,6 +39,9 @@ CAVEATS = [
     "Nothing here names or profiles individuals; every figure is about places and times.",
 ]
 
+#: Planned hot spots marked on each BCU's map and listed beside it (the first by the plan's numbering).
+MAP_HOTSPOTS = 12
+
 
 @dataclass
 class Brief:
@@ -206,9 +209,10 @@ def write_brief(
     plan_row = _plan_row(con, plan_id, week_start)
     plan_spots: list[dict[str, Any]] = []
     if plan_row is not None:
-        plan_spots = [dict(zip(("unit_id", "bcu", "visits", "x", "y"), r, strict=True)) for r in con.execute(
-            "SELECT unit_id, bcu, sum(visits_per_day), any_value(x), any_value(y) FROM plan_hotspots "
-            "WHERE plan_id = ? GROUP BY 1, 2 ORDER BY 3 DESC, 1", [plan_row["plan_id"]]).fetchall()]  # fmt: skip
+        # Numbered as the plan numbers them (its exports and patrol cards use the same numbers).
+        plan_spots = [dict(zip(("hotspot", "unit_id", "bcu", "visits", "x", "y"), r, strict=True)) for r in con.execute(
+            "SELECT hotspot, unit_id, bcu, sum(visits_per_day), any_value(x), any_value(y) FROM plan_hotspots "
+            "WHERE plan_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2", [plan_row["plan_id"]]).fetchall()]  # fmt: skip
     bcu_maps = []
     top_rows: dict[str, list[dict[str, Any]]] = {}
     for b in sorted(set(surface.bcu) - {""}):
@@ -217,14 +221,15 @@ def write_brief(
         top_rows[b] = [{"unit_id": surface.ids[i], "expected_harm": float(surface.expected_harm[i]),
                         "density": float(density[i])} for i in sub[:5]]  # fmt: skip
         mine = [s for s in plan_spots if s["bcu"] == b]
-        markers = [(s["x"], s["y"], str(i + 1)) for i, s in enumerate(mine[:20])]
+        shown = mine[:MAP_HOTSPOTS]  # the map and the list beside it show the same hot spots
+        markers = [(s["x"], s["y"], str(s["hotspot"])) for s in shown]
         g = bcu_geoms[bcu_codes.index(b)] if b in bcu_codes else None
         bounds = tuple(shapely.total_bounds(np.append(surface.geometry[idx], [g] if g is not None else [])))
         path = surface_map(img_dir / f"forecast-{b}.png", surface.geometry[idx], density[idx],
                            boundaries=None if g is None else [g], highlight=top5[idx], markers=markers,
                            title=f"{b}: forecast and planned patrol hot spots", bounds=bounds, size=(5.0, 4.2))  # fmt: skip
         images[f"bcu-{b}"] = path
-        bcu_maps.append({"bcu": b, "image": f"bcu-{b}", "spots": mine[:20]})
+        bcu_maps.append({"bcu": b, "image": f"bcu-{b}", "spots": shown, "more": len(mine) - len(shown)})
 
     # 3. what changed
     step("emerging hot spots")
@@ -342,7 +347,8 @@ def _plan_row(con: duckdb.DuckDBPyConnection, plan_id: int | None, week: date) -
         "sum(DISTINCT harm_week) FROM plan_hotspots WHERE plan_id = ? GROUP BY 1 ORDER BY 1", [plan_id]).fetchall()]  # fmt: skip
     teams = [dict(zip(("team_id", "shift", "bcu", "stops", "visits", "units"), r, strict=True)) for r in con.execute(
         "SELECT team_id, any_value(shift), any_value(bcu), count(*), sum(visits_per_day), "
-        "string_agg(unit_id, ', ' ORDER BY stop) FROM plan_hotspots WHERE plan_id = ? GROUP BY 1 ORDER BY 1",
+        "string_agg('#' || hotspot || ' ' || unit_id, ', ' ORDER BY stop) FROM plan_hotspots WHERE plan_id = ? "
+        "GROUP BY 1 ORDER BY 1",
         [plan_id]).fetchall()]  # fmt: skip
     return {
         "plan_id": info[0], "week_start": info[1], "solver": info[2], "status": info[3], "objective": info[4],

@@ -1,5 +1,7 @@
-"""Printable patrol cards: one A5-sized card per team and shift, with a map of its patrol area, its hot
-spots in walking order and the visit times for each day of the week (HTML, and PDF through WeasyPrint)."""
+"""Printable patrol cards: one A5-sized card per team and shift, with a map of its patrol area showing its
+own hot spots, those hot spots in walking order and the visit times for each day of the week (HTML, and PDF
+through WeasyPrint). Hot spots carry the plan's one numbering (``run.hotspot_numbers``), as the visits CSV,
+the exports and the briefing do."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 import shapely
 
 from safestreets import __version__
-from safestreets.plan.run import PlanRun
+from safestreets.plan.run import PlanRun, hotspot_numbers
 from safestreets.report.maps import surface_map
 
 TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Patrol cards {{ week }}</title>
@@ -47,25 +49,25 @@ def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
     by_team: dict[str, list] = defaultdict(list)
     for v in run.visits:
         by_team[v.team_id].append(v)
-    area_maps: dict[int, str] = {}
+    number = hotspot_numbers(plan)  # the plan's one numbering, as in its exports and the briefing
+    maps: dict[tuple[int, tuple[int, ...]], str] = {}
     surface = run.surface
+    density = surface.expected_harm / np.maximum(surface.area_m2, 1.0) * 1e6
     cards = []
     for team in plan.teams:
         area = plan.areas[team.area]
-        if team.area not in area_maps:
+        mine = sorted({int(u) for u, _ in team.hotspots}, key=lambda u: number[u])
+        key = (team.area, tuple(mine))  # teams of other shifts with the same hot spots share the map
+        if key not in maps:
             near = np.hypot(surface.x - area.cx, surface.y - area.cy) <= 2.2 * plan.rules.patrol_radius_m
-            density = surface.expected_harm / np.maximum(surface.area_m2, 1.0) * 1e6
-            members = [int(u) for u in area.members]
+            # Only this team's hot spots, so the card never shows a number the team is not asked to visit.
             png = surface_map(
-                img_dir / f"area-{team.area}.png", surface.geometry[near], density[near],
-                markers=[(inp.x[u], inp.y[u], str(i + 1)) for i, u in enumerate(members)],
+                img_dir / f"{team.team_id}.png", surface.geometry[near], density[near],
+                markers=[(inp.x[u], inp.y[u], str(number[u])) for u in mine],
                 bounds=tuple(shapely.total_bounds(surface.geometry[near])), size=(3.6, 3.2),
                 legend="expected harm per km²",
             )  # fmt: skip
-            area_maps[team.area] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(
-                "ascii"
-            )
-        number = {int(u): i + 1 for i, u in enumerate(area.members)}
+            maps[key] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
         stops = [{"n": number[u], "unit": str(inp.ids[u]), "visits": v, "ref": f"{inp.x[u]:.0f}, {inp.y[u]:.0f}"}
                  for u, v in team.hotspots]  # fmt: skip
         days: dict[str, list[str]] = defaultdict(list)
@@ -76,7 +78,7 @@ def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
         cards.append({
             "team": team.team_id, "shift": team.shift, "bcu": area.bcu, "stops": stops,
             "hours": f"{int(shift.start_hour):02d}:00-{int(end):02d}:00",
-            "per_day": sum(v for _, v in team.hotspots), "map": area_maps[team.area],
+            "per_day": sum(v for _, v in team.hotspots), "map": maps[key],
             "days": [{"day": d, "visits": ", ".join(v)} for d, v in days.items()],
         })  # fmt: skip
     html = jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(

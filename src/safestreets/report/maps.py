@@ -125,9 +125,9 @@ def surface_map(
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
     for x, y, text in markers or []:
-        ax.plot(
-            [x], [y], marker="o", markersize=11, markerfacecolor="white", markeredgecolor="#08306b", zorder=6
-        )
+        # Wide enough for the label: plan-wide hot spot numbers run to three digits in a large force.
+        ax.plot([x], [y], marker="o", markersize=11 + 3.5 * max(0, len(text) - 2), markerfacecolor="white",
+                markeredgecolor="#08306b", zorder=6)  # fmt: skip
         ax.text(x, y, text, fontsize=6.5, ha="center", va="center", zorder=7, color="#08306b", weight="bold")
     if bounds is None:
         geoms = (
