@@ -53,8 +53,9 @@ class Workspace:
     on first use and closes with :meth:`close` or at the end of a ``with`` block.
     """
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = False, read_only: bool = False) -> None:
         self.paths = config.resolve_workspace(path)
+        self.read_only = read_only
         if not self.paths.db_path.exists() and not create:
             raise WorkspaceError(
                 f"no workspace at {self.paths.root}: run 'safestreets init' there, or name one with "
@@ -103,7 +104,12 @@ class Workspace:
     def con(self) -> duckdb.DuckDBPyConnection:
         """The store connection (opened, and migrated, on first use)."""
         if self._con is None:
-            self._con = open_store(self.paths, create=self._create)
+            if self.read_only:  # a snapshot: never waits for, nor blocks, a process writing the store
+                from safestreets.store.reader import open_reader
+
+                self._con = open_reader(self.paths)
+            else:
+                self._con = open_store(self.paths, create=self._create)
         return self._con
 
     @property

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import time
+
 import duckdb
 import pyarrow as pa
 
@@ -31,10 +33,7 @@ def open_store(
                 f"no store at {workspace.db_path}: run 'safestreets init' or 'safestreets ingest' first"
             )
         workspace.ensure()
-    try:
-        con = duckdb.connect(str(workspace.db_path), read_only=read_only)
-    except duckdb.IOException as err:
-        raise WorkspaceError(f"cannot open {workspace.db_path}: {err}") from err
+    con = _connect(workspace, read_only)
     if not read_only:
         migrate(con)
         for key, value in DEFAULT_SETTINGS.items():
@@ -54,6 +53,24 @@ def open_store(
     con.execute("SET checkpoint_threshold = '256MB'")
     con.execute("SET enable_progress_bar = false")  # ours are on stderr; DuckDB's would go to stdout
     return con
+
+
+#: How long to wait for another process (a dashboard copying a snapshot, another command) to let go.
+LOCK_WAIT_SECONDS = 30.0
+
+
+def _connect(workspace: Workspace, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting a while if another process holds it (readers hold it only to copy it)."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(workspace.db_path), read_only=read_only)
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower() or time.monotonic() > deadline:
+                raise WorkspaceError(f"cannot open {workspace.db_path}: {str(err).splitlines()[0]}") from err
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def _sql(text: str) -> str:
