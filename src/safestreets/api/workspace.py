@@ -53,7 +53,9 @@ class Workspace:
     on first use and closes with :meth:`close` or at the end of a ``with`` block.
     """
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, create: bool = False, read_only: bool = False
+    ) -> None:
         self.paths = config.resolve_workspace(path)
         self.read_only = read_only
         if not self.paths.db_path.exists() and not create:
@@ -63,6 +65,7 @@ class Workspace:
             )
         self._create = create
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._db: Any = None
 
     @classmethod
     def init(
@@ -120,10 +123,23 @@ class Workspace:
     def timezone(self) -> str:
         return get_setting(self.con, "timezone")
 
+    @property
+    def db(self) -> Any:
+        """The operational database (accounts, audit trail, registers): ``SAFESTREETS_DATABASE_URL`` or the
+        workspace's SQLite file, migrated on first use."""
+        if self._db is None:
+            from safestreets.api.accounts import open_database
+
+            self._db = open_database(self.root)
+        return self._db
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
 
     def __enter__(self) -> Workspace:
         return self

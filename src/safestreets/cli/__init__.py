@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from safestreets import __version__
-from safestreets.cli import data, deploy, forecasting
+from safestreets.cli import admin, data, deploy, forecasting
 from safestreets.cli.common import WorkspaceOpt, out
 from safestreets.errors import SafestreetsError
 
@@ -60,6 +60,9 @@ app.command()(deploy.hubs)
 app.command()(deploy.hotspots)
 app.command()(deploy.brief)
 app.command()(deploy.demo)
+app.command()(admin.serve)
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.audit_app, name="audit")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 

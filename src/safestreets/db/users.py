@@ -40,6 +40,7 @@ def _account(u: User) -> Account:
 
 
 def _check_role(role: str) -> str:
+    role = role.strip().lower()
     if role not in ROLES:
         raise unknown("role", role, ROLES)
     return role
@@ -64,7 +65,7 @@ def add_user(db: Database, username: str, role: str, password: str | None = None
         or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
     ):
         raise ParameterError(f"a username is 1-64 letters, digits, '.', '-' or '_', not {username!r}")
-    _check_role(role)
+    role = _check_role(role)
     password = password or new_password()
     _check_password(password)
     with db.session() as s:

@@ -6,11 +6,10 @@ session time zone from the workspace settings.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-
-import time
 
 import duckdb
 import pyarrow as pa

@@ -72,7 +72,9 @@ def open_reader(ws: Workspace, *, timezone: str | None = None) -> duckdb.DuckDBP
     """A read-only connection to the newest snapshot of the store (made or refreshed as needed)."""
     snap = refresh(ws)
     if snap is None:
-        raise WorkspaceError("the store is being written and has no snapshot yet: try again when the load ends")
+        raise WorkspaceError(
+            "the store is being written and has no snapshot yet: try again when the load ends"
+        )
     for attempt in range(3):
         try:
             con = duckdb.connect(str(snap), read_only=True)

@@ -1,0 +1,61 @@
+"""The staff dashboard: a FastAPI app over the same Python API as the CLI.
+
+``create_app`` builds it for one workspace and operational database; ``safestreets serve`` runs it with
+uvicorn (several workers share nothing but the database and the workspace's snapshots).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from safestreets import __version__
+from safestreets.db import connect
+from safestreets.web import auth, security
+from safestreets.web.deps import Viewer
+from safestreets.web.render import page
+from safestreets.web.routes import ROUTERS
+from safestreets.web.settings import WebSettings
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    if not settings.secret:
+        settings = WebSettings(**{**settings.__dict__, "secret": WebSettings.secret_for(settings.workspace)})
+    app = FastAPI(
+        title="safestreets",
+        version=__version__,
+        description="The staff dashboard's JSON API: every page is built from these endpoints.",
+        docs_url=None,  # FastAPI's own docs page loads Swagger UI from a CDN: ours is served locally
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = connect(settings.database_url)
+    security.install(app, settings.basemap_url)
+    _static(app)
+    app.include_router(auth.router)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs(request: Request, active: object = Viewer) -> HTMLResponse:
+        return page(request, "docs.html.j2")
+
+    return app
+
+
+def _static(app: FastAPI) -> None:
+    """Our own script and style, Leaflet and Swagger UI, all from installed packages (no CDN)."""
+    import swagger_ui_bundle
+    import xstatic.pkg.leaflet as leaflet
+
+    app.mount(
+        "/static/app", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static-app"
+    )
+    app.mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="static-leaflet")
+    app.mount(
+        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="static-swagger"
+    )

@@ -1,0 +1,43 @@
+"""HTML pages: Jinja2 templates shipped in the package, rendered with the user and CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from safestreets import __version__
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+TEMPLATES.env.globals["version"] = __version__
+
+#: The navigation, in order: (path, label, role needed to see it).
+NAV = (
+    ("/", "Overview", "viewer"),
+    ("/map", "Map", "viewer"),
+    ("/forecasts", "Forecasts", "viewer"),
+    ("/plans", "Plans", "viewer"),
+    ("/hubs", "Hubs", "viewer"),
+    ("/briefings", "Briefings", "viewer"),
+    ("/status", "Data", "viewer"),
+    ("/admin/users", "Admin", "admin"),
+)
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    active = getattr(request.state, "active", None)
+    nav = [(p, label) for p, label, role in NAV if active is not None and active.account.can(role)]
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"active": active, "nav": nav, "csrf": active.csrf_token if active else "", "path": request.url.path,
+         **context},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "error.html.j2", status_code=status, status=status, message=message)

@@ -1,0 +1,7 @@
+"""Dashboard routes: briefings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,112 @@
+"""Response headers every answer carries, and how errors are answered (never a traceback or a path)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from safestreets.db import DatabaseError
+from safestreets.errors import (
+    InputError,
+    NoDataError,
+    NotFoundError,
+    ParameterError,
+    SafestreetsError,
+    WorkspaceError,
+)
+
+log = logging.getLogger("safestreets.web")
+
+STATUS = {
+    ParameterError: 400,
+    InputError: 400,
+    NotFoundError: 404,
+    NoDataError: 404,
+    WorkspaceError: 503,
+    DatabaseError: 503,
+}
+
+
+def csp(basemap_url: str | None) -> str:
+    img = "'self' data: blob:"
+    if basemap_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(
+            basemap_url.replace("{s}", "a").replace("{z}", "0").replace("{x}", "0").replace("{y}", "0")
+        )
+        img += f" {parts.scheme}://{parts.netloc.replace('a.', '*.', 1) if '{s}' in basemap_url else parts.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {img}; font-src 'self'; connect-src 'self'; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+
+def install(app: FastAPI, basemap_url: str | None) -> None:
+    policy = csp(basemap_url)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        h = response.headers
+        h["Content-Security-Policy"] = policy
+        h["Referrer-Policy"] = "no-referrer"
+        h["X-Frame-Options"] = "DENY"
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"
+        if request.url.path.startswith("/static/"):
+            h["Cache-Control"] = "public, max-age=3600"
+        else:
+            h["Cache-Control"] = "no-store"
+        return response
+
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+    def answer(request: Request, status: int, message: str) -> Response:
+        if wants_html(request):
+            from safestreets.web.render import error_page
+
+            return error_page(request, status, message)
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+
+    @app.exception_handler(SafestreetsError)
+    async def user_error(request: Request, exc: SafestreetsError) -> Response:
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+        return answer(request, status, _no_paths(str(exc)) if status >= 500 else str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()[:5]
+        )
+        return answer(request, 422, f"invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401 and wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        text = exc.detail if isinstance(exc.detail, str) else "error"
+        return answer(request, exc.status_code, text)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        ref = secrets.token_hex(4)
+        log.error("internal error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
+        return answer(request, 500, f"internal error (reference {ref}): the server log has the details")
+
+
+def _no_paths(text: str) -> str:
+    """A server-side message without file system paths (they tell an attacker the layout)."""
+    import re
+
+    return re.sub(r"(/[\w.\-]+){2,}", "<path>", text)
