@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("base",),  # pure helpers any layer may use
     ("sources",),  # read and validate only; return Arrow tables, write nothing
     ("synthetic",),  # the demo city generator; may import sources
-    ("store",),  # DuckDB: every write, loads, batches, stored results, read helpers
+    ("store", "db"),  # DuckDB: every write, loads, stored results; db: accounts, audit, registers
     ("geo",),  # units, export
     ("forecast",),
     ("evaluate",),
@@ -42,9 +42,9 @@ MODULE_LAYERS: dict[str, str] = {
     "safestreets.timespec": "base",
     "safestreets.geo.project": "base",
     "safestreets.sources": "sources",
-    "safestreets.sources.synthetic": "synthetic",  # until it becomes the package below
     "safestreets.synthetic": "synthetic",
     "safestreets.store": "store",
+    "safestreets.db": "db",
     "safestreets.geo": "geo",
     "safestreets.forecast": "forecast",
     "safestreets.evaluate": "evaluate",
@@ -52,7 +52,6 @@ MODULE_LAYERS: dict[str, str] = {
     "safestreets.plan": "plan",
     "safestreets.report": "report",
     "safestreets.api": "api",
-    "safestreets.pipeline": "api",
     "safestreets.cli": "cli",
     "safestreets.__main__": "cli",
     "safestreets.web": "web",
@@ -170,8 +169,8 @@ def test_the_layer_map_itself() -> None:
     """The map names only known layers, and names resolve to the layer meant."""
     assert set(MODULE_LAYERS.values()) <= set(RANK)
     assert layer_of("safestreets.sources.policeuk") == "sources"
-    assert layer_of("safestreets.sources.synthetic") == "synthetic"
     assert layer_of("safestreets.synthetic.city") == "synthetic"
     assert layer_of("safestreets.geo.project") == "base"
     assert layer_of("safestreets.geo.units") == "geo"
+    assert layer_of("safestreets.db.audit") == "db"
     assert layer_of("safestreets.nowhere") is None

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 
 from safestreets.db import Database
 from safestreets.db.models import LoginAttempt, LoginSession, User
-from safestreets.db.users import Account, _account
+from safestreets.db.users import Account, account_of
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
@@ -77,7 +77,7 @@ def resume(
         # Touch at most once a minute: a page loads many layers, each needing no write.
         if now - _aware(sess.last_seen) > timedelta(minutes=1):
             sess.last_seen = now
-        return Active(_account(user), sess.csrf_token, sess.token_hash)
+        return Active(account_of(user), sess.csrf_token, sess.token_hash)
 
 
 def end(db: Database, token: str | None) -> None:

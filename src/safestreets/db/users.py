@@ -35,7 +35,7 @@ class Account:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def _account(u: User) -> Account:
+def account_of(u: User) -> Account:
     return Account(u.id, u.username, u.role, u.disabled, u.locked_until, u.created_at)
 
 
@@ -75,12 +75,12 @@ def add_user(db: Database, username: str, role: str, password: str | None = None
                  failed_logins=0, created_at=datetime.now(UTC))  # fmt: skip
         s.add(u)
         s.flush()
-        return _account(u), password
+        return account_of(u), password
 
 
 def list_users(db: Database) -> list[Account]:
     with db.session() as s:
-        return [_account(u) for u in s.execute(select(User).order_by(User.username)).scalars()]
+        return [account_of(u) for u in s.execute(select(User).order_by(User.username)).scalars()]
 
 
 def _get(s: object, username: str) -> User:
@@ -96,7 +96,7 @@ def disable_user(db: Database, username: str) -> Account:
         u = _get(s, username)
         u.disabled = True
         s.query(LoginSession).filter(LoginSession.user_id == u.id).delete()
-        return _account(u)
+        return account_of(u)
 
 
 def reset_password(db: Database, username: str, password: str | None = None) -> tuple[Account, str]:
@@ -108,7 +108,7 @@ def reset_password(db: Database, username: str, password: str | None = None) -> 
         u.password_hash = _HASHER.hash(password)
         u.failed_logins, u.locked_until, u.disabled = 0, None, False
         s.query(LoginSession).filter(LoginSession.user_id == u.id).delete()
-        return _account(u), password
+        return account_of(u), password
 
 
 class LoginRefused(Exception):
@@ -156,7 +156,7 @@ def authenticate(db: Database, username: str, password: str) -> Account:
                 u.failed_logins, u.locked_until = 0, None
                 if _HASHER.check_needs_rehash(u.password_hash):
                     u.password_hash = _HASHER.hash(password)
-                account = _account(u)
+                account = account_of(u)
     if account is None:
         raise LoginRefused(refused or "refused")
     return account
