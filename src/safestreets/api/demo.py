@@ -41,6 +41,7 @@ def run_demo(
     months: int = 24,
     seed: int = 7,
     stage: Stage | None = None,
+    command: str = "safestreets",
 ) -> DemoResult:
     """Run the demo into the workspace at ``path`` (made if missing); safe to run again."""
     from safestreets.forecast import MODELS
@@ -86,6 +87,7 @@ def run_demo(
                 update(what, done[0], 6)
 
             brief = ws.brief(week=plan.week_start, plan_id=plan.plan_id, progress=brief_step)
+        admin, password = demo_admin(ws)
         root = ws.root
         ev = s.tables["events"]
         meta = fc.surface.meta
@@ -110,11 +112,36 @@ def run_demo(
             f"(gap {p.gap:.2%}, {p.solver})",
             "  " + ", ".join(_rel(f, root) for f in plan.files if f.suffix in (".csv", ".geojson", ".pdf")),
             f"briefing: {_rel(brief.html, root)}" + (f", {_rel(brief.pdf, root)}" if brief.pdf else ""),
+            f"dashboard: {command} serve --workspace {_shown_path(root)}",
+            f"  then open http://127.0.0.1:8000/ and sign in as {admin} with password {password} "
+            f"(shown once; '{command} users reset {admin} --workspace {_shown_path(root)}' makes a new one)",
             f"done in {time.perf_counter() - started:.1f} s",
         ]  # fmt: skip
     finally:
         ws.close()
     return DemoResult(ws, lines)
+
+
+DEMO_ADMIN = "demo-admin"
+
+
+def demo_admin(ws: Workspace) -> tuple[str, str]:
+    """The demo's admin account with a fresh random password (never a fixed one), returned once."""
+    from safestreets.api import accounts
+    from safestreets.errors import NotFoundError
+
+    try:
+        _, password = accounts.reset_password(ws.db, DEMO_ADMIN, actor="demo")
+    except NotFoundError:
+        _, password = accounts.add_user(ws.db, DEMO_ADMIN, "admin", actor="demo")
+    return DEMO_ADMIN, password
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def load_city_areas_and_places(con: duckdb.DuckDBPyConnection, city: Path) -> None:

@@ -169,9 +169,24 @@ def demo(
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """The whole job on the built-in synthetic city: generate, ingest, forecast, plan, brief."""
+    import sys
+
     from safestreets.api import run_demo
 
     result = run_demo(resolve_workspace(named_workspace(ctx, workspace)).root, n_events=events, months=months,
-                      seed=seed, stage=stage)  # fmt: skip
+                      seed=seed, stage=stage, command=_command(sys.argv[0]))  # fmt: skip
     for line in result.lines:
         out.print(line, highlight=False)
+
+
+def _command(argv0: str) -> str:
+    """How the user ran us, to print commands they can paste (``.venv/bin/safestreets`` under make)."""
+    from pathlib import Path
+
+    path = Path(argv0)
+    if path.name != "safestreets":
+        return "safestreets"
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
