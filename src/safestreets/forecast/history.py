@@ -71,9 +71,14 @@ def as_time(value: Any) -> np.datetime64:
         return value.astype("datetime64[s]")
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}", text):
-            return np.datetime64(text, "M").astype("datetime64[s]")
-        return np.datetime64(text).astype("datetime64[s]")
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}", text):
+                return np.datetime64(text, "M").astype("datetime64[s]")
+            return np.datetime64(text).astype("datetime64[s]")
+        except ValueError:
+            raise ParameterError(
+                f"{value!r} is not a time: write it as 2024-06, 2024-06-01 or 2024-06-01T22:30"
+            ) from None
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         value = value.replace(tzinfo=None)
     return np.datetime64(value).astype("datetime64[s]")
