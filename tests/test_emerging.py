@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from forecast_helpers import toy_history, toy_polygons, toy_units
+from safestreets.errors import NoDataError
 from safestreets.forecast.history import History
 from safestreets.geo.units import make_grid
 from safestreets.report.hotspot_map import emerging_map
@@ -390,9 +391,9 @@ def test_a_new_cluster_shows_up_in_the_changes() -> None:
 
 
 def test_windows_outside_the_data_are_refused() -> None:
-    with pytest.raises(ValueError, match="fewer periods"):
+    with pytest.raises(NoDataError, match="fewer periods"):
         emerging_hotspots(toy_history(months=12), toy_units(), until="2022-01", periods=24)
-    with pytest.raises(ValueError, match="timestamped"):
+    with pytest.raises(NoDataError, match="timestamped"):
         emerging_hotspots(toy_history(months=12), toy_units(), until="2021-12", period="1w", periods=12)
 
 

@@ -10,7 +10,7 @@ import shapely
 
 from forecast_helpers import SIDE, toy_history, toy_polygons, toy_units
 from safestreets import harm
-from safestreets.errors import InputError
+from safestreets.errors import InputError, NoDataError
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.surface import harm_per_event, rank, top_per_group
 from safestreets.forecast.targets import parse_target
@@ -121,7 +121,7 @@ def test_month_only_history_is_cut_only_at_month_boundaries() -> None:
 
 
 def test_month_only_history_refuses_a_weekly_horizon() -> None:
-    with pytest.raises(ValueError, match="timestamped"):
+    with pytest.raises(NoDataError, match="timestamped"):
         toy_history(months=3).check_horizon(Horizon.parse("1w"))
 
 

@@ -55,10 +55,12 @@ DEFAULT_SCHEME = "cchi"
 
 
 def weights(scheme: str = DEFAULT_SCHEME) -> dict[str, float]:
+    from safestreets.errors import unknown
+
     try:
         return SCHEMES[scheme]
     except KeyError:
-        raise ValueError(f"unknown harm scheme {scheme!r}: choose one of {sorted(SCHEMES)}") from None
+        raise unknown("harm scheme", scheme, sorted(SCHEMES)) from None
 
 
 def read_table(path: str | Path, base: str = DEFAULT_SCHEME) -> dict[str, float]:
@@ -108,4 +110,8 @@ def read_table(path: str | Path, base: str = DEFAULT_SCHEME) -> dict[str, float]
                 out[name] = weight
     except OSError as err:
         raise InputError(str(path), f"cannot read harm table: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not a UTF-8 text CSV: save the harm table as CSV (UTF-8)") from None
+    except csv.Error as err:
+        raise InputError(str(path), f"not a readable CSV: {err}") from None
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from safestreets.errors import SafestreetsError
+from safestreets.errors import ParameterError
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -13,7 +13,7 @@ def month_range(first: str, last: str) -> list[str]:
     """Every month from ``first`` to ``last`` inclusive, as YYYY-MM."""
     a, b = _check(first), _check(last)
     if a > b:
-        raise SafestreetsError(f"month range {first}:{last} runs backwards")
+        raise ParameterError(f"month range {first}:{last} runs backwards")
     out = []
     year, month = a
     while (year, month) <= b:
@@ -37,12 +37,12 @@ def parse_months(spec: str) -> list[str]:
             _check(part)
             months.append(part)
     if not months:
-        raise SafestreetsError(f"no months in {spec!r}: use e.g. 2023-01:2023-06, 2023-01,2023-03 or 2023")
+        raise ParameterError(f"no months in {spec!r}: use e.g. 2023-01:2023-06, 2023-01,2023-03 or 2023")
     return sorted(set(months))
 
 
 def _check(month: str) -> tuple[int, int]:
     m = _MONTH.match(month)
     if m is None:
-        raise SafestreetsError(f"{month!r} is not a month: write it as YYYY-MM, e.g. 2023-04")
+        raise ParameterError(f"{month!r} is not a month: write it as YYYY-MM, e.g. 2023-04")
     return int(m[1]), int(m[2])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from safestreets.errors import ParameterError
 from safestreets.evaluate.backtest import BacktestResult, backtest, summarise
 from safestreets.forecast import BASELINES, MODELS, make_model
 from safestreets.forecast.base import Forecaster
@@ -100,7 +101,7 @@ class Auto(Forecaster):
 
     def _fit(self, history: History) -> None:
         if self.origins < 1:
-            raise ValueError(f"origins must be at least 1, not {self.origins}")
+            raise ParameterError(f"origins must be at least 1, not {self.origins}")
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         from safestreets.forecast.base import period_of

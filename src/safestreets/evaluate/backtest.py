@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from safestreets.errors import NoDataError, unknown
 from safestreets.evaluate.metrics import capture_curve, evaluate, flagged, stability
 from safestreets.forecast import shared
 from safestreets.forecast.base import Forecaster
@@ -53,7 +54,7 @@ def default_origins(history: History, horizon: Horizon | str, count: int) -> lis
     horizon = Horizon.parse(horizon)
     end = history.end
     if end is None:
-        raise ValueError("the history is empty: nothing to backtest")
+        raise NoDataError("the history is empty: nothing to backtest")
     if horizon.unit == "D":  # the last whole day observed
         end = end.astype("datetime64[D]").astype("datetime64[s]")
     last = horizon.add(end, -1)
@@ -78,7 +79,7 @@ def backtest(
     """Score every model at every origin and horizon. ``origins`` is a list of times or a count of the
     latest possible ones (per horizon). ``rank_by="harm"`` ranks units by expected harm."""
     if rank_by not in ("count", "harm"):
-        raise ValueError(f"rank_by must be 'count' or 'harm', not {rank_by!r}")
+        raise unknown("rank_by", rank_by, ("count", "harm"))
     tasks: list[tuple[str, Forecaster, np.datetime64, Horizon]] = []
     for h in (Horizon.parse(h) for h in horizons):
         history.check_horizon(h)
@@ -88,7 +89,9 @@ def backtest(
             else [as_time(o) for o in origins]
         )
         if not hs_origins:
-            raise ValueError(f"no origin leaves a whole {h} window inside the data")
+            raise NoDataError(
+                f"no origin leaves a whole {h} window inside the data: use a shorter horizon or load more months"
+            )
         # Models that use others go last, so their members' forecasts are already shared when they run.
         for composite in (False, True):
             for o in hs_origins:

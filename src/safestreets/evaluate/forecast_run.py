@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 
 from safestreets import harm as harm_weights
+from safestreets.errors import unknown
 from safestreets.evaluate.auto import Choice, choose
 from safestreets.forecast import make_model
 from safestreets.forecast.data import load_history, load_units
@@ -63,7 +64,7 @@ def run_forecast(
     progress: Callable[[str], None] | None = None,
 ) -> ForecastRun:
     if rank_by not in ("count", "harm"):
-        raise ValueError(f"rank by 'count' or 'harm', not {rank_by!r}")
+        raise unknown("rank_by", rank_by, ("count", "harm"))
     tgt = parse_target(target, allow_police_found=include_police_found)
     h = Horizon.parse(horizon)
     weights = (

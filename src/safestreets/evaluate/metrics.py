@@ -37,7 +37,7 @@ instead of being dragged down:
 * stability is ``nan`` when both sets are empty.
 
 Bad input (unequal lengths, negative or non-finite values, area <= 0, coverage outside [0, 1], no units)
-raises :class:`ValueError`.
+raises :class:`~safestreets.errors.ParameterError` (a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.ranking import Ranking, capture
 
 FloatArray = NDArray[np.float64]
@@ -65,19 +66,19 @@ MIN_MU = 1e-9
 
 
 def _vector(values: ArrayLike, name: str, *, positive: bool = False) -> FloatArray:
-    """``values`` as a 1-D float array, finite and non-negative (or positive); ValueError otherwise."""
+    """``values`` as a 1-D float array, finite and non-negative (or positive); ParameterError otherwise."""
     try:
         arr = np.asarray(values, dtype="float64")
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numbers: {err}") from None
+        raise ParameterError(f"{name} must be numbers: {err}") from None
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+        raise ParameterError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} has {int(np.sum(~np.isfinite(arr)))} non-finite value(s)")
+        raise ParameterError(f"{name} has {int(np.sum(~np.isfinite(arr)))} non-finite value(s)")
     if positive and np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0 for every unit ({int(np.sum(arr <= 0))} are not)")
+        raise ParameterError(f"{name} must be > 0 for every unit ({int(np.sum(arr <= 0))} are not)")
     if np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0 for every unit ({int(np.sum(arr < 0))} are negative)")
+        raise ParameterError(f"{name} must be >= 0 for every unit ({int(np.sum(arr < 0))} are negative)")
     return arr
 
 
@@ -86,9 +87,9 @@ def _vectors(**named: ArrayLike) -> list[FloatArray]:
     arrays = [_vector(v, k, positive=k == "area") for k, v in named.items()]
     lengths = {k: len(a) for k, a in zip(named, arrays, strict=True)}
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"per-unit arrays differ in length: {lengths}")
+        raise ParameterError(f"per-unit arrays differ in length: {lengths}")
     if arrays and len(arrays[0]) == 0:
-        raise ValueError("there are no units to evaluate")
+        raise ParameterError("there are no units to evaluate")
     return arrays
 
 
@@ -96,9 +97,11 @@ def _coverages(coverages: ArrayLike) -> FloatArray:
     """Coverages as a 1-D float array, each a fraction in [0, 1]."""
     arr = np.atleast_1d(np.asarray(coverages, dtype="float64"))
     if arr.ndim != 1:
-        raise ValueError(f"coverages must be a number or a one-dimensional sequence, got shape {arr.shape}")
+        raise ParameterError(
+            f"coverages must be a number or a one-dimensional sequence, got shape {arr.shape}"
+        )
     if not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
-        raise ValueError(f"coverage must be a fraction between 0 and 1 (0.01 = 1 %), got {arr.tolist()}")
+        raise ParameterError(f"coverage must be a fraction between 0 and 1 (0.01 = 1 %), got {arr.tolist()}")
     return arr
 
 
@@ -174,7 +177,7 @@ def stability(flagged_a: ArrayLike, flagged_b: ArrayLike) -> float:
     a = np.asarray(flagged_a, dtype=bool)
     b = np.asarray(flagged_b, dtype=bool)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(
+        raise ParameterError(
             f"flagged masks must be one-dimensional and equal in length, got {a.shape}, {b.shape}"
         )
     union = int(np.sum(a | b))
@@ -242,7 +245,7 @@ def _group_slices(groups: ArrayLike, n: int) -> list[tuple[str, NDArray[np.intp]
     """``(label, unit indices)`` per assigned group, labels sorted, indices ascending; "" is skipped."""
     labels = np.asarray(groups).astype(str)
     if labels.shape != (n,):
-        raise ValueError(f"groups must give one label per unit ({n}), got shape {labels.shape}")
+        raise ParameterError(f"groups must give one label per unit ({n}), got shape {labels.shape}")
     names, inverse = np.unique(labels, return_inverse=True)
     # One stable sort groups the units while keeping index order, so ties break as on the subset.
     order = np.argsort(inverse, kind="stable")
@@ -274,7 +277,7 @@ def evaluate(
         named["actual_harm"] = actual_harm
     if harm_scores is not None:
         if actual_harm is None:
-            raise ValueError("harm_scores needs actual_harm to be evaluated against")
+            raise ParameterError("harm_scores needs actual_harm to be evaluated against")
         named["harm_scores"] = harm_scores
     arrays = dict(zip(named, _vectors(**named), strict=True))
     c = _coverages(coverages)

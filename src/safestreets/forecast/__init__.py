@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from safestreets.errors import unknown
 from safestreets.forecast.base import Forecaster, NotFittedError, clone
 from safestreets.forecast.history import History, Horizon
 
@@ -29,7 +30,7 @@ def model_class(name: str) -> type[Forecaster]:
     try:
         target = MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}: choose from {', '.join(MODELS)} or auto") from None
+        raise unknown("model", name, MODELS) from None
     module, _, cls = target.partition(":")
     return getattr(import_module(module), cls)
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from safestreets.errors import ParameterError, unknown
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.geo.units import Units
 
@@ -65,9 +66,7 @@ class Forecaster:
         for key, value in params.items():
             name, _, sub = key.partition("__")
             if name not in valid:
-                raise ValueError(
-                    f"{type(self).__name__} has no parameter {name!r}: expected one of {sorted(valid)}"
-                )
+                raise unknown(f"{type(self).__name__} parameter", name, sorted(valid))
             if sub:
                 getattr(self, name).set_params(**{sub: value})
             else:
@@ -84,7 +83,7 @@ class Forecaster:
         until = as_time(until)
         if history.resolution == "month" and until.astype("datetime64[M]").astype("datetime64[s]") != until:
             # Month-only events all sit on the 1st: a mid-month cut-off would let the rest of the month in.
-            raise ValueError(f"month-only data can only be cut at a month boundary, not {until}")
+            raise ParameterError(f"month-only data can only be cut at a month boundary, not {until}")
         seen = history.before(until)
         self.__dict__.pop("memo_", None)  # a refit must not reuse what was learnt for the last fit
         self.history_ = seen
@@ -97,9 +96,9 @@ class Forecaster:
             raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(history, until) first")
         start, end = as_time(start), as_time(end)
         if end <= start:
-            raise ValueError(f"forecast period is empty: {start} .. {end}")
+            raise ParameterError(f"forecast period is empty: {start} .. {end}")
         if start < self.until_:
-            raise ValueError(f"forecast starts at {start}, before the data cut-off {self.until_}")
+            raise ParameterError(f"forecast starts at {start}, before the data cut-off {self.until_}")
         out = np.asarray(self._predict(units, start, end), dtype="float64")
         if out.shape != (len(units),):
             raise AssertionError(f"{self.name} returned shape {out.shape} for {len(units)} units")
@@ -147,7 +146,9 @@ def period_of(history: History, start: np.datetime64, end: np.datetime64) -> Hor
         return Horizon(int((end_m - start_m).astype(int)), "M")
     days = (end - start).astype("timedelta64[D]").astype(int)
     if history.resolution == "month":
-        raise ValueError(f"cannot forecast {start}..{end} from month-only data: use whole calendar months")
+        raise ParameterError(
+            f"cannot forecast {start}..{end} from month-only data: use whole calendar months"
+        )
     return Horizon(max(int(days), 1), "D")
 
 

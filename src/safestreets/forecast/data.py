@@ -16,7 +16,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from safestreets import __version__
-from safestreets.errors import NoDataError, ParameterError, SafestreetsError
+from safestreets.errors import NoDataError, NotFoundError
 from safestreets.forecast.history import History, as_time
 from safestreets.forecast.targets import Target
 from safestreets.geo.units import Units, make_grid, polygon_units
@@ -35,15 +35,16 @@ def choose_source(con: duckdb.DuckDBPyConnection, *, need_timestamps: bool = Fal
         "WHERE x IS NOT NULL GROUP BY source"
     ).fetchall()
     if not rows:
-        raise SafestreetsError("the store holds no located events: run 'safestreets ingest' first")
+        raise NoDataError("the store holds no located events: run 'safestreets ingest' first")
     sources = {str(s): int(n_month_only) for s, n_month_only in rows}
     if need_timestamps:
         timed = [s for s in SOURCE_PREFERENCE if s in sources and sources[s] == 0]
         timed += sorted(s for s in sources if s not in SOURCE_PREFERENCE and sources[s] == 0)
         if not timed:
-            raise SafestreetsError(
+            raise NoDataError(
                 "a horizon shorter than a month needs timestamped events, and every source in the store is "
-                "month-only: load a force's own timestamped records (safestreets ingest records.csv --mapping records.toml) or use 1m"
+                "month-only: load a force's own timestamped records (safestreets ingest records.csv --mapping "
+                "records.toml) or use --horizon 1m"
             )
         return timed[-1] if "force-records" in timed else timed[0]
     for s in SOURCE_PREFERENCE:
@@ -93,7 +94,7 @@ def load_history(
         ).fetchnumpy()
         month_only = np.asarray(data["month_only"], dtype=bool)
         if need_timestamps and month_only.any():
-            raise SafestreetsError(
+            raise NoDataError(
                 f"source {source!r} has {int(month_only.sum()):,} month-only events: a horizon shorter than "
                 "a month needs timestamps; use --source with a force's own records, or a monthly horizon"
             )
@@ -113,7 +114,7 @@ def load_history(
     placeholders = ",".join("?" for _ in target.types)
     main = fetch(f"crime_type IN ({placeholders})", list(target.types))
     if len(main) == 0:
-        raise SafestreetsError(
+        raise NoDataError(
             f"no located {target.name} events from source {source!r}"
             + (f" for force {force!r}" if force else "")
             + ": check 'safestreets status' for what is loaded"
@@ -226,7 +227,7 @@ def resolve_study_area(
         wanted = {c.strip() for c in codes.split(",") if c.strip()}
         keep = np.isin(ids, list(wanted))
         if not keep.any():
-            raise ParameterError(f"none of {', '.join(sorted(wanted))} is a loaded {kind} code")
+            raise NotFoundError(f"none of {', '.join(sorted(wanted))} is a loaded {kind} code")
     elif auto and history is not None and len(history):
         keep, note_extra = _where_events_are(ids, geoms, history, kind)
     else:
@@ -313,7 +314,7 @@ def load_units(
         if kind == "lsoa":
             kind = next((k for k in LSOA_KINDS if k in kinds), kind)
         if kind not in kinds:
-            raise SafestreetsError(
+            raise NoDataError(
                 f"no {kind!r} boundaries are loaded (have: {', '.join(sorted(kinds)) or 'none'}); "
                 "use --units grid or load them with 'safestreets areas load'"
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
 from safestreets.forecast.ranking import Ranking, capture
@@ -52,9 +53,9 @@ class Ensemble(Forecaster):
 
     def _fit(self, history: History) -> None:
         if not self.models:
-            raise ValueError("an ensemble needs at least one member model")
+            raise ParameterError("an ensemble needs at least one member model")
         if "ensemble" in self.models:
-            raise ValueError("an ensemble cannot contain itself")
+            raise ParameterError("an ensemble cannot contain itself")
         # Unfitted members: each forecast fits one on the data it needs (or finds that forecast shared).
         self.members_ = {name: _member(name) for name in self.models}
 

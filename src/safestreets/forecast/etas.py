@@ -48,6 +48,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History
 from safestreets.geo.units import GridSpec, Units
@@ -239,13 +240,13 @@ class ETAS(Forecaster):
     def _fit(self, history: History) -> None:
         """Grid the events, merge them into (cell, time) pairs and run EM on the fitting window."""
         if self.cell_size is not None and not self.cell_size > 0:
-            raise ValueError(f"cell_size must be positive, not {self.cell_size}")
+            raise ParameterError(f"cell_size must be positive, not {self.cell_size}")
         if not self.background_smoothing >= 0:
-            raise ValueError(f"background_smoothing must be >= 0, not {self.background_smoothing}")
+            raise ParameterError(f"background_smoothing must be >= 0, not {self.background_smoothing}")
         if self.lookback is not None and self.lookback < 1:
-            raise ValueError(f"lookback must be at least one month (or None), not {self.lookback}")
+            raise ParameterError(f"lookback must be at least one month (or None), not {self.lookback}")
         if self.max_iter < 1 or not self.tol > 0:
-            raise ValueError(f"need max_iter >= 1 and tol > 0, not {self.max_iter} and {self.tol}")
+            raise ParameterError(f"need max_iter >= 1 and tol > 0, not {self.max_iter} and {self.tol}")
         self.__dict__.pop("memo_", None)  # unit mappings belong to the previous fit's grid
         self.time_unit_ = "month" if history.resolution == "month" else "day"
         self.cutoff_ = self._cutoff()
@@ -276,7 +277,7 @@ class ETAS(Forecaster):
         else:
             self.grid_ = GridSpec(0.0, 0.0, cell, 1, 1)
         if self.grid_.size > MAX_CELLS:
-            raise ValueError(
+            raise ParameterError(
                 f"a {cell:g} m ETAS grid over these events has {self.grid_.size:,} cells: use a larger cell_size"
             )
         pairs = self._pairs(x, y, t)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History
 from safestreets.forecast.kde import data_start
@@ -38,9 +39,9 @@ class EWMA(Forecaster):
 
     def _fit(self, history: History) -> None:
         if not self.halflife > 0:
-            raise ValueError(f"halflife must be positive, not {self.halflife}")
+            raise ParameterError(f"halflife must be positive, not {self.halflife}")
         if int(self.periods) != self.periods or self.periods < 1:
-            raise ValueError(f"periods must be a whole number of at least 1, not {self.periods}")
+            raise ParameterError(f"periods must be a whole number of at least 1, not {self.periods}")
 
     def weights(self, edges: np.ndarray) -> np.ndarray:
         """Normalised weights of the periods between ``edges`` (oldest first).

@@ -27,6 +27,7 @@ from scipy.ndimage import gaussian_filter
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.shared import units_token
@@ -341,15 +342,15 @@ class GBM(Forecaster):
 
     def _fit(self, history: History) -> None:
         if self.origins is not None and self.origins < 1:
-            raise ValueError(f"origins must be at least 1 (or None), not {self.origins}")
+            raise ParameterError(f"origins must be at least 1 (or None), not {self.origins}")
         if not 0.0 < self.zero_fraction <= 1.0:
-            raise ValueError(f"zero_fraction must be in (0, 1], not {self.zero_fraction}")
+            raise ParameterError(f"zero_fraction must be in (0, 1], not {self.zero_fraction}")
         if self.max_iter < 1 or self.learning_rate <= 0:
-            raise ValueError("max_iter must be at least 1 and learning_rate positive")
+            raise ParameterError("max_iter must be at least 1 and learning_rate positive")
         if self.max_rows is not None and self.max_rows < 1000:
-            raise ValueError(f"max_rows must be at least 1000 (or None), not {self.max_rows}")
+            raise ParameterError(f"max_rows must be at least 1000 (or None), not {self.max_rows}")
         if self.max_row_rounds is not None and self.max_row_rounds < 1:
-            raise ValueError(f"max_row_rounds must be positive (or None), not {self.max_row_rounds}")
+            raise ParameterError(f"max_row_rounds must be positive (or None), not {self.max_row_rounds}")
         self.__dict__.pop("memo_", None)  # a refit must not reuse boosters trained on the previous history
 
     @property

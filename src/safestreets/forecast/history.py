@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from safestreets.errors import NoDataError, ParameterError
+
 Resolution = Literal["month", "timestamp"]
 _HORIZON = re.compile(r"^\s*(\d+)\s*(m|mo|month|months|w|wk|week|weeks|d|day|days)\s*$", re.IGNORECASE)
 
@@ -32,7 +34,7 @@ class Horizon:
             return text
         m = _HORIZON.match(str(text))
         if not m or int(m.group(1)) < 1:
-            raise ValueError(f"bad horizon {text!r}: use e.g. 1m (a month), 3m, 1w (a week), 7d or 1d")
+            raise ParameterError(f"bad horizon {text!r}: use e.g. 1m (a month), 3m, 1w (a week), 7d or 1d")
         n, unit = int(m.group(1)), m.group(2)[0].lower()
         if unit == "m":
             return cls(n, "M")
@@ -69,9 +71,14 @@ def as_time(value: Any) -> np.datetime64:
         return value.astype("datetime64[s]")
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}", text):
-            return np.datetime64(text, "M").astype("datetime64[s]")
-        return np.datetime64(text).astype("datetime64[s]")
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}", text):
+                return np.datetime64(text, "M").astype("datetime64[s]")
+            return np.datetime64(text).astype("datetime64[s]")
+        except ValueError:
+            raise ParameterError(
+                f"{value!r} is not a time: write it as 2024-06, 2024-06-01 or 2024-06-01T22:30"
+            ) from None
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         value = value.replace(tzinfo=None)
     return np.datetime64(value).astype("datetime64[s]")
@@ -106,7 +113,7 @@ class History:
         n = len(self.x)
         for name in ("y", "t", "crime_type", "harm"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"History.{name} has {len(getattr(self, name))} values, x has {n}")
+                raise ParameterError(f"History.{name} has {len(getattr(self, name))} values, x has {n}")
 
     @classmethod
     def from_arrays(
@@ -221,8 +228,6 @@ class History:
     def check_origin(self, start: np.datetime64, horizon: Horizon) -> dict[str, Any]:
         """How stale a forecast from ``start`` would be: refuse one that begins more than one horizon after
         the data end (it would forecast from nothing and rank units arbitrarily); else say how far apart."""
-        from safestreets.errors import NoDataError
-
         end = self.end
         if end is None:
             raise NoDataError("no events of the target in the store: nothing to forecast from")
@@ -236,7 +241,7 @@ class History:
 
     def check_horizon(self, horizon: Horizon) -> None:
         if self.resolution == "month" and horizon.unit != "M":
-            raise ValueError(
+            raise NoDataError(
                 f"a {horizon} horizon needs timestamped events, but this history is month-only "
                 "(police.uk street files): use a monthly horizon such as 1m, or load a force's own records"
             )

@@ -22,6 +22,7 @@ from numbers import Integral
 import numpy as np
 from scipy import ndimage
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
 from safestreets.geo.units import Units
@@ -63,15 +64,15 @@ class KDE(Forecaster):
 
     def _fit(self, history: History) -> None:
         if self.bandwidth is not None and not self.bandwidth > 0:
-            raise ValueError(f"bandwidth must be positive metres, not {self.bandwidth}")
+            raise ParameterError(f"bandwidth must be positive metres, not {self.bandwidth}")
         if not self.fine_cell > 0:
-            raise ValueError(f"fine_cell must be positive metres, not {self.fine_cell}")
+            raise ParameterError(f"fine_cell must be positive metres, not {self.fine_cell}")
         if isinstance(self.lookback, bool) or not isinstance(self.lookback, Integral | str | Horizon):
-            raise ValueError(
+            raise ParameterError(
                 f"lookback must be a number of periods or a duration such as '3m', not {self.lookback!r}"
             )
         if isinstance(self.lookback, Integral) and self.lookback < 1:
-            raise ValueError(f"lookback must be at least 1 period, not {self.lookback}")
+            raise ParameterError(f"lookback must be at least 1 period, not {self.lookback}")
         if not isinstance(self.lookback, Integral):
             Horizon.parse(self.lookback)  # fail at fit, not at the first forecast
 

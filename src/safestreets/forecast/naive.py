@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History
 from safestreets.geo.units import Units
@@ -23,7 +24,7 @@ class Naive(Forecaster):
 
     def _fit(self, history: History) -> None:
         if self.periods < 1:
-            raise ValueError(f"periods must be at least 1, not {self.periods}")
+            raise ParameterError(f"periods must be at least 1, not {self.periods}")
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         horizon = period_of(self.history_, start, end)

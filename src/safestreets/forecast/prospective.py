@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from safestreets.errors import ParameterError
 from safestreets.forecast.base import Forecaster, period_of
 from safestreets.forecast.history import History, Horizon
 from safestreets.forecast.kde import lookback_start, recent_span
@@ -68,9 +69,9 @@ class Prospective(Forecaster):
 
     def _fit(self, history: History) -> None:
         if not self.bandwidth > 0:
-            raise ValueError(f"bandwidth must be positive metres, not {self.bandwidth}")
+            raise ParameterError(f"bandwidth must be positive metres, not {self.bandwidth}")
         if not self.cell > 0:
-            raise ValueError(f"cell must be positive metres, not {self.cell}")
+            raise ParameterError(f"cell must be positive metres, not {self.cell}")
         self.window_ = Horizon.parse(self.time_window)
 
     def _predict(self, units: Units, start: np.datetime64, end: np.datetime64) -> np.ndarray:
@@ -113,7 +114,7 @@ class Prospective(Forecaster):
         else:
             spec = units.raster(float(self.cell))
         if spec.size > MAX_RASTER_CELLS:
-            raise ValueError(
+            raise ParameterError(
                 f"prospective hotspotting on {spec.cell:g} m cells needs {spec.size:,} cells here: "
                 "use a larger cell (e.g. cell=100)"
             )

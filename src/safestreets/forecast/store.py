@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from safestreets.errors import SafestreetsError
+from safestreets.errors import NoDataError, NotFoundError, ParameterError
 from safestreets.forecast.surface import rank
 from safestreets.geo.export import write_geo
 from safestreets.geo.units import Units
@@ -88,7 +88,9 @@ class Surface:
     @property
     def days(self) -> float:
         if self.window is None:
-            raise SafestreetsError("this forecast surface has no stored window")
+            raise ParameterError(
+                "this forecast surface has no stored window: read it back with read_surface()"
+            )
         return (self.window[1] - self.window[0]).total_seconds() / 86400.0
 
     def harm_week(self) -> np.ndarray:
@@ -156,11 +158,17 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+def _no_run(con: duckdb.DuckDBPyConnection, run_id: int) -> NotFoundError:
+    latest = latest_run(con)
+    hint = f"the latest is run {latest}" if latest is not None else "run 'safestreets forecast' first"
+    return NotFoundError(f"no forecast run {run_id} in the store: {hint}")
+
+
 def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> Surface:
     """A stored forecast run (the latest by default), its units in unit id order."""
     run_id = run_id if run_id is not None else latest_run(con)
     if run_id is None:
-        raise SafestreetsError("no forecast in the store: run 'safestreets forecast' first")
+        raise NoDataError("no forecast in the store: run 'safestreets forecast' first")
     info = fetch_one(
         con,
         "SELECT window_start, window_end, provenance, units_kind, rank_by FROM forecast_runs "
@@ -168,7 +176,7 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
         [run_id],
     )
     if info is None:
-        raise SafestreetsError(f"no forecast run {run_id} in the store")
+        raise _no_run(con, run_id)
     data = con.execute(
         "SELECT unit_id, bcu, x, y, expected_count, expected_harm, rank, area_m2, geometry FROM forecasts "
         "WHERE run_id = ? "
@@ -201,7 +209,7 @@ def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path)
     one per unit, with the run's provenance."""
     info = fetch_one(con, "SELECT provenance FROM forecast_runs WHERE run_id = ?", [run_id])
     if info is None:
-        raise SafestreetsError(f"no forecast run {run_id} in the store")
+        raise _no_run(con, run_id)
     data = con.sql(
         "SELECT unit_id, bcu, rank, expected_count, expected_harm, area_m2, "
         f"expected_count / area_m2 * 1e6 AS count_per_km2, geometry FROM forecasts WHERE run_id = {int(run_id)} "

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from safestreets.errors import NoDataError, ParameterError
+
 
 @dataclass(frozen=True)
 class GridSpec:
@@ -237,13 +239,13 @@ def make_grid(
     on a tiny denominator. Unit ids are ``E<easting>N<northing>`` of the cell's south-west corner.
     """
     if cell_size <= 0:
-        raise ValueError(f"cell size must be positive, not {cell_size}")
+        raise ParameterError(f"cell size must be positive, not {cell_size}")
     if study_area is None or shapely.is_empty(study_area):
-        raise ValueError("the study area is empty: load boundaries, or pass events to bound the area")
+        raise NoDataError("the study area is empty: choose another --study-area, or load boundaries")
     spec = GridSpec.covering(shapely.bounds(study_area), cell_size)
     if spec.size > 5_000_000:
-        raise ValueError(
-            f"a {cell_size:g} m grid over this study area has {spec.size:,} cells: use a larger cell size"
+        raise ParameterError(
+            f"a {cell_size:g} m grid over this study area has {spec.size:,} cells: use a larger --cell-size"
         )
     boxes = spec.boxes()
     shapely.prepare(study_area)

@@ -21,7 +21,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from safestreets import __version__
-from safestreets.errors import SafestreetsError
+from safestreets.errors import NoDataError
 from safestreets.forecast.data import choose_source
 from safestreets.forecast.history import as_time
 from safestreets.forecast.store import Surface, latest_run, read_surface
@@ -96,7 +96,7 @@ def pick_source(con: duckdb.DuckDBPyConnection, source: str | None) -> str:
         return source
     try:
         return choose_source(con, need_timestamps=True)
-    except SafestreetsError:
+    except NoDataError:
         return choose_source(con)
 
 
@@ -177,7 +177,9 @@ def data_end(con: duckdb.DuckDBPyConnection, source: str) -> tuple[datetime, boo
         [source],
     ).fetchall()[0]
     if row[0] is None:
-        raise SafestreetsError(f"no events from source {source!r} in the store")
+        raise NoDataError(
+            f"no events from source {source!r} in the store: check 'safestreets status' for what is loaded"
+        )
     month_only = bool(row[2])
     if month_only or row[1] is None:
         return _month_add(datetime(row[0].year, row[0].month, 1), 1), True

@@ -30,6 +30,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from safestreets.errors import ParameterError, unknown
 from safestreets.forecast.store import Surface
 from safestreets.plan.common import (
     HIT_SQL,
@@ -164,17 +165,17 @@ def rank_hubs(
     if one is loaded, else the published data).
     """
     if budget < 0:
-        raise ValueError(f"budget must be 0 or more, not {budget}")
+        raise ParameterError(f"budget must be 0 or more, not {budget}")
     if catchment_m <= 0:
-        raise ValueError(f"catchment must be positive, not {catchment_m}")
+        raise ParameterError(f"catchment must be positive, not {catchment_m}")
     if slot_hours <= 0 or 24 % slot_hours:
-        raise ValueError(f"slot_hours must divide 24, not {slot_hours}")
+        raise ParameterError(f"slot_hours must divide 24, not {slot_hours}")
     w = dict(DEFAULT_HUB_WEIGHTS)
     for k, v in (weights or {}).items():
         if k not in w:
-            raise ValueError(f"unknown weight {k!r}: use {', '.join(w)}")
+            raise unknown("weight", k, w)
         if v < 0:
-            raise ValueError(f"weight {k!r} must not be negative")
+            raise ParameterError(f"weight {k!r} must not be negative")
         w[k] = float(v)
     kinds = tuple(kinds)
     params: dict[str, Any] = {

@@ -32,7 +32,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from safestreets.errors import SafestreetsError
+from safestreets.errors import NoDataError, ParameterError, SafestreetsError, unknown
 from safestreets.plan.resources import POOL, Resources, Rules, Shift
 
 SOLVERS = ("auto", "milp", "heuristic")
@@ -57,14 +57,14 @@ class PatrolInput:
         n = len(self.ids)
         for name in ("x", "y", "bcu", "harm_week"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"{name} has {len(getattr(self, name))} rows, ids has {n}")
+                raise ParameterError(f"{name} has {len(getattr(self, name))} rows, ids has {n}")
         self.harm_week = np.clip(np.asarray(self.harm_week, dtype="float64"), 0.0, None)
         self.bcu = np.asarray([str(b) for b in self.bcu], dtype=object)
         if self.area is None:
             self.area = np.asarray(self.ids, dtype=object)
         share = np.asarray(self.shift_share, dtype="float64")
         if share.min(initial=0.0) < 0 or not np.isclose(share.sum(), 1.0):
-            raise ValueError("shift shares must be non-negative and sum to 1")
+            raise ParameterError("shift shares must be non-negative and sum to 1")
         self.shift_share = share
 
     def fingerprint(self) -> str:
@@ -433,7 +433,9 @@ def _solve(model: _Model, *, relax: bool, time_limit: float, gap: float,
     info = h.getInfo()
     values = np.asarray(h.getSolution().col_value, dtype="float64")
     if len(values) != n:
-        raise SafestreetsError(f"the patrol model could not be solved ({status})")
+        raise SafestreetsError(
+            f"the patrol model could not be solved ({status}): try a longer --time-limit or --solver heuristic"
+        )
     obj = float(model.cost @ values)
     bound = obj if relax else float(info.mip_dual_bound)
     if not np.isfinite(bound):
@@ -599,14 +601,16 @@ def plan_patrols(
     within ``target_gap`` of the LP bound and otherwise improves it with the MILP (warm-started)."""
     rules = rules or Rules()
     if solver not in SOLVERS:
-        raise SafestreetsError(f"unknown solver {solver!r}: use one of {', '.join(SOLVERS)}")
+        raise unknown("solver", solver, SOLVERS)
     if len(inp.shift_share) != len(rules.shifts):
-        raise ValueError("one shift share per shift")
+        raise ParameterError(
+            f"one shift share per shift: {len(inp.shift_share)} shares, {len(rules.shifts)} shifts"
+        )
     started = time.perf_counter()
     candidates = choose_candidates(inp, resources, rules)
     areas = patrol_areas(inp, candidates, rules)
     if not areas:
-        raise SafestreetsError("nothing to plan: no unit has forecast harm, or no BCU has teams")
+        raise NoDataError("nothing to plan: no unit has forecast harm, or no BCU has teams")
     model = _build(inp, resources, rules, areas)
     greedy = _Greedy(inp, resources, rules, areas, model).run()
     if rules.min_bcu_share > 0:

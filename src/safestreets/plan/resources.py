@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from safestreets.errors import InputError, SafestreetsError
+from safestreets.errors import InputError, ParameterError, unknown
 
 POOL = "*"
 
@@ -71,33 +71,35 @@ class Rules:
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.visit_minutes <= 16.0:
-            raise SafestreetsError(
-                f"visit length {self.visit_minutes:g} min is outside Koper's 10-16 minutes"
+            raise ParameterError(
+                f"visit length {self.visit_minutes:g} min is outside Koper's 10-16 minutes (--visit-minutes)"
             )
         checks = {
-            "min_gap_minutes": self.min_gap_minutes >= self.visit_minutes,
-            "patrol_share": 0.0 < self.patrol_share <= 1.0,
-            "speed_kmh": self.speed_kmh > 0,
-            "patrol_radius_m": self.patrol_radius_m > 0,
-            "residual_minutes": self.residual_minutes >= 0,
-            "effect": 0.0 <= self.effect <= 1.0,
-            "decay": 0.0 < self.decay <= 1.0,
-            "min_bcu_share": 0.0 <= self.min_bcu_share < 1.0,
-            "cap_share": 0.0 < self.cap_share <= 1.0,
-            "cap_weeks": self.cap_weeks >= 1,
-            "cap_by": self.cap_by in ("lsoa", "unit"),
-            "candidates_factor": self.candidates_factor >= 1.0,
-            "shifts": len(self.shifts) > 0 and len({s.name for s in self.shifts}) == len(self.shifts),
-        }
-        bad = [k for k, ok in checks.items() if not ok]
+            "min_gap_minutes": (self.min_gap_minutes >= self.visit_minutes, "at least the visit length"),
+            "patrol_share": (0.0 < self.patrol_share <= 1.0, "above 0 and at most 1"),
+            "speed_kmh": (self.speed_kmh > 0, "positive"),
+            "patrol_radius_m": (self.patrol_radius_m > 0, "positive"),
+            "residual_minutes": (self.residual_minutes >= 0, "0 or more"),
+            "effect": (0.0 <= self.effect <= 1.0, "between 0 and 1"),
+            "decay": (0.0 < self.decay <= 1.0, "above 0 and at most 1"),
+            "min_bcu_share": (0.0 <= self.min_bcu_share < 1.0, "0 or more and below 1"),
+            "cap_share": (0.0 < self.cap_share <= 1.0, "above 0 and at most 1"),
+            "cap_weeks": (self.cap_weeks >= 1, "at least 1"),
+            "cap_by": (self.cap_by in ("lsoa", "unit"), "'lsoa' or 'unit'"),
+            "candidates_factor": (self.candidates_factor >= 1.0, "at least 1"),
+            "shifts": (len(self.shifts) > 0 and len({s.name for s in self.shifts}) == len(self.shifts),
+                       "one or more, with different names"),
+        }  # fmt: skip
+        bad = [(k, need) for k, (ok, need) in checks.items() if not ok]
         if bad:
-            raise SafestreetsError(f"invalid planning rule {bad[0]}={getattr(self, bad[0])!r}")
+            name, need = bad[0]
+            raise ParameterError(f"invalid planning rule {name}={getattr(self, name)!r}: it must be {need}")
 
     def shift(self, name: str) -> Shift:
         for s in self.shifts:
             if s.name == name:
                 return s
-        raise SafestreetsError(f"no shift {name!r}: the shifts are {', '.join(s.name for s in self.shifts)}")
+        raise unknown("shift", name, [s.name for s in self.shifts])
 
     def max_visits(self, shift: Shift) -> int:
         """Visits one hot spot can take in a shift with the minimum gap between them."""

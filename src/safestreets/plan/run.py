@@ -21,7 +21,7 @@ import pyarrow as pa
 import shapely
 
 from safestreets import __version__
-from safestreets.errors import SafestreetsError
+from safestreets.errors import NotFoundError
 from safestreets.forecast.store import Surface, read_surface
 from safestreets.geo.export import write_geo
 from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
@@ -139,7 +139,7 @@ def run_plan(
     past_nb, past_bcu = past_visits(con, week_start, rules.cap_weeks)
     unknown = sorted({b for b, _ in resources.teams} - set(surface.bcu) - {"*"})
     if unknown:
-        raise SafestreetsError(
+        raise NotFoundError(
             f"resources name BCU {unknown[0]!r}, which the forecast does not have; its BCUs are "
             + ", ".join(sorted(set(surface.bcu) - {""}))
         )

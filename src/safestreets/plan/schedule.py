@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from safestreets.errors import ParameterError
 from safestreets.plan.patrol import PatrolPlan, Team
 from safestreets.plan.resources import Rules, Shift
 
@@ -61,9 +62,9 @@ def area_day(
         if order is not None:
             break
     if order is None:
-        raise ValueError(
-            f"teams {', '.join(t.team_id for t in teams)}: their visits do not fit in the "
-            f"{shift.name} shift with {rules.min_gap_minutes:g} minutes between visits to one hot spot"
+        raise ParameterError(
+            f"teams {', '.join(t.team_id for t in teams)}: their visits do not fit in the {shift.name} shift "
+            f"with {rules.min_gap_minutes:g} minutes between visits to one hot spot: use a shorter --min-gap"
         )
     starts = _times(order, visit, gap, end, rng)
     begin = datetime.combine(day, datetime.min.time()) + timedelta(hours=shift.start_hour)

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from safestreets.errors import ParameterError, unknown
 from safestreets.forecast.store import Surface
 from safestreets.geo.units import Units
 from safestreets.plan.common import (
@@ -121,11 +122,13 @@ def suggest_sweeps(
     :func:`safestreets.plan.hubs.rank_hubs`.
     """
     if radius_m <= 0:
-        raise ValueError(f"radius must be positive, not {radius_m}")
+        raise ParameterError(f"radius must be positive, not {radius_m}")
     w = dict(DEFAULT_SWEEP_WEIGHTS)
     for k, v in (weights or {}).items():
-        if k not in w or v < 0:
-            raise ValueError(f"bad weight {k!r}={v}: use non-negative {', '.join(w)}")
+        if k not in w:
+            raise unknown("weight", k, w)
+        if v < 0:
+            raise ParameterError(f"weight {k!r} must not be negative, not {v}")
         w[k] = float(v)
     kinds = tuple(kinds)
     params: dict[str, Any] = {
@@ -273,13 +276,13 @@ def _hot_cells(
         return None, np.array([]), np.array([])
     if hot_cells is None:
         if view is None or hot_units is not None:
-            raise ValueError("hot_units need a hot_cells mask")
+            raise ParameterError("hot_units need a hot_cells mask")
         idx = np.flatnonzero(view.rank <= hot_top)
     else:
         mask = np.asarray(hot_cells)
         if mask.dtype == bool:
             if len(mask) != n:
-                raise ValueError(f"the hot-cell mask has {len(mask)} entries for {n} units")
+                raise ParameterError(f"the hot-cell mask has {len(mask)} entries for {n} units")
             idx = np.flatnonzero(mask)
         else:
             idx = mask.astype("int64")

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 
 from safestreets import __version__
-from safestreets.errors import SafestreetsError
+from safestreets.errors import NotFoundError, SafestreetsError
 from safestreets.report.charts import small_multiples, trend_chart
 from safestreets.report.maps import surface_map
 from safestreets.store import fetch_one
@@ -246,7 +246,7 @@ def write_brief(
             params=em.params,
             window=em.window(),
         )
-    except (SafestreetsError, ValueError) as err:
+    except SafestreetsError as err:
         changes["note"] = f"emerging hot spots not computed: {err}"
 
     # 4. hubs
@@ -256,7 +256,7 @@ def write_brief(
         ranking = rank_hubs(con, None, budget=hubs_budget)
         hubs = {"rows": ranking.deployments.to_pylist(), "lines": ranking.lines(), "notes": ranking.notes,
                 "params": ranking.params}  # fmt: skip
-    except (SafestreetsError, ValueError) as err:
+    except SafestreetsError as err:
         hubs = {"rows": [], "lines": [], "notes": [f"hub tactics not computed: {err}"], "params": {}}
 
     # 5. the forecast's accuracy
@@ -269,7 +269,7 @@ def write_brief(
                 f"{prov.get('model')} was chosen by hand: backtested here with its parameters over "
                 "the last 4 periods, against the baselines."
             )
-    except (SafestreetsError, ValueError) as err:
+    except SafestreetsError as err:
         accuracy, accuracy_note = [], f"no backtest: {err}"
 
     # 6. summary lines
@@ -341,7 +341,9 @@ def _plan_row(con: duckdb.DuckDBPyConnection, plan_id: int | None, week: date) -
     info = fetch_one(con, "SELECT plan_id, week_start, solver, status, objective, bound, gap, params "
                           "FROM plan_runs WHERE plan_id = ?", [plan_id])  # fmt: skip
     if info is None:
-        raise SafestreetsError(f"no patrol plan {plan_id} in the store")
+        raise NotFoundError(
+            f"no patrol plan {plan_id} in the store: run 'safestreets plan' or leave out --plan"
+        )
     per_bcu = [dict(zip(("bcu", "teams", "hotspots", "visits", "harm"), r, strict=True)) for r in con.execute(
         "SELECT bcu, count(DISTINCT team_id), count(DISTINCT unit_id), sum(visits_per_day), "
         "sum(DISTINCT harm_week) FROM plan_hotspots WHERE plan_id = ? GROUP BY 1 ORDER BY 1", [plan_id]).fetchall()]  # fmt: skip

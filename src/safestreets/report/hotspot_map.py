@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from safestreets.errors import ParameterError
 from safestreets.geo.units import Units
 from safestreets.report.maps import frame, outline, polygon_path
 from safestreets.trends.emerging import CATEGORIES, NO_PATTERN, EmergingResult
@@ -63,7 +64,7 @@ def emerging_map(
 
     category = result.category
     if len(units) != len(category):
-        raise ValueError(f"the result has {len(category)} units but {len(units)} were given")
+        raise ParameterError(f"the result has {len(category)} units but {len(units)} were given")
     fig, ax = plt.subplots(figsize=(8.27, 8.27), dpi=150)  # A4 width
     edge = "#bdbdbd" if units.grid is None else "none"
     handles = []

@@ -65,6 +65,8 @@ class ColumnSpec(BaseModel):
     lsoa_code: str | None = None
     outcome: str | None = None
 
+    # These checks (and ForceMapping's) raise ValueError as pydantic expects: it wraps them in a
+    # ValidationError, which read_mapping reports as an InputError naming the mapping file.
     @model_validator(mode="after")
     def _complete(self) -> ColumnSpec:
         if (self.occurred_at is None) == (self.occurred_parts is None):
@@ -117,6 +119,8 @@ def read_mapping(path: str | Path) -> ForceMapping:
         data = tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise InputError(path, "no such mapping file") from None
+    except OSError as err:
+        raise InputError(path, f"cannot read the mapping file: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(path, f"not a valid TOML mapping: {err}") from err
     try:
@@ -124,7 +128,8 @@ def read_mapping(path: str | Path) -> ForceMapping:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "mapping"
-        raise InputError(path, f"{where}: {first['msg']}") from err
+        message = str(first["msg"]).removeprefix("Value error, ")  # pydantic's prefix for our own checks
+        raise InputError(path, f"{where}: {message}") from err
 
 
 def read_table(path: Path, delimiter: str) -> tuple[pa.Table, str, int, list[BadRow]]:

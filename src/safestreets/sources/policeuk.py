@@ -268,7 +268,7 @@ def stage(
     cols: dict[str, pa.Array] = {ROW: c[ROW], FILE: files}
     problems: list[Problem] = []
     if kind == "stop-and-search":
-        if any(f is None for f in forces):
+        if any(f is None for f in forces):  # an internal guard: the loader refuses such a file first
             raise ValueError("stop-and-search rows need the file's force")
         occurred = casts.to_instant(c["Date"], timezone)
         month = _per_file([_month_days(m) for m in months], files, pa.int32()).cast(pa.date32())

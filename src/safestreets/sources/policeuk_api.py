@@ -40,7 +40,7 @@ from tenacity import (
 )
 
 from safestreets import __version__
-from safestreets.errors import FetchError
+from safestreets.errors import FetchError, ParameterError
 from safestreets.sources import policeuk as _policeuk
 from safestreets.vocab import SLUG_TO_TYPE
 
@@ -88,7 +88,7 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0 or burst < 1:
-            raise ValueError(f"rate must be > 0 and burst >= 1 (got rate={rate}, burst={burst})")
+            raise ParameterError(f"rate must be > 0 and burst >= 1 (got rate={rate}, burst={burst})")
         self.rate = float(rate)
         self.burst = int(burst)
         self._clock = clock
@@ -351,10 +351,10 @@ class PoliceUKClient:
         max_poly_points: int = 500,
     ) -> None:
         if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+            raise ParameterError(f"max_attempts must be at least 1, not {max_attempts}")
         self.base_url = base_url.rstrip("/") + "/"
         if not 0 <= headroom < 1:
-            raise ValueError(f"headroom must be in [0, 1), got {headroom}")
+            raise ParameterError(f"headroom must be in [0, 1), got {headroom}")
         self.limiter = limiter or RateLimiter(
             rate * (1 - headroom), max(1, math.floor(burst * (1 - headroom)))
         )

@@ -45,7 +45,7 @@ def assign_areas(
     ``rows``, ``by_code``, ``by_point``, ``unassigned`` (of which ``no_location``), and ``points`` (distinct
     points located).
     """
-    if table not in TABLES:
+    if table not in TABLES:  # an internal guard: the name goes into SQL; only the store's loaders call this
         raise ValueError(f"cannot assign areas to {table!r}: expected one of {', '.join(TABLES)}")
     scope = f"({where})" if where else "TRUE"
     use_codes = table != "stop_searches"  # stop-search files publish no LSOA: any code there is ours

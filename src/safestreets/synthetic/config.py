@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from safestreets.errors import SafestreetsError
+from safestreets.errors import ParameterError
 
 # progress(stage, done, total), called as generation goes.
 Progress = Callable[[str, int, int], None]
@@ -50,11 +50,9 @@ class CityConfig:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.start):
-            raise SafestreetsError(f"synthetic city: start must be YYYY-MM, got {self.start!r}")
+            raise ParameterError(f"synthetic city: start must be YYYY-MM, got {self.start!r}")
         if int(self.start[:4]) < 1997:
-            raise SafestreetsError(
-                "synthetic city: start must be 1997 or later (current UK summer-time rules)"
-            )
+            raise ParameterError("synthetic city: start must be 1997 or later (current UK summer-time rules)")
         checks = [
             (self.months >= 1, "months must be at least 1"),
             (self.n_events >= 0, "n_events must not be negative"),
@@ -78,11 +76,9 @@ class CityConfig:
             checks.append((0.0 <= getattr(self, share) < 1.0, f"{share} must be in [0, 1)"))
         for ok, message in checks:
             if not ok:
-                raise SafestreetsError(f"synthetic city: {message}")
+                raise ParameterError(f"synthetic city: {message}")
         if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.force_id):
-            raise SafestreetsError(
-                f"synthetic city: force_id must be a lowercase slug, got {self.force_id!r}"
-            )
+            raise ParameterError(f"synthetic city: force_id must be a lowercase slug, got {self.force_id!r}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from safestreets.errors import SafestreetsError
+from safestreets.errors import ParameterError
 from safestreets.synthetic.config import CityConfig
 from safestreets.synthetic.draws import choice
 from safestreets.synthetic.names import STREET_STEMS, STREET_SUFFIX_P, STREET_SUFFIXES
@@ -99,7 +99,9 @@ def force_layout(config: CityConfig, populations: np.ndarray) -> np.ndarray:
                 chosen.append(site)
                 break
         else:
-            raise SafestreetsError(f"synthetic city: no room for {len(populations)} forces")
+            raise ParameterError(
+                f"synthetic city: no room for {len(populations)} forces: ask for fewer forces"
+            )
     return np.array(chosen)
 
 

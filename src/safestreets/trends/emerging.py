@@ -27,6 +27,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from safestreets import __version__
+from safestreets.errors import NoDataError, ParameterError
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.geo.units import Units
 
@@ -58,7 +59,7 @@ def neighbours(units: Units, distance: float | None = None) -> sp.csr_matrix:
     if n == 0:
         return sp.csr_matrix((0, 0))
     if distance is not None and distance < 0:
-        raise ValueError(f"neighbour distance must not be negative, not {distance}")
+        raise ParameterError(f"neighbour distance must not be negative, not {distance}")
     if units.grid is not None and distance is None:
         distance = 1.5 * units.grid.cell
     if distance is not None:
@@ -99,13 +100,13 @@ def getis_ord_gi_star(
     """
     x = np.asarray(counts, dtype="float64")
     if x.ndim != 2:
-        raise ValueError(f"counts must be a (units, periods) array, not shape {x.shape}")
+        raise ParameterError(f"counts must be a (units, periods) array, not shape {x.shape}")
     if time_window < 0:
-        raise ValueError(f"time_window must be 0 or more, not {time_window}")
+        raise ParameterError(f"time_window must be 0 or more, not {time_window}")
     n, periods = x.shape
     w = sp.csr_matrix(weights, dtype="float64")
     if w.shape != (n, n):
-        raise ValueError(f"weights are {w.shape} but there are {n} units")
+        raise ParameterError(f"weights are {w.shape} but there are {n} units")
     if n == 0 or periods == 0:
         return np.zeros((n, periods))
     # Sum of each unit's values over the time window, and of squares, via cumulative sums along time.
@@ -155,7 +156,7 @@ def mann_kendall(series: np.ndarray, *, continuity: bool = True) -> tuple[np.nda
     one = x.ndim == 1
     x = np.atleast_2d(x)
     if x.ndim != 2:
-        raise ValueError(f"series must be a (units, periods) array, not shape {x.shape}")
+        raise ParameterError(f"series must be a (units, periods) array, not shape {x.shape}")
     n_units, n = x.shape
     s = np.zeros(n_units)
     ties = np.zeros(n_units)  # count of values equal to each value, summed as f(t)/t per value
@@ -183,7 +184,7 @@ def significant(z: np.ndarray, alpha: float = 0.05, *, fdr: bool = True) -> np.n
     Benjamini-Hochberg step-up procedure within each column (period); without, ``|z| > z_(1-alpha/2)``."""
     z = np.asarray(z, dtype="float64")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+        raise ParameterError(f"alpha must be between 0 and 1, not {alpha}")
     p = 2.0 * stats.norm.sf(np.abs(z))
     if not fdr:
         return np.abs(z) > stats.norm.isf(alpha / 2)
@@ -289,11 +290,11 @@ def classify(
     """
     x = np.asarray(counts, dtype="float64")
     if x.ndim != 2:
-        raise ValueError(f"counts must be a (units, periods) array, not shape {x.shape}")
+        raise ParameterError(f"counts must be a (units, periods) array, not shape {x.shape}")
     if x.shape[1] < 2:
-        raise ValueError("emerging hot spots need at least two periods (ten or more for a useful trend)")
+        raise ParameterError("emerging hot spots need at least two periods (ten or more for a useful trend)")
     if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], not {threshold}")
+        raise ParameterError(f"threshold must be in (0, 1], not {threshold}")
     n = x.shape[1]
     z = getis_ord_gi_star(x, weights, time_window=time_window)
     sig = significant(z, alpha, fdr=fdr)
@@ -435,7 +436,7 @@ class EmergingResult:
 def period_edges(until: Any, period: str | Horizon = "1m", periods: int = 12) -> np.ndarray:
     """``periods + 1`` edges of consecutive windows of length ``period`` ending at ``until``."""
     if periods < 2:
-        raise ValueError(f"emerging hot spots need at least two periods, not {periods}")
+        raise ParameterError(f"emerging hot spots need at least two periods, not {periods}")
     return Horizon.parse(period).edges_before(as_time(until), periods)
 
 
@@ -451,7 +452,7 @@ def _window_label(edges: np.ndarray) -> str:
 def _check_coverage(history: History, edges: np.ndarray) -> None:
     """Windows outside the data would read as empty periods and invent cooling or warming."""
     if not len(history):
-        raise ValueError("the history holds no events")
+        raise NoDataError("the history holds no events to classify")
     first, end = history.t[0], history.end
     assert end is not None
     if history.resolution == "month":
@@ -459,9 +460,9 @@ def _check_coverage(history: History, edges: np.ndarray) -> None:
     else:  # timestamped: some event in the first and in the last window
         start_ok, end_ok = first < edges[1], history.t[-1] >= edges[-2]
     if not start_ok or not end_ok:
-        raise ValueError(
+        raise NoDataError(
             f"the events run from {first} to {end} but the {len(edges) - 1} periods run from {edges[0]} to "
-            f"{edges[-1]}: choose an earlier 'until' or fewer periods"
+            f"{edges[-1]}: ask for fewer periods or an earlier cut-off"
         )
 
 
