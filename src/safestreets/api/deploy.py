@@ -160,12 +160,13 @@ def brief(
     week: str | date | None = None,
     forecast_run: int | None = None,
     plan_id: int | None = None,
-    hubs_budget: int = 5,
+    hubs_budget: int | None = None,
     pdf: bool = True,
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BriefResult:
-    """Write the weekly tactical assessment (HTML and, by default, PDF) from the store."""
+    """Write the weekly tactical assessment (HTML and, by default, PDF) from the store. ``hubs_budget``:
+    hub deployments to show (default: as many as the stored ranking holds, else 5)."""
     from safestreets.forecast.store import read_surface
     from safestreets.plan.weeks import check_week
     from safestreets.report.brief import write_brief

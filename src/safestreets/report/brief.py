@@ -100,28 +100,6 @@ def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, 
     return names, series
 
 
-def backtest_summary(con: duckdb.DuckDBPyConnection, prov: dict[str, Any], until: datetime, *,
-                     origins: int = 4, inputs: tuple[Any, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """The forecast's own backtest (``auto`` stores it); for a model chosen by hand, a short one of that
-    model with its parameters against the baselines, over the last ``origins`` periods before ``until``."""
-    stored = prov.get("auto", {}).get("summary")
-    if stored:
-        return list(stored)
-    from safestreets.evaluate.backtest import backtest, summarise
-    from safestreets.forecast import BASELINES, make_model, model_class
-    from safestreets.trends.run import forecast_inputs
-
-    history, units = inputs or forecast_inputs(con, prov, until)
-    name = prov.get("model", "naive")
-    chosen = make_model(name)
-    known = model_class(name)().get_params(deep=False)
-    chosen.set_params(**{k: v for k, v in prov.get("params", {}).items() if k in known})
-    models = {name: chosen, **{b: make_model(b) for b in BASELINES if b != name}}
-    result = backtest(models, history, units, origins=origins, horizons=[prov.get("horizon", "1m")],
-                      coverages=(0.01, 0.05), by_bcu=False)  # fmt: skip
-    return summarise(result.metrics).to_pylist()
-
-
 def _backtest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
@@ -138,18 +116,24 @@ def write_brief(
     week: date | None = None,
     forecast_run: int | None = None,
     plan_id: int | None = None,
-    hubs_budget: int = 5,
-    periods: int = 12,
+    hubs_budget: int | None = None,
+    periods: int | None = None,
     pdf: bool = True,
     title: str | None = None,
+    save: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Brief:
-    """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``."""
+    """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``.
+
+    The forecast's backtest, its emerging hot spots and the hub ranking are read from the store; what is
+    missing or stale is computed (and, with ``save``, stored) and the briefing says so. ``periods`` and
+    ``hubs_budget`` ask for a classification over that many periods and at least that many deployments
+    (default: whatever is stored, else 12 periods and 5 deployments)."""
     from safestreets.forecast.store import read_surface
-    from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.run import default_week
+    from safestreets.report import brief_parts as parts
     from safestreets.report.hotspot_map import emerging_map
-    from safestreets.trends.run import emerging_for_forecast, forecast_inputs
+    from safestreets.trends.run import forecast_inputs
 
     step = progress or (lambda _what: None)
     out = Path(out_dir)
@@ -231,46 +215,45 @@ def write_brief(
         images[f"bcu-{b}"] = path
         bcu_maps.append({"bcu": b, "image": f"bcu-{b}", "spots": shown, "more": len(mine) - len(shown)})
 
+    # History and units of the forecast: loaded only if something must be computed, then shared.
+    loaded: list[Any] = []
+
+    def inputs() -> Any:
+        if not loaded:
+            loaded.append(forecast_inputs(con, prov, until))
+        return loaded[0]
+
     # 3. what changed
     step("emerging hot spots")
     changes: dict[str, Any] = {"note": None}
-    inputs = None
-    try:
-        inputs = forecast_inputs(con, prov, until)  # history and units, shared with the accuracy section
-        em, units = emerging_for_forecast(con, prov, until, periods=periods, inputs=inputs)
-        images["emerging"] = emerging_map(em, units, img_dir / "emerging.png", boundaries=outlines,
-                                          title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
+    em, em_part = parts.emerging(con, surface, periods=periods, inputs=inputs, save=save)
+    if em is not None:
+        images["emerging"] = emerging_map(em.aligned(surface.ids), surface.units, img_dir / "emerging.png",
+                                          boundaries=outlines, title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
         changes.update(
             summary={k: v for k, v in em.summary().items() if k != "no pattern"},
             rows=[c.__dict__ for c in em.changes(limit=15)],
             params=em.params,
             window=em.window(),
+            computed=em_part.note,
         )
-    except (SafestreetsError, ValueError) as err:
-        changes["note"] = f"emerging hot spots not computed: {err}"
+    else:
+        changes["note"] = em_part.note
 
     # 4. hubs
     step("transport hubs")
-    hubs: dict[str, Any] = {}
-    try:
-        ranking = rank_hubs(con, None, budget=hubs_budget)
-        hubs = {"rows": ranking.deployments.to_pylist(), "lines": ranking.lines(), "notes": ranking.notes,
-                "params": ranking.params}  # fmt: skip
-    except (SafestreetsError, ValueError) as err:
-        hubs = {"rows": [], "lines": [], "notes": [f"hub tactics not computed: {err}"], "params": {}}
+    ranking, hubs_part = parts.hub_ranking(con, surface, budget=hubs_budget, save=save)
+    if ranking is not None:
+        hubs: dict[str, Any] = {"rows": ranking.deployments.to_pylist(), "lines": ranking.lines(),
+                                "notes": ranking.notes, "params": ranking.params, "computed": hubs_part.note}  # fmt: skip
+    else:
+        hubs = {"rows": [], "lines": [], "notes": [hubs_part.note], "params": {}, "computed": None}
 
     # 5. the forecast's accuracy
     step("forecast accuracy")
-    accuracy_note = None
-    try:
-        accuracy = backtest_summary(con, prov, until, inputs=inputs)
-        if not prov.get("auto", {}).get("summary"):
-            accuracy_note = (
-                f"{prov.get('model')} was chosen by hand: backtested here with its parameters over "
-                "the last 4 periods, against the baselines."
-            )
-    except (SafestreetsError, ValueError) as err:
-        accuracy, accuracy_note = [], f"no backtest: {err}"
+    accuracy, acc_part = parts.accuracy(con, surface, inputs=inputs, save=save)
+    accuracy_note = acc_part.note
+    brief_parts = [acc_part, em_part, hubs_part]
 
     # 6. summary lines
     last = series["all"]
@@ -303,7 +286,7 @@ def write_brief(
         "forecast": {"run_id": surface.run_id, "model": prov.get("model"), "reason": prov.get("auto", {}).get("reason"),
                      "window": [str(w) for w in surface.window], "params": prov.get("params", {}),
                      "backtest": _backtest_rows(accuracy), "accuracy_note": accuracy_note, "top": top_rows, "rank_by": prov.get("rank_by")},
-        "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs,
+        "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs, "parts": brief_parts,
         "provenance": {"forecast": prov, "plan": plan_row["params"] if plan_row else None,
                        "emerging": changes.get("params"), "hubs": hubs.get("params")},
         "data": data, "caveats": CAVEATS,
