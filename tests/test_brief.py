@@ -135,3 +135,36 @@ def test_brief_asks_for_more_hub_deployments_than_stored(city: Path) -> None:
     assert "has 2 deployment(s), fewer than the 3 asked for" in result.html.read_text("utf-8")
     assert len(result.context["hubs"]["rows"]) == 3
     assert len(fewer.context["hubs"]["rows"]) == 1 and all(p.stored for p in fewer.context["parts"])
+
+
+def test_provenance_is_a_compact_table_with_the_full_json_beside_it(city: Path) -> None:
+    import hashlib
+    import json
+
+    with Workspace(city) as ws:
+        result = ws.brief(forecast_run=1, plan_id=1, pdf=False, out_dir=city / "brief")
+    html = result.html.read_text("utf-8")
+    sidecar = result.html.with_name(result.html.name.replace(".html", ".provenance.json"))
+    assert sidecar.name == "tactical-assessment-2024-01-01.provenance.json"
+    assert f'href="{sidecar.name}"' in html  # named and linked in the document
+    assert "<pre>" not in html and '"safestreets_version"' not in html  # no raw JSON in the document
+    prov = json.loads(sidecar.read_text("utf-8"))
+    rows = {r["part"]: r for r in result.context["made_by"]}
+    assert set(rows) == {"forecast", "forecast backtest", "emerging hot spots", "hub ranking", "patrol plan"}
+
+    def digest(value: Any) -> str:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    # Each digest is of that part's parameters as the sidecar gives them.
+    assert rows["forecast"]["digest"] == digest(prov["forecast"]["params"])
+    assert rows["forecast backtest"]["digest"] == digest(prov["backtest"]["params"])
+    assert rows["emerging hot spots"]["digest"] == digest(prov["emerging"])
+    assert rows["hub ranking"]["digest"] == digest(prov["hubs"])
+    assert rows["patrol plan"]["digest"] == digest(prov["plan"])
+    for r in rows.values():
+        assert r["digest"] in html and len(r["digest"]) == 12
+    assert rows["forecast"]["ref"] == "forecast run 1" and rows["patrol plan"]["ref"] == "plan 1"
+    sources = {(r["source"], r["force"]): r for r in prov["data_sources"]}
+    assert sources[("police.uk", "synthetic-city")]["months"] == "2023-01 to 2023-12"
+    assert "safestreets " in html and prov["software"].startswith("safestreets ")

@@ -288,8 +288,11 @@ def write_brief(
                      "backtest": _backtest_rows(accuracy), "accuracy_note": accuracy_note, "top": top_rows, "rank_by": prov.get("rank_by")},
         "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs, "parts": brief_parts,
         "provenance": {"forecast": prov, "plan": plan_row["params"] if plan_row else None,
+                       "backtest": {"how": acc_part.how, "ref": acc_part.ref, "params": acc_part.params,
+                                    "summary": accuracy},
                        "emerging": changes.get("params"), "hubs": hubs.get("params")},
-        "data": data, "caveats": CAVEATS,
+        "sources": parts.data_rows(con), "made_by": parts.made_by(surface, brief_parts, plan_row),
+        "sidecar": f"{stem}.provenance.json", "data": data, "caveats": CAVEATS,
     }  # fmt: skip
     step("writing")
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),
@@ -298,7 +301,13 @@ def write_brief(
     env.filters["num"] = lambda v, d=1: (
         "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{d}f}"
     )
-    env.filters["pretty"] = lambda v: json.dumps(v, indent=1, default=str)
+    # The full provenance goes beside the document, which names it and gives the digests of its parameters.
+    (out / context["sidecar"]).write_text(json.dumps(
+        {"file": f"{stem}.html", "made_at": context["made_at"], "software": f"safestreets {__version__}",
+         "digests": "sha256 of the canonical JSON (keys sorted, no spaces) of each part's parameters, first 12 "
+                    "hex digits: forecast.params, backtest.params, emerging, hubs, plan",
+         "made_by": context["made_by"], "data_sources": context["sources"], **context["provenance"]},
+        indent=2, default=str), "utf-8")  # fmt: skip
     html = env.get_template("brief.html.j2").render(img={k: _uri(v) for k, v in images.items()}, **context)
     html_path = out / f"{stem}.html"
     html_path.write_text(html, "utf-8")
@@ -308,9 +317,6 @@ def write_brief(
 
         pdf_path = out / f"{stem}.pdf"
         weasyprint.HTML(string=html, base_url=str(out)).write_pdf(str(pdf_path))
-    (out / f"{stem}.provenance.json").write_text(json.dumps(
-        {"file": html_path.name, "made_at": context["made_at"], "software": f"safestreets {__version__}",
-         **context["provenance"]}, indent=2, default=str), "utf-8")  # fmt: skip
     return Brief(html_path, pdf_path, images, context)
 
 

@@ -42,6 +42,7 @@ class Part:
     ref: str = ""  # where it is kept: "forecast run 3", "emerging hot spots 2", ...
     note: str | None = None  # what the briefing says about it, when it was computed or is missing
     params: dict[str, Any] | None = field(default=None, repr=False)
+    what: str = ""  # in a few words, for the provenance table
 
     @property
     def how(self) -> str:
@@ -110,7 +111,10 @@ def accuracy(
             note = (f"{model} was chosen by hand: backtested for a briefing of this forecast on "
                     f"{_when(stored.created_at)}, with its parameters over the last {stored.params.get('origins', '?')} "
                     "periods, against the baselines.")  # fmt: skip
-        return stored.summary, Part("forecast backtest", True, f"forecast run {run}", note, stored.params)
+        what = _backtest_what(stored)
+        return stored.summary, Part(
+            "forecast backtest", True, f"forecast run {run}", note, stored.params, what
+        )
     try:
         made = backtest_summary(con, surface, inputs=inputs)
     except (SafestreetsError, ValueError) as err:
@@ -121,7 +125,18 @@ def accuracy(
         _keep(lambda: fstore.save_backtest(con, made))
     note = (f"{model} was chosen by hand, so the forecast ran no backtest: computed for this briefing with its "
             f"parameters over the last {made.params['origins']} periods, against the baselines.")  # fmt: skip
-    return made.summary, Part("forecast backtest", False, f"forecast run {run}", note, made.params)
+    return made.summary, Part(
+        "forecast backtest", False, f"forecast run {run}", note, made.params, _backtest_what(made)
+    )
+
+
+def _backtest_what(b: StoredBacktest) -> str:
+    models = sorted({str(r["model"]) for r in b.summary})
+    origins = max((int(r.get("origins") or 0) for r in b.summary), default=0)
+    covs = sorted({float(r["coverage"]) for r in b.summary})
+    by = "auto's choice among" if b.computed_by == "forecast" else f"{b.model} against"
+    others = [m for m in models if m != b.model] if b.computed_by != "forecast" else models
+    return f"{by} {', '.join(others)}; {origins} origins; coverages {', '.join(f'{c:.0%}' for c in covs)}"
 
 
 # --- emerging hot spots ----------------------------------------------------------------------------------
@@ -146,7 +161,7 @@ def emerging(
     why = "hot spots were not classified for this forecast" + (f" over {periods} periods" if periods else "")
     if found is not None and found.data_batch == data_version(con):
         return found, Part(name, True, f"emerging hot spots {found.emerging_id} ({_when(found.created_at)})",
-                           params=found.params)  # fmt: skip
+                           params=found.params, what=_emerging_what(found.params))  # fmt: skip
     if found is not None:
         why = f"the hot spots stored for this forecast were classified before the latest data load ({_when(found.created_at)})"
     n = periods or DEFAULT_PERIODS
@@ -160,12 +175,23 @@ def emerging(
         made = _keep(lambda: tstore.save_emerging(con, run, result)) or made
     p = made.params
     ref = f"emerging hot spots {made.emerging_id}" if made.emerging_id is not None else ""
-    every = {"1m": "monthly", "1w": "weekly", "7d": "weekly"}.get(str(p["period"]), f"{p['period']}")
-    note = (f"{why[0].upper()}{why[1:]}: computed now with {p['periods']} {every} periods ({made.window()}), "
+    note = (f"{why[0].upper()}{why[1:]}: computed now with {_periods(p)} ({made.window()}), "
             f"Gi* at alpha {p['alpha']}{' with FDR' if p.get('fdr') else ''}"
             f"{', and stored' if made.emerging_id is not None else ''}. Run safestreets hotspots to choose "
             "the periods.")  # fmt: skip
-    return made, Part(name, False, ref, note, p)
+    return made, Part(name, False, ref, note, p, _emerging_what(p))
+
+
+def _periods(p: dict[str, Any]) -> str:
+    every = {"1m": "monthly", "1w": "weekly", "7d": "weekly"}.get(str(p.get("period")))
+    return (
+        f"{p.get('periods')} {every} periods" if every else f"{p.get('periods')} periods of {p.get('period')}"
+    )
+
+
+def _emerging_what(p: dict[str, Any]) -> str:
+    return (f"{_periods(p)}, {p.get('window', '')}; Gi* at alpha {p.get('alpha')}"
+            f"{' with FDR' if p.get('fdr') else ''}")  # fmt: skip
 
 
 # --- hub ranking -----------------------------------------------------------------------------------------
@@ -197,7 +223,7 @@ def hub_ranking(
             ranking = HubRanking(ranking.hubs, ranking.deployments.slice(0, budget), ranking.reasons,
                                  ranking.notes, ranking.params, ranking.provenance)  # fmt: skip
         return ranking, Part(name, True, f"hub ranking {found.ranking_id} ({_when(found.created_at)})",
-                             params=found.ranking.params)  # fmt: skip
+                             params=found.ranking.params, what=_hubs_what(found.ranking.params))  # fmt: skip
     n = DEFAULT_HUBS if budget is None else budget
     try:
         ranking = hubs.rank_hubs(con, surface, budget=n)
@@ -208,4 +234,57 @@ def hub_ranking(
     note = (f"{why[0].upper()}{why[1:]}: ranked now with {p['budget']} deployment(s), catchment {p['catchment_m']:g} m, "
             f"{'/'.join(p['kinds'])} places{', and stored' if rid is not None else ''}. Run safestreets hubs "
             "to choose them.")  # fmt: skip
-    return ranking, Part(name, False, f"hub ranking {rid}" if rid is not None else "", note, p)
+    return ranking, Part(name, False, f"hub ranking {rid}" if rid is not None else "", note, p, _hubs_what(p))
+
+
+def _hubs_what(p: dict[str, Any]) -> str:
+    return (f"{p.get('budget')} deployment(s) from {'/'.join(p.get('kinds', []))} places, catchment "
+            f"{float(p.get('catchment_m', 0)):g} m")  # fmt: skip
+
+
+# --- provenance ------------------------------------------------------------------------------------------
+
+
+def data_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """What the store holds, per source and force: the months covered, the records and the gaps (runs of
+    months with no records at all between the first and the last)."""
+    from safestreets.store.queries import gaps
+
+    missing: dict[str, list[str]] = {}
+    for what, first, last, n in gaps(con):
+        span = first if first == last else f"{first} to {last}"
+        missing.setdefault(what, []).append(f"{span} ({n} month{'s' if n > 1 else ''})")
+    out = []
+    for source, force, first, last, n, timed in con.execute(
+        "SELECT source, force, strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m'), count(*), "
+        "bool_or(occurred_at IS NOT NULL) FROM events GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall():
+        out.append({"source": source, "force": force, "what": "crimes" + (", timed" if timed else ", month only"),
+                    "months": f"{first} to {last}", "rows": int(n),
+                    "gaps": missing.get(f"{force} {source}", [])})  # fmt: skip
+    for force, first, last, n in con.execute(
+        "SELECT force, strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m'), count(*) FROM stop_searches "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall():
+        out.append({"source": "stop and search", "force": force, "what": "searches", "months": f"{first} to {last}",
+                    "rows": int(n), "gaps": missing.get(f"{force} stop and search", [])})  # fmt: skip
+    return out
+
+
+def made_by(surface: Surface, parts: list[Part], plan: dict[str, Any] | None) -> list[dict[str, str]]:
+    """One row per result the briefing rests on: what it is, where it is kept, whether it was read or
+    computed, and the digest of its parameters (as the provenance sidecar gives them)."""
+    prov = surface.provenance
+    units = prov.get("units", {})
+    cells = (f"{units.get('units', '?'):,} grid cells of {float(units['cell_size_m']):g} m"
+             if units.get("kind") == "grid" and units.get("cell_size_m") else f"{units.get('units', '?')} {units.get('kind', 'units')}")  # fmt: skip
+    rows = [{"part": "forecast", "what": f"{prov.get('model')}, {surface.window[0]:%Y-%m-%d} to "
+             f"{surface.window[1]:%Y-%m-%d}, {cells}, ranked by {prov.get('rank_by')}",
+             "ref": f"forecast run {surface.run_id}", "how": "stored", "digest": digest(prov.get("params", {}))}]  # fmt: skip
+    for p in parts:
+        what = p.what or p.note or ""
+        rows.append({"part": p.name, "what": what, "ref": p.ref, "how": p.how, "digest": p.digest})
+    if plan is not None:
+        rows.append({"part": "patrol plan", "what": f"week of {plan['week_start']}, solver {plan['solver']}",
+                     "ref": f"plan {plan['plan_id']}", "how": "stored", "digest": digest(plan["params"])})  # fmt: skip
+    return rows
