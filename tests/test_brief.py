@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from safestreets.api import Workspace
+from test_brief_realdata import assert_no_lonely_headers, needs_poppler, pages
 
 
 def _refuse(name: str) -> Any:
@@ -168,3 +169,11 @@ def test_provenance_is_a_compact_table_with_the_full_json_beside_it(city: Path) 
     sources = {(r["source"], r["force"]): r for r in prov["data_sources"]}
     assert sources[("police.uk", "synthetic-city")]["months"] == "2023-01 to 2023-12"
     assert "safestreets " in html and prov["software"].startswith("safestreets ")
+
+
+@needs_poppler
+def test_demo_briefing_pages(demo_city: Path) -> None:
+    """The demo's briefing: 7 pages (was 14, six of them raw JSON), no table header alone at a page foot."""
+    pdf = next((demo_city / "outputs").glob("tactical-assessment-*.pdf"))
+    assert pages(pdf) <= 8, pages(pdf)
+    assert_no_lonely_headers(pdf)

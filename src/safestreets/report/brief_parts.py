@@ -234,6 +234,8 @@ def hub_ranking(
     note = (f"{why[0].upper()}{why[1:]}: ranked now with {p['budget']} deployment(s), catchment {p['catchment_m']:g} m, "
             f"{'/'.join(p['kinds'])} places{', and stored' if rid is not None else ''}. Run safestreets hubs "
             "to choose them.")  # fmt: skip
+    if not ranking.hubs.num_rows:
+        note = None  # no hubs to rank: the ranking's own note says which places are missing
     return ranking, Part(name, False, f"hub ranking {rid}" if rid is not None else "", note, p, _hubs_what(p))
 
 
