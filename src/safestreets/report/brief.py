@@ -347,7 +347,7 @@ def write_brief(
     if hubs.get("rows"):
         first = hubs["rows"][0]
         summary.append(
-            f"Hub tactics: {len(hubs['rows'])} deployments, first {first['name']} ({first['when']})."
+            f"Hub tactics: {len(hubs['rows'])} deployments, first {first['name']}, {first['when']}."
         )
 
     context = {
