@@ -119,13 +119,18 @@ def test_brief_recomputes_results_made_before_the_latest_load(
     import safestreets.report.brief_parts as parts
 
     with Workspace(city) as ws:
-        ws.hotspots(forecast_run=1)
-        ws.hubs(sweeps=0)
+        ws.hotspots(forecast_run=1, periods=6)
+        ws.hubs(budget=2, catchment=300.0, sweeps=0)
         later = parts.data_version(ws.con) + 1
         monkeypatch.setattr(parts, "data_version", lambda _con: later)  # as if a load came after
         result = ws.brief(forecast_run=1, plan_id=1, pdf=False, out_dir=city / "brief")
     html = result.html.read_text("utf-8")
     assert "classified before the latest data load" in html and "made before the latest data load" in html
+    # made again as the analyst made them: their periods, budget and catchment
+    assert (
+        "computed now with 6 monthly periods" in html
+        and "ranked now with 2 deployment(s), catchment 300 m" in html
+    )
 
 
 def test_brief_asks_for_more_hub_deployments_than_stored(city: Path) -> None:

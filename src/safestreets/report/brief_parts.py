@@ -29,6 +29,9 @@ DEFAULT_PERIODS = 12
 DEFAULT_HUBS = 5
 #: Origins of the short backtest of a model chosen by hand.
 HAND_ORIGINS = 4
+#: Parameters of a stored hub ranking kept when it is made again (its data window follows the data).
+RERANK = ("kinds", "catchment_m", "weeks_back", "signal_months", "profile_weeks", "slot_hours", "day_start_hour",
+          "max_per_hub", "weights")  # fmt: skip
 
 Inputs = Callable[[], tuple[History, Units]]
 
@@ -164,7 +167,10 @@ def emerging(
                            params=found.params, what=_emerging_what(found.params))  # fmt: skip
     if found is not None:
         why = f"the hot spots stored for this forecast were classified before the latest data load ({_when(found.created_at)})"
-    n = periods or DEFAULT_PERIODS
+    # A stale classification is made again as it was made (the analyst chose its periods).
+    n = periods or (
+        int(found.params.get("periods", DEFAULT_PERIODS)) if found is not None else DEFAULT_PERIODS
+    )
     try:
         result, _units = trends_run.emerging_for_forecast(con, surface.provenance, surface.window[0], periods=n,
                                                           inputs=inputs())  # fmt: skip
@@ -224,9 +230,11 @@ def hub_ranking(
                                  ranking.notes, ranking.params, ranking.provenance)  # fmt: skip
         return ranking, Part(name, True, f"hub ranking {found.ranking_id} ({_when(found.created_at)})",
                              params=found.ranking.params, what=_hubs_what(found.ranking.params))  # fmt: skip
-    n = DEFAULT_HUBS if budget is None else budget
+    # A stale or short ranking is made again with the parameters the analyst chose for it.
+    again = {k: v for k, v in (found.ranking.params if found is not None else {}).items() if k in RERANK}
+    n = budget if budget is not None else (found.budget if found is not None else DEFAULT_HUBS)
     try:
-        ranking = hubs.rank_hubs(con, surface, budget=n)
+        ranking = hubs.rank_hubs(con, surface, budget=n, **again)
     except (SafestreetsError, ValueError) as err:
         return None, Part(name, False, note=f"hub tactics not computed: {err}")
     rid = _keep(lambda: hub_store.save_hub_ranking(con, ranking)) if save else None
