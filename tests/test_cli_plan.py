@@ -169,8 +169,9 @@ def test_brief_on_real_city_of_london(city_of_london: Path) -> None:
     assert "city-of-london" in html and "Violence and sexual offences" in html
     assert "No patrol plan is stored for this week" in html  # no plan: the section says so
     assert "Robbery" in html
-    # kde was chosen by hand: the brief backtests it against the other baselines
-    assert "was chosen by hand: backtested here" in html and "prospective" in html
+    # kde was chosen by hand: the forecast ran no backtest, so the brief ran one and says so
+    assert "kde was chosen by hand, so the forecast ran no backtest: computed for this briefing" in html
+    assert "prospective" in html
 
 
 def test_plan_on_real_data_without_bcus(city_of_london: Path) -> None:

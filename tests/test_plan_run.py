@@ -167,11 +167,10 @@ def test_one_hot_spot_numbering_everywhere(
     import base64
     import re
 
-    import safestreets.plan.cards as cards
-    from safestreets.plan.cards import write_cards
-
     import safestreets.report.brief as brief
+    import safestreets.report.cards as cards
     from safestreets.report.brief import write_brief
+    from safestreets.report.cards import write_cards
 
     drawn: dict[str, list[tuple[float, float, str]]] = {}
 

@@ -88,3 +88,29 @@ def test_stored_plans_get_one_number_per_hot_spot(tmp_path: Path) -> None:
         (2, "A-early-1", "u1", 1),
     ]  # fmt: skip
     con.close()
+
+
+def test_auto_backtests_move_out_of_stored_forecasts(tmp_path: Path) -> None:
+    """Forecasts stored before kept auto's backtest in their provenance: the migration stores it where the
+    briefing reads it; a model chosen by hand has none."""
+    import json
+
+    from safestreets.forecast.store import read_backtest
+
+    con = _store_at(tmp_path / "ws", 6)
+    summary = [{"model": "kde", "coverage": 0.01, "hit_rate": 0.2, "pai": 9.0, "origins": 4}]
+    insert = (
+        "INSERT INTO forecast_runs (created_at, target, police_found, model, horizon, window_start, window_end, "
+        "units_kind, rank_by, provenance) VALUES (now(), 'violence', false, ?, '1m', TIMESTAMP '2024-01-01', "
+        "TIMESTAMP '2024-02-01', 'grid', 'harm', ?)"
+    )
+    auto = {"reason": "kde captured 20%", "scores": {"kde": 0.2}, "summary": summary}
+    con.execute(insert, ["kde", json.dumps({"model": "kde", "auto": auto})])
+    con.execute(insert, ["naive", json.dumps({"model": "naive"})])
+    con.close()
+    con = open_store(Workspace(tmp_path / "ws"))
+    stored = read_backtest(con, 1)
+    assert stored is not None and stored.computed_by == "forecast" and stored.model == "kde"
+    assert stored.summary == summary and stored.scores == {"kde": 0.2} and stored.reason == "kde captured 20%"
+    assert read_backtest(con, 2) is None
+    con.close()

@@ -96,6 +96,7 @@ def hubs(
     serious incident (never an authorisation)."""
     import pyarrow.csv as pacsv
 
+    from safestreets.plan.hub_store import save_hub_ranking
     from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.incident import incident_context, parse_place
     from safestreets.plan.sweeps import sweeps_near_hot_spots
@@ -106,6 +107,7 @@ def hubs(
         tuple(k.strip() for k in kinds.split(",") if k.strip()) if isinstance(kinds, str) else tuple(kinds)
     )
     ranking = rank_hubs(con, None, kinds=names, catchment_m=catchment, budget=budget)
+    save_hub_ranking(con, ranking)  # the briefing reads it rather than ranking again
     lines = ranking.lines()
     if sweeps:
         lines += ["", *sweeps_near_hot_spots(con, sweeps)]
@@ -132,6 +134,7 @@ def hotspots(
     from safestreets.forecast.store import read_surface
     from safestreets.report.hotspot_map import emerging_map
     from safestreets.trends.run import emerging_for_forecast, export_emerging
+    from safestreets.trends.store import save_emerging
 
     if periods < 3:
         raise ParameterError(f"periods must be at least 3, not {periods}")
@@ -139,6 +142,8 @@ def hotspots(
     if progress:
         progress("classifying")
     em, units = emerging_for_forecast(con, surface.provenance, surface.window[0], periods=periods)
+    assert surface.run_id is not None
+    save_emerging(con, surface.run_id, em)  # the briefing reads it rather than classifying again
     stem = f"hotspots-{em.window().replace(' ', '')}-run{surface.run_id}"
     paths = out or [outputs / f"{stem}.gpkg", outputs / f"{stem}.geojson"]
     crs = get_setting(con, "crs")
@@ -155,12 +160,13 @@ def brief(
     week: str | date | None = None,
     forecast_run: int | None = None,
     plan_id: int | None = None,
-    hubs_budget: int = 5,
+    hubs_budget: int | None = None,
     pdf: bool = True,
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BriefResult:
-    """Write the weekly tactical assessment (HTML and, by default, PDF) from the store."""
+    """Write the weekly tactical assessment (HTML and, by default, PDF) from the store. ``hubs_budget``:
+    hub deployments to show (default: as many as the stored ranking holds, else 5)."""
     from safestreets.forecast.store import read_surface
     from safestreets.plan.weeks import check_week
     from safestreets.report.brief import write_brief

@@ -270,8 +270,9 @@ class Workspace:
                                out=out, progress=progress)  # fmt: skip
 
     def brief(self, *, week: str | date | None = None, forecast_run: int | None = None, plan_id: int | None = None,
-              hubs_budget: int = 5, pdf: bool = True, out_dir: Path | None = None,
+              hubs_budget: int | None = None, pdf: bool = True, out_dir: Path | None = None,
               progress: Step | None = None) -> BriefResult:  # fmt: skip
-        """The weekly tactical assessment (HTML and PDF) from what the store holds."""
+        """The weekly tactical assessment (HTML and PDF) from what the store holds (the forecast's backtest,
+        the hot spots and hub ranking stored for it; what is missing is computed and said so)."""
         return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
                             hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress)  # fmt: skip

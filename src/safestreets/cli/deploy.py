@@ -145,7 +145,8 @@ def brief(
     week: WeekOpt = None,
     forecast_run: RunOpt = None,
     plan_id: Annotated[int | None, typer.Option("--plan", help="Plan to include (default: the week's latest).")] = None,
-    hubs_budget: Annotated[int, typer.Option("--hubs", min=0, help="Hub deployments to show.")] = 5,
+    hubs_budget: Annotated[int | None, typer.Option("--hubs", min=0, help="Hub deployments to show (default: "
+                           "those of the stored ranking, else 5).")] = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write the PDF.")] = True,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder (default: the workspace outputs).")] = None,
     workspace: WorkspaceOpt = None,

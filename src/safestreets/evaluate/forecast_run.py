@@ -15,7 +15,7 @@ from safestreets.evaluate.auto import Choice, choose
 from safestreets.forecast import make_model
 from safestreets.forecast.data import load_history, load_units
 from safestreets.forecast.history import History, Horizon, as_time
-from safestreets.forecast.store import Surface, save_surface
+from safestreets.forecast.store import StoredBacktest, Surface, save_surface
 from safestreets.forecast.surface import expected_harm, surface_meta
 from safestreets.forecast.targets import parse_target
 from safestreets.geo.units import Units
@@ -112,8 +112,16 @@ def run_forecast(
     }
     if harm_table:
         meta["harm_table"] = str(harm_table)
+    backtest = None
     if choice is not None:
-        meta["auto"] = {"reason": reason, "scores": choice.scores, "summary": choice.summary.to_pylist()}
+        meta["auto"] = {"reason": reason, "scores": choice.scores}
+        # The summary table is stored beside the run (forecast_backtests), where the briefing reads it.
+        rows = choice.summary.to_pylist()
+        backtest = StoredBacktest(
+            run_id=0, computed_by="forecast", model=chosen.name, reason=reason, scores=choice.scores, summary=rows,
+            params={"origins": auto_origins, "horizon": str(h), "candidates": sorted(choice.scores),
+                    "coverages": sorted({r["coverage"] for r in rows})},
+        )  # fmt: skip
     surface = Surface(units, counts, harm_values, rank_by, meta)
-    run_id = save_surface(con, surface, reason=reason) if save else None
+    run_id = save_surface(con, surface, reason=reason, backtest=backtest) if save else None
     return ForecastRun(surface, run_id, chosen.name, reason, choice, history, units)

@@ -1,10 +1,10 @@
-"""Keep risk surfaces in the store and write them out for GIS (GeoPackage or GeoParquet in the workspace
-CRS, GeoJSON in WGS84), each file with a ``.provenance.json`` sidecar."""
+"""Keep risk surfaces in the store, with the backtest each rests on, and write them out for GIS (GeoPackage
+or GeoParquet in the workspace CRS, GeoJSON in WGS84), each file with a ``.provenance.json`` sidecar."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,22 @@ from safestreets.store import fetch_one, get_setting, transaction
 #: The command unit of every unit of a stored surface where no BCU boundaries are loaded (a small force,
 #: one borough): a plan then treats the whole study area as one command unit.
 WHOLE_AREA = "all"
+
+
+@dataclass
+class StoredBacktest:
+    """The backtest behind a forecast: auto's choice (``computed_by`` "forecast") or one run later for a
+    model chosen by hand ("brief"). ``summary`` holds the summary table's rows (model, coverage, hit rate
+    with its interval, PAI, PEI, origins)."""
+
+    run_id: int
+    computed_by: str
+    model: str
+    reason: str | None
+    scores: dict[str, float]
+    summary: list[dict[str, Any]]
+    params: dict[str, Any]
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -113,8 +129,15 @@ class Surface:
         )
 
 
-def save_surface(con: duckdb.DuckDBPyConnection, surface: Surface, *, reason: str | None = None) -> int:
-    """Store a surface as a new run; returns its ``run_id``. All or nothing."""
+def save_surface(
+    con: duckdb.DuckDBPyConnection,
+    surface: Surface,
+    *,
+    reason: str | None = None,
+    backtest: StoredBacktest | None = None,
+) -> int:
+    """Store a surface as a new run, with the backtest it rests on if any; returns its ``run_id``. All or
+    nothing."""
     m = surface.meta
     data = m.get("data", {})
     units = m.get("units", {})
@@ -150,7 +173,39 @@ def save_surface(con: duckdb.DuckDBPyConnection, surface: Surface, *, reason: st
             )
         finally:
             con.unregister("_ss_surface")
+        if backtest is not None:
+            _insert_backtest(con, replace(backtest, run_id=run_id))
     return run_id
+
+
+def _insert_backtest(con: duckdb.DuckDBPyConnection, b: StoredBacktest) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO forecast_backtests VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+        [b.run_id, b.computed_by, b.model, b.reason, json.dumps(b.scores), json.dumps(b.summary, default=str),
+         json.dumps(b.params, default=str)],
+    )  # fmt: skip
+
+
+def save_backtest(con: duckdb.DuckDBPyConnection, backtest: StoredBacktest) -> None:
+    """Store (or replace) the backtest of forecast run ``backtest.run_id``."""
+    with transaction(con):
+        _insert_backtest(con, backtest)
+
+
+def read_backtest(con: duckdb.DuckDBPyConnection, run_id: int) -> StoredBacktest | None:
+    """The backtest stored for a forecast run, or None (a model chosen by hand, not yet backtested)."""
+    row = fetch_one(
+        con,
+        "SELECT computed_by, model, reason, scores, summary, params, created_at FROM forecast_backtests "
+        "WHERE run_id = ?",
+        [run_id],
+    )
+    if row is None:
+        return None
+    return StoredBacktest(
+        run_id, str(row[0]), str(row[1]), row[2], json.loads(row[3] or "{}"), json.loads(row[4]),
+        json.loads(row[5] or "{}"), row[6],
+    )  # fmt: skip
 
 
 def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:

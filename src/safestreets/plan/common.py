@@ -334,7 +334,8 @@ def risk_view(con: duckdb.DuckDBPyConnection, surface: Surface | None) -> RiskVi
             expected_count=np.asarray(surface.expected_count, float),
             expected_harm=np.asarray(surface.expected_harm, float), rank=surface.ranks(),
             target=str(data.get("target", {}).get("name", "violence")),
-            meta={"run_id": None, "model": surface.meta.get("model"), "window": surface.meta.get("window"),
+            # A surface read from the store keeps its run id, so results made from it can name the run.
+            meta={"run_id": surface.run_id, "model": surface.meta.get("model"), "window": surface.meta.get("window"),
                   "rank_by": surface.rank_by, "units": u.kind, "data": data},
         )  # fmt: skip
     run_id = latest_run(con)

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 
 from safestreets import __version__
-from safestreets.errors import NotFoundError, SafestreetsError
+from safestreets.errors import NotFoundError
 from safestreets.report.charts import small_multiples, trend_chart
 from safestreets.report.maps import surface_map
 from safestreets.store import fetch_one
@@ -41,6 +41,8 @@ CAVEATS = [
 
 #: Planned hot spots marked on each BCU's map and listed beside it (the first by the plan's numbering).
 MAP_HOTSPOTS = 12
+#: Days between the data's end and the forecast's start beyond which the briefing warns it is stale.
+STALE_DAYS = 14
 
 
 @dataclass
@@ -65,10 +67,21 @@ def _target_types(prov: dict[str, Any]) -> list[str]:
     return list(prov.get("data", {}).get("target", {}).get("types", []))
 
 
+@dataclass
+class Trend:
+    """Counts per period, citywide (``"all"``) and per BCU; ``missing`` marks periods with no records of
+    the source at all (a gap in the data, or after its end), which are not zero crimes."""
+
+    names: list[str]
+    series: dict[str, np.ndarray]
+    missing: np.ndarray
+    keys: list[datetime]
+
+
 def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, *, periods: int,
-                 weekly: bool, until: datetime) -> tuple[list[str], dict[str, np.ndarray]]:  # fmt: skip
+                 weekly: bool, until: datetime) -> Trend:  # fmt: skip
     """Counts per week (timestamped sources) or month, citywide and per BCU, for the periods before
-    ``until``."""
+    ``until``; periods before the source's first record are left out."""
     if weekly:
         start = until - timedelta(weeks=periods)
         bucket = "date_trunc('week', occurred_at::TIMESTAMP)"
@@ -80,14 +93,27 @@ def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, 
         keys = [datetime(v // 12, v % 12 + 1, 1) for v in months]
         start = keys[0]
         bucket = "month::TIMESTAMP"
+    when = "coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP)"
+    first = fetch_one(con, f"SELECT min({when}) FROM events WHERE source = ?", [source])
+    if first is not None and first[0] is not None:
+        # A chart that starts before the data would show months of "no data" that are only "not yet".
+        def period_end(k: datetime) -> datetime:
+            return k + timedelta(weeks=1) if weekly else datetime(k.year + k.month // 12, k.month % 12 + 1, 1)
+
+        kept = [k for k in keys if period_end(k) > first[0]] or keys[-1:]
+        if len(kept) < len(keys):
+            keys, start = kept, kept[0]
     names = [k.strftime("%d %b" if weekly else "%b %Y") for k in keys]
     ph = ",".join("?" for _ in types)
     rows = con.execute(
         f"SELECT {bucket} AS p, coalesce(bcu, '') AS b, count(*) FROM events WHERE source = ? AND crime_type IN "
-        f"({ph}) AND coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) >= ? AND "
-        "coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) < ? GROUP BY 1, 2",
+        f"({ph}) AND {when} >= ? AND {when} < ? GROUP BY 1, 2",
         [source, *types, start, until],
     ).fetchall()  # fmt: skip
+    # Periods in which the source has no record of any type: no data, not no crime.
+    have = {r[0] for r in con.execute(
+        f"SELECT DISTINCT {bucket} FROM events WHERE source = ? AND {when} >= ? AND {when} < ?",
+        [source, start, until]).fetchall()}  # fmt: skip
     index = {k: i for i, k in enumerate(keys)}
     series: dict[str, np.ndarray] = {"all": np.zeros(len(keys))}
     for p, b, n in rows:
@@ -97,29 +123,32 @@ def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, 
         series["all"][i] += n
         if b:
             series.setdefault(b, np.zeros(len(keys)))[i] += n
-    return names, series
+    missing = np.array([k not in have for k in keys], dtype=bool)
+    for v in series.values():
+        v[missing] = np.nan
+    return Trend(names, series, missing, keys)
 
 
-def backtest_summary(con: duckdb.DuckDBPyConnection, prov: dict[str, Any], until: datetime, *,
-                     origins: int = 4, inputs: tuple[Any, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """The forecast's own backtest (``auto`` stores it); for a model chosen by hand, a short one of that
-    model with its parameters against the baselines, over the last ``origins`` periods before ``until``."""
-    stored = prov.get("auto", {}).get("summary")
-    if stored:
-        return list(stored)
-    from safestreets.evaluate.backtest import backtest, summarise
-    from safestreets.forecast import BASELINES, make_model, model_class
-    from safestreets.trends.run import forecast_inputs
+def gap_note(con: duckdb.DuckDBPyConnection, trend: Trend, source: str, data_end: str | None) -> str | None:
+    """What the trend chart leaves blank, and why (a gap in the published data, or after its end)."""
+    from safestreets.report.charts import runs
+    from safestreets.store.queries import gaps
 
-    history, units = inputs or forecast_inputs(con, prov, until)
-    name = prov.get("model", "naive")
-    chosen = make_model(name)
-    known = model_class(name)().get_params(deep=False)
-    chosen.set_params(**{k: v for k, v in prov.get("params", {}).items() if k in known})
-    models = {name: chosen, **{b: make_model(b) for b in BASELINES if b != name}}
-    result = backtest(models, history, units, origins=origins, horizons=[prov.get("horizon", "1m")],
-                      coverages=(0.01, 0.05), by_bcu=False)  # fmt: skip
-    return summarise(result.metrics).to_pylist()
+    spans = []
+    for a, b in runs(trend.missing):
+        spans.append(trend.names[a] if a == b else f"{trend.names[a]} to {trend.names[b]}")
+    if not spans:
+        return None
+    known = [f"{what.rsplit(' ', 1)[0] if what.endswith(source) else what}: {first} to {last} ({n} months)"
+             for what, first, last, n in gaps(con) if what.endswith(f" {source}")]  # fmt: skip
+    text = (
+        f"No {source} records at all for {'; '.join(spans)}: shaded and left blank, not drawn as zero crimes."
+    )
+    if known:
+        text += " Gaps in the data: " + "; ".join(known) + "."
+    if trend.missing[-1] and data_end:
+        text += f" The data end {data_end}."
+    return text
 
 
 def _backtest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,18 +167,24 @@ def write_brief(
     week: date | None = None,
     forecast_run: int | None = None,
     plan_id: int | None = None,
-    hubs_budget: int = 5,
-    periods: int = 12,
+    hubs_budget: int | None = None,
+    periods: int | None = None,
     pdf: bool = True,
     title: str | None = None,
+    save: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Brief:
-    """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``."""
+    """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``.
+
+    The forecast's backtest, its emerging hot spots and the hub ranking are read from the store; what is
+    missing or stale is computed (and, with ``save``, stored) and the briefing says so. ``periods`` and
+    ``hubs_budget`` ask for a classification over that many periods and at least that many deployments
+    (default: whatever is stored, else 12 periods and 5 deployments)."""
     from safestreets.forecast.store import read_surface
-    from safestreets.plan.hubs import rank_hubs
     from safestreets.plan.run import default_week
+    from safestreets.report import brief_parts as parts
     from safestreets.report.hotspot_map import emerging_map
-    from safestreets.trends.run import emerging_for_forecast, forecast_inputs
+    from safestreets.trends.run import forecast_inputs
 
     step = progress or (lambda _what: None)
     out = Path(out_dir)
@@ -169,23 +204,37 @@ def write_brief(
     bcu_codes, bcu_geoms = _geoms(con, "bcu")
     _, borough_geoms = _geoms(con, "borough")
     outlines = bcu_geoms if len(bcu_geoms) else (borough_geoms if len(borough_geoms) else None)
+    if outlines is not None:
+        # Only the outlines around the forecast's area: a force of one borough is not drawn as a speck in
+        # a map of every borough loaded.
+        x0, y0, x1, y1 = shapely.total_bounds(surface.geometry)
+        pad = 0.05 * max(x1 - x0, y1 - y0)
+        clipped = shapely.clip_by_rect(outlines, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+        outlines = clipped[~shapely.is_empty(clipped)]
 
     # 1. trends
     step("trends")
     until = surface.window[0]
-    names, series = trend_series(con, types, source, periods=26 if weekly else 24, weekly=weekly, until=until)
+    trend = trend_series(con, types, source, periods=26 if weekly else 24, weekly=weekly, until=until)
+    names, series = trend.names, trend.series
     unit = "week" if weekly else "month"
-    images["trend"] = trend_chart(img_dir / "trend.png", names, {"all": series["all"]},
+    images["trend"] = trend_chart(img_dir / "trend.png", names, {"all": series["all"]}, missing=trend.missing,
                                   title=f"{target_name.capitalize()}: crimes per {unit}, citywide")  # fmt: skip
     by_bcu = {k: v for k, v in series.items() if k != "all"}
     if by_bcu:
-        images["trend_bcu"] = small_multiples(img_dir / "trend-bcu.png", names, by_bcu,
+        images["trend_bcu"] = small_multiples(img_dir / "trend-bcu.png", names, by_bcu, missing=trend.missing,
                                               title=f"{target_name.capitalize()} per {unit} by BCU")  # fmt: skip
+    stale = _staleness(prov, surface.window[0], surface.days)
+    trend_note = gap_note(con, trend, source, stale["data_to"])
     trend_rows = []
     for k, v in series.items():
-        before = float(np.mean(v[-5:-1])) if len(v) > 4 else float("nan")
-        trend_rows.append({"name": "citywide" if k == "all" else k, "last": int(v[-1]), "mean4": before,
-                           "change": (v[-1] - before) / before if before else float("nan")})  # fmt: skip
+        earlier = v[-5:-1]
+        before = float(np.nanmean(earlier)) if len(v) > 4 and np.isfinite(earlier).any() else float("nan")
+        last = None if np.isnan(v[-1]) else int(v[-1])
+        change = (v[-1] - before) / before if before and last is not None else float("nan")
+        trend_rows.append(
+            {"name": "citywide" if k == "all" else k, "last": last, "mean4": before, "change": change}
+        )
 
     # 2. forecast maps
     step("forecast maps")
@@ -231,56 +280,63 @@ def write_brief(
         images[f"bcu-{b}"] = path
         bcu_maps.append({"bcu": b, "image": f"bcu-{b}", "spots": shown, "more": len(mine) - len(shown)})
 
+    # History and units of the forecast: loaded only if something must be computed, then shared.
+    loaded: list[Any] = []
+
+    def inputs() -> Any:
+        if not loaded:
+            loaded.append(forecast_inputs(con, prov, until))
+        return loaded[0]
+
     # 3. what changed
     step("emerging hot spots")
     changes: dict[str, Any] = {"note": None}
-    inputs = None
-    try:
-        inputs = forecast_inputs(con, prov, until)  # history and units, shared with the accuracy section
-        em, units = emerging_for_forecast(con, prov, until, periods=periods, inputs=inputs)
-        images["emerging"] = emerging_map(em, units, img_dir / "emerging.png", boundaries=outlines,
-                                          title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
+    em, em_part = parts.emerging(con, surface, periods=periods, inputs=inputs, save=save)
+    if em is not None:
+        images["emerging"] = emerging_map(em.aligned(surface.ids), surface.units, img_dir / "emerging.png",
+                                          boundaries=outlines, title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
         changes.update(
             summary={k: v for k, v in em.summary().items() if k != "no pattern"},
             rows=[c.__dict__ for c in em.changes(limit=15)],
             params=em.params,
             window=em.window(),
+            computed=em_part.note,
         )
-    except SafestreetsError as err:
-        changes["note"] = f"emerging hot spots not computed: {err}"
+    else:
+        changes["note"] = em_part.note
 
     # 4. hubs
     step("transport hubs")
-    hubs: dict[str, Any] = {}
-    try:
-        ranking = rank_hubs(con, None, budget=hubs_budget)
-        hubs = {"rows": ranking.deployments.to_pylist(), "lines": ranking.lines(), "notes": ranking.notes,
-                "params": ranking.params}  # fmt: skip
-    except SafestreetsError as err:
-        hubs = {"rows": [], "lines": [], "notes": [f"hub tactics not computed: {err}"], "params": {}}
+    ranking, hubs_part = parts.hub_ranking(con, surface, budget=hubs_budget, save=save)
+    if ranking is not None:
+        hubs: dict[str, Any] = {"rows": [{**r, "when": hub_when(r)} for r in ranking.deployments.to_pylist()], "lines": ranking.lines(),
+                                "notes": ranking.notes, "params": ranking.params, "computed": hubs_part.note}  # fmt: skip
+    else:
+        hubs = {"rows": [], "lines": [], "notes": [hubs_part.note], "params": {}, "computed": None}
 
     # 5. the forecast's accuracy
     step("forecast accuracy")
-    accuracy_note = None
-    try:
-        accuracy = backtest_summary(con, prov, until, inputs=inputs)
-        if not prov.get("auto", {}).get("summary"):
-            accuracy_note = (
-                f"{prov.get('model')} was chosen by hand: backtested here with its parameters over "
-                "the last 4 periods, against the baselines."
-            )
-    except SafestreetsError as err:
-        accuracy, accuracy_note = [], f"no backtest: {err}"
+    accuracy, acc_part = parts.accuracy(con, surface, inputs=inputs, save=save)
+    accuracy_note = acc_part.note
+    brief_parts = [acc_part, em_part, hubs_part]
 
     # 6. summary lines
-    last = series["all"]
-    summary = [
-        f"{target_name.capitalize()}: {int(last[-1]):,} crimes in the last {unit} "
-        f"({_pct(trend_rows[0]['change'])} against the mean of the 4 before).",
+    last = trend_rows[0]
+    summary = []
+    if stale["warning"]:
+        summary.append(stale["warning"])
+    if last["last"] is None:
+        summary.append(
+            f"{target_name.capitalize()}: no {source} data for the last {unit} before the forecast."
+        )
+    else:
+        summary.append(f"{target_name.capitalize()}: {last['last']:,} crimes in the last {unit} "
+                       f"({_pct(last['change'])} against the mean of the 4 before).")  # fmt: skip
+    summary.append(
         f"Forecast for {surface.window[0]:%d %b}-{surface.window[1]:%d %b %Y}: model {prov.get('model')}; the "
         f"riskiest 5% of the area holds {surface.expected_harm[top5].sum() / max(surface.expected_harm.sum(), 1e-9):.0%} "
-        "of expected harm.",
-    ]
+        "of expected harm" + (f"; data to {stale['data_to']}." if stale["data_to"] else ".")
+    )
     if changes.get("summary"):
         s = changes["summary"]
         summary.append("Hot spot changes: " + ", ".join(f"{v} {k}" for k, v in s.items() if v) + ".")
@@ -290,8 +346,9 @@ def write_brief(
                        f"{plan_row['solver']}, within {plan_row['gap']:.2%} of the best possible plan.")  # fmt: skip
     if hubs.get("rows"):
         first = hubs["rows"][0]
-        summary.append(f"Hub tactics: {len(hubs['rows'])} deployments, first {first['name']} "
-                       f"({first['day'] or 'any day'} {first['start'] or ''}-{first['end'] or ''}).")  # fmt: skip
+        summary.append(
+            f"Hub tactics: {len(hubs['rows'])} deployments, first {first['name']}, {first['when']}."
+        )
 
     context = {
         "title": title or f"Tactical assessment: week of {week_start:%d %B %Y}",
@@ -299,14 +356,18 @@ def write_brief(
         "made_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
         "forces": forces, "target": target_name, "types": types,
         "police_found": bool(data.get("target", {}).get("police_found")),
-        "summary": summary, "trend_rows": trend_rows, "unit": unit,
+        "summary": summary, "trend_rows": trend_rows, "unit": unit, "trend_note": trend_note, "stale": stale,
+        "trend": {"names": names, "missing": [bool(m) for m in trend.missing]},
         "forecast": {"run_id": surface.run_id, "model": prov.get("model"), "reason": prov.get("auto", {}).get("reason"),
                      "window": [str(w) for w in surface.window], "params": prov.get("params", {}),
                      "backtest": _backtest_rows(accuracy), "accuracy_note": accuracy_note, "top": top_rows, "rank_by": prov.get("rank_by")},
-        "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs,
+        "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs, "parts": brief_parts,
         "provenance": {"forecast": prov, "plan": plan_row["params"] if plan_row else None,
+                       "backtest": {"how": acc_part.how, "ref": acc_part.ref, "params": acc_part.params,
+                                    "summary": accuracy},
                        "emerging": changes.get("params"), "hubs": hubs.get("params")},
-        "data": data, "caveats": CAVEATS,
+        "sources": parts.data_rows(con), "made_by": parts.made_by(surface, brief_parts, plan_row),
+        "sidecar": f"{stem}.provenance.json", "data": data, "caveats": CAVEATS,
     }  # fmt: skip
     step("writing")
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),
@@ -315,7 +376,13 @@ def write_brief(
     env.filters["num"] = lambda v, d=1: (
         "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{d}f}"
     )
-    env.filters["pretty"] = lambda v: json.dumps(v, indent=1, default=str)
+    # The full provenance goes beside the document, which names it and gives the digests of its parameters.
+    (out / context["sidecar"]).write_text(json.dumps(
+        {"file": f"{stem}.html", "made_at": context["made_at"], "software": f"safestreets {__version__}",
+         "digests": "sha256 of the canonical JSON (keys sorted, no spaces) of each part's parameters, first 12 "
+                    "hex digits: forecast.params, backtest.params, emerging, hubs, plan",
+         "made_by": context["made_by"], "data_sources": context["sources"], **context["provenance"]},
+        indent=2, default=str), "utf-8")  # fmt: skip
     html = env.get_template("brief.html.j2").render(img={k: _uri(v) for k, v in images.items()}, **context)
     html_path = out / f"{stem}.html"
     html_path.write_text(html, "utf-8")
@@ -325,10 +392,38 @@ def write_brief(
 
         pdf_path = out / f"{stem}.pdf"
         weasyprint.HTML(string=html, base_url=str(out)).write_pdf(str(pdf_path))
-    (out / f"{stem}.provenance.json").write_text(json.dumps(
-        {"file": html_path.name, "made_at": context["made_at"], "software": f"safestreets {__version__}",
-         **context["provenance"]}, indent=2, default=str), "utf-8")  # fmt: skip
     return Brief(html_path, pdf_path, images, context)
+
+
+def _staleness(prov: dict[str, Any], start: datetime, window_days: float) -> dict[str, Any]:
+    """The data's last day, how long before the forecast's start it is, and a warning when the gap is
+    wide (over :data:`STALE_DAYS`, or half the forecast's window if that is shorter)."""
+    data = prov.get("data", {})
+    stale = prov.get("staleness") or {}
+    if stale.get("data_end"):
+        end = date.fromisoformat(str(stale["data_end"])[:10])
+        # Month-only data end at the start of the month after the last one; timestamped, on the last day.
+        last_day = end - timedelta(days=1) if data.get("resolution") == "month" else end
+        days = float(stale.get("days_after_data") or 0.0)
+    elif data.get("last_month"):  # forecasts stored before staleness was recorded
+        y, m = (int(v) for v in str(data["last_month"]).split("-"))
+        end = date(y + m // 12, m % 12 + 1, 1)
+        last_day, days = end - timedelta(days=1), float(max((start.date() - end).days, 0))
+    else:
+        return {"data_to": None, "days": None, "warning": None}
+    data_to = f"{last_day:%d %b %Y}"
+    warning = None
+    if days > min(STALE_DAYS, window_days / 2):
+        warning = (f"The forecast starts {days:,.0f} days after the data end ({data_to}): what happened since is not "
+                   "in it. Load more recent data and forecast again.")  # fmt: skip
+    return {"data_to": data_to, "days": days, "warning": warning}
+
+
+def hub_when(row: dict[str, Any]) -> str:
+    """A deployment's day and time slot, or what stands in for them when the data carry no times."""
+    if row.get("day"):
+        return f"{row['day']} {row.get('start') or ''}–{row.get('end') or ''}".strip("– ")
+    return "any time (the data carry no times)"
 
 
 def _plan_row(con: duckdb.DuckDBPyConnection, plan_id: int | None, week: date) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ study area outline and a scale bar. No basemap, so it works offline and prints c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -12,7 +12,19 @@ import shapely
 from safestreets.errors import ParameterError
 from safestreets.geo.units import Units
 from safestreets.report.maps import frame, outline, polygon_path
-from safestreets.trends.emerging import CATEGORIES, NO_PATTERN, EmergingResult
+from safestreets.trends.emerging import CATEGORIES, NO_PATTERN
+
+
+class Classified(Protocol):
+    """A classification to draw: a live ``EmergingResult`` or a ``StoredEmerging`` read back."""
+
+    @property
+    def category(self) -> np.ndarray: ...
+
+    params: dict[str, Any]
+
+    def window(self) -> str: ...
+
 
 # Reds for hot, blues for cold, darker for the stronger or more lasting patterns, so the order survives
 # greyscale printing; the emerging ones (new, consecutive) are warm but light, and hatched.
@@ -44,7 +56,7 @@ HATCHES: dict[str, str] = {
 
 
 def emerging_map(
-    result: EmergingResult,
+    result: Classified,
     units: Units,
     out_png: str | Path,
     *,
