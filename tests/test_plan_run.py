@@ -147,7 +147,8 @@ def test_forecast_without_bcus_is_planned_as_one_area(tmp_path: Path) -> None:
         x, y = 530_000 + 250 * (i % 4), 180_000 + 250 * (i // 4)
         box = shapely.box(x, y, x + 250, y + 250)
         con.execute(
-            "INSERT INTO forecasts VALUES (1, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO forecasts (run_id, unit_id, bcu, rank, expected_count, expected_harm, area_m2, x, y, "
+            "geometry) VALUES (1, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
             [f"u{i}", i + 1, 1.0, 100.0 / (i + 1), box.area, x + 125, y + 125, shapely.to_wkb(box)],
         )
     surface = read_surface(con)
@@ -167,11 +168,10 @@ def test_one_hot_spot_numbering_everywhere(
     import base64
     import re
 
-    import safestreets.plan.cards as cards
-    from safestreets.plan.cards import write_cards
-
     import safestreets.report.brief as brief
+    import safestreets.report.cards as cards
     from safestreets.report.brief import write_brief
+    from safestreets.report.cards import write_cards
 
     drawn: dict[str, list[tuple[float, float, str]]] = {}
 
