@@ -26,19 +26,19 @@ TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
  body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 8pt; }
  .card { break-after: page; page-break-after: always; }
  h1 { font-size: 12pt; margin: 0; } .meta { color: #444; font-size: 7pt; margin-bottom: 2mm; }
- .map { float: left; width: 44%; margin-right: 3mm; } .map img { width: 100%; }
+ table.layout { width: 100%; } table.layout > tbody > tr > td { border: none; padding: 0; vertical-align: top; }
+ td.map { width: 44%; padding-right: 3mm; } .map img { width: 100%; }
  table { border-collapse: collapse; font-size: 7.5pt; } th, td { border-bottom: 0.4px solid #aaa; padding: 0.4mm 1.2mm; }
  th { background: #eee; text-align: left; } .rules { clear: both; font-size: 6.5pt; color: #444; padding-top: 2mm; }
- .side { margin-left: 46%; } .code { color: #666; font-size: 5.5pt; }
+ .code { color: #666; font-size: 5.5pt; }
 </style></head><body>
 {% for c in cards %}<div class="card">
 <h1>{{ c.team }} · {{ c.shift }} shift {{ c.hours }}</h1>
 <div class="meta">Week of {{ week }} · {{ c.where }} · {{ c.stops | length }} hot spots, {{ c.per_day }} visits a day · plan {{ plan_id }}</div>
-<div class="map"><img src="{{ c.map }}" alt="patrol area"></div>
-<div class="side"><table><tr><th>#</th><th>hot spot</th><th>visits/day</th><th>grid ref (x, y)</th></tr>
-{% for s in c.stops %}<tr><td>{{ s.n }}</td><td><b>{{ s.name }}</b>{% if s.name != s.unit %}<br><span class="code">{{ s.unit }}</span>{% endif %}</td><td>{{ s.visits }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table>
-<table style="margin-top:2mm"><tr><th>day</th><th>visits (start, hot spot #)</th></tr>
-{% for d in c.days %}<tr><td>{{ d.day }}</td><td>{{ d.visits }}</td></tr>{% endfor %}</table></div>
+<table class="layout"><tr><td class="map"><img src="{{ c.map }}" alt="patrol area"></td><td><table><tr><th>#</th><th>hot spot</th><th>visits/day</th><th>grid ref (x, y)</th></tr>
+{% for s in c.stops %}<tr><td>{{ s.n }}</td><td><b>{{ s.name }}</b>{% if s.name != s.unit %}<br><span class="code">{{ s.unit }}</span>{% endif %}</td><td>{{ s.visits }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table></td></tr></table>
+<table style="margin-top: 2mm"><tr><th>day</th><th>visits (start, hot spot #)</th></tr>
+{% for d in c.days %}<tr><td>{{ d.day }}</td><td>{{ d.visits }}</td></tr>{% endfor %}</table>
 <div class="rules">Stay {{ visit }} minutes at each visit, at the times shown (they differ each day on purpose). Record each visit.
  Priorities change with calls for service: the card is a plan, not an order. safestreets {{ version }}.</div>
 </div>{% endfor %}</body></html>"""
