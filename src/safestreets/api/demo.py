@@ -132,7 +132,7 @@ def _top_cells(fc: object) -> str:
     s = fc.surface  # type: ignore[attr-defined]
     tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
     names = getattr(fc, "bcu_names", {})
-    return ", ".join(f"{names.get(bcu) or bcu}: {s.place(idx[0])}" for bcu, idx in tops.items())
+    return "; ".join(f"{names.get(bcu) or bcu}: {s.place(idx[0])}" for bcu, idx in tops.items())
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -359,7 +359,7 @@ def _plan_row(con: duckdb.DuckDBPyConnection, plan_id: int | None, week: date) -
         "sum(DISTINCT harm_week) FROM plan_hotspots WHERE plan_id = ? GROUP BY 1 ORDER BY 1", [plan_id]).fetchall()]  # fmt: skip
     teams = [dict(zip(("team_id", "shift", "bcu", "stops", "visits", "units"), r, strict=True)) for r in con.execute(
         "SELECT team_id, any_value(shift), any_value(h.bcu), count(*), sum(visits_per_day), "
-        "string_agg('#' || hotspot || ' ' || coalesce(f.name, h.unit_id), ', ' ORDER BY stop) "
+        "string_agg('#' || hotspot || ' ' || coalesce(f.name, h.unit_id), '; ' ORDER BY stop) "
         f"FROM plan_hotspots h {_FORECAST_NAMES} WHERE h.plan_id = ? GROUP BY 1 ORDER BY 1",
         [plan_id]).fetchall()]  # fmt: skip
     return {
