@@ -2,8 +2,8 @@
 
 Resources come from a small CSV (``bcu,shift,teams``; ``bcu`` may be ``*`` for a citywide pool such as a
 violence suppression unit that can go to any BCU, and is a command unit's code or, given the loaded names,
-its name in any case: "Central East", "central-east", "Tower Hamlets") or from ``uniform``. Rules carry every assumption of the
-planner, including the dosage-response one, so a plan records exactly what made it.
+its name in any case: "Central East", "central-east", "Tower Hamlets") or from ``uniform``. Rules carry
+every assumption of the planner, including the dosage-response one, so a plan records exactly what made it.
 """
 
 from __future__ import annotations
