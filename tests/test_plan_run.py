@@ -147,7 +147,8 @@ def test_forecast_without_bcus_is_planned_as_one_area(tmp_path: Path) -> None:
         x, y = 530_000 + 250 * (i % 4), 180_000 + 250 * (i // 4)
         box = shapely.box(x, y, x + 250, y + 250)
         con.execute(
-            "INSERT INTO forecasts VALUES (1, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO forecasts (run_id, unit_id, bcu, rank, expected_count, expected_harm, area_m2, x, y, "
+            "geometry) VALUES (1, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
             [f"u{i}", i + 1, 1.0, 100.0 / (i + 1), box.area, x + 125, y + 125, shapely.to_wkb(box)],
         )
     surface = read_surface(con)
@@ -219,8 +220,11 @@ def test_one_hot_spot_numbering_everywhere(
     for team, text in zip(plan.teams, card_html, strict=True):
         assert f"<h1>{team.team_id} " in text
         mine = {str(ids[u]): number[str(ids[u])] for u, _ in team.hotspots}
-        listed = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td>", text)
-        assert {u: int(n) for n, u in listed} == mine
+        # Each hot spot by its place name, its unit code in small print beneath.
+        listed = re.findall(
+            r'<tr><td>(\d+)</td><td><b>([^<]*)</b>(?:<br><span class="code">([^<]+)</span>)?</td>', text
+        )
+        assert {code or name: int(n) for n, name, code in listed} == mine
         assert {int(n) for n in re.findall(r"\d\d:\d\d #(\d+)", text)} == set(mine.values())
         image = re.search(r'src="data:image/png;base64,([^"]+)"', text)
         assert image is not None
@@ -242,10 +246,14 @@ def test_one_hot_spot_numbering_everywhere(
             assert at[(round(x), round(y))] == int(label)
             marked += 1
     assert marked
-    listed = re.findall(r'<td>#(\d+) ([^<,]+)</td><td class="n">', page)
+    listed = re.findall(r'<td>#(\d+)&nbsp;[^<]*<span class="code">([^<]+)</span></td><td class="n">', page)
     assert listed and all(number[u] == int(n) for n, u in listed)
+    name = dict(con.execute("SELECT DISTINCT h.hotspot, f.name FROM plan_hotspots h JOIN forecasts f ON "
+                            "f.run_id = ? AND f.unit_id = h.unit_id WHERE h.plan_id = ?",
+                            [run.surface.run_id, run.plan_id]).fetchall())  # fmt: skip
     for t in result.context["plan"]["teams_list"]:
-        assert all(number[u] == int(n) for n, u in re.findall(r"#(\d+) (\S+?)(?:,|$)", t["units"]))
+        stops = re.findall(r"#(\d+) ([^;]+)(?:; |$)", t["units"])
+        assert stops and all(name[int(n)] == place for n, place in stops)
 
 
 def test_visits_csv_times_are_random(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:

@@ -158,7 +158,8 @@ def _top_cells(fc: object) -> str:
 
     s = fc.surface  # type: ignore[attr-defined]
     tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
-    return ", ".join(f"{bcu} {s.units.ids[idx[0]]}" for bcu, idx in tops.items())
+    names = getattr(fc, "bcu_names", {})
+    return "; ".join(f"{names.get(bcu) or bcu}: {s.place(idx[0])}" for bcu, idx in tops.items())
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -12,6 +12,7 @@ import duckdb
 from safestreets.api.results import BriefResult, HotspotsResult, HubsResult, PlanResult
 from safestreets.errors import ParameterError, unknown
 from safestreets.store import get_setting
+from safestreets.store.queries import command_unit_names
 
 SOLVERS = ("auto", "milp", "heuristic")
 
@@ -24,6 +25,19 @@ def parse_date(value: str | date | None, what: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ParameterError(f"{what} must be a date like 2025-01-06, not {value!r}") from None
+
+
+def command_unit_places(names: dict[str, str], forecast_units: Any) -> dict[str, str]:
+    """What a resources file may call a command unit -> its code: the code and name of every loaded BCU
+    and borough (``names``) and the forecast's own command units. Where two share a name (a BCU named as
+    a borough), the forecast's one is meant."""
+    ours = {str(b) for b in forecast_units} - {""}
+    places: dict[str, str] = {}
+    for code, name in sorted(names.items(), key=lambda kv: (kv[0] in ours, kv[0])):
+        places[name] = code
+    places.update({code: code for code in names})
+    places.update({code: code for code in ours})
+    return places
 
 
 def plan(
@@ -50,7 +64,7 @@ def plan(
 ) -> PlanResult:
     """Plan a week of hot spot patrols from a stored forecast; store, export and (optionally) print cards."""
     from safestreets.forecast.store import read_surface
-    from safestreets.plan.resources import Rules, read_resources, uniform_for_area
+    from safestreets.plan.resources import POOL, Rules, read_resources, uniform_for_area
     from safestreets.plan.run import crs_of, export_plan, run_plan
     from safestreets.plan.weeks import check_week
     from safestreets.report.cards import write_cards
@@ -61,23 +75,35 @@ def plan(
                   min_bcu_share=min_bcu_share, cap_share=cap_share, cap_weeks=cap_weeks, effect=effect,
                   decay=decay)  # fmt: skip
     notes: list[str] = []
+    names = command_unit_names(con)
+
+    def label(code: str) -> str:
+        return f"{names[code]} ({code})" if code in names else code
+
+    surface = read_surface(con, forecast_run)
     if resources is not None:
-        res = read_resources(resources, rules.shifts)
+        res = read_resources(resources, rules.shifts, command_unit_places(names, surface.bcu))
+        ours = set(surface.bcu) - {""}
+        other = sorted({b for b, _ in res.teams} - ours - {POOL})
+        if other:
+            raise ParameterError(
+                f"the resources give teams to {label(other[0])}, which is not a command unit of forecast run "
+                f"{surface.run_id}; its command units are {', '.join(label(b) for b in sorted(ours))}"
+            )
     else:
-        surface = read_surface(con, forecast_run)
         res, skipped = uniform_for_area(surface.bcu, surface.area_m2, rules.shifts, teams)
         if skipped:
-            notes.append(f"no teams for {', '.join(skipped)} (under 2% of the forecast's area)")
+            shown = ", ".join(label(b) for b in skipped)
+            notes.append(f"no teams for {shown} (under 2% of the forecast's area)")
     chosen = parse_date(week, "week")
     if chosen is not None:
-        surface = read_surface(con, forecast_run)
         check_week(chosen, surface.window, run_id=surface.run_id)
-    run = run_plan(con, res, rules, forecast_run=forecast_run, week=chosen,
+    run = run_plan(con, res, rules, forecast_run=surface.run_id, week=chosen,
                    solver=solver.lower(), target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
     files = export_plan(run, outputs, crs_of(con))
     if cards:
-        files += write_cards(run, outputs)
-    return PlanResult(run, files, notes + list(run.notes))
+        files += write_cards(run, outputs, bcu_names=names)
+    return PlanResult(run, files, notes + list(run.notes), bcu_names=names)
 
 
 def hubs(
@@ -147,10 +173,15 @@ def hotspots(
     stem = f"hotspots-{em.window().replace(' ', '')}-run{surface.run_id}"
     paths = out or [outputs / f"{stem}.gpkg", outputs / f"{stem}.geojson"]
     crs = get_setting(con, "crs")
-    files = [export_emerging(em, units, p, crs=crs) for p in paths]
+    # The classified units are the forecast's (same kind, study area and ids): named as it stored them.
+    names = {str(u): surface.place(i) for i, u in enumerate(surface.ids)}
+    stored = {str(u): str(n) for u, n in zip(surface.ids, surface.names_or_blank(), strict=True)}
+    unit_names = [stored.get(str(u), "") for u in units.ids]
+    files = [export_emerging(em, units, p, crs=crs, names=unit_names) for p in paths]
     if not out:
         files.append(emerging_map(em, units, outputs / f"{stem}.png"))
-    return HotspotsResult(em, units, files, list(em.changes(limit=top)) if top else [])
+    return HotspotsResult(em, units, files, list(em.changes(limit=top)) if top else [], names=names,
+                          bcu_names=command_unit_names(con))  # fmt: skip
 
 
 def brief(

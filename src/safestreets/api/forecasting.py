@@ -74,6 +74,7 @@ def forecast(
     """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson)."""
     from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.forecast.store import export_surface
+    from safestreets.store.queries import command_unit_names
 
     chosen = check_model(model)
     run = run_forecast(
@@ -104,7 +105,7 @@ def forecast(
         from safestreets.forecast.targets import POLICE_FOUND_LABEL
 
         notes.append(POLICE_FOUND_LABEL)
-    return ForecastResult(run, files, notes)
+    return ForecastResult(run, files, notes, bcu_names=command_unit_names(con))
 
 
 def coverage_chart(result: ForecastResult, out: Path, *, title: str) -> Path:

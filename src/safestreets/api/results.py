@@ -48,6 +48,11 @@ class Tabular:
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=self.crs)
 
 
+def place_label(code: object, names: dict[str, str]) -> str:
+    """A command unit (BCU or borough) as people know it: its loaded name, else its code."""
+    return names.get(str(code)) or str(code)
+
+
 def _rows_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pa.Table:
     """A table from dict rows, with the columns (and their order) fixed even when there are no rows."""
     if not rows:
@@ -151,6 +156,7 @@ class ForecastResult(Tabular):
     run: Any  # forecast run (surface, run_id, model, reason, choice, history, units)
     files: list[Path]
     notes: list[str] = field(default_factory=list)
+    bcu_names: dict[str, str] = field(default_factory=dict)  # command unit code -> name, where loaded
 
     @property
     def run_id(self) -> int:
@@ -173,7 +179,7 @@ class ForecastResult(Tabular):
         return str(self.run.surface.units.crs)
 
     def to_arrow(self) -> pa.Table:
-        """One row per unit: id, BCU, rank, expected count and harm, area, centre and polygon (WKB)."""
+        """One row per unit: id, name, BCU, rank, expected count and harm, area, centre and polygon (WKB)."""
         return self.run.surface.table()
 
 
@@ -207,6 +213,7 @@ class PlanResult(Tabular):
     run: Any  # plan run (plan, surface, week_start, visits, plan_id, seed, notes)
     files: list[Path]
     notes: list[str] = field(default_factory=list)
+    bcu_names: dict[str, str] = field(default_factory=dict)  # command unit code -> name, where loaded
 
     @property
     def plan_id(self) -> int | None:
@@ -251,6 +258,10 @@ class HotspotsResult(Tabular):
     units: Any  # geo.units.Units
     files: list[Path]
     changes: list[Any]
+    names: dict[str, str] = field(default_factory=dict)  # unit id -> place name, as the forecast stored it
+    bcu_names: dict[str, str] = field(default_factory=dict)  # command unit code -> name, where loaded
+
+    COLUMNS = ("place", "unit", "bcu", "category", "last_period", "mean_before", "trend_z")
 
     @property
     def crs(self) -> str:  # type: ignore[override]
@@ -260,13 +271,15 @@ class HotspotsResult(Tabular):
         return dict(self.result.summary())
 
     def to_arrow(self) -> pa.Table:
-        """The largest changes: unit, BCU, category, last period's count, the mean before, trend z."""
+        """The largest changes: unit, its place name, BCU, category, last period's count, the mean before,
+        trend z."""
         rows = [
-            {"unit": c.unit_id, "bcu": c.bcu, "category": c.category, "last_period": c.last_count,
-             "mean_before": c.mean_before, "trend_z": c.trend_z}
+            {"unit": c.unit_id, "place": self.names.get(c.unit_id) or c.unit_id, "bcu": c.bcu,
+             "category": c.category, "last_period": c.last_count, "mean_before": c.mean_before,
+             "trend_z": c.trend_z}
             for c in self.changes
         ]  # fmt: skip
-        return _rows_table(rows, ("unit", "bcu", "category", "last_period", "mean_before", "trend_z"))
+        return _rows_table(rows, self.COLUMNS)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from safestreets.api.results import place_label
 from safestreets.cli.common import (
     Fmt,
     FormatOpt,
@@ -76,7 +77,8 @@ def plan(
         result.by_bcu(), ("bcu", "teams", "hotspots", "visits_per_day", "harm_prevented_week"), fmt,
         title="Per BCU", headers=("BCU", "team-shifts", "hot spots", "visits a day", "harm prevented a week"),
         right=("team-shifts", "hot spots", "visits a day", "harm prevented a week"),
-        cells=lambda r: [r["bcu"], str(r["teams"]), str(r["hotspots"]), str(r["visits_per_day"]),
+        cells=lambda r: [place_label(r["bcu"], result.bcu_names), str(r["teams"]), str(r["hotspots"]),
+                         str(r["visits_per_day"]),
                          f"{r['harm_prevented_week']:,.0f}"],
     )  # fmt: skip
     if fmt is Fmt.table:
@@ -130,11 +132,11 @@ def hotspots(
         out.print("  " + ", ".join(f"{k} {v:,}" for k, v in result.summary().items()), highlight=False)
     if top:
         emit(
-            result.to_pylist(), ("unit", "bcu", "category", "last_period", "mean_before", "trend_z"), fmt,
-            title="What changed", headers=("unit", "BCU", "category", "last period", "mean before", "trend z"),
+            result.to_pylist(), result.COLUMNS, fmt, title="What changed",
+            headers=("place", "unit", "BCU", "category", "last period", "mean before", "trend z"),
             right=("last period", "mean before", "trend z"),
-            cells=lambda r: [r["unit"], r["bcu"], r["category"], f"{r['last_period']:.0f}",
-                             f"{r['mean_before']:.1f}", f"{r['trend_z']:+.2f}"],
+            cells=lambda r: [r["place"], r["unit"], place_label(r["bcu"], result.bcu_names), r["category"],
+                             f"{r['last_period']:.0f}", f"{r['mean_before']:.1f}", f"{r['trend_z']:+.2f}"],
         )  # fmt: skip
     if fmt is Fmt.table:
         written(result.files)

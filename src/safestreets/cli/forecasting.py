@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from safestreets.api import BacktestReport, ForecastResult
+from safestreets.api.results import place_label
 from safestreets.cli.common import Fmt, FormatOpt, WorkspaceOpt, emit, open_workspace, out, steps, written
 from safestreets.forecast import MODELS
 
@@ -110,18 +111,19 @@ def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
     lon, lat = to_crs(s.units.x, s.units.y, src=s.units.crs, dst="EPSG:4326")
     ranks = s.ranks()
     rows = [
-        {"bcu": g, "rank": int(ranks[i]), "unit_id": str(s.units.ids[i]), "expected_count": float(s.expected_count[i]),
-         "expected_harm": float(s.expected_harm[i]), "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6)}
+        {"bcu": g, "rank": int(ranks[i]), "place": s.place(i), "unit_id": str(s.units.ids[i]),
+         "expected_count": float(s.expected_count[i]), "expected_harm": float(s.expected_harm[i]),
+         "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6)}
         for g, idx in groups.items()
         for i in idx
     ]  # fmt: skip
     emit(
-        rows, ("bcu", "rank", "unit_id", "expected_count", "expected_harm", "lat", "lon"), fmt,
+        rows, ("bcu", "rank", "place", "unit_id", "expected_count", "expected_harm", "lat", "lon"), fmt,
         title=f"Top {top} hotspots per command unit",
-        headers=("BCU", "rank", "unit", "expected count", "expected harm", "centre (lat, lon)"),
+        headers=("BCU", "rank", "place", "unit", "expected count", "expected harm", "centre (lat, lon)"),
         right=("rank", "expected count", "expected harm"),
-        cells=lambda r: [r["bcu"], str(r["rank"]), r["unit_id"], f"{r['expected_count']:.2f}",
-                         f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}"],
+        cells=lambda r: [place_label(r["bcu"], result.bcu_names), str(r["rank"]), r["place"], r["unit_id"],
+                         f"{r['expected_count']:.2f}", f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}"],
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ import shapely
 from safestreets.errors import NoDataError, NotFoundError, ParameterError
 from safestreets.forecast.surface import rank
 from safestreets.geo.export import write_geo
+from safestreets.geo.names import unit_names
 from safestreets.geo.units import Units
 from safestreets.store import fetch_one, get_setting, transaction
 
@@ -47,7 +48,8 @@ class Surface:
 
     A surface read back from the store (:func:`read_surface`) also has its ``run_id``, its ``window`` as
     stored and the ranks the run gave its units; its ``meta`` is the run's provenance. The per-unit
-    columns are the units' own (``ids``, ``x``, ``y``, ``bcu``, ``area_m2``, ``geometry``).
+    columns are the units' own (``ids``, ``x``, ``y``, ``bcu``, ``area_m2``, ``geometry``), and ``names``:
+    what people call each unit (geo/names.py), given when the surface is stored.
     """
 
     units: Units
@@ -58,6 +60,16 @@ class Surface:
     run_id: int | None = None  # the stored run it was read from
     window: tuple[datetime, datetime] | None = None  # as stored (read_surface)
     stored_ranks: np.ndarray | None = None  # 1 = riskiest, as the stored run ranked its units
+    names: np.ndarray | None = None  # a place name per unit ("" where none), as stored
+
+    def names_or_blank(self) -> np.ndarray:
+        """The stored names, "" for each unit where the surface has none."""
+        return np.full(len(self.ids), "", dtype=object) if self.names is None else self.names
+
+    def place(self, i: int) -> str:
+        """Unit ``i``'s name, or its id where it has none."""
+        name = "" if self.names is None else str(self.names[i] or "")
+        return name or str(self.ids[i])
 
     @property
     def scores(self) -> np.ndarray:
@@ -117,6 +129,7 @@ class Surface:
         return pa.table(
             {
                 "unit_id": pa.array(u.ids.astype(str)),
+                "name": pa.array([str(n) if n else None for n in self.names_or_blank()], pa.string()),
                 "bcu": pa.array([str(b) for b in u.bcu]),
                 "rank": pa.array(self.ranks()),
                 "expected_count": pa.array(self.expected_count),
@@ -136,8 +149,10 @@ def save_surface(
     reason: str | None = None,
     backtest: StoredBacktest | None = None,
 ) -> int:
-    """Store a surface as a new run, with the backtest it rests on if any; returns its ``run_id``. All or
-    nothing."""
+    """Store a surface as a new run, its units named (geo/names.py) where the surface has no names yet,
+    with the backtest it rests on if any; returns its ``run_id``. All or nothing."""
+    if surface.names is None:
+        surface.names = unit_names(con, surface.units)
     m = surface.meta
     data = m.get("data", {})
     units = m.get("units", {})
@@ -167,8 +182,9 @@ def save_surface(
         con.register("_ss_surface", table)
         try:
             con.execute(
-                "INSERT INTO forecasts SELECT ?, unit_id, bcu, rank, expected_count, expected_harm, area_m2, "
-                "x, y, geometry FROM _ss_surface",
+                "INSERT INTO forecasts (run_id, unit_id, name, bcu, rank, expected_count, expected_harm, "
+                "area_m2, x, y, geometry) SELECT ?, unit_id, name, bcu, rank, expected_count, expected_harm, "
+                "area_m2, x, y, geometry FROM _ss_surface",
                 [run_id],
             )
         finally:
@@ -220,7 +236,8 @@ def _no_run(con: duckdb.DuckDBPyConnection, run_id: int) -> NotFoundError:
 
 
 def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> Surface:
-    """A stored forecast run (the latest by default), its units in unit id order."""
+    """A stored forecast run (the latest by default), its units in unit id order. A run stored before
+    units were named is named now (not stored: the connection may be read-only)."""
     run_id = run_id if run_id is not None else latest_run(con)
     if run_id is None:
         raise NoDataError("no forecast in the store: run 'safestreets forecast' first")
@@ -233,8 +250,8 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
     if info is None:
         raise _no_run(con, run_id)
     data = con.execute(
-        "SELECT unit_id, bcu, x, y, expected_count, expected_harm, rank, area_m2, geometry FROM forecasts "
-        "WHERE run_id = ? "
+        "SELECT unit_id, coalesce(name, '') AS name, name IS NULL AS unnamed, bcu, x, y, expected_count, "
+        "expected_harm, rank, area_m2, geometry FROM forecasts WHERE run_id = ? "
         "ORDER BY unit_id", [run_id]
     ).fetchnumpy()  # fmt: skip
     bcu = np.asarray([b or "" for b in data["bcu"]], dtype=object)
@@ -247,6 +264,9 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
         geometry=shapely.from_wkb([bytes(g) for g in data["geometry"]]), bcu=bcu,
         crs=get_setting(con, "crs"),
     )  # fmt: skip
+    names = np.asarray(data["name"], dtype=object)
+    if len(names) and np.all(data["unnamed"]):  # stored before units had names
+        names = unit_names(con, units)
     return Surface(
         units,
         expected_count=np.asarray(data["expected_count"], dtype="float64"),
@@ -256,17 +276,18 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
         run_id=int(run_id),
         window=(info[0], info[1]),
         stored_ranks=np.asarray(data["rank"], dtype="int64"),
+        names=names,
     )
 
 
 def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path) -> Path:
     """Write a stored run's surface to ``.gpkg``, ``.geojson`` or ``.parquet`` (GeoParquet): polygons,
-    one per unit, with the run's provenance."""
+    one per unit with its ``name``, with the run's provenance."""
     info = fetch_one(con, "SELECT provenance FROM forecast_runs WHERE run_id = ?", [run_id])
     if info is None:
         raise _no_run(con, run_id)
     data = con.sql(
-        "SELECT unit_id, bcu, rank, expected_count, expected_harm, area_m2, "
+        "SELECT unit_id, name, bcu, rank, expected_count, expected_harm, area_m2, "
         f"expected_count / area_m2 * 1e6 AS count_per_km2, geometry FROM forecasts WHERE run_id = {int(run_id)} "
         "ORDER BY rank"
     ).to_arrow_table()

@@ -1,13 +1,16 @@
 """What a patrol plan has to work with: shifts, teams per BCU and shift, and the rules a plan must keep.
 
 Resources come from a small CSV (``bcu,shift,teams``; ``bcu`` may be ``*`` for a citywide pool such as a
-violence suppression unit that can go to any BCU) or from ``uniform``. Rules carry every assumption of the
-planner, including the dosage-response one, so a plan records exactly what made it.
+violence suppression unit that can go to any BCU, and is a command unit's code or, given the loaded names,
+its name in any case: "Central East", "central-east", "Tower Hamlets") or from ``uniform``. Rules carry
+every assumption of the planner, including the dosage-response one, so a plan records exactly what made it.
 """
 
 from __future__ import annotations
 
 import csv
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,9 +142,22 @@ class Resources:
         return [{"bcu": b, "shift": s, "teams": n} for (b, s), n in sorted(self.teams.items())]
 
 
-def read_resources(path: str | Path, shifts: tuple[Shift, ...] = DEFAULT_SHIFTS) -> Resources:
-    """Read ``bcu,shift,teams`` rows; a bad row names the file, row and column."""
+def place_key(text: str) -> str:
+    """A command unit's name or code as compared: any case, any run of spaces, hyphens or other marks
+    alike ("Central East" = "central-east")."""
+    return re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+
+
+def read_resources(
+    path: str | Path, shifts: tuple[Shift, ...] = DEFAULT_SHIFTS, places: Mapping[str, str] | None = None
+) -> Resources:
+    """Read ``bcu,shift,teams`` rows; a bad row names the file, row and column.
+
+    ``places`` maps what a row may say (command unit names and codes, as loaded) to the code: a ``bcu``
+    is matched against it in any case (:func:`place_key`), and one that matches nothing is refused with a
+    "did you mean". Without ``places`` the ``bcu`` is taken as written."""
     path = Path(path)
+    lookup = None if places is None else {place_key(k): v for k, v in places.items()}
     names = {s.name for s in shifts}
     try:
         text = path.read_text("utf-8-sig")
@@ -159,6 +175,13 @@ def read_resources(path: str | Path, shifts: tuple[Shift, ...] = DEFAULT_SHIFTS)
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
         if not row["bcu"]:
             raise InputError(path, "empty BCU (use * for a citywide pool)", row=i, column="bcu")
+        if lookup is not None and row["bcu"] != POOL:
+            code = lookup.get(place_key(row["bcu"]))
+            if code is None:
+                assert places is not None
+                reason = str(unknown("BCU or borough", row["bcu"], sorted(places, key=str.lower)))
+                raise InputError(path, reason, row=i, column="bcu")
+            row["bcu"] = code
         shift = next((n for n in names if n.lower() == row["shift"].lower()), None)
         if shift is None:
             raise InputError(path, f"unknown shift; expected one of {', '.join(sorted(names))}", row=i,

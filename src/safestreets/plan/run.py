@@ -179,7 +179,9 @@ def hotspot_numbers(plan: PatrolPlan) -> dict[int, int]:
     return {u: n for n, u in enumerate(ranked, start=1)}
 
 
-def hotspot_rows(plan: PatrolPlan) -> list[dict[str, Any]]:
+def hotspot_rows(plan: PatrolPlan, names: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """One row per team and hot spot, in walking order; with ``names`` (per unit of the plan's input, as
+    the forecast stored them) each row has the hot spot's place ``name``."""
     inp = plan.input
     number = hotspot_numbers(plan)
     rows = []
@@ -187,7 +189,8 @@ def hotspot_rows(plan: PatrolPlan) -> list[dict[str, Any]]:
         for stop, (u, v) in enumerate(t.hotspots, start=1):
             rows.append({
                 "team_id": t.team_id, "home": t.home, "bcu": plan.areas[t.area].bcu, "shift": t.shift,
-                "stop": stop, "hotspot": number[u], "unit_id": str(inp.ids[u]),
+                "stop": stop, "hotspot": number[u], **({} if names is None else {"name": str(names[u])}),
+                "unit_id": str(inp.ids[u]),
                 "neighbourhood": str(np.asarray(inp.area)[u]),
                 "visits_per_day": int(v), "harm_week": float(inp.harm_week[u]),
                 "x": float(inp.x[u]), "y": float(inp.y[u]),
@@ -232,11 +235,12 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: PatrolPlan, week_start: date
 
 def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
     """``plan-hotspots.geojson`` (WGS84 points), ``plan-hotspots.csv``, ``plan-visits.csv``, each with a
-    provenance sidecar."""
+    provenance sidecar; every hot spot with its number and place name."""
     folder.mkdir(parents=True, exist_ok=True)
     plan = run.plan
     stem = f"plan-{run.week_start}"
-    rows = hotspot_rows(plan)
+    names = run.surface.names_or_blank()
+    rows = hotspot_rows(plan, names)
     provenance = {
         "plan_id": run.plan_id, "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "software": f"safestreets {__version__}", "crs": crs, "plan": plan_params(plan, run.week_start, run.seed),
@@ -252,7 +256,7 @@ def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
     number = hotspot_numbers(plan)
     _write_csv(visits_path, [
         {"team_id": v.team_id, "day": v.day.isoformat(), "seq": v.seq, "hotspot": number[v.unit],
-         "unit_id": str(ids[v.unit]), "start": v.start.strftime("%Y-%m-%d %H:%M"),
+         "name": str(names[v.unit]), "unit_id": str(ids[v.unit]), "start": v.start.strftime("%Y-%m-%d %H:%M"),
          "end": v.end.strftime("%Y-%m-%d %H:%M")}
         for v in run.visits
     ])  # fmt: skip

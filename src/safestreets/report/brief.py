@@ -26,6 +26,7 @@ from safestreets.errors import NotFoundError
 from safestreets.report.charts import small_multiples, trend_chart
 from safestreets.report.maps import surface_map
 from safestreets.store import fetch_one
+from safestreets.store.queries import command_unit_names
 
 CAVEATS = [
     "Forecasts are of crime reported to the police, located at anonymised snap points (data.police.uk moves "
@@ -201,6 +202,7 @@ def write_brief(
     source = data.get("source", "police.uk")
     weekly = data.get("resolution") == "timestamp"
     forces = [r[0] for r in con.execute("SELECT DISTINCT force FROM events ORDER BY 1").fetchall()]
+    bcu_names = command_unit_names(con)  # shown in place of BCU and borough codes
     bcu_codes, bcu_geoms = _geoms(con, "bcu")
     _, borough_geoms = _geoms(con, "borough")
     outlines = bcu_geoms if len(bcu_geoms) else (borough_geoms if len(borough_geoms) else None)
@@ -220,7 +222,7 @@ def write_brief(
     unit = "week" if weekly else "month"
     images["trend"] = trend_chart(img_dir / "trend.png", names, {"all": series["all"]}, missing=trend.missing,
                                   title=f"{target_name.capitalize()}: crimes per {unit}, citywide")  # fmt: skip
-    by_bcu = {k: v for k, v in series.items() if k != "all"}
+    by_bcu = {bcu_names.get(k, k): v for k, v in series.items() if k != "all"}
     if by_bcu:
         images["trend_bcu"] = small_multiples(img_dir / "trend-bcu.png", names, by_bcu, missing=trend.missing,
                                               title=f"{target_name.capitalize()} per {unit} by BCU")  # fmt: skip
@@ -233,12 +235,14 @@ def write_brief(
         last = None if np.isnan(v[-1]) else int(v[-1])
         change = (v[-1] - before) / before if before and last is not None else float("nan")
         trend_rows.append(
-            {"name": "citywide" if k == "all" else k, "last": last, "mean4": before, "change": change}
+            {"name": "citywide" if k == "all" else bcu_names.get(k, k), "last": last, "mean4": before,
+             "change": change}
         )
 
     # 2. forecast maps
     step("forecast maps")
     density = surface.expected_harm / np.maximum(surface.area_m2, 1.0) * 1e6
+    place = {str(u): surface.place(i) for i, u in enumerate(surface.ids)}
     order = np.argsort(-density, kind="stable")
     area_cum = np.cumsum(surface.area_m2[order]) / surface.area_m2.sum()
     top5 = np.zeros(len(order), dtype=bool)
@@ -247,7 +251,7 @@ def write_brief(
     if len(bcu_geoms):
         for code, g in zip(bcu_codes, bcu_geoms, strict=True):
             p = g.representative_point()
-            labels.append((p.x, p.y, code))
+            labels.append((p.x, p.y, bcu_names.get(code, code)))
     images["forecast"] = surface_map(
         img_dir / "forecast.png", surface.geometry, density, boundaries=outlines, labels=labels, highlight=top5,
         title=f"Forecast {target_name}, {surface.window[0]:%d %b %Y} to {surface.window[1]:%d %b %Y}",
@@ -259,15 +263,17 @@ def write_brief(
     plan_spots: list[dict[str, Any]] = []
     if plan_row is not None:
         # Numbered as the plan numbers them (its exports and patrol cards use the same numbers).
-        plan_spots = [dict(zip(("hotspot", "unit_id", "bcu", "visits", "x", "y"), r, strict=True)) for r in con.execute(
-            "SELECT hotspot, unit_id, bcu, sum(visits_per_day), any_value(x), any_value(y) FROM plan_hotspots "
-            "WHERE plan_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2", [plan_row["plan_id"]]).fetchall()]  # fmt: skip
+        # Named as the plan's forecast named them.
+        plan_spots = [dict(zip(("hotspot", "unit_id", "bcu", "visits", "x", "y", "name"), r, strict=True)) for r in con.execute(
+            "SELECT hotspot, h.unit_id, h.bcu, sum(visits_per_day), any_value(h.x), any_value(h.y), "
+            f"coalesce(any_value(f.name), h.unit_id) FROM plan_hotspots h {_FORECAST_NAMES} "
+            "WHERE h.plan_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2", [plan_row["plan_id"]]).fetchall()]  # fmt: skip
     bcu_maps = []
     top_rows: dict[str, list[dict[str, Any]]] = {}
     for b in sorted(set(surface.bcu) - {""}):
         idx = np.flatnonzero(surface.bcu == b)
         sub = idx[np.argsort(-density[idx], kind="stable")]
-        top_rows[b] = [{"unit_id": surface.ids[i], "expected_harm": float(surface.expected_harm[i]),
+        top_rows[b] = [{"unit_id": surface.ids[i], "name": surface.place(i), "expected_harm": float(surface.expected_harm[i]),
                         "density": float(density[i])} for i in sub[:5]]  # fmt: skip
         mine = [s for s in plan_spots if s["bcu"] == b]
         shown = mine[:MAP_HOTSPOTS]  # the map and the list beside it show the same hot spots
@@ -276,7 +282,7 @@ def write_brief(
         bounds = tuple(shapely.total_bounds(np.append(surface.geometry[idx], [g] if g is not None else [])))
         path = surface_map(img_dir / f"forecast-{b}.png", surface.geometry[idx], density[idx],
                            boundaries=None if g is None else [g], highlight=top5[idx], markers=markers,
-                           title=f"{b}: forecast and planned patrol hot spots", bounds=bounds, size=(5.0, 4.2))  # fmt: skip
+                           title=f"{bcu_names.get(b, b)}: forecast and planned patrol hot spots", bounds=bounds, size=(5.0, 4.2))  # fmt: skip
         images[f"bcu-{b}"] = path
         bcu_maps.append({"bcu": b, "image": f"bcu-{b}", "spots": shown, "more": len(mine) - len(shown)})
 
@@ -297,7 +303,7 @@ def write_brief(
                                           boundaries=outlines, title=f"What changed: emerging hot spots, {em.window()}")  # fmt: skip
         changes.update(
             summary={k: v for k, v in em.summary().items() if k != "no pattern"},
-            rows=[c.__dict__ for c in em.changes(limit=15)],
+            rows=[{**c.__dict__, "name": place.get(c.unit_id, c.unit_id)} for c in em.changes(limit=15)],
             params=em.params,
             window=em.window(),
             computed=em_part.note,
@@ -362,6 +368,7 @@ def write_brief(
                      "window": [str(w) for w in surface.window], "params": prov.get("params", {}),
                      "backtest": _backtest_rows(accuracy), "accuracy_note": accuracy_note, "top": top_rows, "rank_by": prov.get("rank_by")},
         "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs, "parts": brief_parts,
+        "bcu_names": bcu_names,
         "provenance": {"forecast": prov, "plan": plan_row["params"] if plan_row else None,
                        "backtest": {"how": acc_part.how, "ref": acc_part.ref, "params": acc_part.params,
                                     "summary": accuracy},
@@ -426,6 +433,13 @@ def hub_when(row: dict[str, Any]) -> str:
     return "any time (the data carry no times)"
 
 
+#: Joins a plan's hot spots (``h``) to the names their forecast stored (``f``).
+_FORECAST_NAMES = (
+    "LEFT JOIN plan_runs r ON r.plan_id = h.plan_id "
+    "LEFT JOIN forecasts f ON f.run_id = r.forecast_run_id AND f.unit_id = h.unit_id"
+)
+
+
 def _plan_row(con: duckdb.DuckDBPyConnection, plan_id: int | None, week: date) -> dict[str, Any] | None:
     """The chosen plan, else the latest for the week, else none."""
     if plan_id is None:
@@ -443,9 +457,9 @@ def _plan_row(con: duckdb.DuckDBPyConnection, plan_id: int | None, week: date) -
         "SELECT bcu, count(DISTINCT team_id), count(DISTINCT unit_id), sum(visits_per_day), "
         "sum(DISTINCT harm_week) FROM plan_hotspots WHERE plan_id = ? GROUP BY 1 ORDER BY 1", [plan_id]).fetchall()]  # fmt: skip
     teams = [dict(zip(("team_id", "shift", "bcu", "stops", "visits", "units"), r, strict=True)) for r in con.execute(
-        "SELECT team_id, any_value(shift), any_value(bcu), count(*), sum(visits_per_day), "
-        "string_agg('#' || hotspot || ' ' || unit_id, ', ' ORDER BY stop) FROM plan_hotspots WHERE plan_id = ? "
-        "GROUP BY 1 ORDER BY 1",
+        "SELECT team_id, any_value(shift), any_value(h.bcu), count(*), sum(visits_per_day), "
+        "string_agg('#' || hotspot || ' ' || coalesce(f.name, h.unit_id), '; ' ORDER BY stop) "
+        f"FROM plan_hotspots h {_FORECAST_NAMES} WHERE h.plan_id = ? GROUP BY 1 ORDER BY 1",
         [plan_id]).fetchall()]  # fmt: skip
     return {
         "plan_id": info[0], "week_start": info[1], "solver": info[2], "status": info[3], "objective": info[4],

@@ -1,19 +1,22 @@
 """Printable patrol cards: one A5-sized card per team and shift, with a map of its patrol area showing its
 own hot spots, those hot spots in walking order and the visit times for each day of the week (HTML, and PDF
 through WeasyPrint). Hot spots carry the plan's one numbering (``run.hotspot_numbers``), as the visits CSV,
-the exports and the briefing do."""
+the exports and the briefing do, and are listed by the place name the forecast stored (a street officers
+know), with the unit's code in small print."""
 
 from __future__ import annotations
 
 import base64
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
 import shapely
 
 from safestreets import __version__
+from safestreets.forecast.store import WHOLE_AREA
 from safestreets.plan.run import PlanRun, hotspot_numbers
 from safestreets.report.maps import surface_map
 
@@ -23,25 +26,30 @@ TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
  body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 8pt; }
  .card { break-after: page; page-break-after: always; }
  h1 { font-size: 12pt; margin: 0; } .meta { color: #444; font-size: 7pt; margin-bottom: 2mm; }
- .map { float: left; width: 44%; margin-right: 3mm; } .map img { width: 100%; }
+ table.layout { width: 100%; } table.layout > tbody > tr > td { border: none; padding: 0; vertical-align: top; }
+ td.map { width: 44%; padding-right: 3mm; } .map img { width: 100%; }
  table { border-collapse: collapse; font-size: 7.5pt; } th, td { border-bottom: 0.4px solid #aaa; padding: 0.4mm 1.2mm; }
  th { background: #eee; text-align: left; } .rules { clear: both; font-size: 6.5pt; color: #444; padding-top: 2mm; }
+ .code { color: #666; font-size: 5.5pt; }
 </style></head><body>
 {% for c in cards %}<div class="card">
 <h1>{{ c.team }} · {{ c.shift }} shift {{ c.hours }}</h1>
-<div class="meta">Week of {{ week }} · BCU {{ c.bcu }} · {{ c.stops | length }} hot spots, {{ c.per_day }} visits a day · plan {{ plan_id }}</div>
-<div class="map"><img src="{{ c.map }}" alt="patrol area"></div>
-<table><tr><th>#</th><th>hot spot</th><th>visits/day</th><th>grid ref (x, y)</th></tr>
-{% for s in c.stops %}<tr><td>{{ s.n }}</td><td>{{ s.unit }}</td><td>{{ s.visits }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table>
-<table style="margin-top:2mm"><tr><th>day</th><th>visits (start, hot spot #)</th></tr>
+<div class="meta">Week of {{ week }} · {{ c.where }} · {{ c.stops | length }} hot spots, {{ c.per_day }} visits a day · plan {{ plan_id }}</div>
+<table class="layout"><tr><td class="map"><img src="{{ c.map }}" alt="patrol area"></td><td><table><tr><th>#</th><th>hot spot</th><th>visits/day</th><th>grid ref (x, y)</th></tr>
+{% for s in c.stops %}<tr><td>{{ s.n }}</td><td><b>{{ s.name }}</b>{% if s.name != s.unit %}<br><span class="code">{{ s.unit }}</span>{% endif %}</td><td>{{ s.visits }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table></td></tr></table>
+<table style="margin-top: 2mm"><tr><th>day</th><th>visits (start, hot spot #)</th></tr>
 {% for d in c.days %}<tr><td>{{ d.day }}</td><td>{{ d.visits }}</td></tr>{% endfor %}</table>
 <div class="rules">Stay {{ visit }} minutes at each visit, at the times shown (they differ each day on purpose). Record each visit.
  Priorities change with calls for service: the card is a plan, not an order. safestreets {{ version }}.</div>
 </div>{% endfor %}</body></html>"""
 
 
-def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
-    """``patrol-cards-<week>.html`` (and ``.pdf``); returns the files written."""
+def write_cards(
+    run: PlanRun, folder: Path, *, pdf: bool = True, bcu_names: dict[str, str] | None = None
+) -> list[Path]:
+    """``patrol-cards-<week>.html`` (and ``.pdf``); returns the files written. ``bcu_names``: command unit
+    code -> name, shown in place of the code where given."""
+    bcu_names = bcu_names or {}
     plan = run.plan
     inp = plan.input
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,15 +76,17 @@ def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
                 legend="expected harm per km²",
             )  # fmt: skip
             maps[key] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
-        stops = [{"n": number[u], "unit": str(inp.ids[u]), "visits": v, "ref": f"{inp.x[u]:.0f}, {inp.y[u]:.0f}"}
-                 for u, v in team.hotspots]  # fmt: skip
+        stops = [{"n": number[u], "name": surface.place(u), "unit": str(inp.ids[u]), "visits": v,
+                  "ref": f"{inp.x[u]:.0f}, {inp.y[u]:.0f}"} for u, v in team.hotspots]  # fmt: skip
+        borough = _shared_borough(stops)
         days: dict[str, list[str]] = defaultdict(list)
         for v in sorted(by_team[team.team_id], key=lambda v: v.start):
             days[v.day.strftime("%a %d %b")].append(f"{v.start:%H:%M} #{number[v.unit]}")
         shift = plan.rules.shift(team.shift)
         end = (shift.start_hour + shift.hours) % 24
         cards.append({
-            "team": team.team_id, "shift": team.shift, "bcu": area.bcu, "stops": stops,
+            "team": team.team_id, "shift": team.shift, "stops": stops,
+            "where": " · ".join(dict.fromkeys(w for w in (_command_unit(area.bcu, bcu_names), borough) if w)),
             "hours": f"{int(shift.start_hour):02d}:00-{int(end):02d}:00",
             "per_day": sum(v for _, v in team.hotspots), "map": maps[key],
             "days": [{"day": d, "visits": ", ".join(v)} for d, v in days.items()],
@@ -95,3 +105,21 @@ def write_cards(run: PlanRun, folder: Path, *, pdf: bool = True) -> list[Path]:
         weasyprint.HTML(string=html, base_url=str(folder)).write_pdf(str(pdf_path))
         written.append(pdf_path)
     return written
+
+
+def _command_unit(code: str, names: dict[str, str]) -> str:
+    if code in names:
+        return names[code]
+    return "whole study area" if code == WHOLE_AREA else f"BCU {code}"
+
+
+def _shared_borough(stops: list[dict[str, Any]]) -> str:
+    """The borough every stop's name ends with (", City of London"), taken off the names so that a
+    street fits the card's line; "" (and the names left whole) where the stops differ."""
+    tails = {s["name"].rpartition(", ")[2] if ", " in s["name"] else None for s in stops}
+    if len(tails) != 1 or None in tails:
+        return ""
+    borough = str(tails.pop())
+    for s in stops:
+        s["name"] = s["name"][: -len(borough) - 2]
+    return borough

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 
 from safestreets.store import fetch_one, get_setting
 
@@ -166,3 +168,56 @@ def area_outline(con: duckdb.DuckDBPyConnection, code: str) -> object | None:
     return shapely.transform(
         shapely.from_wkb(row[0]), lambda xy: np.column_stack(crs_to_lonlat(xy[:, 0], xy[:, 1], crs))
     )
+
+
+def street_points(
+    con: duckdb.DuckDBPyConnection, bounds: tuple[float, float, float, float] | None = None
+) -> dict[str, np.ndarray]:
+    """The events' police.uk location texts at each point (within ``bounds`` in the workspace CRS):
+    arrays ``x``, ``y``, ``location`` and ``n`` (events), one row per point and text.
+
+    Only the published "On or near ..." texts: police.uk anonymises them to a street or a kind of place,
+    where a force's own records may carry an address."""
+    where = "location ILIKE 'on or near %' AND x IS NOT NULL AND y IS NOT NULL"
+    params: list[float] = []
+    if bounds is not None:
+        where += " AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?"
+        params = [bounds[0], bounds[2], bounds[1], bounds[3]]
+    data = con.execute(
+        f"SELECT x, y, location, count(*) AS n FROM events WHERE {where} GROUP BY ALL ORDER BY ALL", params
+    ).fetchnumpy()
+    return {
+        "x": np.asarray(data["x"], dtype="float64"),
+        "y": np.asarray(data["y"], dtype="float64"),
+        "location": np.asarray(data["location"], dtype=object),
+        "n": np.asarray(data["n"], dtype="int64"),
+    }
+
+
+def area_names(con: duckdb.DuckDBPyConnection, kinds: Sequence[str]) -> dict[str, str]:
+    """Code -> name of the loaded areas of ``kinds`` that have a name (the first kind listed wins a code
+    two kinds share)."""
+    if not kinds:
+        return {}
+    rows = con.execute(
+        "SELECT code, name, list_position($1::VARCHAR[], kind) AS k FROM areas "
+        "WHERE list_contains($1::VARCHAR[], kind) AND coalesce(trim(name), '') <> '' ORDER BY k DESC, code",
+        [list(kinds)],
+    ).fetchall()
+    return {str(code): str(name).strip() for code, name, _ in rows}
+
+
+def area_shapes(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[list[str], list[str], list[bytes]]:
+    """Code, name ("" where none) and boundary (WKB, workspace CRS) of each loaded area of ``kind`` that
+    has one, in code order."""
+    rows = con.execute(
+        "SELECT code, coalesce(trim(name), ''), geometry FROM areas WHERE kind = ? AND geometry IS NOT NULL "
+        "ORDER BY code",
+        [kind],
+    ).fetchall()
+    return [str(r[0]) for r in rows], [str(r[1]) for r in rows], [bytes(r[2]) for r in rows]
+
+
+def command_unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Code -> name of the loaded BCUs and boroughs, for showing a command unit to people."""
+    return area_names(con, ("bcu", "borough"))

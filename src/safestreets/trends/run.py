@@ -55,9 +55,17 @@ def emerging_for_forecast(
     return result, units
 
 
-def export_emerging(result: EmergingResult, units: Units, out: str | Path, *, crs: str) -> Path:
-    """The classification per unit as polygons (``.gpkg`` or ``.geojson``) with a provenance sidecar."""
+def export_emerging(
+    result: EmergingResult, units: Units, out: str | Path, *, crs: str, names: list[str] | None = None
+) -> Path:
+    """The classification per unit as polygons (``.gpkg`` or ``.geojson``) with a provenance sidecar;
+    ``names``: each unit's place name, written as a ``name`` field after its id."""
+    import pyarrow as pa
+
     from safestreets.geo.export import write_geo
 
-    return write_geo(result.to_table(), units.geometry, out, crs=crs,
+    table = result.to_table()
+    if names is not None:
+        table = table.add_column(1, "name", pa.array([n or None for n in names], pa.string()))
+    return write_geo(table, units.geometry, out, crs=crs,
                      provenance={"emerging_hot_spots": result.params})  # fmt: skip
