@@ -1,0 +1,200 @@
+"""Dashboard latency under load: p50 and p99 and errors at 50 concurrent clients, quiet and during an ingest.
+
+On the demo workspace (made here if missing), ``safestreets serve`` runs with two workers on loopback; 50
+clients, each signed in as a viewer, request the overview page, the map's layer endpoints and the
+forecast GeoJSON for a fixed time. Then the same again while ``safestreets ingest`` loads the real City of
+London files (or, without ../shared/data, a second synthetic city) into the same workspace. Writes the
+"Dashboard under load" section of docs/benchmarks.md.
+
+    .venv/bin/python bench/web.py [--clients 50] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, ROOT, command_line, machine_markdown, markdown_table, today, write_section
+
+SHARED = ROOT.parent / "shared" / "data"
+TITLE = "Dashboard under load"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str, ws: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAFESTREETS_WORKSPACE": str(ws)}
+    return subprocess.run(
+        [sys.executable, "-m", "safestreets", *args], capture_output=True, text=True, env=env
+    )
+
+
+def prepare(ws: Path) -> str:
+    """A fresh copy of the demo workspace and a viewer's password."""
+    demo = DATA / "web-demo"
+    if not (demo / "safestreets.duckdb").exists():
+        r = _cli("demo", ws=demo)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+    if ws.exists():
+        shutil.rmtree(ws)
+    shutil.copytree(demo, ws)
+    (ws / "safestreets.sqlite").unlink(missing_ok=True)
+    r = _cli("users", "add", "bench", "--role", "viewer", ws=ws)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    return r.stdout.strip().rsplit(" ", 1)[-1]
+
+
+async def login(client: httpx.AsyncClient, password: str) -> None:
+    r = await client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', r.text)[1]  # type: ignore[index]
+    r = await client.post("/login", data={"username": "bench", "password": password, "login_token": token})
+    if r.status_code not in (200, 303):
+        raise SystemExit(f"login failed: {r.status_code}")
+
+
+async def endpoints(client: httpx.AsyncClient) -> dict[str, str]:
+    runs = (await client.get("/api/forecasts")).json()
+    items = runs if isinstance(runs, list) else runs.get("runs", runs.get("items", []))
+    run_id = items[0]["run_id"] if items else 1
+    return {
+        "overview page": "/",
+        "map: borough boundaries": "/api/layers/areas?kind=borough",
+        "map: recorded crime": "/api/layers/crime",
+        "map: plan hot spots": "/api/layers/hotspots",
+        "map: hubs": "/api/layers/hubs",
+        "forecast GeoJSON": f"/api/forecasts/{run_id}/geojson",
+    }
+
+
+async def hammer(base: str, password: str, clients: int, seconds: float) -> dict[str, dict[str, float]]:
+    """``clients`` signed-in clients request the endpoints in turn for ``seconds``; latency per endpoint."""
+    results: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as first:
+        await login(first, password)
+        paths = await endpoints(first)
+        cookies = first.cookies
+    deadline = time.monotonic() + seconds
+
+    async def client_loop(k: int) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=30, cookies=cookies, limits=limits,
+                                     headers={"accept": "text/html,application/json"}) as c:  # fmt: skip
+            names = list(paths)
+            i = k
+            while time.monotonic() < deadline:
+                name = names[i % len(names)]
+                i += 1
+                started = time.perf_counter()
+                try:
+                    r = await c.get(paths[name])
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                results.setdefault(name, []).append(time.perf_counter() - started)
+                if not ok:
+                    errors[name] = errors.get(name, 0) + 1
+
+    await asyncio.gather(*(client_loop(k) for k in range(clients)))
+    out = {}
+    for name, times in results.items():
+        times.sort()
+        out[name] = {
+            "n": len(times),
+            "p50": statistics.median(times),
+            "p99": times[min(len(times) - 1, int(0.99 * len(times)))],
+            "errors": errors.get(name, 0),
+        }
+    return out
+
+
+def ingest_source() -> Path:
+    city = SHARED / "police_uk" / "city_of_london"
+    if city.is_dir():
+        return city
+    other = DATA / "web-second-city"
+    if not other.exists():
+        from safestreets.synthetic import CityConfig, generate_city
+
+        generate_city(other, CityConfig(seed=11, n_events=40_000, months=24))
+    return other / "police_uk"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    ws = DATA / "web-bench"
+    password = prepare(ws)
+    port = _free_port()
+    env = {**os.environ, "SAFESTREETS_WORKSPACE": str(ws), "SAFESTREETS_INSECURE_COOKIES": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "safestreets", "serve", "--port", str(port), "--workers",
+                               str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                httpx.get(f"{base}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        asyncio.run(hammer(base, password, 4, 3))  # warm both workers and the snapshot
+        quiet = asyncio.run(hammer(base, password, args.clients, args.seconds))
+        source = ingest_source()
+        ingest = subprocess.Popen([sys.executable, "-m", "safestreets", "ingest", str(source)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        started = time.monotonic()
+        busy = asyncio.run(hammer(base, password, args.clients, args.seconds))
+        ingest_rc = ingest.wait()
+        ingest_s = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def rows(res: dict[str, dict[str, float]]) -> list[list[str]]:
+        return [[name, f"{r['n']:,}", f"{r['p50'] * 1000:.0f} ms", f"{r['p99'] * 1000:.0f} ms", f"{r['errors']:,}"]
+                for name, r in res.items()]  # fmt: skip
+
+    headers = ("endpoint", "requests", "p50", "p99", "errors")
+    right = (False, True, True, True, True)
+    worst = max(r["p99"] for r in [*quiet.values(), *busy.values()])
+    errors = sum(r["errors"] for r in [*quiet.values(), *busy.values()])
+    body = (
+        f"Run {today()}: `{command_line()}`. {args.clients} concurrent signed-in clients for {args.seconds:g} s "
+        f"each run, against `safestreets serve --workers {args.workers}` on loopback, on a copy of the demo "
+        "workspace. Each client requests the endpoints in turn.\n\n"
+        f"{machine_markdown(('duckdb', 'fastapi', 'uvicorn', 'sqlalchemy'))}\n\n"
+        f"### Quiet\n\n{markdown_table(headers, rows(quiet), right)}\n\n"
+        f"### During an ingest\n\n`safestreets ingest {source.relative_to(source.parents[2]) if SHARED in source.parents else source.name}` "
+        f"ran alongside (exit {ingest_rc}, {ingest_s:.0f} s from its start to the end of the run).\n\n"
+        f"{markdown_table(headers, rows(busy), right)}\n\n"
+        f"**Reading.** Worst p99 {worst * 1000:.0f} ms (aim: under 200 ms), {errors} errors (aim: none). "
+        "Every request is signed in, checked for its role and written to the audit trail; the store is read "
+        "from a snapshot, so the ingest never blocks a request.\n"
+    )
+    print(body)
+    write_section(TITLE, body)
+
+
+if __name__ == "__main__":
+    main()
