@@ -200,7 +200,7 @@ def collection(
     feats = [{"type": "Feature", "id": props.get("id"), "geometry": g,
               "properties": {k: v for k, v in props.items() if k != "id"}}
              for props, g in zip(features, geoms, strict=True)]  # fmt: skip
-    coords = np.array([c for g in geoms if g for c in _coords(g)], dtype="float64").reshape(-1, 2)
+    coords = np.array([v for g in geoms if g for v in _coords(g)], dtype="float64").reshape(-1, 2)
     out: dict[str, Any] = {"type": "FeatureCollection"}
     if len(coords):
         out["bbox"] = [float(coords[:, 0].min()), float(coords[:, 1].min()),
@@ -210,19 +210,12 @@ def collection(
     return out
 
 
-def _coords(g: dict[str, Any]) -> list[list[float]]:
-    c = g["coordinates"]
-    depth = {
-        "Point": 0,
-        "MultiPoint": 1,
-        "LineString": 1,
-        "Polygon": 2,
-        "MultiLineString": 2,
-        "MultiPolygon": 3,
-    }
-    for _ in range(depth.get(g["type"], 0)):
-        c = [p for part in c for p in part]
-    return [c] if g["type"] == "Point" else c
+def _coords(g: dict[str, Any]) -> list[float]:
+    """Every coordinate of a geometry, flattened: lon, lat, lon, lat..."""
+    flat: list[Any] = [g["coordinates"]]
+    while flat and isinstance(flat[0], list):
+        flat = [v for part in flat for v in part]
+    return flat
 
 
 def _num(value: Any, digits: int = 3) -> float | None:
