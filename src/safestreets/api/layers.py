@@ -261,8 +261,10 @@ def catalogue(ws: Workspace) -> dict[str, Any]:
         "runs": [
             {
                 "run_id": r["run_id"],
-                "label": f"run {r['run_id']}: {r['target']} {str(r['window'][0])[:10]} ({r['model']}, {r['units_kind']}"
-                + (f" {r['cell_size']:g} m)" if r["cell_size"] else ")"),
+                "label": f"run {r['run_id']}: {r['target']}, {r['window'][0]:%b %Y}",
+                "title": f"{r['model']} model, {r['units_kind']}"
+                + (f" {r['cell_size']:g} m" if r["cell_size"] else "")
+                + f", {r['horizon']} from {r['window'][0]:%Y-%m-%d}",
             }
             for r in runs
         ],

@@ -259,17 +259,23 @@ def area_detail(
                         "top_5pct": sum(band(float(u["top_share"])) <= 2 for u in inside)}  # fmt: skip
     owner = q.area_bcus(con, kind).get(code)
     names = q.bcus(con)
-    lines = [
-        f"{area['name'] or code} ({kind} {code})"
-        + (f", {names.get(owner, owner)} BCU" if owner and kind != "bcu" else "")
-        + "."
-    ]
-    if forecast:
+    lines = []
+    if forecast and run is not None:
+        top5 = forecast["top_5pct"]
         lines.append(
-            f"Forecast run {forecast['run_id']} expects {forecast['expected_count']:.1f} {run['target']} crimes "  # type: ignore[index]
-            f"and {forecast['expected_harm']:,.0f} harm in its {forecast['units']} units; its riskiest ranks "
-            f"{ordinal(forecast['best_rank'])} ({forecast['top_5pct']} in the top 5% of the area)."
+            f"Forecast run {forecast['run_id']} expects {forecast['expected_count']:.1f} {run['target']} crimes "
+            f"and {forecast['expected_harm']:,.0f} harm in its {forecast['units']} units here."
         )
+        lines.append(
+            f"Its riskiest unit ranks {ordinal(forecast['best_rank'])} of {run['units']:,}; "
+            + (
+                f"{top5} of its units are in the top 5% of the area."
+                if top5
+                else "none is in the top 5% of the area."
+            )
+        )
+    elif run is not None:
+        lines.append(f"Forecast run {run['run_id']} has no unit centred in this area.")
     return {
         "kind": "area", "area_kind": kind, "code": code, "name": area["name"] or code, "bcu": owner,
         "bcu_name": names.get(owner or "", owner), "population": area["population"], "run": meta,

@@ -15,6 +15,13 @@
     new: "#e7298a", intensifying: "#d95f02", persistent: "#7570b3", consecutive: "#1b9e77",
     diminishing: "#a6d854", sporadic: "#e6ab02", oscillating: "#b15928", historical: "#999999",
   };
+  // What each emerging hot spot category means, in a line (trends/emerging.py has the exact rules).
+  const EMERGING_TEXT = {
+    new: "hot in the latest period only", consecutive: "hot for the last few periods in a row",
+    intensifying: "hot most periods and getting hotter", persistent: "hot most periods, steady",
+    diminishing: "hot most periods but cooling", sporadic: "hot on and off",
+    oscillating: "hot now, cold earlier", historical: "hot most periods, not now",
+  };
   const FORECAST_TOP = 0.25; // shade the riskiest quarter of the area; the rest stays clear
   const LAYER_NAMES = {
     areas: "Boundaries", forecast: "Forecast risk", hotspots: "Plan hot spots", crime: "Recorded crime",
@@ -124,7 +131,8 @@
     }
     fetched = box;
     for (const name of ORDER) {
-      if (enabled(name)) load(name, box); else { clear(name); delete metas[name]; delete errors[name]; }
+      if (enabled(name)) load(name, box);
+      else { tokens[name] = (tokens[name] || 0) + 1; clear(name); delete metas[name]; delete errors[name]; }
     }
     legend();
   }
@@ -268,7 +276,7 @@
         },
         onEachFeature(f, layer) {
           const p = f.properties;
-          tip(layer, `${p.category} hot spot · last period ${fmt(p.last_count)} crimes (mean before ${fmt(p.mean_count, 1)})`);
+          tip(layer, `${p.category} hot spot: ${EMERGING_TEXT[p.category] || "a cold spot"}\nlast period ${fmt(p.last_count)} crimes, ${fmt(p.mean_count, 1)} a period on average`);
           layer.on("click", () => { select(f); showUnit(p.unit_id, data.meta.run_id); });
         },
       });
@@ -347,7 +355,7 @@
       box.append(el("h3", { text: "Emerging hot spots" }), el("p", { text: `Change in clustering over ${m.window}.` }));
       const ul = el("ul");
       const seen = new Set(Object.keys(m.summary || {}).filter((k) => k !== "no pattern"));
-      for (const [cat] of Object.entries(EMERGING)) if (seen.has(cat)) ul.append(item("sw-e-" + cat, `${cat} (${m.summary[cat]})`));
+      for (const [cat] of Object.entries(EMERGING)) if (seen.has(cat)) ul.append(item("sw-e-" + cat, `${cat}: ${EMERGING_TEXT[cat]} (${m.summary[cat]})`));
       if ([...seen].some((k) => k.endsWith("cold"))) ul.append(item("sw-e-cold", "cold spots"));
       if (!seen.size) ul.append(el("li", { text: "no unit shows a pattern" }));
       box.append(ul);
