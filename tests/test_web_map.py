@@ -338,3 +338,21 @@ def test_bbox_parsing() -> None:
     with pytest.raises(ValueError, match="four numbers"):
         api_layers.parse_bbox("nan,1,2,3")
     assert not math.isnan(api_layers.MAX_BBOX_DEGREES)
+
+
+def test_basemap_from_settings(city: Path) -> None:
+    """No tile server by default; a configured basemap URL reaches the page and the CSP allows its host."""
+    import dataclasses
+
+    settings = dataclasses.replace(
+        settings_for(city), basemap_url="https://tiles.example.org/{z}/{x}/{y}.png"
+    )
+    app = create_app(settings)
+    _, password = add_user(app.state.db, "map-basemap", "viewer", actor="test")
+    with TestClient(app, base_url="https://testserver") as client:
+        token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        client.post("/login", data={"username": "map-basemap", "password": password, "login_token": token[1]})
+        r = client.get("/map")
+    assert 'data-basemap="https://tiles.example.org/{z}/{x}/{y}.png"' in r.text
+    assert "https://tiles.example.org" in r.headers["content-security-policy"]

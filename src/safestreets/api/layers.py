@@ -5,7 +5,7 @@ spots; plus what the map lists in its filters (:func:`catalogue`).
 Every function takes a :class:`~safestreets.api.Workspace` and arguments as a user types them (``bbox`` as
 ``minlon,minlat,maxlon,maxlat``, ``months`` as ``2023-01:2023-06``, a target name or crime types). GeoJSON
 is WGS84 longitude/latitude with 7 decimals (about 1 cm), polygons wound anticlockwise; the collection
-carries a foreign member ``meta`` saying what it shows and from what.
+carries a foreign member ``meta`` saying what it shows and from what (:mod:`safestreets.api.geojson`).
 
 Limits, so one request cannot ask for the whole country: a ``bbox`` may span at most
 :data:`MAX_BBOX_DEGREES` degrees a side, and a layer answers at most :data:`MAX_FEATURES` features; past
@@ -17,17 +17,18 @@ The history and the "why it ranks here" of one unit or area are in :mod:`safestr
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
 from safestreets import vocab
+from safestreets.api.geojson import collection, geometries, lonlat_bounds, points
 from safestreets.errors import NoDataError, NotFoundError, ParameterError, SafestreetsError, unknown
-from safestreets.geo.project import crs_to_lonlat, lonlat_to_crs
+from safestreets.geo.project import lonlat_to_crs
 from safestreets.store import layers as q
 from safestreets.timespec import parse_months
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 MAX_FEATURES = 10_000
 #: The widest ``bbox`` accepted, in degrees of longitude and of latitude.
 MAX_BBOX_DEGREES = 2.0
-DECIMALS = 7
 LAYERS = ("areas", "crime", "forecast", "hotspots", "hubs", "emerging")
 CRIME_MODES = ("cells", "points")
 #: Forecast bands by the share of the area ranked at or above a unit: (upper share, label).
@@ -50,6 +50,39 @@ BANDS: tuple[tuple[float, str], ...] = (
     (1.0, "the other 75%"),
 )
 ALL_TYPES = "all"
+
+
+# --- answers worth keeping --------------------------------------------------------------------------
+
+# Hub rankings, emerging hot spots and the sources' months take a moment on a large store. A snapshot
+# (what the dashboard reads) never changes, so its answers are kept, a few at a time, keyed by its file.
+_CACHE: dict[tuple[Any, ...], Any] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 16
+
+
+def cached(ws: Workspace, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, kept per snapshot; a workspace open for writing (it may change) is never cached."""
+    if not ws.read_only:
+        return make()
+    row = ws.con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    full = (str(row[0][0]) if row else "", *key)
+    with _CACHE_LOCK:
+        if full in _CACHE:
+            return _CACHE[full]
+    value = make()
+    with _CACHE_LOCK:
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[full] = value
+    return value
+
+
+def sources(ws: Workspace) -> dict[str, dict[str, Any]]:
+    """Each events source with its months and whether its events carry times (see store.layers.sources)."""
+    return cached(ws, ("sources",), lambda: q.sources(ws.con))  # type: ignore[no-any-return]
 
 
 # --- arguments ----------------------------------------------------------------------------------------
@@ -111,7 +144,7 @@ def check_source(ws: Workspace, source: str | None, default: str | None = None) 
     """One events source (they overlap: the same crimes), by default ``default`` or the forecasts' choice."""
     from safestreets.forecast.data import choose_source
 
-    known = q.sources(ws.con)
+    known = sources(ws)
     if not known:
         raise NoDataError("the store holds no events: load some with 'safestreets ingest'")
     if source:
@@ -139,7 +172,7 @@ def check_months(ws: Workspace, months: str | None, source: str) -> tuple[tuple[
     if months is None or not months.strip():
         return None, []
     wanted = parse_months(months)
-    have = set(q.sources(ws.con).get(source, {}).get("months", []))
+    have = set(sources(ws).get(source, {}).get("months", []))
     missing = [m for m in wanted if m not in have]
     notes = []
     if missing:
@@ -153,69 +186,6 @@ def _too_many(n: int, what: str, hint: str = "zoom in, or filter by BCU") -> Non
         raise ParameterError(
             f"{n:,} {what} in this view; a layer returns at most {MAX_FEATURES:,} features: {hint}"
         )
-
-
-# --- GeoJSON ------------------------------------------------------------------------------------------
-
-
-def geometries(ws: Workspace, wkb: Sequence[bytes | None]) -> list[dict[str, Any] | None]:
-    """WKB in the workspace CRS -> GeoJSON geometry objects (WGS84, 7 decimals, anticlockwise shells)."""
-    if not wkb:
-        return []
-    present = [i for i, g in enumerate(wkb) if g is not None]
-    out: list[dict[str, Any] | None] = [None] * len(wkb)
-    if not present:
-        return out
-    crs = ws.crs
-    geoms = shapely.from_wkb([bytes(wkb[i]) for i in present])  # type: ignore[arg-type]
-    geoms = shapely.transform(
-        geoms, lambda xy: np.round(np.column_stack(crs_to_lonlat(xy[:, 0], xy[:, 1], crs)), DECIMALS)
-    )
-    geoms = shapely.orient_polygons(geoms)
-    for i, text in zip(present, shapely.to_geojson(geoms), strict=True):
-        out[i] = json.loads(text)
-    return out
-
-
-def points(ws: Workspace, x: Sequence[float], y: Sequence[float]) -> list[dict[str, Any]]:
-    lon, lat = crs_to_lonlat(np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64"), ws.crs)
-    return [{"type": "Point", "coordinates": [round(float(a), DECIMALS), round(float(b), DECIMALS)]}
-            for a, b in zip(lon, lat, strict=True)]  # fmt: skip
-
-
-def lonlat_bounds(ws: Workspace, box: q.Box | None) -> list[float] | None:
-    if box is None:
-        return None
-    lon, lat = crs_to_lonlat(
-        np.array([box[0], box[2], box[0], box[2]]), np.array([box[1], box[1], box[3], box[3]]), ws.crs
-    )
-    return [round(float(lon.min()), DECIMALS), round(float(lat.min()), DECIMALS),
-            round(float(lon.max()), DECIMALS), round(float(lat.max()), DECIMALS)]  # fmt: skip
-
-
-def collection(
-    features: list[dict[str, Any]], geoms: Sequence[dict[str, Any] | None], meta: dict[str, Any]
-) -> dict[str, Any]:
-    """A FeatureCollection with its bbox and a ``meta`` member (RFC 7946 allows foreign members)."""
-    feats = [{"type": "Feature", "id": props.get("id"), "geometry": g,
-              "properties": {k: v for k, v in props.items() if k != "id"}}
-             for props, g in zip(features, geoms, strict=True)]  # fmt: skip
-    coords = np.array([v for g in geoms if g for v in _coords(g)], dtype="float64").reshape(-1, 2)
-    out: dict[str, Any] = {"type": "FeatureCollection"}
-    if len(coords):
-        out["bbox"] = [float(coords[:, 0].min()), float(coords[:, 1].min()),
-                       float(coords[:, 0].max()), float(coords[:, 1].max())]  # fmt: skip
-    out["features"] = feats
-    out["meta"] = {**meta, "count": len(feats)}
-    return out
-
-
-def _coords(g: dict[str, Any]) -> list[float]:
-    """Every coordinate of a geometry, flattened: lon, lat, lon, lat..."""
-    flat: list[Any] = [g["coordinates"]]
-    while flat and isinstance(flat[0], list):
-        flat = [v for part in flat for v in part]
-    return flat
 
 
 def _num(value: Any, digits: int = 3) -> float | None:
@@ -237,10 +207,12 @@ def catalogue(ws: Workspace) -> dict[str, Any]:
     names = q.bcus(con)
     units = []
     for code, name in names.items():
-        units.append({"code": code, "name": name, "bbox": lonlat_bounds(ws, q.area_bounds(con, "bcu", code))})
+        units.append(
+            {"code": code, "name": name, "bbox": lonlat_bounds(ws.crs, q.area_bounds(con, "bcu", code))}
+        )
     runs = q.forecast_runs(con)
     plans = q.plans(con)
-    srcs = q.sources(con)
+    srcs = sources(ws)
     latest = runs[0] if runs else None
     latest_info = q.forecast_run(con, latest["run_id"]) if latest else None
     default_source = (
@@ -252,7 +224,7 @@ def catalogue(ws: Workspace) -> dict[str, Any]:
     places = q.place_kinds(con)
     return {
         "crs": ws.crs,
-        "bounds": lonlat_bounds(ws, q.study_bounds(con)),
+        "bounds": lonlat_bounds(ws.crs, q.study_bounds(con)),
         "bcus": units,
         "area_kinds": kinds,
         "sources": srcs,
@@ -316,7 +288,7 @@ def areas_geojson(
               "parent": r["parent"], "bcu": owner.get(r["code"]), "bcu_name": names.get(owner.get(r["code"]) or ""),
               "population": _num(r["population"], 0), "area_km2": _num((r["area_m2"] or 0) / 1e6, 3)}
              for r in rows]  # fmt: skip
-    return collection(props, geometries(ws, [r["geometry"] for r in rows]),
+    return collection(props, geometries(ws.crs, [r["geometry"] for r in rows]),
                       {"layer": "areas", "kind": kind, "bcu": code, "bbox": parse_bbox(bbox)})  # fmt: skip
 
 
@@ -347,7 +319,7 @@ def crime_geojson(
         notes.append(
             "includes police-found crime (Drugs, Possession of weapons): it follows where police look"
         )
-    shown = sorted(wanted) if wanted else q.sources(con)[src]["months"]
+    shown = sorted(wanted) if wanted else sources(ws)[src]["months"]
     meta = {"layer": "crime", "mode": mode, "target": label, "types": list(types) if types else None,
             "source": src, "months": [shown[0], shown[-1]] if shown else None, "bcu": code,
             "bbox": parse_bbox(bbox), "notes": notes}  # fmt: skip
@@ -358,7 +330,7 @@ def crime_geojson(
         props = [{"month": r["month"], "crime_type": r["crime_type"], "harm": _num(r["harm"], 1),
                   "location": r["location"], "outcome": r["outcome"]} for r in rows]  # fmt: skip
         return collection(
-            props, points(ws, [r["x"] for r in rows], [r["y"] for r in rows]), {**meta, "events": n}
+            props, points(ws.crs, [r["x"] for r in rows], [r["y"] for r in rows]), {**meta, "events": n}
         )
     cells = q.cell_counts(con, f, cell)
     _too_many(len(cells), f"{cell:g} m cells with crime", "zoom in, filter by BCU, or use larger cells")
@@ -369,7 +341,7 @@ def crime_geojson(
     months_n = max(len(shown), 1)
     props = [{"id": f"E{round(c * cell)}N{round(r * cell)}", "cell": f"E{round(c * cell)}N{round(r * cell)}",
               "events": n, "harm": _num(h, 1), "per_month": _num(n / months_n, 2)} for c, r, n, h in cells]  # fmt: skip
-    return collection(props, geometries(ws, boxes),
+    return collection(props, geometries(ws.crs, boxes),
                       {**meta, "cell_m": cell, "events": sum(c[2] for c in cells),
                        "max_events": max((c[2] for c in cells), default=0)})  # fmt: skip
 
@@ -442,7 +414,7 @@ def forecast_geojson(
             "bcu_name": names.get(u["bcu"] or "", u["bcu"]), "borough": place,
             "area_km2": _num(float(u["area_m2"]) / 1e6, 4),
         })  # fmt: skip
-    return collection(props, geometries(ws, [u["geometry"] for u in units]),
+    return collection(props, geometries(ws.crs, [u["geometry"] for u in units]),
                       {"layer": "forecast", **run_meta(run), "bcu": code, "top": top, "bbox": parse_bbox(bbox),
                        "bands": [label for _, label in BANDS]})  # fmt: skip
 
@@ -470,31 +442,16 @@ def hotspots_geojson(
     props = [{"id": f"{pid}-{r['hotspot']}", "hotspot": int(r["hotspot"]), "unit_id": r["unit_id"],
               "bcu": r["bcu"], "bcu_name": names.get(r["bcu"], r["bcu"]), "borough": place,
               "teams": list(r["teams"]), "shifts": list(r["shifts"]), "visits_per_day": int(r["visits_per_day"]),
-              "harm_week": _num(r["harm_week"], 1), "label_point": points(ws, [r["x"]], [r["y"]])[0]["coordinates"]}
+              "harm_week": _num(r["harm_week"], 1), "label_point": points(ws.crs, [r["x"]], [r["y"]])[0]["coordinates"]}
              for r, place in zip(rows, boroughs, strict=True)]  # fmt: skip
-    geoms = geometries(ws, [r["geometry"] for r in rows])
+    geoms = geometries(ws.crs, [r["geometry"] for r in rows])
     geoms = [
-        g or p for g, p in zip(geoms, points(ws, [r["x"] for r in rows], [r["y"] for r in rows]), strict=True)
+        g or p
+        for g, p in zip(geoms, points(ws.crs, [r["x"] for r in rows], [r["y"] for r in rows]), strict=True)
     ]
     return collection(props, geoms, {"layer": "hotspots", "plan_id": int(pid), "week_start": str(plan["week_start"]),
                                      "forecast_run_id": plan["forecast_run_id"], "bcu": code,
                                      "bbox": parse_bbox(bbox)})  # fmt: skip
-
-
-# Hub rankings and emerging hot spots take a moment on a large store: keep the last few per snapshot.
-_CACHE: dict[tuple[Any, ...], Any] = {}
-
-
-def _cached(ws: Workspace, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-    row = ws.con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    full = (str(row[0][0]) if row else "", *key)
-    if full not in _CACHE:
-        while len(_CACHE) >= 8:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[full] = make()
-    return _CACHE[full]
 
 
 def _bcu_filter(ws: Workspace, code: str | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -540,7 +497,7 @@ def hubs_geojson(
             surface = read_surface(con, run_id) if run_id is not None else None
             return rank_hubs(con, surface, kinds=(kind,), budget=0)
 
-        ranking = _cached(ws, ("hubs", kind, run_id), make)
+        ranking = cached(ws, ("hubs", kind, run_id), make)
         ranked = {str(h["place_id"]): h for h in ranking.hubs.to_pylist()}
         notes += [n for n in ranking.notes if "no forecast" in n or "no times" in n]
     except (SafestreetsError, ValueError) as exc:  # no ranking: the places stay on the map, said plainly
@@ -556,7 +513,9 @@ def hubs_geojson(
         })  # fmt: skip
     props.sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
     by_id = {r["place_id"]: r for r in rows}
-    geoms = points(ws, [by_id[p["place_id"]]["x"] for p in props], [by_id[p["place_id"]]["y"] for p in props])
+    geoms = points(
+        ws.crs, [by_id[p["place_id"]]["x"] for p in props], [by_id[p["place_id"]]["y"] for p in props]
+    )
     return collection(props, geoms, {"layer": "hubs", "kind": kind, "bcu": code, "ranked": bool(ranked),
                                      "notes": notes, "bbox": parse_bbox(bbox)})  # fmt: skip
 
@@ -587,13 +546,13 @@ def emerging_geojson(
         result, _ = emerging_for_forecast(con, surface.provenance, surface.window[0], periods=periods)
         return result.to_table().to_pylist(), result.window(), dict(result.summary())
 
-    table, window, summary = _cached(ws, ("emerging", run["run_id"], periods), make)
+    table, window, summary = cached(ws, ("emerging", run["run_id"], periods), make)
     shapes = {u["unit_id"]: u for u in q.forecast_units(con, run["run_id"], bcu=code, box=_box(ws, bbox))}
     rows = [r for r in table if r["unit_id"] in shapes and (everything or r["category"] != NO_PATTERN)]
     _too_many(len(rows), "units with a pattern")
     props = [{"id": r["unit_id"], "unit_id": r["unit_id"], "category": r["category"], "bcu": r["bcu"],
               "hot_share": _num(r["hot_share"], 3), "trend_z": _num(r["trend_z"], 2),
               "last_count": _num(r["last_count"], 1), "mean_count": _num(r["mean_count"], 2)} for r in rows]  # fmt: skip
-    return collection(props, geometries(ws, [shapes[r["unit_id"]]["geometry"] for r in rows]),
+    return collection(props, geometries(ws.crs, [shapes[r["unit_id"]]["geometry"] for r in rows]),
                       {"layer": "emerging", "run_id": run["run_id"], "periods": periods, "window": window,
                        "summary": summary, "bcu": code, "bbox": parse_bbox(bbox)})  # fmt: skip

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from safestreets.api.geojson import points
 from safestreets.api.layers import (
     BANDS,
     band,
     check_source,
     parse_types,
-    points,
     run_info,
     run_meta,
+    sources,
 )
 from safestreets.errors import NoDataError, NotFoundError, unknown
 from safestreets.plan.common import ordinal
@@ -55,7 +56,7 @@ def _series(
     ws: Workspace, source: str, period: str, counts: dict[str, tuple[int, float]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Every period of the source's span: counts (0 where none), or null where the source has no data."""
-    have = q.sources(ws.con)[source]["months"]
+    have = sources(ws)[source]["months"]
     if not have:
         return [], []
     notes: list[str] = []
@@ -97,7 +98,7 @@ def _history(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     if period not in PERIODS:
         raise unknown("period", period, PERIODS)
-    if period == "week" and not q.sources(ws.con)[f.source]["timed"]:
+    if period == "week" and not sources(ws)[f.source]["timed"]:
         raise unknown("period for month-only data", period, ["month"])
     if geometry is None:
         counts = q.period_counts(ws.con, f, period=period, area=area)
@@ -196,7 +197,7 @@ def unit_detail(
         "harm_week": round(float(unit["expected_harm"]) * 7 / days, 1), "bcu": unit["bcu"],
         "bcu_name": names.get(unit["bcu"] or "", unit["bcu"]), "borough": borough, "lsoa": lsoa, "place": place,
         "near": [{"location": loc, "events": n} for loc, n in near], "neighbours": neighbours, "plan": in_plan,
-        "point": points(ws, [unit["x"]], [unit["y"]])[0]["coordinates"], "why": lines,
+        "point": points(ws.crs, [unit["x"]], [unit["y"]])[0]["coordinates"], "why": lines,
         "history": {"period": period, "target": label, "types": list(types) if types else None, "source": src,
                     "series": series, "notes": notes},
     }  # fmt: skip
