@@ -9,7 +9,6 @@ playwright never downloads a browser of its own here.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -55,9 +54,9 @@ def served(demo_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     from safestreets.api.accounts import add_user
     from safestreets.web import create_app, settings_for
+    from test_web_map import demo_copy
 
-    ws = tmp_path_factory.mktemp("browser") / "ws"
-    shutil.copytree(demo_city, ws)
+    ws = demo_copy(demo_city, tmp_path_factory.mktemp("browser") / "ws")
     app = create_app(settings_for(ws))  # Secure cookies: browsers accept them from http://127.0.0.1
     passwords = {role: add_user(app.state.db, f"web-{role}", role, actor="test")[1]
                  for role in ("viewer", "analyst", "admin")}  # fmt: skip

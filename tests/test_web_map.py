@@ -23,11 +23,20 @@ from safestreets.web import create_app, settings_for
 CITY = "-1.70,53.70,-1.40,53.90"
 
 
+def demo_copy(demo_city: Path, to: Path) -> Path:
+    """A copy of the demo city as the demo made it: other tests add forecast runs and plans to the shared
+    one, and the map shows the latest of each by default."""
+    shutil.copytree(demo_city, to)
+    with Workspace(to) as ws:
+        for table, key in (("forecasts", "run_id"), ("forecast_runs", "run_id"), ("plan_hotspots", "plan_id"),
+                           ("plan_visits", "plan_id"), ("plan_runs", "plan_id")):  # fmt: skip
+            ws.con.execute(f"DELETE FROM {table} WHERE {key} > 1")
+    return to
+
+
 @pytest.fixture(scope="module")
 def city(demo_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("webmap") / "ws"
-    shutil.copytree(demo_city, ws)
-    return ws
+    return demo_copy(demo_city, tmp_path_factory.mktemp("webmap") / "ws")
 
 
 @pytest.fixture(scope="module")
@@ -356,3 +365,21 @@ def test_basemap_from_settings(city: Path) -> None:
         r = client.get("/map")
     assert 'data-basemap="https://tiles.example.org/{z}/{x}/{y}.png"' in r.text
     assert "https://tiles.example.org" in r.headers["content-security-policy"]
+
+
+def test_map_of_an_empty_workspace(tmp_path: Path) -> None:
+    """Nothing loaded yet: the page still opens, layers it cannot show are off, the JSON says why."""
+    Workspace.init(tmp_path / "ws").close()
+    app = create_app(settings_for(tmp_path / "ws"))
+    _, password = add_user(app.state.db, "map-empty", "viewer", actor="test")
+    with TestClient(app, base_url="https://testserver") as client:
+        token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        client.post("/login", data={"username": "map-empty", "password": password, "login_token": token[1]})
+        page = client.get("/map")
+        assert page.status_code == 200
+        assert 'id="l-areas" disabled' in page.text and 'id="l-forecast" checked disabled' in page.text
+        assert client.get("/api/layers").json()["bounds"] is None
+        r = client.get("/api/layers/forecast")
+        assert r.status_code == 404 and "safestreets forecast" in r.json()["error"]
+        assert client.get("/api/layers/crime").status_code == 404

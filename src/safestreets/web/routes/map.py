@@ -8,6 +8,7 @@ Every endpoint is a view of data and is audited. GeoJSON answers are ``applicati
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -44,6 +45,7 @@ def _geojson(
 ) -> JSONResponse:
     """Audit the view (or export) and answer the collection."""
     target = request.url.path
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)  # a file name from loaded kinds: keep it plain
     if download:
         if not active.account.can("analyst"):
             record(request, active, "export", target, params, outcome="denied")
