@@ -352,7 +352,7 @@
     }
     if (metas.emerging) {
       const m = metas.emerging;
-      box.append(el("h3", { text: "Emerging hot spots" }), el("p", { text: `Change in clustering over ${m.window}.` }));
+      box.append(el("h3", { text: "Emerging hot spots" }), el("p", { text: `Change in clustering over ${m.window}; counts are for the whole forecast area.` }));
       const ul = el("ul");
       const seen = new Set(Object.keys(m.summary || {}).filter((k) => k !== "no pattern"));
       for (const [cat] of Object.entries(EMERGING)) if (seen.has(cat)) ul.append(item("sw-e-" + cat, `${cat}: ${EMERGING_TEXT[cat]} (${m.summary[cat]})`));
