@@ -34,6 +34,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) .pytest_cache
