@@ -508,3 +508,42 @@ def plan_glance(ws: Workspace) -> m.PlanGlance | None:
     row = _plan_row(ws, latest)
     params = row.pop("params") or {}
     return m.PlanGlance(plan=m.PlanSummary(**row), by_bcu=by_bcu(params, store.plan_hotspots(ws.con, latest)))
+
+
+# --- hub tactics ---------------------------------------------------------------------------------------
+
+MAX_HUB_BUDGET = 50
+CATCHMENT_M = (50.0, 5000.0)
+
+
+def hub_ranking(
+    ws: Workspace, *, budget: int = 5, catchment: float = 400.0, kinds: str = "station"
+) -> m.HubRanking:
+    """Hubs ranked for knife arches and drug dogs, and the week's ``budget`` best hub x time-slot
+    deployments, as ``safestreets hubs`` ranks them, without writing its CSV (reads only)."""
+    from safestreets.plan.hubs import rank_hubs
+
+    if not 0 <= budget <= MAX_HUB_BUDGET:
+        raise ParameterError(f"budget must be 0 to {MAX_HUB_BUDGET}, not {budget}")
+    if not CATCHMENT_M[0] <= catchment <= CATCHMENT_M[1]:
+        raise ParameterError(
+            f"catchment must be {CATCHMENT_M[0]:g} to {CATCHMENT_M[1]:g} m, not {catchment:g}"
+        )
+    names = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    if not names:
+        raise ParameterError("name at least one place kind, such as station")
+    known = store.place_kinds(ws.con)
+    for k in names:
+        if known and k not in known:
+            raise unknown("place kind", k, known)
+    ranking = rank_hubs(ws.con, None, kinds=names, catchment_m=catchment, budget=budget)
+    deployments = ranking.deployments.to_pylist()
+    lon, lat = _lonlat(ws, [d["x"] for d in deployments], [d["y"] for d in deployments])
+    keep = set(m.HubDeployment.model_fields)
+    return m.HubRanking(
+        params=ranking.params,
+        deployments=[m.HubDeployment(**{k: v for k, v in d.items() if k in keep}, lat=lat[i], lon=lon[i])
+                     for i, d in enumerate(deployments)],
+        hubs=[m.Hub(**{k: v for k, v in h.items() if k in m.Hub.model_fields}) for h in ranking.hubs.to_pylist()],
+        notes=list(ranking.notes), lines=ranking.lines(), provenance=json.loads(json.dumps(ranking.provenance, default=str)),
+    )  # fmt: skip

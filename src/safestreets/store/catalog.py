@@ -254,3 +254,7 @@ def rejects(
         [batch_id, limit, offset],
     )
     return rows, total
+
+
+def place_kinds(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [str(r[0]) for r in con.execute("SELECT DISTINCT kind FROM places ORDER BY 1").fetchall()]
