@@ -547,3 +547,51 @@ def hub_ranking(
         hubs=[m.Hub(**{k: v for k, v in h.items() if k in m.Hub.model_fields}) for h in ranking.hubs.to_pylist()],
         notes=list(ranking.notes), lines=ranking.lines(), provenance=json.loads(json.dumps(ranking.provenance, default=str)),
     )  # fmt: skip
+
+
+# --- briefings -----------------------------------------------------------------------------------------
+
+_BRIEFING = re.compile(r"^tactical-assessment-(\d{4}-\d{2}-\d{2})\.(html|pdf)$")
+BRIEFING_KINDS = ("html", "pdf")
+
+
+def briefings(ws: Workspace) -> list[m.Briefing]:
+    """The tactical assessments in the outputs folder (``safestreets brief``), the latest week first."""
+    folder = ws.paths.outputs
+    weeks: dict[date, dict[str, Path]] = defaultdict(dict)
+    for p in folder.glob("tactical-assessment-*.*") if folder.is_dir() else []:
+        hit = _BRIEFING.match(p.name)
+        if hit and p.is_file():
+            try:
+                weeks[date.fromisoformat(hit.group(1))][hit.group(2)] = p
+            except ValueError:  # a name that looks like a date but is not one
+                continue
+    out = []
+    for week in sorted(weeks, reverse=True):
+        files = weeks[week]
+        prov: dict[str, Any] = {}
+        sidecar = folder / f"tactical-assessment-{week}.provenance.json"
+        if sidecar.is_file():
+            try:
+                prov = json.loads(sidecar.read_text("utf-8"))
+            except (OSError, ValueError):
+                prov = {}
+        forecast = prov.get("forecast") or {}
+        out.append(m.Briefing(
+            week=week, html="html" in files, pdf="pdf" in files,
+            html_bytes=files["html"].stat().st_size if "html" in files else None,
+            pdf_bytes=files["pdf"].stat().st_size if "pdf" in files else None,
+            made_at=prov.get("made_at"), target=(forecast.get("data") or {}).get("target", {}).get("name"),
+            model=forecast.get("model"),
+        ))  # fmt: skip
+    return out
+
+
+def briefing_file(ws: Workspace, week: date, kind: str) -> Path:
+    """The briefing of ``week`` as ``html`` or ``pdf``, or NotFoundError."""
+    if kind not in BRIEFING_KINDS:
+        raise unknown("briefing format", kind, BRIEFING_KINDS)
+    path = ws.paths.outputs / f"tactical-assessment-{week.isoformat()}.{kind}"
+    if not path.is_file():
+        raise NotFoundError(f"no {kind.upper()} briefing for the week of {week} in the outputs folder")
+    return path

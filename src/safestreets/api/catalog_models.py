@@ -327,8 +327,8 @@ class Briefing(BaseModel):
     html_bytes: int | None = None
     pdf_bytes: int | None = None
     made_at: str | None = None
-    forecast_run: int | None = None
-    plan_id: int | None = None
+    target: str | None = None
+    model: str | None = Field(None, description="the forecast's model")
 
 
 # --- loads ---------------------------------------------------------------------------------------------
