@@ -595,3 +595,44 @@ def briefing_file(ws: Workspace, week: date, kind: str) -> Path:
     if not path.is_file():
         raise NotFoundError(f"no {kind.upper()} briefing for the week of {week} in the outputs folder")
     return path
+
+
+# --- loads ---------------------------------------------------------------------------------------------
+
+MAX_PAGE = 500
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ParameterError(f"limit must be 1 to {MAX_PAGE}, not {limit}")
+    if offset < 0:
+        raise ParameterError(f"offset must be 0 or more, not {offset}")
+
+
+def loads(ws: Workspace, *, limit: int = 50, offset: int = 0, kind: str | None = None) -> m.LoadsPage:
+    """The loads (batches) newest first: source, kind, rows read, loaded and rejected, when."""
+    _page(limit, offset)
+    kinds = store.batch_kinds(ws.con)
+    if kind is not None and kind not in kinds:
+        raise unknown("load kind", kind, kinds)
+    rows, total = store.batches(ws.con, limit=limit, offset=offset, kind=kind)
+    return m.LoadsPage(total=total, limit=limit, offset=offset, kind=kind, kinds=kinds,
+                       loads=[m.Load(**r) for r in rows])  # fmt: skip
+
+
+def load(ws: Workspace, batch_id: int) -> m.LoadDetail:
+    """One load with its provenance (file hash, options, software version) and why rows were rejected."""
+    row = _need(store.batch(ws.con, batch_id), "load", batch_id, ": see the loads list")
+    extra = {k: row.pop(k) for k in ("sha256", "params", "software_version", "reasons")}
+    return m.LoadDetail(load=m.Load(**row), sha256=extra["sha256"], params=extra["params"] or {},
+                        software_version=extra["software_version"],
+                        reasons=[m.RejectReason(**r) for r in extra["reasons"]])  # fmt: skip
+
+
+def rejected_rows(ws: Workspace, batch_id: int, *, limit: int = 100, offset: int = 0) -> m.RejectsPage:
+    """One page of the rows a load set aside (``--skip-bad-rows``), with the value and the reason."""
+    _page(limit, offset)
+    _need(store.batch(ws.con, batch_id), "load", batch_id, ": see the loads list")
+    rows, total = store.rejects(ws.con, batch_id, limit=limit, offset=offset)
+    return m.RejectsPage(batch_id=batch_id, total=total, limit=limit, offset=offset,
+                         rows=[m.RejectedRow(**r) for r in rows])  # fmt: skip

@@ -385,3 +385,40 @@ class RejectsPage(BaseModel):
     limit: int
     offset: int
     rows: list[RejectedRow]
+
+
+# --- data status ---------------------------------------------------------------------------------------
+
+
+class TableStatus(BaseModel):
+    rows: int
+    no_location: int
+    first_month: str | None = None
+    last_month: str | None = None
+
+
+class Gap(BaseModel):
+    what: str
+    first: str
+    last: str
+    months: int
+
+
+class RejectedSummary(BaseModel):
+    column: str
+    reason: str
+    rows: int
+
+
+class StoreStatus(BaseModel):
+    crs: str
+    timezone: str
+    loads: int
+    tables: dict[str, TableStatus]
+    forces: list[str]
+    gaps: list[Gap] = Field(description="runs of months with no rows: missing data, not zero crime")
+    areas: dict[str, int]
+    places: dict[str, int]
+    unassigned: int = Field(description="located events outside every loaded borough")
+    rejected: int
+    rejected_reasons: list[RejectedSummary]
