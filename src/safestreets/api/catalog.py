@@ -636,3 +636,30 @@ def rejected_rows(ws: Workspace, batch_id: int, *, limit: int = 100, offset: int
     rows, total = store.rejects(ws.con, batch_id, limit=limit, offset=offset)
     return m.RejectsPage(batch_id=batch_id, total=total, limit=limit, offset=offset,
                          rows=[m.RejectedRow(**r) for r in rows])  # fmt: skip
+
+
+# --- data status and the overview ----------------------------------------------------------------------
+
+
+def store_status(ws: Workspace) -> m.StoreStatus:
+    """What the store holds (``safestreets status``): tables, months, forces, gaps, areas, places, rejects."""
+    s = ws.status().status
+    return m.StoreStatus(
+        crs=s.crs, timezone=s.timezone, loads=s.batches, tables={k: m.TableStatus(**v.__dict__) for k, v in s.tables.items()},
+        forces=s.forces, gaps=[m.Gap(what=w, first=a, last=b, months=n) for w, a, b, n in s.gaps], areas=s.areas,
+        places=s.places, unassigned=s.unassigned, rejected=s.rejected,
+        rejected_reasons=[m.RejectedSummary(column=c, reason=r, rows=n) for c, r, n in s.rejected_reasons],
+    )  # fmt: skip
+
+
+def overview(ws: Workspace) -> m.Overview:
+    """The overview: what the store holds, the default target's trend per BCU over the last 12 months,
+    what changed (emerging hot spots) and the latest plan at a glance."""
+    note = None
+    try:
+        recent: m.Trend | None = trend(ws)
+    except NoDataError as err:
+        recent, note = None, str(err)
+    return m.Overview(
+        status=store_status(ws), trend=recent, trend_note=note, changes=changes(ws), plan=plan_glance(ws)
+    )

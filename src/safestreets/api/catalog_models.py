@@ -422,3 +422,11 @@ class StoreStatus(BaseModel):
     unassigned: int = Field(description="located events outside every loaded borough")
     rejected: int
     rejected_reasons: list[RejectedSummary]
+
+
+class Overview(BaseModel):
+    status: StoreStatus
+    trend: Trend | None = None
+    trend_note: str | None = None
+    changes: Changes
+    plan: PlanGlance | None = None

@@ -25,20 +25,7 @@ NOT_FOUND = {404: {"description": "no such load"}}
 
 
 def status_json(ws: Workspace) -> dict[str, Any]:
-    s = ws.status().status
-    return {
-        "crs": s.crs,
-        "timezone": s.timezone,
-        "loads": s.batches,
-        "tables": {k: v.__dict__ for k, v in s.tables.items()},
-        "forces": s.forces,
-        "gaps": [{"what": w, "first": a, "last": b, "months": n} for w, a, b, n in s.gaps],
-        "areas": s.areas,
-        "places": s.places,
-        "unassigned": s.unassigned,
-        "rejected": s.rejected,
-        "rejected_reasons": [{"column": c, "reason": r, "rows": n} for c, r, n in s.rejected_reasons],
-    }
+    return catalog.store_status(ws).model_dump()
 
 
 @router.get("/api/status", tags=["data"], summary="What the store holds")
@@ -46,7 +33,7 @@ def api_status(
     request: Request, active: Active = Viewer, ws: Workspace = Depends(workspace)
 ) -> m.StoreStatus:
     record(request, active, "view", "/api/status")
-    return m.StoreStatus(**status_json(ws))
+    return catalog.store_status(ws)
 
 
 @router.get("/api/loads", tags=["data"], summary="Loads (batches), newest first: source, kind, rows, when")
