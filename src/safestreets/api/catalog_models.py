@@ -430,3 +430,51 @@ class Overview(BaseModel):
     trend_note: str | None = None
     changes: Changes
     plan: PlanGlance | None = None
+
+
+# --- accounts and the audit trail ----------------------------------------------------------------------
+
+
+class User(BaseModel):
+    username: str
+    role: str
+    disabled: bool
+    locked_until: datetime | None = None
+    created_at: datetime
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    role: str = Field("viewer", description="viewer, analyst or admin")
+
+
+class OneTimePassword(BaseModel):
+    username: str
+    role: str
+    password: str = Field(description="shown this once: it is stored only as a hash")
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    params: str = Field(description="canonical JSON")
+    outcome: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    limit: int
+    offset: int
+    more: bool = Field(description="whether older entries follow")
+    entries: list[AuditEntry]
+
+
+class AuditVerdict(BaseModel):
+    ok: bool
+    entries: int
+    problem: str | None = None
+    at_id: int | None = None
+    message: str
