@@ -468,7 +468,9 @@ class AuditEntry(BaseModel):
 class AuditPage(BaseModel):
     limit: int
     offset: int
+    before: int | None = Field(None, description="only entries older than this id")
     more: bool = Field(description="whether older entries follow")
+    next_before: int | None = Field(None, description="the 'before' of the next (older) page")
     entries: list[AuditEntry]
 
 

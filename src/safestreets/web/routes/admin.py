@@ -26,6 +26,9 @@ router = APIRouter()
 Username = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2_000_000_000)]
+Before = Annotated[
+    int | None, Query(ge=1, le=2**62, description="only entries older than this id (the next page)")
+]
 PAGE = 50
 NOT_FOUND = {404: {"description": "no such user"}}
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target", "params", "outcome", "hash")
@@ -41,11 +44,17 @@ def _not_self(active: Active, username: str, what: str) -> None:
         raise ParameterError(f"you cannot {what} your own account: ask another admin")
 
 
-def _audit_page(db: Database, active: Active, limit: int, offset: int) -> m.AuditPage:
-    rows = list(accounts.audit_entries(db, limit=limit + 1, offset=offset, actor=active.account.username))
-    return m.AuditPage(
-        limit=limit, offset=offset, more=len(rows) > limit, entries=[m.AuditEntry(**r) for r in rows[:limit]]
+def _audit_page(db: Database, active: Active, limit: int, offset: int, before: int | None) -> m.AuditPage:
+    # One more than asked tells whether older entries follow, without counting the trail.
+    rows = list(
+        accounts.audit_entries(
+            db, limit=limit + 1, offset=offset, before=before, actor=active.account.username
+        )
     )
+    shown = [m.AuditEntry(**r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return m.AuditPage(limit=limit, offset=offset, before=before, more=more,
+                       next_before=shown[-1].id if more and shown else None, entries=shown)  # fmt: skip
 
 
 def _verdict(db: Database) -> m.AuditVerdict:
@@ -102,9 +111,10 @@ def api_reset(
 
 @router.get("/api/admin/audit", tags=["admin"], summary="The audit trail, newest first")
 def api_audit(
-    limit: Limit = PAGE, offset: Offset = 0, active: Active = Admin, db: Database = Depends(database)
-) -> m.AuditPage:
-    return _audit_page(db, active, limit, offset)
+    limit: Limit = PAGE, offset: Offset = 0, before: Before = None, active: Active = Admin,
+    db: Database = Depends(database),
+) -> m.AuditPage:  # fmt: skip
+    return _audit_page(db, active, limit, offset, before)
 
 
 @router.get(
@@ -222,9 +232,9 @@ def reset_form(
 
 @router.get("/admin/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(
-    request: Request, offset: Offset = 0, active: Active = Admin, db: Database = Depends(database)
+    request: Request, before: Before = None, active: Active = Admin, db: Database = Depends(database)
 ) -> HTMLResponse:
-    return page(request, "admin_audit.html.j2", audit=_audit_page(db, active, PAGE, offset))
+    return page(request, "admin_audit.html.j2", audit=_audit_page(db, active, PAGE, 0, before))
 
 
 @router.get("/admin/audit/verify", response_class=HTMLResponse, include_in_schema=False)
