@@ -54,16 +54,23 @@ def test_overview(viewer: Signed) -> None:
     assert "Plan 1</a>, week of 2024-01-01" in page
 
 
-def test_overview_says_when_nothing_is_computed(demo_city: Path, tmp_path: Path) -> None:
-    """A workspace with no hot spots result: what changed says none were computed."""
+def test_missing_and_damaged_outputs(demo_city: Path, tmp_path: Path) -> None:
+    """No hot spots result: what changed says none were computed. A damaged stored backtest: the comparison
+    says so and still shows the rest."""
     ws = tmp_path / "ws"
     shutil.copytree(demo_city, ws, ignore=shutil.ignore_patterns("tmp", "*.sqlite*", "hotspots-*"))
+    (ws / "outputs" / "backtest-broken").mkdir()
+    (ws / "outputs" / "backtest-broken" / "summary.csv").write_text("model,coverage\nnaive,lots\n", "utf-8")
     other = create_app(settings_for(ws))
     account, _ = accounts.add_user(other.state.db, "v", "viewer", actor="test")
     signed = sign_in(other, account)
     changes = signed.get("/api/overview").json()["changes"]
     assert changes["computed"] is False and "hotspots" in changes["note"]
     assert "None computed" in signed.get("/", headers=HTML).text
+    compared = signed.get("/api/forecasts/compare").json()
+    assert compared["backtests"] == [] and "backtest-broken cannot be read" in compared["notes"][0]
+    assert compared["runs"][0]["run_id"] == 1
+    assert "backtest-broken cannot be read" in signed.get("/forecasts/compare", headers=HTML).text
 
 
 # --- forecasts -----------------------------------------------------------------------------------------

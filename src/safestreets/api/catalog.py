@@ -5,16 +5,13 @@ the models of :mod:`safestreets.api.catalog_models`.
 
 The numbers are the ones the CLI prints for the same workspace: top hot spots per BCU in the order the run
 ranked them, a plan's per-BCU harm prevented by the same dosage model as ``safestreets plan``. Queries
-live in :mod:`safestreets.store.catalog`; files (briefings, backtests, hot spot results) are read from the
-workspace's outputs folder.
+live in :mod:`safestreets.store.catalog`; the files of the outputs folder (briefings, backtests, hot spot
+results, patrol cards) are read by :mod:`safestreets.api.outputs`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import re
-from collections import defaultdict
 from dataclasses import fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from safestreets.api import catalog_models as m
+from safestreets.api import outputs
 from safestreets.api.workspace import Workspace
 from safestreets.errors import NoDataError, NotFoundError, ParameterError, SafestreetsError, unknown
 from safestreets.store import catalog as store
@@ -106,17 +104,8 @@ def forecast_run(ws: Workspace, run_id: int, *, top: int = 5, bcu: str | None = 
         backtest=_run_backtest(ws, prov),
         top_per_bcu=top,
         top=_hot_spots(ws, tops),
-        files=_run_files(ws, run_id),
+        files=outputs.run_files(ws, run_id),
         notes=notes,
-    )
-
-
-def _run_files(ws: Workspace, run_id: int) -> list[str]:
-    folder = ws.paths.outputs
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p.name for p in folder.glob(f"*-run{int(run_id)}.*") if not p.name.endswith(".provenance.json")
     )
 
 
@@ -160,89 +149,23 @@ def _neighbourhoods(ws: Workspace, rows: list[dict[str, Any]]) -> list[str | Non
     return found
 
 
-def _summary_rows(rows: list[dict[str, Any]]) -> list[m.BacktestRow]:
-    keep = set(m.BacktestRow.model_fields)
-    return [m.BacktestRow(**{k: v for k, v in r.items() if k in keep}) for r in rows]
-
-
-def _curves_from_summary(rows: list[m.BacktestRow]) -> list[m.CoverageCurve]:
-    """Coverage curves through the stored coverages (the run's own backtest keeps these points only)."""
-    from safestreets.forecast import BASELINES
-
-    by_model: dict[str, list[tuple[float, float | None]]] = defaultdict(lambda: [(0.0, 0.0)])
-    for r in rows:
-        if r.coverage is not None:
-            by_model[r.model].append((r.coverage, r.hit_rate))
-    return [m.CoverageCurve(model=k, baseline=k in BASELINES, points=sorted(v, key=lambda p: p[0]))
-            for k, v in sorted(by_model.items())]  # fmt: skip
-
-
 def _run_backtest(ws: Workspace, prov: dict[str, Any]) -> m.BacktestSummary | None:
     """The run's own backtest (auto keeps its summary), else a stored backtest of the same target and units."""
     summary = (prov.get("auto") or {}).get("summary")
     if summary:
-        rows = _summary_rows(summary)
+        rows = outputs.summary_rows(summary)
         origins = max((r.origins or 0 for r in rows), default=0) or None
         return m.BacktestSummary(source="the run's own model choice (auto)", origins=origins, rows=rows,
-                                 curves=_curves_from_summary(rows))  # fmt: skip
+                                 curves=outputs.curves_from_summary(rows))  # fmt: skip
     from safestreets.api.forecasting import slug
 
     target = prov.get("data", {}).get("target", {}).get("name", "")
     folder = ws.paths.outputs / f"backtest-{slug(target)}-{prov.get('units', {}).get('kind', '')}"
-    stored = _stored_backtest(folder)
-    return stored.summary if stored is not None else None
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    """A CSV the backtest wrote, numbers as numbers (empty cells and 'nan' as None)."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-
-    def value(text: str) -> Any:
-        if text in ("", "nan", "NaN"):
-            return None
-        try:
-            return int(text) if text.lstrip("-").isdigit() else float(text)
-        except ValueError:
-            return text
-
-    return [{k: value(v) for k, v in r.items()} for r in rows]
-
-
-def _stored_backtest(folder: Path) -> m.StoredBacktest | None:
-    """A ``safestreets backtest`` folder: its summary and the mean coverage curve per model."""
-    from safestreets.forecast import BASELINES
-
-    if not (folder / "summary.csv").is_file():
-        return None
     try:
-        rows = _summary_rows(_read_csv(folder / "summary.csv"))
-        prov = (
-            json.loads((folder / "provenance.json").read_text("utf-8"))
-            if (folder / "provenance.json").is_file()
-            else {}
-        )
-        curves: list[m.CoverageCurve] = []
-        if (folder / "coverage_curves.csv").is_file():
-            points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-            raw = _read_csv(folder / "coverage_curves.csv")
-            first = raw[0]["horizon"] if raw else None
-            for r in raw:
-                if r["horizon"] == first and r["hit_rate"] is not None:
-                    points[str(r["model"])][float(r["coverage"])].append(float(r["hit_rate"]))
-            curves = [m.CoverageCurve(model=k, baseline=k in BASELINES,
-                                      points=[(c, float(np.mean(v))) for c, v in sorted(cov.items())])
-                      for k, cov in sorted(points.items())]  # fmt: skip
-        else:
-            curves = _curves_from_summary(rows)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SafestreetsError(f"the stored backtest {folder.name} cannot be read: {err}") from err
-    origins = max((r.origins or 0 for r in rows), default=0) or None
-    return m.StoredBacktest(
-        name=folder.name, made_at=prov.get("made_at"), origins=origins,
-        horizons=[str(h) for h in prov.get("horizons", [])],
-        summary=m.BacktestSummary(source=f"stored backtest {folder.name}", origins=origins, rows=rows, curves=curves),
-    )  # fmt: skip
+        stored = outputs.stored_backtest(folder)
+    except SafestreetsError:  # a damaged folder: the run's page shows no backtest (the comparison says why)
+        return None
+    return stored.summary if stored is not None else None
 
 
 def model_comparison(ws: Workspace) -> m.ModelComparison:
@@ -255,14 +178,9 @@ def model_comparison(ws: Workspace) -> m.ModelComparison:
         if auto.get("scores"):
             runs.append(m.RunScores(run_id=r["run_id"], target=r["target"], window_start=r["window_start"],
                                     chosen=r["model"], scores=auto["scores"]))  # fmt: skip
-    folder = ws.paths.outputs
-    stored = (
-        [b for p in sorted(folder.glob("backtest-*")) if p.is_dir() and (b := _stored_backtest(p))]
-        if folder.is_dir()
-        else []
-    )
+    stored, notes = outputs.stored_backtests(ws)
     names = {k for r in runs for k in r.scores} | {row.model for b in stored for row in b.summary.rows}
-    return m.ModelComparison(models=sorted(names), runs=runs, backtests=stored)
+    return m.ModelComparison(models=sorted(names), runs=runs, backtests=stored, notes=notes)
 
 
 # --- patrol plans --------------------------------------------------------------------------------------
@@ -352,7 +270,7 @@ def plan(ws: Workspace, plan_id: int, *, bcu: str | None = None) -> m.PlanDetail
         per_bcu = [b for b in per_bcu if b.bcu == bcu]
         hot = [h for h in hot if h.bcu == bcu]
         team_list = [t for t in team_list if t.bcu == bcu]
-    cards, note = _cards_file(ws, plan_id, row["week_start"])
+    cards, note = outputs.cards_file(ws, plan_id, row["week_start"])
     return m.PlanDetail(plan=m.PlanSummary(**row), by_bcu=per_bcu, teams=team_list, hotspots=hot,
                         shift_share=params.get("shift_share", {}), rules=params.get("rules", {}),
                         cards=cards.name if cards else None, cards_note=note)  # fmt: skip
@@ -371,36 +289,10 @@ def plan_visits(
     return m.PlanVisits(plan_id=plan_id, team=team, day=day, visits=visits)
 
 
-_CARDS_PLAN = re.compile(r"· plan (\d+)</div>")
-
-
-def _cards_file(ws: Workspace, plan_id: int, week: date) -> tuple[Path | None, str | None]:
-    """The plan's patrol cards PDF, if the one in outputs was made for this plan (cards are named by week,
-    so a later plan for the same week replaces them)."""
-    pdf = ws.paths.outputs / f"patrol-cards-{week}.pdf"
-    html = pdf.with_suffix(".html")
-    if not pdf.is_file():
-        return (
-            None,
-            f"no patrol cards for the week of {week} in the outputs folder (plan --cards writes them)",
-        )
-    if not html.is_file():
-        return (
-            None,
-            f"the patrol cards for the week of {week} have no HTML beside them to say which plan they are",
-        )
-    with html.open(encoding="utf-8", errors="replace") as fh:
-        found = _CARDS_PLAN.search(fh.read(20_000))
-    if found is None or int(found.group(1)) != plan_id:
-        other = f"plan {found.group(1)}" if found else "another plan"
-        return None, f"the patrol cards for the week of {week} in the outputs folder are for {other}"
-    return pdf, None
-
-
 def plan_cards(ws: Workspace, plan_id: int) -> Path:
     """The plan's patrol cards PDF, or NotFoundError saying why there is none."""
     row = _plan_row(ws, plan_id)
-    path, note = _cards_file(ws, plan_id, row["week_start"])
+    path, note = outputs.cards_file(ws, plan_id, row["week_start"])
     if path is None:
         raise NotFoundError(note or "no patrol cards")
     return path
@@ -445,59 +337,6 @@ def trend(ws: Workspace, *, target: str = "violence", months: int = 12) -> m.Tre
                                     change=(e[-1] - before) / before if before else None))  # fmt: skip
     return m.Trend(target=tgt.name, types=types, source=source, months=[k.strftime("%Y-%m") for k in keys],
                    series=series)  # fmt: skip
-
-
-_HOTSPOTS_FILE = re.compile(r"^hotspots-(?P<window>.+)-run(?P<run>\d+)\.(?P<ext>gpkg|geojson)$")
-
-
-def changes(ws: Workspace, *, top: int = 15) -> m.Changes:
-    """What changed: the emerging hot spots ``safestreets hotspots`` wrote for the latest forecast run,
-    else its latest result for any run, else a note that none were computed."""
-    import pyarrow.compute as pc
-    import pyogrio
-
-    from safestreets.trends.emerging import NOTABLE
-
-    latest = store.latest_forecast_run(ws.con)
-    folder = ws.paths.outputs
-    stems: dict[str, list[Path]] = defaultdict(list)
-    for p in folder.glob("hotspots-*-run*.*") if folder.is_dir() else []:
-        if _HOTSPOTS_FILE.match(p.name):
-            stems[p.name.rsplit(".", 1)[0]].append(p)
-    if not stems:
-        return m.Changes(computed=False, note="no emerging hot spots computed: run 'safestreets hotspots'")
-
-    def rank(stem: str) -> tuple[bool, float]:  # the latest run's first, then the newest
-        return (stem.endswith(f"-run{latest}"), max(p.stat().st_mtime for p in stems[stem]))
-
-    chosen = sorted(stems[max(stems, key=rank)], key=lambda p: p.suffix != ".gpkg")
-    path = chosen[0]
-    hit = _HOTSPOTS_FILE.match(path.name)
-    assert hit is not None
-    try:
-        table = pyogrio.read_arrow(path, read_geometry=False)[1]
-        cols = {
-            c: table.column(c).to_pylist()
-            for c in ("unit_id", "bcu", "category", "last_count", "mean_count", "trend_z")
-        }
-    except Exception as err:  # a damaged or foreign file: say so rather than fail the page
-        return m.Changes(
-            computed=False, file=path.name, note=f"emerging hot spots in {path.name} cannot be read: {err}"
-        )
-    counts = pc.value_counts(table.column("category")).to_pylist()
-    summary = {str(c["values"]): int(c["counts"]) for c in counts if c["values"] != "no pattern"}
-    rows = []
-    for cat in NOTABLE:
-        idx = [i for i, c in enumerate(cols["category"]) if c == cat]
-        idx.sort(key=lambda i: -abs((cols["last_count"][i] or 0) - (cols["mean_count"][i] or 0)))
-        rows += [m.ChangeRow(unit_id=cols["unit_id"][i], bcu=cols["bcu"][i] or "", category=cat,
-                             last_count=cols["last_count"][i], mean_before=cols["mean_count"][i],
-                             trend_z=cols["trend_z"][i]) for i in idx]  # fmt: skip
-    run_id = int(hit.group("run"))
-    note = None if run_id == latest else f"computed for forecast run {run_id}, not the latest ({latest})"
-    window = hit.group("window").replace("to", " to ")
-    return m.Changes(computed=True, run_id=run_id, latest_run=run_id == latest, window=window, file=path.name,
-                     summary=summary, rows=rows[:top], note=note)  # fmt: skip
 
 
 def plan_glance(ws: Workspace) -> m.PlanGlance | None:
@@ -547,54 +386,6 @@ def hub_ranking(
         hubs=[m.Hub(**{k: v for k, v in h.items() if k in m.Hub.model_fields}) for h in ranking.hubs.to_pylist()],
         notes=list(ranking.notes), lines=ranking.lines(), provenance=json.loads(json.dumps(ranking.provenance, default=str)),
     )  # fmt: skip
-
-
-# --- briefings -----------------------------------------------------------------------------------------
-
-_BRIEFING = re.compile(r"^tactical-assessment-(\d{4}-\d{2}-\d{2})\.(html|pdf)$")
-BRIEFING_KINDS = ("html", "pdf")
-
-
-def briefings(ws: Workspace) -> list[m.Briefing]:
-    """The tactical assessments in the outputs folder (``safestreets brief``), the latest week first."""
-    folder = ws.paths.outputs
-    weeks: dict[date, dict[str, Path]] = defaultdict(dict)
-    for p in folder.glob("tactical-assessment-*.*") if folder.is_dir() else []:
-        hit = _BRIEFING.match(p.name)
-        if hit and p.is_file():
-            try:
-                weeks[date.fromisoformat(hit.group(1))][hit.group(2)] = p
-            except ValueError:  # a name that looks like a date but is not one
-                continue
-    out = []
-    for week in sorted(weeks, reverse=True):
-        files = weeks[week]
-        prov: dict[str, Any] = {}
-        sidecar = folder / f"tactical-assessment-{week}.provenance.json"
-        if sidecar.is_file():
-            try:
-                prov = json.loads(sidecar.read_text("utf-8"))
-            except (OSError, ValueError):
-                prov = {}
-        forecast = prov.get("forecast") or {}
-        out.append(m.Briefing(
-            week=week, html="html" in files, pdf="pdf" in files,
-            html_bytes=files["html"].stat().st_size if "html" in files else None,
-            pdf_bytes=files["pdf"].stat().st_size if "pdf" in files else None,
-            made_at=prov.get("made_at"), target=(forecast.get("data") or {}).get("target", {}).get("name"),
-            model=forecast.get("model"),
-        ))  # fmt: skip
-    return out
-
-
-def briefing_file(ws: Workspace, week: date, kind: str) -> Path:
-    """The briefing of ``week`` as ``html`` or ``pdf``, or NotFoundError."""
-    if kind not in BRIEFING_KINDS:
-        raise unknown("briefing format", kind, BRIEFING_KINDS)
-    path = ws.paths.outputs / f"tactical-assessment-{week.isoformat()}.{kind}"
-    if not path.is_file():
-        raise NotFoundError(f"no {kind.upper()} briefing for the week of {week} in the outputs folder")
-    return path
 
 
 # --- loads ---------------------------------------------------------------------------------------------
@@ -661,5 +452,9 @@ def overview(ws: Workspace) -> m.Overview:
     except NoDataError as err:
         recent, note = None, str(err)
     return m.Overview(
-        status=store_status(ws), trend=recent, trend_note=note, changes=changes(ws), plan=plan_glance(ws)
+        status=store_status(ws),
+        trend=recent,
+        trend_note=note,
+        changes=outputs.changes(ws),
+        plan=plan_glance(ws),
     )

@@ -146,6 +146,7 @@ class ModelComparison(BaseModel):
         description="auto's mean hit rate per model at each run that chose by backtest"
     )
     backtests: list[StoredBacktest] = Field(description="backtests stored in the outputs folder")
+    notes: list[str] = Field(default_factory=list, description="stored backtests that cannot be read")
 
 
 # --- plans ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from safestreets.api import Workspace, catalog
+from safestreets.api import Workspace, outputs
 from safestreets.api import catalog_models as m
 from safestreets.db.sessions import Active
 from safestreets.errors import NotFoundError
@@ -36,7 +36,7 @@ def api_briefings(
     request: Request, active: Active = Viewer, ws: Workspace = Depends(workspace)
 ) -> list[m.Briefing]:
     record(request, active, "view", "/api/briefings")
-    return catalog.briefings(ws)
+    return outputs.briefings(ws)
 
 
 @router.get(
@@ -49,7 +49,7 @@ def api_briefings(
 def api_briefing_pdf(
     request: Request, week: Week, active: Active = Analyst, ws: Workspace = Depends(workspace)
 ) -> FileResponse:
-    path = catalog.briefing_file(ws, week, "pdf")
+    path = outputs.briefing_file(ws, week, "pdf")
     record(request, active, "export", f"/api/briefings/{week}.pdf", {"file": path.name})
     return FileResponse(path, media_type="application/pdf", filename=path.name)
 
@@ -61,7 +61,7 @@ def api_briefing(
     request: Request, week: Week, active: Active = Viewer, ws: Workspace = Depends(workspace)
 ) -> m.Briefing:
     record(request, active, "view", f"/api/briefings/{week}")
-    found = [b for b in catalog.briefings(ws) if b.week == week]
+    found = [b for b in outputs.briefings(ws) if b.week == week]
     if not found:
         raise NotFoundError(f"no briefing for the week of {week} in the outputs folder")
     return found[0]
@@ -72,7 +72,7 @@ def briefings_page(
     request: Request, active: Active = Viewer, ws: Workspace = Depends(workspace)
 ) -> HTMLResponse:
     record(request, active, "view", "/briefings")
-    return page(request, "briefings.html.j2", briefings=catalog.briefings(ws),
+    return page(request, "briefings.html.j2", briefings=outputs.briefings(ws),
                 can_download=active.account.can("analyst"))  # fmt: skip
 
 
@@ -80,7 +80,7 @@ def briefings_page(
 def briefing_html(
     request: Request, week: Week, active: Active = Viewer, ws: Workspace = Depends(workspace)
 ) -> Response:
-    path = catalog.briefing_file(ws, week, "html")
+    path = outputs.briefing_file(ws, week, "html")
     record(request, active, "view", f"/briefings/{week}", {"file": path.name})
     return Response(
         path.read_bytes(),
