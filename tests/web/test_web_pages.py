@@ -73,6 +73,26 @@ def test_missing_and_damaged_outputs(demo_city: Path, tmp_path: Path) -> None:
     assert "backtest-broken cannot be read" in signed.get("/forecasts/compare", headers=HTML).text
 
 
+def test_an_empty_workspace_answers_every_page(tmp_path: Path) -> None:
+    """Nothing loaded yet: lists are empty, named things are not found, nothing fails."""
+    from web_support import ENDPOINTS
+
+    from safestreets.api import Workspace
+
+    Workspace.init(tmp_path / "empty").close()
+    empty = create_app(settings_for(tmp_path / "empty"))
+    signed = sign_in(empty, accounts.add_user(empty.state.db, "a", "admin", actor="test")[0])
+    for e in ENDPOINTS:
+        if e.method == "GET":
+            r = signed.get(e.url, headers={} if e.api else HTML)
+            assert r.status_code in (200, 404), (e.url, r.status_code, r.text[:200])
+            assert r.status_code == 200 or "/1" in e.url or "2024-01-01" in e.url or "hubs" in e.url, e.url
+    assert signed.get("/api/forecasts").json() == [] and signed.get("/api/plans").json() == []
+    o = signed.get("/api/overview").json()
+    assert o["trend"] is None and o["trend_note"] and o["plan"] is None and not o["changes"]["computed"]
+    assert "no located events" in signed.get("/api/hubs").json()["error"]
+
+
 # --- forecasts -----------------------------------------------------------------------------------------
 
 

@@ -375,7 +375,12 @@ def hub_ranking(
     for k in names:
         if known and k not in known:
             raise unknown("place kind", k, known)
-    ranking = rank_hubs(ws.con, None, kinds=names, catchment_m=catchment, budget=budget)
+    try:
+        ranking = rank_hubs(ws.con, None, kinds=names, catchment_m=catchment, budget=budget)
+    except ParameterError:
+        raise
+    except SafestreetsError as err:  # what the store lacks (no located events yet)
+        raise NoDataError(str(err)) from None
     deployments = ranking.deployments.to_pylist()
     lon, lat = _lonlat(ws, [d["x"] for d in deployments], [d["y"] for d in deployments])
     keep = set(m.HubDeployment.model_fields)
