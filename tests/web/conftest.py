@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from web_support import BASE, ROLES, Signed, sign_in
 
 from safestreets.api import Workspace, accounts
 from safestreets.db.users import Account
 from safestreets.web import create_app, settings_for
+from web.web_support import BASE, ROLES, Built, Signed, sign_in
 
 BAD_STREET_FILE = (
     "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
@@ -30,19 +30,28 @@ BAD_STREET_FILE = (
 
 
 @pytest.fixture(scope="session")
-def web_ws(demo_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(demo_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
     """A copy of the demo city with what the pages read beyond the demo, written through the API as the
-    CLI writes it: emerging hot spots for the forecast run, a stored backtest, and a load with rejected
-    rows (in 2019, a month the overview's trend does not show)."""
+    CLI writes it: a forecast run with emerging hot spots, a plan with patrol cards, a stored backtest, and
+    a load with rejected rows (in 2019, a month the overview's trend does not show). Other tests may have
+    added runs and plans to the demo city before it is copied: tests name what they read."""
     path = tmp_path_factory.mktemp("web") / "ws"
     shutil.copytree(demo_city, path, ignore=shutil.ignore_patterns("tmp", "*.sqlite*"))
     bad = path.parent / "2019-01-city-of-london-street.csv"
     bad.write_text(BAD_STREET_FILE, "utf-8")
     with Workspace(path) as ws:
-        ws.hotspots(forecast_run=1)
+        run = ws.forecast(model="naive", jobs=1).run_id
+        ws.hotspots(forecast_run=run)
+        plan = ws.plan(forecast_run=run, teams=1, seed=5).plan_id
         ws.backtest(models="naive,kde", origins=2, coverages="1,5", jobs=1)
         ws.ingest(bad, skip_bad_rows=True)
-    return path
+    assert plan is not None
+    return Built(path, run, plan)
+
+
+@pytest.fixture(scope="session")
+def web_ws(built: Built) -> Path:
+    return built.path
 
 
 @pytest.fixture(scope="session")

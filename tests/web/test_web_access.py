@@ -5,23 +5,38 @@ above; CSRF refused on every state-changing call; security headers on every answ
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from web_support import ENDPOINTS, HTML, ROLES, Endpoint, Signed
 
 from safestreets.api import accounts
 from safestreets.db.users import Account
+from web.web_support import ENDPOINTS, HTML, ROLES, Built, Endpoint, Signed
 
 IDS = [f"{e.method} {e.url}" for e in ENDPOINTS]
 
 
-def call(client: TestClient | Signed, e: Endpoint, make: Callable[[str], tuple[Account, str]], *,
-         csrf: bool = True) -> Response:  # fmt: skip
+@dataclass
+class Needs:
+    """What calls need beyond the endpoint: a way to make target accounts, the plan with patrol cards."""
+
+    make: Callable[[str], tuple[Account, str]]
+    plan: int
+
+
+@pytest.fixture
+def needs(fresh_account: Callable[[str], tuple[Account, str]], built: Built) -> Needs:
+    return Needs(fresh_account, built.plan)
+
+
+def call(client: TestClient | Signed, e: Endpoint, needs: Needs, *, csrf: bool = True) -> Response:
     """One call of an endpoint, with what it needs: a fresh target account, a form or JSON body."""
-    url = e.url.replace("{user}", make("viewer")[0].username) if "{user}" in e.url else e.url
+    make = needs.make
+    url = e.url.replace("{plan}", str(needs.plan))
+    url = url.replace("{user}", make("viewer")[0].username) if "{user}" in url else url
     headers = {} if e.api else dict(HTML)
     if e.method == "GET":
         return client.get(url, headers=headers)
@@ -41,8 +56,8 @@ def call(client: TestClient | Signed, e: Endpoint, make: Callable[[str], tuple[A
 
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=IDS)
-def test_refused_without_a_session(anonymous: TestClient, e: Endpoint, fresh_account: Callable) -> None:
-    r = call(anonymous, e, fresh_account)
+def test_refused_without_a_session(anonymous: TestClient, e: Endpoint, needs: Needs) -> None:
+    r = call(anonymous, e, needs)
     if e.api:
         assert r.status_code == 401, r.text
         assert r.json()["status"] == 401
@@ -52,16 +67,16 @@ def test_refused_without_a_session(anonymous: TestClient, e: Endpoint, fresh_acc
 
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=IDS)
-def test_refused_for_weaker_roles(as_role: dict[str, Signed], e: Endpoint, fresh_account: Callable) -> None:
+def test_refused_for_weaker_roles(as_role: dict[str, Signed], e: Endpoint, needs: Needs) -> None:
     for role in ROLES[: ROLES.index(e.role)]:
-        r = call(as_role[role], e, fresh_account)
+        r = call(as_role[role], e, needs)
         assert r.status_code == 403, (role, r.text[:300])
 
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=IDS)
-def test_works_for_the_right_roles(as_role: dict[str, Signed], e: Endpoint, fresh_account: Callable) -> None:
+def test_works_for_the_right_roles(as_role: dict[str, Signed], e: Endpoint, needs: Needs) -> None:
     for role in ROLES[ROLES.index(e.role) :]:
-        r = call(as_role[role], e, fresh_account)
+        r = call(as_role[role], e, needs)
         assert r.status_code == e.status, (role, r.text[:500])
         if e.api and r.headers["content-type"].startswith("application/json"):
             r.json()
@@ -74,10 +89,10 @@ STATE_CHANGING = [e for e in ENDPOINTS if e.method != "GET"]
 
 @pytest.mark.parametrize("e", STATE_CHANGING, ids=[f"{e.method} {e.url}" for e in STATE_CHANGING])
 def test_csrf_refused_without_the_token(
-    app: FastAPI, as_role: dict[str, Signed], e: Endpoint, fresh_account: Callable
+    app: FastAPI, as_role: dict[str, Signed], e: Endpoint, needs: Needs
 ) -> None:
     before = {(a.username, a.disabled) for a in accounts.list_users(app.state.db)}
-    r = call(as_role["admin"], e, fresh_account, csrf=False)
+    r = call(as_role["admin"], e, needs, csrf=False)
     assert r.status_code == 403, r.text[:300]
     assert "CSRF" in r.text
     after = {(a.username, a.disabled) for a in accounts.list_users(app.state.db)}
@@ -96,8 +111,8 @@ def test_csrf_refused_with_a_wrong_token(as_role: dict[str, Signed], fresh_accou
     assert r.status_code == 403
 
 
-def test_logout_needs_the_token(app: FastAPI, users: dict, fresh_account: Callable) -> None:
-    from web_support import sign_in
+def test_logout_needs_the_token(app: FastAPI, fresh_account: Callable) -> None:
+    from web.web_support import sign_in
 
     signed = sign_in(app, fresh_account("viewer")[0])
     assert signed.client.post("/logout", headers=HTML).status_code == 403
@@ -126,11 +141,11 @@ def check_headers(r: Response) -> None:
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=IDS)
 def test_security_headers_on_every_answer(
-    anonymous: TestClient, as_role: dict[str, Signed], e: Endpoint, fresh_account: Callable
+    anonymous: TestClient, as_role: dict[str, Signed], e: Endpoint, needs: Needs
 ) -> None:
-    check_headers(call(anonymous, e, fresh_account))  # refused
-    check_headers(call(as_role["viewer"], e, fresh_account))  # shown or forbidden
-    check_headers(call(as_role["admin"], e, fresh_account))
+    check_headers(call(anonymous, e, needs))  # refused
+    check_headers(call(as_role["viewer"], e, needs))  # shown or forbidden
+    check_headers(call(as_role["admin"], e, needs))
 
 
 def test_security_headers_on_errors_and_static(as_role: dict[str, Signed], anonymous: TestClient) -> None:

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import text
-from web_support import BASE, HTML, Signed, form_token, sign_in
 
 from safestreets.api import accounts
 from safestreets.db import audit, sessions, users
 from safestreets.web import create_app, settings_for
+from web.web_support import BASE, HTML, Built, Signed, form_token, sign_in
 
 _addresses = (f"10.1.{i // 250}.{i % 250 + 1}" for i in itertools.count())
 
@@ -99,7 +99,9 @@ def newest(app: FastAPI, n: int = 5) -> list[dict[str, Any]]:
     return list(audit.entries(app.state.db, limit=n))
 
 
-def test_views_exports_and_changes_are_audited(app: FastAPI, as_role: dict[str, Signed]) -> None:
+def test_views_exports_and_changes_are_audited(
+    app: FastAPI, as_role: dict[str, Signed], built: Built
+) -> None:
     viewer, analyst, admin = as_role["viewer"], as_role["analyst"], as_role["admin"]
     cases: list[tuple[Signed, Callable[[], Response], str, str]] = [
         (viewer, lambda: viewer.get("/api/plans/1?bcu=east"), "view", "/api/plans/1"),
@@ -108,7 +110,8 @@ def test_views_exports_and_changes_are_audited(app: FastAPI, as_role: dict[str, 
         (viewer, lambda: viewer.get("/briefings/2024-01-01", headers=HTML), "view", "/briefings/2024-01-01"),
         (viewer, lambda: viewer.get("/api/loads"), "view", "/api/loads"),
         (viewer, lambda: viewer.get("/"), "view", "/"),
-        (analyst, lambda: analyst.get("/api/plans/1/cards.pdf"), "export", "/api/plans/1/cards.pdf"),
+        (analyst, lambda: analyst.get(f"/api/plans/{built.plan}/cards.pdf"), "export",
+         f"/api/plans/{built.plan}/cards.pdf"),
         (analyst, lambda: analyst.get("/api/briefings/2024-01-01.pdf"), "export", "/api/briefings/2024-01-01.pdf"),
         (admin, lambda: admin.get("/api/admin/audit.csv"), "export", "audit"),
         (admin, lambda: admin.get("/api/admin/audit"), "view", "audit"),

@@ -4,15 +4,16 @@ clean 4xx; and the same numbers as the CLI prints for the same workspace."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from web_support import HTML, Signed, sign_in
 
 from safestreets.api import accounts
 from safestreets.web import create_app, settings_for
+from web.web_support import HTML, Built, Signed, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def analyst(as_role: dict[str, Signed]) -> Signed:
 # --- overview ------------------------------------------------------------------------------------------
 
 
-def test_overview(viewer: Signed) -> None:
+def test_overview(viewer: Signed, built: Built) -> None:
     o = viewer.get("/api/overview").json()
     t = o["trend"]
     assert t["target"] == "violence" and t["source"] == "police.uk" and len(t["months"]) == 12
@@ -40,18 +41,18 @@ def test_overview(viewer: Signed) -> None:
         assert sum(s["events"][i] for s in t["series"][1:]) <= city["events"][i]
     assert city["last"] == city["events"][-1] > 0
     c = o["changes"]
-    assert c["computed"] and c["run_id"] == 1 and c["latest_run"] and c["file"].endswith(".gpkg")
+    assert c["computed"] and c["run_id"] == built.run and c["latest_run"] and c["file"].endswith(".gpkg")
     assert c["summary"] and all(
         r["category"] in ("new", "consecutive", "intensifying", "diminishing") for r in c["rows"]
     )
     p = o["plan"]
-    assert p["plan"]["plan_id"] == 1 and p["plan"]["week_start"] == "2024-01-01"
+    assert p["plan"]["plan_id"] == built.plan and p["plan"]["week_start"] == "2024-01-01"
     assert sum(b["harm_prevented_week"] for b in p["by_bcu"]) == pytest.approx(
         p["plan"]["objective"], rel=1e-9
     )
     page = viewer.get("/", headers=HTML).text
     assert "Recent trend and harm by command unit" in page and "<svg" in page and "What changed" in page
-    assert "Plan 1</a>, week of 2024-01-01" in page
+    assert f"Plan {built.plan}</a>, week of 2024-01-01" in page
 
 
 def test_missing_and_damaged_outputs(demo_city: Path, tmp_path: Path) -> None:
@@ -69,24 +70,24 @@ def test_missing_and_damaged_outputs(demo_city: Path, tmp_path: Path) -> None:
     assert "None computed" in signed.get("/", headers=HTML).text
     compared = signed.get("/api/forecasts/compare").json()
     assert compared["backtests"] == [] and "backtest-broken cannot be read" in compared["notes"][0]
-    assert compared["runs"][0]["run_id"] == 1
+    assert 1 in [r["run_id"] for r in compared["runs"]]
     assert "backtest-broken cannot be read" in signed.get("/forecasts/compare", headers=HTML).text
 
 
 def test_an_empty_workspace_answers_every_page(tmp_path: Path) -> None:
     """Nothing loaded yet: lists are empty, named things are not found, nothing fails."""
-    from web_support import ENDPOINTS
-
     from safestreets.api import Workspace
+    from web.web_support import ENDPOINTS
 
     Workspace.init(tmp_path / "empty").close()
     empty = create_app(settings_for(tmp_path / "empty"))
     signed = sign_in(empty, accounts.add_user(empty.state.db, "a", "admin", actor="test")[0])
     for e in ENDPOINTS:
         if e.method == "GET":
-            r = signed.get(e.url, headers={} if e.api else HTML)
-            assert r.status_code in (200, 404), (e.url, r.status_code, r.text[:200])
-            assert r.status_code == 200 or "/1" in e.url or "2024-01-01" in e.url or "hubs" in e.url, e.url
+            url = e.url.replace("{plan}", "1")
+            r = signed.get(url, headers={} if e.api else HTML)
+            assert r.status_code in (200, 404), (url, r.status_code, r.text[:200])
+            assert r.status_code == 200 or "/1" in url or "2024-01-01" in url or "hubs" in url, url
     assert signed.get("/api/forecasts").json() == [] and signed.get("/api/plans").json() == []
     o = signed.get("/api/overview").json()
     assert o["trend"] is None and o["trend_note"] and o["plan"] is None and not o["changes"]["computed"]
@@ -96,10 +97,13 @@ def test_an_empty_workspace_answers_every_page(tmp_path: Path) -> None:
 # --- forecasts -----------------------------------------------------------------------------------------
 
 
-def test_forecast_runs(viewer: Signed) -> None:
+def test_forecast_runs(viewer: Signed, built: Built) -> None:
     runs = viewer.get("/api/forecasts").json()
-    assert [r["run_id"] for r in runs] == [1]
-    assert runs[0]["model"] == "ensemble" and runs[0]["plans"] == 1 and runs[0]["units"] > 0
+    ids = [r["run_id"] for r in runs]
+    assert ids[0] == built.run and ids == sorted(ids, reverse=True) and 1 in ids
+    demo = runs[ids.index(1)]
+    assert demo["model"] == "ensemble" and demo["plans"] >= 1 and demo["units"] > 0
+    assert runs[0]["model"] == "naive" and runs[0]["plans"] == 1
     assert '<a href="/forecasts/1">1</a>' in viewer.get("/forecasts", headers=HTML).text
 
 
@@ -125,11 +129,18 @@ def test_forecast_run(viewer: Signed) -> None:
     assert "why this model" in page and "<svg" in page and "Coverage curve" in page
 
 
+def test_hand_chosen_model_shows_the_stored_backtest(viewer: Signed, built: Built) -> None:
+    d = viewer.get(f"/api/forecasts/{built.run}").json()
+    assert d["auto"] is None and d["run"]["reason"] == "naive chosen by the user"
+    assert d["backtest"]["source"] == "stored backtest backtest-violence-grid"
+    assert {r["model"] for r in d["backtest"]["rows"]} == {"naive", "kde"}
+
+
 def test_model_comparison(viewer: Signed) -> None:
     c = viewer.get("/api/forecasts/compare").json()
-    assert c["runs"][0]["run_id"] == 1 and c["runs"][0]["chosen"] == "ensemble"
-    (stored,) = c["backtests"]
-    assert stored["name"] == "backtest-violence-grid" and {r["model"] for r in stored["summary"]["rows"]} == {
+    assert any(r["run_id"] == 1 and r["chosen"] == "ensemble" for r in c["runs"])
+    stored = next(b for b in c["backtests"] if b["name"] == "backtest-violence-grid")
+    assert {r["model"] for r in stored["summary"]["rows"]} == {
         "naive",
         "kde",
     }
@@ -196,39 +207,50 @@ def test_bad_input_pages(viewer: Signed, url: str, status: int) -> None:
 # --- plans ---------------------------------------------------------------------------------------------
 
 
-def test_plan(viewer: Signed, analyst: Signed) -> None:
-    (summary,) = viewer.get("/api/plans").json()
-    assert summary["plan_id"] == 1 and summary["teams"] == 24 and summary["visits_per_day"] > 0
-    d = viewer.get("/api/plans/1").json()
+def test_plan(viewer: Signed, analyst: Signed, built: Built) -> None:
+    plans = viewer.get("/api/plans").json()
+    assert plans[0]["plan_id"] == built.plan and 1 in [p["plan_id"] for p in plans]
+    summary = plans[0]
+    assert summary["teams"] > 0 and summary["visits_per_day"] > 0
+    d = viewer.get(f"/api/plans/{built.plan}").json()
     assert d["plan"] == summary
     assert sum(b["teams"] for b in d["by_bcu"]) == len(d["teams"]) == summary["teams"]
     assert sum(b["visits_per_day"] for b in d["by_bcu"]) == summary["visits_per_day"]
     assert sum(b["harm_prevented_week"] for b in d["by_bcu"]) == pytest.approx(summary["objective"], rel=1e-9)
     numbers = [h["hotspot"] for h in d["hotspots"]]
     assert numbers == list(range(1, len(numbers) + 1)) == sorted({n for t in d["teams"] for n in t["stops"]})
-    assert d["cards"] == "patrol-cards-2024-01-01.pdf" and d["cards_note"] is None
-    visits = viewer.get("/api/plans/1/visits").json()["visits"]
+    week = summary["week_start"]
+    assert d["cards"] == f"patrol-cards-{week}.pdf" and d["cards_note"] is None
+    visits = viewer.get(f"/api/plans/{built.plan}/visits").json()["visits"]
     assert len(visits) == 7 * summary["visits_per_day"]
-    monday = viewer.get("/api/plans/1/visits?day=2024-01-01&team=central-early-1").json()["visits"]
-    assert monday and {(v["team_id"], v["day"]) for v in monday} == {("central-early-1", "2024-01-01")}
+    team = d["teams"][0]["team_id"]
+    monday = viewer.get(f"/api/plans/{built.plan}/visits?day={week}&team={team}").json()["visits"]
+    assert monday and {(v["team_id"], v["day"]) for v in monday} == {(team, week)}
     assert all(v["hotspot"] in numbers for v in monday)
-    page = viewer.get("/plans/1", headers=HTML).text
+    page = viewer.get(f"/plans/{built.plan}", headers=HTML).text
     assert "Per BCU" in page and "Visits" in page and "cards.pdf" not in page  # viewers cannot download
-    assert "cards.pdf" in analyst.get("/plans/1?bcu=east", headers=HTML).text
+    bcu = d["by_bcu"][0]["bcu"]
+    assert "cards.pdf" in analyst.get(f"/plans/{built.plan}?bcu={bcu}", headers=HTML).text
+    demo = viewer.get("/api/plans/1").json()  # the demo's plan: its cards were replaced by the later plan's
+    assert demo["cards"] is None and f"plan {built.plan}" in demo["cards_note"]
+    assert sum(b["harm_prevented_week"] for b in demo["by_bcu"]) == pytest.approx(
+        demo["plan"]["objective"], rel=1e-9
+    )
 
 
-def test_patrol_cards_download(analyst: Signed) -> None:
-    r = analyst.get("/api/plans/1/cards.pdf")
+def test_patrol_cards_download(analyst: Signed, built: Built) -> None:
+    r = analyst.get(f"/api/plans/{built.plan}/cards.pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert r.headers["content-type"] == "application/pdf"
     assert 'filename="patrol-cards-2024-01-01.pdf"' in r.headers["content-disposition"]
+    assert analyst.get("/api/plans/1/cards.pdf").status_code == 404  # replaced by the later plan's
 
 
 def test_patrol_cards_of_another_plan_are_not_served(demo_city: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(demo_city, ws, ignore=shutil.ignore_patterns("tmp", "*.sqlite*"))
     html = ws / "outputs" / "patrol-cards-2024-01-01.html"
-    html.write_text(html.read_text("utf-8").replace("· plan 1</div>", "· plan 7</div>"), "utf-8")
+    html.write_text(re.sub(r"· plan \d+</div>", "· plan 7</div>", html.read_text("utf-8")), "utf-8")
     other = create_app(settings_for(ws))
     signed = sign_in(other, accounts.add_user(other.state.db, "a", "analyst", actor="test")[0])
     assert "for plan 7" in signed.get("/api/plans/1").json()["cards_note"]
@@ -260,8 +282,8 @@ def test_hubs_write_nothing(viewer: Signed, web_ws: Path) -> None:
 
 
 def test_briefings(viewer: Signed, analyst: Signed) -> None:
-    (b,) = viewer.get("/api/briefings").json()
-    assert b["week"] == "2024-01-01" and b["html"] and b["pdf"] and b["target"] == "violence"
+    b = next(b for b in viewer.get("/api/briefings").json() if b["week"] == "2024-01-01")
+    assert b["html"] and b["pdf"] and b["target"] == "violence"
     assert viewer.get("/api/briefings/2024-01-01").json() == b
     html = viewer.get("/briefings/2024-01-01", headers=HTML)
     assert html.status_code == 200 and "Tactical assessment" in html.text

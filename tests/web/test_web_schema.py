@@ -12,11 +12,11 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from web_support import ENDPOINTS
 
 from safestreets.api import accounts
 from safestreets.db import sessions
 from safestreets.web import create_app, settings_for
+from web.web_support import ENDPOINTS
 
 
 @pytest.fixture(scope="module")

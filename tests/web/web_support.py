@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,15 @@ from safestreets.db.users import Account
 ROLES = ("viewer", "analyst", "admin")
 BASE = "https://testserver"  # the session cookie is Secure
 HTML = {"accept": "text/html"}
+
+
+@dataclass(frozen=True)
+class Built:
+    """The test workspace and what the fixture added to it (the demo's own run and plan are 1)."""
+
+    path: Path
+    run: int  # a naive forecast: the latest run, with emerging hot spots computed on it
+    plan: int  # a plan from it, the latest, whose patrol cards are the ones in outputs
 
 
 @dataclass
@@ -56,7 +66,7 @@ def form_token(html: str, name: str) -> str:
 @dataclass(frozen=True)
 class Endpoint:
     method: str
-    url: str  # "{user}": an account made for the call
+    url: str  # "{user}": an account made for the call; "{plan}": the plan whose patrol cards are in outputs
     role: str
     status: int = 200  # for the right role
 
@@ -84,7 +94,7 @@ ENDPOINTS = (
     Endpoint("GET", "/api/plans", "viewer"),
     Endpoint("GET", "/api/plans/1", "viewer"),
     Endpoint("GET", "/api/plans/1/visits", "viewer"),
-    Endpoint("GET", "/api/plans/1/cards.pdf", "analyst"),
+    Endpoint("GET", "/api/plans/{plan}/cards.pdf", "analyst"),
     Endpoint("GET", "/hubs", "viewer"),
     Endpoint("GET", "/api/hubs", "viewer"),
     Endpoint("GET", "/briefings", "viewer"),
