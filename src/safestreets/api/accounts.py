@@ -57,8 +57,16 @@ def verify_audit(db: Database) -> audit.Verdict:
 
 
 def audit_entries(
-    db: Database, *, limit: int | None = None, offset: int = 0, actor: str
+    db: Database,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    before: int | None = None,
+    actor: str,
+    action: str = "view",
 ) -> Iterator[dict[str, Any]]:
-    """Entries newest first; reading them is itself recorded."""
-    audit.record(db, actor=actor, action="view", target="audit", params={"limit": limit, "offset": offset})
-    return audit.entries(db, limit=limit, offset=offset)
+    """Entries newest first (``before``: older than that id); reading them is itself recorded (as
+    ``action``: a view, or an export)."""
+    params = {"limit": limit, "offset": offset, **({"before": before} if before is not None else {})}
+    audit.record(db, actor=actor, action=action, target="audit", params=params)
+    return audit.entries(db, limit=limit, offset=offset, before=before)

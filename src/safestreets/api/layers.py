@@ -500,7 +500,7 @@ def hubs_geojson(
         ranking = cached(ws, ("hubs", kind, run_id), make)
         ranked = {str(h["place_id"]): h for h in ranking.hubs.to_pylist()}
         notes += [n for n in ranking.notes if "no forecast" in n or "no times" in n]
-    except (SafestreetsError, ValueError) as exc:  # no ranking: the places stay on the map, said plainly
+    except SafestreetsError as exc:  # no ranking: the places stay on the map, said plainly
         notes.append(f"hubs not ranked: {exc}")
     props = []
     for r in rows:

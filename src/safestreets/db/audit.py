@@ -87,10 +87,15 @@ def verify(db: Database) -> Verdict:
     return Verdict(True, n)
 
 
-def entries(db: Database, *, limit: int | None = None, offset: int = 0) -> Iterator[dict[str, Any]]:
-    """Entries newest first, as plain dicts (for the admin page and export)."""
+def entries(
+    db: Database, *, limit: int | None = None, offset: int = 0, before: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Entries newest first, as plain dicts (for the admin page and export); ``before``: only entries with
+    a smaller id (a page that stays put while the trail grows)."""
     with db.session() as s:
         q = select(AuditEntry).order_by(AuditEntry.id.desc()).offset(offset)
+        if before is not None:
+            q = q.where(AuditEntry.id < before)
         if limit is not None:
             q = q.limit(limit)
         rows = [

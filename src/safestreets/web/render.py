@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from safestreets import __version__
+from safestreets.web import filters
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 TEMPLATES.env.globals["version"] = __version__
+filters.install(TEMPLATES.env)
 
 #: The navigation, in order: (path, label, role needed to see it).
 NAV = (

@@ -56,7 +56,9 @@ def install(app: FastAPI, basemap_url: str | None) -> None:
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         h = response.headers
-        h["Content-Security-Policy"] = policy
+        # A route may set a stricter policy of its own (a briefing: inline style, no script, sandboxed).
+        if "Content-Security-Policy" not in h:
+            h["Content-Security-Policy"] = policy
         h["Referrer-Policy"] = "no-referrer"
         h["X-Frame-Options"] = "DENY"
         h["X-Content-Type-Options"] = "nosniff"
