@@ -101,7 +101,7 @@ def forecast_run(ws: Workspace, run_id: int, *, top: int = 5, bcu: str | None = 
         auto=m.AutoChoice(reason=auto["reason"], scores=auto.get("scores", {}))
         if auto.get("reason")
         else None,
-        backtest=_run_backtest(ws, prov),
+        backtest=_run_backtest(ws, prov, run_id),
         top_per_bcu=top,
         top=_hot_spots(ws, tops),
         files=outputs.run_files(ws, run_id),
@@ -149,13 +149,22 @@ def _neighbourhoods(ws: Workspace, rows: list[dict[str, Any]]) -> list[str | Non
     return found
 
 
-def _run_backtest(ws: Workspace, prov: dict[str, Any]) -> m.BacktestSummary | None:
-    """The run's own backtest (auto keeps its summary), else a stored backtest of the same target and units."""
-    summary = (prov.get("auto") or {}).get("summary")
+def _run_backtest(ws: Workspace, prov: dict[str, Any], run_id: int | None = None) -> m.BacktestSummary | None:
+    """The run's own backtest (auto's, stored with the run; or the one a briefing made for a model chosen
+    by hand), else a stored backtest of the same target and units in the outputs folder."""
+    from safestreets.forecast.store import read_backtest
+
+    own = read_backtest(ws.con, run_id) if run_id is not None else None
+    summary = own.summary if own is not None else (prov.get("auto") or {}).get("summary")
     if summary:
         rows = outputs.summary_rows(summary)
         origins = max((r.origins or 0 for r in rows), default=0) or None
-        return m.BacktestSummary(source="the run's own model choice (auto)", origins=origins, rows=rows,
+        why = (
+            "model choice (auto)"
+            if own is None or own.computed_by == "forecast"
+            else "backtest (made for a briefing)"
+        )
+        return m.BacktestSummary(source=f"the run's own {why}", origins=origins, rows=rows,
                                  curves=outputs.curves_from_summary(rows))  # fmt: skip
     from safestreets.api.forecasting import slug
 

@@ -20,7 +20,9 @@ from safestreets.db.sessions import Active
 from safestreets.web.deps import Viewer, record, workspace
 from safestreets.web.render import page
 
-router = APIRouter()
+#: Every map endpoint answers a JSON object: GeoJSON (RFC 7946 FeatureCollection) or a unit's history.
+_OBJECT = {"type": "object", "description": "a GeoJSON FeatureCollection (RFC 7946, WGS84) or a JSON object"}
+router = APIRouter(responses={200: {"content": {"application/json": {"schema": _OBJECT}}}})
 GEOJSON = "application/geo+json"
 
 Bbox = Annotated[
