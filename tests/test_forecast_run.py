@@ -1,0 +1,88 @@
+"""run_forecast's own work: the native threads it runs under (timings belong in bench/forecast.py)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from forecast_helpers import toy_history, toy_units
+from safestreets.evaluate import forecast_run
+from safestreets.evaluate.forecast_run import run_forecast
+from safestreets.forecast import gbm
+from safestreets.forecast.history import History
+from safestreets.geo.units import Units
+
+
+def toy_run(monkeypatch: pytest.MonkeyPatch, history: History, units: Units, **kwargs: Any) -> Any:
+    """run_forecast on toy data: the store's loaders replaced, nothing saved."""
+    monkeypatch.setattr(forecast_run, "load_history", lambda con, tgt, **kw: history)
+    monkeypatch.setattr(forecast_run, "load_units", lambda con, kind, **kw: units)
+    return run_forecast(None, save=False, **kwargs)  # type: ignore[arg-type]
+
+
+def threads_now() -> dict[str, int]:
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    out = {lib["internal_api"]: lib["num_threads"] for lib in threadpool_info()}
+    out["sklearn"] = _openmp_effective_n_threads()  # what HistGradientBoosting would use
+    return out
+
+
+@pytest.fixture()
+def seen_in_fit(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, int]]:
+    """The threads each native library may use inside every gradient-boosting fit."""
+    seen: list[dict[str, int]] = []
+    fit = gbm.HistGradientBoostingRegressor.fit
+
+    def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(threads_now())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(gbm.HistGradientBoostingRegressor, "fit", patched)
+    return seen
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_final_fit_runs_with_the_threads_asked_for(
+    monkeypatch: pytest.MonkeyPatch, seen_in_fit: list[dict[str, int]], threads: int
+) -> None:
+    if threads > (os.cpu_count() or 1):
+        pytest.skip("scikit-learn uses no more threads than there are cores")
+    # gbm limits itself to one thread only below 50,000 training rows; above, it takes what it is given.
+    monkeypatch.setattr(gbm, "SERIAL_ROWS", 0)
+    before = threads_now()
+    run = toy_run(
+        monkeypatch, toy_history(months=18, per_month=200), toy_units(), model="gbm", threads=threads
+    )
+    assert run.model == "gbm" and np.isfinite(run.surface.expected_count).all()
+    assert seen_in_fit, "gbm trained no booster"
+    for seen in seen_in_fit:
+        assert seen["openmp"] == threads and seen["sklearn"] == threads
+        assert all(n == threads for api, n in seen.items() if api == "blas")
+    assert threads_now() == before  # the limit ends with the forecast
+
+
+def test_auto_chooses_under_the_limit_too(
+    monkeypatch: pytest.MonkeyPatch, seen_in_fit: list[dict[str, int]]
+) -> None:
+    """With n_jobs=1 the choice's backtest runs in this process: it keeps to the limit as well."""
+    monkeypatch.setattr(gbm, "SERIAL_ROWS", 0)
+    monkeypatch.setattr(forecast_run, "MODELS", {"naive": "", "gbm": ""})  # loaded before the limit
+    real_choose = forecast_run.choose
+
+    def small_choose(*args: Any, **kwargs: Any) -> Any:
+        return real_choose(*args, candidates=("naive", "gbm"), **kwargs)
+
+    monkeypatch.setattr(forecast_run, "choose", small_choose)
+    toy_run(monkeypatch, toy_history(months=18, per_month=200), toy_units(), model="auto", auto_origins=2)
+    assert len(seen_in_fit) >= 2  # the backtest's fits and the final one
+    assert all(seen["openmp"] == 1 and seen["sklearn"] == 1 for seen in seen_in_fit)
+
+
+def test_threads_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="threads"):
+        toy_run(monkeypatch, toy_history(months=6, per_month=50), toy_units(), model="naive", threads=0)
