@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -86,3 +87,16 @@ def test_auto_chooses_under_the_limit_too(
 def test_threads_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="threads"):
         toy_run(monkeypatch, toy_history(months=6, per_month=50), toy_units(), model="naive", threads=0)
+
+
+def test_a_backtest_worker_limits_threads_a_composite_model_loads(tmp_path: Any) -> None:
+    """An ensemble makes its members inside its task: the worker's one-thread limit must reach the OpenMP
+    that gbm loads then (``ThreadProbe`` loads it as the first thing it does in a fresh worker)."""
+    from safestreets.evaluate.backtest import backtest
+    from thread_probe import ThreadProbe
+
+    backtest({"probe": ThreadProbe(str(tmp_path))}, toy_history(months=6, per_month=50), toy_units(1000.0),
+             origins=2, n_jobs=2, by_bcu=False)  # fmt: skip
+    seen = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert len(seen) == 2
+    assert all(s["openmp"] == [1] and s["sklearn"] == 1 for s in seen)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from safestreets.evaluate.metrics import capture_curve, evaluate, flagged, stability
-from safestreets.forecast import shared
+from safestreets.forecast import MODELS, model_class, shared
 from safestreets.forecast.base import Forecaster
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.surface import harm_per_event
@@ -143,19 +143,24 @@ def _init(
     _STATE.update(history=history, units=units, options=options)
 
 
-def task_limits() -> contextlib.AbstractContextManager[Any]:
+def task_limits(model: Forecaster | None = None) -> contextlib.AbstractContextManager[Any]:
     """The thread limit a task runs under in a worker: one thread per native library. Re-applied per
     task: OpenMP (gradient boosting) loads when a task's model is unpickled, after the worker started, so
-    a limit set at start-up would not reach it."""
+    a limit set at start-up would not reach it. A composite ``model`` (the ensemble, auto) makes its
+    members inside the task, so every registered model is loaded before the limit is set: a worker whose
+    first gbm forecast was an ensemble's ran it on every core."""
     if _STATE.get("limits") is None:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
+    if model is not None and model.composite:
+        for name in MODELS:
+            model_class(name)
     return threadpool_limits(1)
 
 
 def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
-    with task_limits():
+    with task_limits(task[1]):
         return _run_task(task)
 
 
