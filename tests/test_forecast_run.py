@@ -1,20 +1,26 @@
-"""run_forecast's own work: the native threads it runs under (timings belong in bench/forecast.py)."""
+"""run_forecast's own work: the native threads it runs under, and auto's final forecast reusing what its
+backtest made (timings belong in bench/forecast.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import pickle
 from typing import Any
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from forecast_helpers import toy_history, toy_units
 from safestreets.evaluate import forecast_run
+from safestreets.evaluate.auto import origins_before
+from safestreets.evaluate.backtest import default_origins
 from safestreets.evaluate.forecast_run import run_forecast
-from safestreets.forecast import gbm
-from safestreets.forecast.history import History
+from safestreets.forecast import gbm, make_model
+from safestreets.forecast.base import Forecaster
+from safestreets.forecast.history import History, Horizon
 from safestreets.geo.units import Units
 
 
@@ -87,6 +93,64 @@ def test_auto_chooses_under_the_limit_too(
 def test_threads_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="threads"):
         toy_run(monkeypatch, toy_history(months=6, per_month=50), toy_units(), model="naive", threads=0)
+
+
+# --- auto's final forecast reuses what its backtest made ---------------------------------------------
+
+
+@pytest.mark.parametrize(("resolution", "horizon"), [("month", "1m"), ("timestamp", "7d")])
+def test_auto_ensemble_reuses_the_backtests_member_forecasts(
+    monkeypatch: pytest.MonkeyPatch, resolution: str, horizon: str
+) -> None:
+    """The ensemble's replays at the final origin are forecasts auto's backtest (in two worker processes)
+    has made: the final forecast makes only its members' forecasts at that origin, and its surface is the
+    one a fresh fit gives, to the bit."""
+    history = toy_history(resolution, months=14, per_month=150, seed=3)
+    units = toy_units(500.0)
+    predicted: list[tuple[str, np.datetime64]] = []
+    real_predict = Forecaster.predict
+
+    def counting(self: Forecaster, units: Units, start: Any, end: Any) -> np.ndarray:
+        predicted.append((self.name, self.until_))  # type: ignore[attr-defined]
+        return real_predict(self, units, start, end)
+
+    real_choose = forecast_run.choose
+
+    def ensemble_chosen(*args: Any, **kwargs: Any) -> Any:
+        choice = real_choose(*args, **kwargs)
+        predicted.clear()  # from here on: the final forecast (worker processes never see the patch)
+        return dataclasses.replace(choice, name="ensemble", model=make_model("ensemble"))
+
+    monkeypatch.setattr(Forecaster, "predict", counting)
+    monkeypatch.setattr(forecast_run, "choose", ensemble_chosen)
+    run = toy_run(monkeypatch, history, units, model="auto", horizon=horizon, n_jobs=2, rank_by="count")
+    start = forecast_run.cutoff(history, Horizon.parse(horizon))
+    members = make_model("ensemble").models
+    assert run.model == "ensemble"
+    assert sorted(predicted) == sorted([("ensemble", start), *((m, start) for m in members)])
+
+    fresh = pickle.loads(pickle.dumps(history))  # the same events, no memo
+    assert not fresh.cache
+    with threadpool_limits(1):
+        expected = (
+            make_model("ensemble").fit(fresh, start).predict(units, start, Horizon.parse(horizon).add(start))
+        )
+    np.testing.assert_array_equal(run.surface.expected_count, expected)
+
+
+def test_monthly_choice_backtests_the_same_origins_as_before() -> None:
+    """Monthly data: the periods before the forecast are the last ones inside the data, as they were."""
+    history = toy_history(months=14, per_month=50)
+    h = Horizon.parse("1m")
+    start = forecast_run.cutoff(history, h)
+    assert origins_before(history, h, start, 6) == default_origins(history, h, 6)
+    timed = toy_history("timestamp", months=14, per_month=50)
+    w = Horizon.parse("7d")
+    aligned = origins_before(timed, w, forecast_run.cutoff(timed, w), 6)
+    # Timestamped data: the old origins ended a day short of the forecast's (the last day counted as
+    # partial), so the ensemble's replays there were never among them.
+    assert aligned[-1] == forecast_run.cutoff(timed, w) - np.timedelta64(7, "D")
+    assert [o - np.timedelta64(1, "D") for o in aligned] == default_origins(timed, w, 6)
 
 
 def test_a_backtest_worker_limits_threads_a_composite_model_loads(tmp_path: Any) -> None:

@@ -118,7 +118,11 @@ def run_forecast(
     used = list(MODELS) if model == "auto" or model_class(model).composite else [model]
     with native_threads(threads, used):
         if model == "auto":
-            choice = choose(history, units, h, origins=auto_origins, n_jobs=n_jobs, progress=progress)
+            # Backtested at the periods just before the forecast (unless the data stop short of it), the
+            # ones the ensemble replays there, so the final forecast reuses what the backtest made.
+            aligned = start if start <= cutoff(history, h) else None
+            choice = choose(history, units, h, origins=auto_origins, n_jobs=n_jobs, progress=progress,
+                            until=aligned)  # fmt: skip
             chosen, reason = choice.model, choice.reason
         else:
             chosen, reason = make_model(model), f"{model} chosen by the user"
