@@ -3,12 +3,18 @@
 Every registered model, baselines included, is backtested over the most recent origins before the
 cut-off; the winner has the highest mean city-wide hit rate at the chosen coverages (1% and 5% of the
 area by default). If a baseline wins, it is chosen, and the reason says so.
+
+Given the origin of the forecast to follow (``until``), the backtest's windows are the periods just
+before it, the very periods the ensemble replays there to learn its weights, and every forecast the
+backtest made (in worker processes too) stays in the history's memo: the final forecast finds the member
+forecasts it needs there instead of making them again (:mod:`safestreets.forecast.shared`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +23,7 @@ from safestreets.errors import ParameterError
 from safestreets.evaluate.backtest import BacktestResult, backtest, summarise
 from safestreets.forecast import BASELINES, MODELS, make_model
 from safestreets.forecast.base import Forecaster
-from safestreets.forecast.history import History, Horizon
+from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.shared import forecast
 from safestreets.geo.units import Units
 
@@ -42,7 +48,11 @@ def choose(
     coverages: Sequence[float] = (0.01, 0.05),
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    until: Any = None,
 ) -> Choice:
+    """Backtest the candidates over the last ``origins`` periods and pick the best. The periods are the
+    last ones inside the data, or with ``until`` (the origin of the forecast to follow, no later than the
+    data reach) the ``origins`` periods that end at it."""
     horizon = Horizon.parse(horizon)
     names = list(candidates or MODELS)
     models = {n: make_model(n) for n in names}
@@ -50,12 +60,13 @@ def choose(
         models,
         history,
         units,
-        origins=origins,
+        origins=origins if until is None else origins_before(history, horizon, as_time(until), origins),
         horizons=[horizon],
         coverages=coverages,
         by_bcu=False,
         n_jobs=n_jobs,
         progress=progress,
+        keep_forecasts=True,
     )
     summary = summarise(result.metrics)
     data = summary.to_pydict()
@@ -82,6 +93,16 @@ def choose(
     if best in BASELINES:
         reason += ". A baseline won: the richer models did not beat it on this data"
     return Choice(best, make_model(best), reason, summary, mean, result)
+
+
+def origins_before(
+    history: History, horizon: Horizon, until: np.datetime64, count: int
+) -> list[np.datetime64]:
+    """The ``count`` origins one horizon apart whose windows end at ``until`` (the last one's at it), those
+    after the first event."""
+    origins = [horizon.add(until, -k) for k in range(count, 0, -1)]
+    start = history.start
+    return [o for o in origins if start is None or o > start]
 
 
 class Auto(Forecaster):

@@ -8,6 +8,9 @@ Tasks run in worker processes (``n_jobs``); each worker receives the history and
 are started fresh (``spawn``) rather than forked: a fork after OpenMP has run (gradient boosting) can hang.
 Forecasts are shared between tasks and workers (:mod:`safestreets.forecast.shared`): models that forecast
 with others (an ensemble replaying its members) run last and find most of what they need already done.
+With ``keep_forecasts`` the workers also hand their forecasts back, into the caller's history's memo, so
+a forecast made next in this process (``auto``'s final ensemble) finds them as a one-process backtest
+would have left them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import pyarrow.compute as pc
 
 from safestreets.errors import NoDataError, unknown
 from safestreets.evaluate.metrics import capture_curve, evaluate, flagged, stability
-from safestreets.forecast import shared
+from safestreets.forecast import MODELS, model_class, shared
 from safestreets.forecast.base import Forecaster
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.surface import harm_per_event
@@ -75,9 +78,14 @@ def backtest(
     by_bcu: bool = True,
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    keep_forecasts: bool = False,
 ) -> BacktestResult:
     """Score every model at every origin and horizon. ``origins`` is a list of times or a count of the
-    latest possible ones (per horizon). ``rank_by="harm"`` ranks units by expected harm."""
+    latest possible ones (per horizon). ``rank_by="harm"`` ranks units by expected harm.
+
+    ``keep_forecasts``: leave every forecast made in ``history``'s memo (:mod:`safestreets.forecast.shared`),
+    those of worker processes too, for forecasts made afterwards on the same history. A backtest in this
+    process (``n_jobs=1``) always leaves them there."""
     if rank_by not in ("count", "harm"):
         raise unknown("rank_by", rank_by, ("count", "harm"))
     tasks: list[tuple[str, Forecaster, np.datetime64, Horizon]] = []
@@ -122,9 +130,12 @@ def backtest(
         try:
             with ProcessPoolExecutor(
                 max_workers=n_jobs, mp_context=ctx, initializer=_init,
-                initargs=(history, units, options, True, folder),
+                initargs=(history, units, options, True, folder, keep_forecasts),
             ) as pool:  # fmt: skip
+                memo = history.shared_cache.setdefault("forecasts", {})
                 for task, res in zip(tasks, pool.map(_run, tasks), strict=True):
+                    for key, made in res.pop("forecasts", ()):
+                        memo.setdefault(key, made)
                     results.append(res)
                     if progress:
                         progress(f"{task[0]} @ {str(task[2])[:10]}")
@@ -135,7 +146,12 @@ def backtest(
 
 
 def _init(
-    history: History, units: Units, options: dict[str, Any], limit_threads: bool, folder: str | None = None
+    history: History,
+    units: Units,
+    options: dict[str, Any],
+    limit_threads: bool,
+    folder: str | None = None,
+    hand_back: bool = False,
 ) -> None:
     if limit_threads:  # one busy thread per worker process: the pool already uses every core
         from threadpoolctl import threadpool_limits
@@ -143,23 +159,35 @@ def _init(
         _STATE["limits"] = threadpool_limits(1)
     if folder is not None:
         shared.set_dir(folder)
-    _STATE.update(history=history, units=units, options=options)
+    _STATE.update(history=history, units=units, options=options, hand_back=hand_back)
 
 
-def task_limits() -> contextlib.AbstractContextManager[Any]:
+def task_limits(model: Forecaster | None = None) -> contextlib.AbstractContextManager[Any]:
     """The thread limit a task runs under in a worker: one thread per native library. Re-applied per
     task: OpenMP (gradient boosting) loads when a task's model is unpickled, after the worker started, so
-    a limit set at start-up would not reach it."""
+    a limit set at start-up would not reach it. A composite ``model`` (the ensemble, auto) makes its
+    members inside the task, so every registered model is loaded before the limit is set: a worker whose
+    first gbm forecast was an ensemble's ran it on every core."""
     if _STATE.get("limits") is None:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
+    if model is not None and model.composite:
+        for name in MODELS:
+            model_class(name)
     return threadpool_limits(1)
 
 
 def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
-    with task_limits():
-        return _run_task(task)
+    memo = _STATE["history"].shared_cache.setdefault("forecasts", {})
+    known = len(memo)
+    with task_limits(task[1]):
+        res = _run_task(task)
+    if _STATE.get("hand_back"):
+        # What this task added to the worker's memo (made here or read from the folder): the memo is a
+        # dict, so the new entries are its last ones. The caller keeps one copy of each.
+        res["forecasts"] = list(memo.items())[known:]
+    return res
 
 
 def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
