@@ -18,6 +18,10 @@ and is scored by what the chosen model forecast at that origin.
     .venv/bin/python bench/forecast.py --quick     # smoke run: 2 origins, coarser (a), smaller city; no docs
     .venv/bin/python bench/forecast.py             # the full run; replaces "## Forecasting" in docs/benchmarks.md
     .venv/bin/python bench/forecast.py --only a,d --skip ensemble --probe-skipped   # without the costliest model
+    .venv/bin/python bench/forecast.py --single    # one auto forecast against one backtest origin (## One forecast)
+
+``--single`` times one ``forecast --model auto`` on (a) and Vancouver, quiet and beside a busy process,
+next to one backtest origin of all its candidates (bench/_single.py; ``--src`` times another source tree).
 
 Figures per input are also kept in bench/.data/forecast-results/, so rerunning some inputs (``--only``)
 rewrites the docs section with the others' last figures.
@@ -1107,6 +1111,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run nothing: rewrite the docs section from the figures kept in bench/.data/",
     )
+    parser.add_argument("--single", action="store_true",
+                        help="time one forecast --model auto, quiet and beside a busy process, against one "
+                             "backtest origin of all its candidates (replaces '## One forecast')")  # fmt: skip
+    parser.add_argument("--single-inputs", default="a,c-vancouver",
+                        help="--single: the inputs (a, b, b-100m, c-vancouver, c-cincinnati, d)")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3, help="--single: timed runs per figure (medians)")
+    parser.add_argument("--src", default=str(ROOT / "src"),
+                        help="--single: the source tree to time (e.g. an export of an earlier commit)")  # fmt: skip
+    parser.add_argument("--label", default="after", help="--single: the name its figures are kept under")
+    parser.add_argument("--note", default="", help="--single: a line for the docs about this label's source")
+    parser.add_argument("--timeout", type=float, default=600.0, help="--single: seconds before a run is cut")
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None,
                         help=f"replace the '## {TITLE}' section of docs/benchmarks.md (default: unless --quick)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -1128,10 +1143,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def single(args: argparse.Namespace) -> None:
+    """``--single``: one auto forecast against one backtest origin (bench/_single.py)."""
+    import _single
+
+    wanted = [k.strip() for k in args.single_inputs.split(",") if k.strip()]
+    known = {d.key: d for d in datasets(KEYS, quick=False)}
+    if unknown := set(wanted) - set(known):
+        raise SystemExit(f"unknown input(s) {', '.join(sorted(unknown))}: choose from {', '.join(known)}")
+    if not args.docs_only:
+        _single.run([known[k] for k in wanted], store_for, args, console)
+    if args.write_docs or args.docs_only:
+        console.print(f"wrote the '## {_single.TITLE}' section of {_single.write_docs()}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # a long run logged to a file shows its progress
+    if args.single:
+        single(args)
+        return
     started = time.perf_counter()
     results = []
     for ds in [] if args.docs_only else datasets(args.only, args.quick):
