@@ -16,6 +16,9 @@ in shift ``s`` at a hot spot with weekly expected harm ``H`` and shift share ``w
 The objective is concave in visits, so the MILP needs only one binary per (hot spot, shift, visit number).
 Solved with HiGHS; a greedy heuristic (exact when the per-BCU share and area caps do not bind) gives a
 warm start and, for very large cases, the plan itself, with the gap measured against the LP bound.
+
+Why one module of some 800 lines: the MILP's matrices, the greedy heuristic and the gap are all built over
+the same candidate arrays and caps; split apart, each half would reach into the other's internals.
 """
 
 from __future__ import annotations

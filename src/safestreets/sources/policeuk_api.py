@@ -8,6 +8,9 @@ The API has three habits a client must respect (https://data.police.uk/docs/):
 
 Answers are turned into the 12-column street and 15-column stop-and-search tables of the monthly CSV files,
 so that fetched data goes through the same validation and load path as downloaded files.
+
+Why one module of some 800 lines: the retrying client, the area splitting and the conversions share the
+API's record shapes and its quirks; each half alone would have to restate them.
 """
 
 from __future__ import annotations
