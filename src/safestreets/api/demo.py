@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from safestreets.api import data
+from safestreets.api.results import ForecastResult
 from safestreets.api.workspace import Workspace
 
 #: ``stage(label, total)`` opens a progress display for one stage and returns a context manager
@@ -153,13 +154,8 @@ def load_city_areas_and_places(con: duckdb.DuckDBPyConnection, city: Path) -> No
         data.load_places(con, path)
 
 
-def _top_cells(fc: object) -> str:
-    from safestreets.forecast.surface import top_per_group
-
-    s = fc.surface  # type: ignore[attr-defined]
-    tops = top_per_group(s.scores, s.units.area, s.units.bcu, 1)
-    names = getattr(fc, "bcu_names", {})
-    return "; ".join(f"{names.get(bcu) or bcu}: {s.place(idx[0])}" for bcu, idx in tops.items())
+def _top_cells(fc: ForecastResult) -> str:
+    return "; ".join(f"{fc.bcu_names.get(r['bcu']) or r['bcu']}: {r['place']}" for r in fc.top_per_bcu(1))
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -182,6 +182,27 @@ class ForecastResult(Tabular):
         """One row per unit: id, name, BCU, rank, expected count and harm, area, centre and polygon (WKB)."""
         return self.run.surface.table()
 
+    TOP_COLUMNS = ("bcu", "rank", "place", "unit_id", "expected_count", "expected_harm", "lat", "lon")
+
+    def top_per_bcu(self, k: int) -> list[dict[str, Any]]:
+        """The ``k`` riskiest units of each command unit, riskiest first, with their centres in lon/lat."""
+        from safestreets.forecast.surface import top_per_group
+        from safestreets.geo.project import to_crs
+
+        s = self.run.surface
+        if k <= 0:
+            return []
+        groups = top_per_group(s.scores, s.units.area, s.units.bcu, k)
+        lon, lat = to_crs(s.units.x, s.units.y, src=s.units.crs, dst="EPSG:4326")
+        ranks = s.ranks()
+        return [
+            {"bcu": g, "rank": int(ranks[i]), "place": s.place(i), "unit_id": str(s.units.ids[i]),
+             "expected_count": float(s.expected_count[i]), "expected_harm": float(s.expected_harm[i]),
+             "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6)}
+            for g, idx in groups.items()
+            for i in idx
+        ]  # fmt: skip
+
 
 @dataclass
 class BacktestReport(Tabular):

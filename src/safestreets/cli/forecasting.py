@@ -86,9 +86,6 @@ def forecast(
 
 
 def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
-    from safestreets.forecast.surface import top_per_group
-    from safestreets.geo.project import to_crs
-
     s = result.surface
     meta = s.meta
     if fmt is Fmt.table:
@@ -107,18 +104,9 @@ def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
             out.print(f"[yellow]warning:[/] {note}")
     if top == 0:
         return
-    groups = top_per_group(s.scores, s.units.area, s.units.bcu, top)
-    lon, lat = to_crs(s.units.x, s.units.y, src=s.units.crs, dst="EPSG:4326")
-    ranks = s.ranks()
-    rows = [
-        {"bcu": g, "rank": int(ranks[i]), "place": s.place(i), "unit_id": str(s.units.ids[i]),
-         "expected_count": float(s.expected_count[i]), "expected_harm": float(s.expected_harm[i]),
-         "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6)}
-        for g, idx in groups.items()
-        for i in idx
-    ]  # fmt: skip
+    rows = result.top_per_bcu(top)
     emit(
-        rows, ("bcu", "rank", "place", "unit_id", "expected_count", "expected_harm", "lat", "lon"), fmt,
+        rows, ForecastResult.TOP_COLUMNS, fmt,
         title=f"Top {top} hotspots per command unit",
         headers=("BCU", "rank", "place", "unit", "expected count", "expected harm", "centre (lat, lon)"),
         right=("rank", "expected count", "expected harm"),

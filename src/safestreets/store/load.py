@@ -1,5 +1,8 @@
 """Loading batches: check, filter, key, project, then replace, insert, assign and record atomically.
 
+(About 600 lines, kept whole: preparing and committing share the staged-row contract, and the atomicity
+argument below reads best in one place.)
+
 A load has two halves. ``prepare`` works on one source's rows alone, in Arrow, outside any
 transaction (and so may run in a worker thread while another file is being stored): it applies the
 checks, sets bad rows aside or stops, applies the filters, numbers repeated keys, projects points and
