@@ -25,9 +25,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("evaluate",),
     ("trends",),
     ("plan",),
+    ("accountability", "intel", "anpr"),  # registers and analyses over stored data; anpr on two engines
+    ("impact",),  # evaluations of operations and interventions; reads the accountability registers
     ("report",),
     ("api",),
-    ("cli", "web"),
+    ("cli", "web", "intake"),  # intake: the public reporting service, its own process
 )
 RANK = {layer: rank for rank, group in enumerate(LAYERS) for layer in group}
 
@@ -50,11 +52,16 @@ MODULE_LAYERS: dict[str, str] = {
     "safestreets.evaluate": "evaluate",
     "safestreets.trends": "trends",
     "safestreets.plan": "plan",
+    "safestreets.accountability": "accountability",
+    "safestreets.intel": "intel",
+    "safestreets.anpr": "anpr",
+    "safestreets.impact": "impact",
     "safestreets.report": "report",
     "safestreets.api": "api",
     "safestreets.cli": "cli",
     "safestreets.__main__": "cli",
     "safestreets.web": "web",
+    "safestreets.intake": "intake",
 }
 
 #: Deliberate exceptions: (module, the function the import sits in, the layer it may reach). The package

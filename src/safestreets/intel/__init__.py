@@ -1,0 +1,1 @@
+"""Community intelligence, staff side: team keys, decryption, triage, grading, redaction, retention."""
