@@ -276,3 +276,80 @@ class Workspace:
         the hot spots and hub ranking stored for it; what is missing is computed and said so)."""
         return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
                             hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress)  # fmt: skip
+
+    # --- community intelligence (staff side) -------------------------------------------------------
+
+    def intel_keygen(self, passphrase: str, *, strength: str = "moderate", actor: str) -> Any:
+        """A team key pair for the reporting channel (private half under ``passphrase``)."""
+        from safestreets.api import intel
+
+        return intel.keygen(self.db, self.root, passphrase, strength=strength, actor=actor)
+
+    def intel_unlock(self, passphrase: str) -> Any:
+        """The team private key, for the calls below that decrypt (never stored)."""
+        from safestreets.api import intel
+
+        return intel.unlock(self.root, passphrase)
+
+    def intel_reports(self, *, status: str | None = None, actor: str) -> list[dict[str, Any]]:
+        """Reports' metadata (never contents), threats to life first."""
+        from safestreets.api import intel
+
+        return intel.list_reports(self.db, status=status, actor=actor)
+
+    def intel_show(self, key: Any, report: str, *, actor: str) -> Any:
+        """Decrypt one report (audited) with a suggested triage."""
+        from safestreets.api import intel
+
+        return intel.show(self.db, key, report, actor=actor)
+
+    def intel_triage(self, key: Any, report: str, *, actor: str, **choices: Any) -> dict[str, Any]:
+        """Category, urgency, coarse place (``category``, ``urgency``, ``threat_to_life``, ``area``)."""
+        from safestreets.api import intel
+
+        areas = intel.lsoa_areas(self.con, self.crs) if self.paths.db_path.exists() else None
+        return intel.triage_report(self.db, key, report, areas=areas, actor=actor, **choices)
+
+    def intel_grade(self, report: str, source_eval: str, intel_assessment: str, handling_code: str,
+                    conditions: str | None = None, *, actor: str) -> dict[str, Any]:  # fmt: skip
+        """Grade a report with the 3x5x2 system."""
+        from safestreets.api import intel
+
+        return intel.grade(self.db, report, source_eval, intel_assessment, handling_code, conditions, actor=actor)
+
+    def intel_redact(self, key: Any, report: str, *, extra: list[str] | None = None, text: str | None = None,
+                     actor: str) -> str:  # fmt: skip
+        """Store the text fit to share (identifying details replaced)."""
+        from safestreets.api import intel
+
+        return intel.redact(self.db, self.root, key, report, extra=extra, text=text, actor=actor)
+
+    def intel_reply(self, report: str, text: str, *, actor: str) -> None:
+        """A question to the reporter, sealed to their codename's key."""
+        from safestreets.api import intel
+
+        intel.reply(self.db, report, text, actor=actor)
+
+    def intel_keep(self, report: str, reason: str | None, *, actor: str) -> dict[str, Any]:
+        """Keep a report past retention with a recorded reason (``None`` releases it)."""
+        from safestreets.api import intel
+
+        return intel.keep(self.db, report, reason, actor=actor)
+
+    def intel_export(self, key: Any, report: str, out: Path | None = None, *, actor: str) -> Path:
+        """A graded, redacted report as JSON for a force's intelligence system."""
+        from safestreets.api import intel
+
+        return intel.export(self.db, key, report, out or self.outputs / "intel" / f"{report}.json", actor=actor)
+
+    def intel_purge(self, *, on: date | None = None, dry_run: bool = False, actor: str) -> Any:
+        """Delete expired reports (keys first, then rows) and expired replies."""
+        from safestreets.api import intel
+
+        return intel.purge(self.db, on=on, dry_run=dry_run, actor=actor)
+
+    def intel_counts(self, *, since: date | None = None, actor: str) -> list[dict[str, Any]]:
+        """Reports per area and week (small counts suppressed), never contents."""
+        from safestreets.api import intel
+
+        return intel.counts(self.db, since=since, actor=actor)

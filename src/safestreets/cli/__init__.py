@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from safestreets import __version__
-from safestreets.cli import admin, data, deploy, forecasting
+from safestreets.cli import admin, data, deploy, forecasting, intake, intel
 from safestreets.cli.common import WorkspaceOpt, out
 from safestreets.errors import SafestreetsError
 
@@ -63,6 +63,8 @@ app.command()(deploy.demo)
 app.command()(admin.serve)
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(intake.intake_app, name="intake")
+app.add_typer(intel.intel_app, name="intel")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 

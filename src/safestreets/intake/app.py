@@ -236,7 +236,9 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         name, more = text(form, "codename", "Codename"), text(form, "more", "More detail")
         derived = codename.derive(name, settings.salt)
         if not more:
-            return problem(400, "Please check the form", "The box for more detail was empty. Nothing was saved.")
+            return problem(
+                400, "Please check the form", "The box for more detail was empty. Nothing was saved."
+            )
         if not records.add_detail(db, team, derived, more, today()):
             return render("intake_return.html.j2", 403,
                           error="We do not recognise that codename. Check the words and try again.")  # fmt: skip
@@ -254,7 +256,9 @@ def _point(lat: str, lon: str) -> list[float] | None:
     try:
         y, x = float(lat), float(lon)
     except ValueError as exc:
-        raise InputError("the map position", "latitude and longitude must be numbers, like 51.5 and -0.1") from exc
+        raise InputError(
+            "the map position", "latitude and longitude must be numbers, like 51.5 and -0.1"
+        ) from exc
     if not (49.0 <= y <= 61.0 and -9.0 <= x <= 3.0):
         raise InputError("the map position", "that is not a place in the UK")
     return [round(y, 6), round(x, 6)]

@@ -156,7 +156,9 @@ def open_report(db: Database, team: PrivateKey, rid: str) -> Opened:
         doc = sealing.decode(sealing.decrypt(key, report.ciphertext))
         photos = [sealing.decrypt(key, a.ciphertext) for a in s.execute(
             select(IntelAttachment).where(IntelAttachment.report_id == rid).order_by(IntelAttachment.id)).scalars()]  # fmt: skip
-        msgs = s.execute(select(IntelMessage).where(IntelMessage.report_id == rid).order_by(IntelMessage.seq)).scalars()
+        msgs = s.execute(
+            select(IntelMessage).where(IntelMessage.report_id == rid).order_by(IntelMessage.seq)
+        ).scalars()
         messages = [{"direction": m.direction, "day": m.day,
                      "text": sealing.unseal_text(team, m.sealed) if m.direction == "in" else None} for m in msgs]  # fmt: skip
         redacted = sealing.unseal_text(team, report.redacted) if report.redacted else None
@@ -200,24 +202,32 @@ def purge(db: Database, today: date, *, dry_run: bool = False) -> Purged:
     with db.session() as s:
         if sqlite:  # freed pages are zeroed, not left for a forensic reader of the file
             s.connection().exec_driver_sql("PRAGMA secure_delete=ON")
-        due = select(IntelReport.id).where(IntelReport.expires_day <= today, IntelReport.keep_reason.is_(None))
+        due = select(IntelReport.id).where(
+            IntelReport.expires_day <= today, IntelReport.keep_reason.is_(None)
+        )
         ids = [r for (r,) in s.execute(due)]
         kept = s.execute(select(func.count()).where(IntelReport.expires_day <= today,
                                                     IntelReport.keep_reason.is_not(None))).scalar_one()  # fmt: skip
-        expired = select(IntelMessage.id).where(IntelMessage.direction == "out", IntelMessage.expires_day <= today)
+        expired = select(IntelMessage.id).where(
+            IntelMessage.direction == "out", IntelMessage.expires_day <= today
+        )
         replies = len(s.execute(expired).all())
         if dry_run:
             return Purged(sorted(ids), replies, 0, kept)
         if ids:
             s.execute(update(IntelReport).where(IntelReport.id.in_(ids)).values(sealed_key=None, ciphertext=b"",
                                                                                  redacted=None))  # fmt: skip
-            s.execute(update(IntelAttachment).where(IntelAttachment.report_id.in_(ids)).values(ciphertext=b""))
+            s.execute(
+                update(IntelAttachment).where(IntelAttachment.report_id.in_(ids)).values(ciphertext=b"")
+            )
             s.execute(update(IntelMessage).where(IntelMessage.report_id.in_(ids)).values(sealed=b""))
             s.execute(delete(IntelAttachment).where(IntelAttachment.report_id.in_(ids)))
             s.execute(delete(IntelMessage).where(IntelMessage.report_id.in_(ids)))
             s.execute(delete(IntelReport).where(IntelReport.id.in_(ids)))
         s.execute(update(IntelMessage).where(IntelMessage.id.in_(expired)).values(sealed=b""))
-        s.execute(delete(IntelMessage).where(IntelMessage.direction == "out", IntelMessage.expires_day <= today))
+        s.execute(
+            delete(IntelMessage).where(IntelMessage.direction == "out", IntelMessage.expires_day <= today)
+        )
         orphans = select(IntelReporter.id).where(~IntelReporter.id.in_(select(IntelReport.reporter_id)))
         reporters = len(s.execute(orphans).all())
         s.execute(delete(IntelReporter).where(IntelReporter.id.in_(orphans)))

@@ -39,7 +39,9 @@ def decrypt(key: bytes, data: bytes) -> bytes:
     try:
         return nacl.secret.SecretBox(key).decrypt(data)
     except nacl.exceptions.CryptoError as exc:
-        raise ParameterError("the ciphertext does not open with this key (damaged, or a different key)") from exc
+        raise ParameterError(
+            "the ciphertext does not open with this key (damaged, or a different key)"
+        ) from exc
 
 
 def seal(public: PublicKey, data: bytes) -> bytes:

@@ -24,8 +24,12 @@ def upgrade() -> None:
     op.create_table(
         "intel_reports",
         sa.Column("id", sa.String(24), primary_key=True),
-        sa.Column("reporter_id", sa.String(24), sa.ForeignKey("intel_reporters.id", ondelete="CASCADE"),
-                  nullable=False),  # fmt: skip
+        sa.Column(
+            "reporter_id",
+            sa.String(24),
+            sa.ForeignKey("intel_reporters.id", ondelete="CASCADE"),
+            nullable=False,
+        ),  # fmt: skip
         sa.Column("received_day", sa.Date, nullable=False),
         sa.Column("expires_day", sa.Date, nullable=False),
         sa.Column("sealed_key", sa.LargeBinary),
@@ -50,15 +54,17 @@ def upgrade() -> None:
     op.create_table(
         "intel_attachments",
         sa.Column("id", sa.String(24), primary_key=True),
-        sa.Column("report_id", sa.String(24), sa.ForeignKey("intel_reports.id", ondelete="CASCADE"),
-                  nullable=False),  # fmt: skip
+        sa.Column(
+            "report_id", sa.String(24), sa.ForeignKey("intel_reports.id", ondelete="CASCADE"), nullable=False
+        ),  # fmt: skip
         sa.Column("ciphertext", sa.LargeBinary, nullable=False),
     )
     op.create_table(
         "intel_messages",
         sa.Column("id", sa.String(24), primary_key=True),
-        sa.Column("report_id", sa.String(24), sa.ForeignKey("intel_reports.id", ondelete="CASCADE"),
-                  nullable=False),  # fmt: skip
+        sa.Column(
+            "report_id", sa.String(24), sa.ForeignKey("intel_reports.id", ondelete="CASCADE"), nullable=False
+        ),  # fmt: skip
         sa.Column("direction", sa.String(3), nullable=False),
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("expires_day", sa.Date, nullable=False),
