@@ -65,7 +65,12 @@ def serve(ws: Path, out: Path, *extra: str) -> Served:
     port = free_port()
     log, tmp = out / "intake.log", out / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(tmp), "SAFESTREETS_WORKSPACE": str(ws)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "TMPDIR": str(tmp),
+        "SAFESTREETS_WORKSPACE": str(ws),
+    }
     env.pop("SAFESTREETS_DATABASE_URL", None)
     fh = log.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "safestreets", "intake", "serve", "--port", str(port),

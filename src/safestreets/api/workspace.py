@@ -315,7 +315,9 @@ class Workspace:
         """Grade a report with the 3x5x2 system."""
         from safestreets.api import intel
 
-        return intel.grade(self.db, report, source_eval, intel_assessment, handling_code, conditions, actor=actor)
+        return intel.grade(
+            self.db, report, source_eval, intel_assessment, handling_code, conditions, actor=actor
+        )
 
     def intel_redact(self, key: Any, report: str, *, extra: list[str] | None = None, text: str | None = None,
                      actor: str) -> str:  # fmt: skip
@@ -340,7 +342,9 @@ class Workspace:
         """A graded, redacted report as JSON for a force's intelligence system."""
         from safestreets.api import intel
 
-        return intel.export(self.db, key, report, out or self.outputs / "intel" / f"{report}.json", actor=actor)
+        return intel.export(
+            self.db, key, report, out or self.outputs / "intel" / f"{report}.json", actor=actor
+        )
 
     def intel_purge(self, *, on: date | None = None, dry_run: bool = False, actor: str) -> Any:
         """Delete expired reports (keys first, then rows) and expired replies."""

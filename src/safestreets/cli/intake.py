@@ -37,8 +37,8 @@ def serve(
 
     from safestreets.config import resolve_workspace
     from safestreets.db import connect, database_url
-    from safestreets.intake import LOG_CONFIG, IntakeSettings, settings_to_env
     from safestreets.intel import keys
+    from safestreets.intel.channel import IntakeSettings
 
     root = resolve_workspace(named_workspace(ctx, workspace)).root
     url = database or database_url(root)
@@ -47,10 +47,10 @@ def serve(
     connect(url).dispose()  # migrate before the workers start
     settings = IntakeSettings(database_url=url, public_key=key, report_days=report_days, reply_days=reply_days,
                               per_client=per_client, per_minute=per_minute)  # fmt: skip
-    os.environ.update(settings_to_env(settings))
+    os.environ.update(settings.to_env())
     err.print(
         f"intake on http://{host}:{port}/ ({workers} workers), sealing to team key {fp}; Ctrl-C stops it"
     )
     uvicorn.run("safestreets.intake:app_from_env", factory=True, host=host, port=port, workers=workers,
                 access_log=False, server_header=False, date_header=False, proxy_headers=False,
-                log_config=LOG_CONFIG, log_level="warning")  # fmt: skip
+                log_level="warning")  # fmt: skip

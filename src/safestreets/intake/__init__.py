@@ -7,14 +7,12 @@ no timestamps on the lines that remain (a time beside an error could match a rep
 
 from __future__ import annotations
 
+import logging.config
 import os
-from pathlib import Path
 from typing import Any
 
 from safestreets.intake.app import create_app
-from safestreets.intake.settings import IntakeSettings
-
-ENV_PREFIX = "SAFESTREETS_INTAKE_"
+from safestreets.intel.channel import IntakeSettings
 
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
@@ -31,30 +29,11 @@ LOG_CONFIG: dict[str, Any] = {
     },
 }
 
-__all__ = ["LOG_CONFIG", "IntakeSettings", "app_from_env", "create_app", "settings_to_env"]
-
-
-def settings_to_env(settings: IntakeSettings) -> dict[str, str]:
-    return {
-        ENV_PREFIX + "DATABASE_URL": settings.database_url,
-        ENV_PREFIX + "PUBLIC_KEY": str(settings.public_key),
-        ENV_PREFIX + "REPORT_DAYS": str(settings.report_days),
-        ENV_PREFIX + "REPLY_DAYS": str(settings.reply_days),
-        ENV_PREFIX + "PER_CLIENT": str(settings.per_client),
-        ENV_PREFIX + "PER_MINUTE": str(settings.per_minute),
-    }
+__all__ = ["LOG_CONFIG", "IntakeSettings", "app_from_env", "create_app"]
 
 
 def app_from_env() -> Any:
-    e = os.environ
-    return create_app(
-        IntakeSettings(
-            database_url=e[ENV_PREFIX + "DATABASE_URL"],
-            public_key=Path(e[ENV_PREFIX + "PUBLIC_KEY"]),
-            salt=IntakeSettings.salt_from_env(),
-            report_days=int(e.get(ENV_PREFIX + "REPORT_DAYS", "180")),
-            reply_days=int(e.get(ENV_PREFIX + "REPLY_DAYS", "30")),
-            per_client=int(e.get(ENV_PREFIX + "PER_CLIENT", "10")),
-            per_minute=int(e.get(ENV_PREFIX + "PER_MINUTE", "600")),
-        )
-    )
+    """uvicorn's factory: settings from the environment, and our logging (no access log, no timestamps)
+    applied over whatever the server set up."""
+    logging.config.dictConfig(LOG_CONFIG)
+    return create_app(IntakeSettings.from_env(os.environ))

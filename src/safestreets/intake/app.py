@@ -25,8 +25,8 @@ from safestreets import __version__
 from safestreets.db import DatabaseError, connect
 from safestreets.errors import InputError, SafestreetsError
 from safestreets.intake.limits import Window
-from safestreets.intake.settings import IntakeSettings
 from safestreets.intel import codename, keys, photos, records
+from safestreets.intel.channel import IntakeSettings
 
 log = logging.getLogger("safestreets.intake")
 HERE = Path(__file__).parent

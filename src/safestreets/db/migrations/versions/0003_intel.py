@@ -29,7 +29,7 @@ def upgrade() -> None:
             sa.String(24),
             sa.ForeignKey("intel_reporters.id", ondelete="CASCADE"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("received_day", sa.Date, nullable=False),
         sa.Column("expires_day", sa.Date, nullable=False),
         sa.Column("sealed_key", sa.LargeBinary),
@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(24), primary_key=True),
         sa.Column(
             "report_id", sa.String(24), sa.ForeignKey("intel_reports.id", ondelete="CASCADE"), nullable=False
-        ),  # fmt: skip
+        ),
         sa.Column("ciphertext", sa.LargeBinary, nullable=False),
     )
     op.create_table(
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(24), primary_key=True),
         sa.Column(
             "report_id", sa.String(24), sa.ForeignKey("intel_reports.id", ondelete="CASCADE"), nullable=False
-        ),  # fmt: skip
+        ),
         sa.Column("direction", sa.String(3), nullable=False),
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("expires_day", sa.Date, nullable=False),
