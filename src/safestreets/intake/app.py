@@ -211,6 +211,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
                              report_days=settings.report_days)  # fmt: skip
         return render("intake_done.html.j2", codename=name, photos=len(clean), danger=doc["danger_now"])
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:  # browsers ask for it; an empty answer beats a 404 in every console
+        return Response(status_code=204)
+
     @app.get("/return", response_class=HTMLResponse)
     def return_page() -> HTMLResponse:
         return render("intake_return.html.j2")
