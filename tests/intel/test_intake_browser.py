@@ -12,7 +12,9 @@ import pytest
 from intel.intel_support import PASSPHRASE, gps_photo, serve
 from safestreets.api import Workspace
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'"
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -22,7 +24,9 @@ ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "browser"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's chromium is not at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"Debian's chromium is not at {CHROMIUM} (apt-get install chromium)"
+    ),
 ]
 
 

@@ -49,6 +49,25 @@ def unlock(root: Path, passphrase: str) -> PrivateKey:
     return keys.unlock(key_paths(root)[0], passphrase)
 
 
+@dataclass(frozen=True)
+class Team:
+    """The team key as a page holds it: the workspace and the passphrase typed into the form, unlocked
+    only when a function needs to decrypt (a wrong passphrase is then audited as a denied decryption)."""
+
+    root: Path
+    passphrase: str
+
+    def key(self) -> PrivateKey:
+        return unlock(self.root, self.passphrase)
+
+
+Key = PrivateKey | Team
+
+
+def _private(key: Key) -> PrivateKey:
+    return key.key() if isinstance(key, Team) else key
+
+
 def list_reports(db: Database, *, status: str | None = None, actor: str) -> list[dict[str, Any]]:
     audit.record(db, actor=actor, action="view", target="intel.list", params={"status": status})
     return records.list_reports(db, status=status)
@@ -60,10 +79,10 @@ class Shown:
     suggestion: triage.Suggestion
 
 
-def show(db: Database, key: PrivateKey, rid: str, *, actor: str) -> Shown:
+def show(db: Database, key: Key, rid: str, *, actor: str) -> Shown:
     """Decrypt one report (written to the audit trail before anything is shown)."""
     try:
-        opened = records.open_report(db, key, rid)
+        opened = records.open_report(db, _private(key), rid)
     except (ParameterError, NotFoundError):
         audit.record(db, actor=actor, action="decrypt", target=f"intel.report:{rid}", outcome="denied")
         raise
@@ -81,7 +100,7 @@ def lsoa_areas(con: Any, crs: str) -> Areas:
     return Areas([(c, bytes(g)) for c, g in rows], crs)
 
 
-def triage_report(db: Database, key: PrivateKey, rid: str, *, areas: Areas | None, category: str | None = None,
+def triage_report(db: Database, key: Key, rid: str, *, areas: Areas | None, category: str | None = None,
                   urgency: str | None = None, threat_to_life: bool | None = None, area: str | None = None,
                   actor: str) -> dict[str, Any]:  # fmt: skip
     """Category, urgency and a coarse place; unset values come from the suggestion. A threat to life is
@@ -116,7 +135,7 @@ def grade(db: Database, rid: str, source_eval: str, intel_assessment: str, handl
     return row
 
 
-def redact(db: Database, root: Path, key: PrivateKey, rid: str, *, extra: list[str] | None = None,
+def redact(db: Database, root: Path, key: Key, rid: str, *, extra: list[str] | None = None,
            text: str | None = None, actor: str) -> str:  # fmt: skip
     """The shareable text: the analyst's own (``text``) or the report's with identifying details replaced;
     stored sealed to the team key like the report itself."""
@@ -148,7 +167,7 @@ def keep(db: Database, rid: str, reason: str | None, *, actor: str) -> dict[str,
     return row
 
 
-def export(db: Database, key: PrivateKey, rid: str, out: Path, *, actor: str) -> Path:
+def export(db: Database, key: Key, rid: str, out: Path, *, actor: str) -> Path:
     """A graded, redacted report as JSON for a force's intelligence system (never the original words)."""
     opened = show(db, key, rid, actor=actor).opened
     m = opened.meta

@@ -25,6 +25,7 @@ NAV = (
     ("/hubs", "Hubs", "viewer"),
     ("/briefings", "Briefings", "viewer"),
     ("/status", "Data", "viewer"),
+    ("/intel", "Intel", "analyst"),
     ("/admin/users", "Admin", "admin"),
 )
 
