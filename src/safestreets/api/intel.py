@@ -228,9 +228,27 @@ def counts(
     return rows
 
 
+def brief_counts(root: Path) -> list[dict[str, Any]] | None:
+    """Raw counts per area and week for the briefing's section, or None where the workspace's database has
+    no intel reports (or cannot be opened: a briefing never fails for want of this section)."""
+    from safestreets.db import DatabaseError, connect, database_url
+
+    try:
+        db = connect(database_url(root))
+    except DatabaseError:
+        return None
+    try:
+        return records.counts(db) or None
+    except DatabaseError:
+        return None
+    finally:
+        db.dispose()
+
+
 def counts_geojson(db: Database, con: Any, crs: str, *, weeks: int = 8, min_count: int = MIN_COUNT,
-                   actor: str) -> dict[str, Any]:  # fmt: skip
-    """A map layer: reports per LSOA over the last ``weeks`` weeks, suppressed under ``min_count``."""
+                   every_area: bool = False, actor: str) -> dict[str, Any]:  # fmt: skip
+    """A map layer: reports per LSOA over the last ``weeks`` weeks, suppressed under ``min_count``;
+    ``every_area``: LSOAs without reports too (zero), as the ground of a choropleth."""
     from datetime import timedelta
 
     from safestreets.api import geojson
@@ -241,12 +259,40 @@ def counts_geojson(db: Database, con: Any, crs: str, *, weeks: int = 8, min_coun
         if r["area_kind"] == "lsoa":
             totals[r["area_code"]] = totals.get(r["area_code"], 0) + r["reports"]
     audit.record(db, actor=actor, action="view", target="intel.layer", params={"weeks": weeks})
-    codes = sorted(totals)
-    rows = dict(con.execute("SELECT code, geometry FROM areas WHERE kind LIKE 'lsoa%' AND list_contains(?, code)",
-                            [codes]).fetchall()) if codes else {}  # fmt: skip
-    codes = [c for c in codes if c in rows]
-    feats = [{"id": c, "area": c, "reports": totals[c] if totals[c] >= min_count else None,
-              "suppressed": totals[c] < min_count} for c in codes]  # fmt: skip
+    if every_area:
+        rows = dict(con.execute("SELECT code, geometry FROM areas WHERE kind LIKE 'lsoa%' AND geometry IS NOT NULL "
+                                "ORDER BY code").fetchall())  # fmt: skip
+    else:
+        wanted = sorted(totals)
+        rows = dict(con.execute("SELECT code, geometry FROM areas WHERE kind LIKE 'lsoa%' AND list_contains(?, code)",
+                                [wanted]).fetchall()) if wanted else {}  # fmt: skip
+    codes = sorted(rows)
+    feats = []
+    for c in codes:
+        n = totals.get(c, 0)
+        hidden = 0 < n < min_count
+        feats.append({"id": c, "area": c, "reports": None if hidden else n, "suppressed": hidden})
     geoms = geojson.geometries(crs, [bytes(rows[c]) for c in codes])
     return geojson.collection(feats, geoms, {"layer": "intel_counts", "since": since.isoformat(), "weeks": weeks,
-                                             "min_count": min_count})  # fmt: skip
+                                             "min_count": min_count, "unplaced": sum(n for c, n in totals.items()
+                                                                                     if c not in rows)})  # fmt: skip
+
+
+@dataclass
+class Overview:
+    reports: list[dict[str, Any]]
+    counts: list[dict[str, Any]]
+    layer: dict[str, Any] | None
+
+
+def overview(db: Database, con: Any, crs: str | None, *, weeks: int = 8, actor: str) -> Overview:
+    """What the dashboard's intel page shows: reports' metadata, counts per area and week, and the map layer
+    over every LSOA (None where the store has no LSOAs or cannot be read)."""
+    layer = (
+        counts_geojson(db, con, crs, weeks=weeks, every_area=True, actor=actor)
+        if con is not None and crs
+        else None
+    )
+    if layer is not None and not layer["features"]:
+        layer = None
+    return Overview(list_reports(db, actor=actor), counts(db, actor=actor), layer)

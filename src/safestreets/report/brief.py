@@ -174,17 +174,20 @@ def write_brief(
     title: str | None = None,
     save: bool = True,
     progress: Callable[[str], None] | None = None,
+    community: list[dict[str, Any]] | None = None,
 ) -> Brief:
     """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``.
 
     The forecast's backtest, its emerging hot spots and the hub ranking are read from the store; what is
     missing or stale is computed (and, with ``save``, stored) and the briefing says so. ``periods`` and
     ``hubs_budget`` ask for a classification over that many periods and at least that many deployments
-    (default: whatever is stored, else 12 periods and 5 deployments)."""
+    (default: whatever is stored, else 12 periods and 5 deployments). ``community``: anonymous reports'
+    counts per area and week (from the intel channel), for a section of counts only."""
     from safestreets.forecast.store import read_surface
     from safestreets.plan.run import default_week
     from safestreets.report import brief_parts as parts
     from safestreets.report.hotspot_map import emerging_map
+    from safestreets.report.intel_section import community_section
     from safestreets.trends.run import forecast_inputs
 
     step = progress or (lambda _what: None)
@@ -375,6 +378,7 @@ def write_brief(
                        "emerging": changes.get("params"), "hubs": hubs.get("params")},
         "sources": parts.data_rows(con), "made_by": parts.made_by(surface, brief_parts, plan_row),
         "sidecar": f"{stem}.provenance.json", "data": data, "caveats": CAVEATS,
+        "community": community_section(community or [], week_start),
     }  # fmt: skip
     step("writing")
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),

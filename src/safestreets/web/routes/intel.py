@@ -79,10 +79,13 @@ def api_layer(weeks: Weeks = 8, active: Active = Analyst, db: Database = Depends
 
 
 @router.get("/intel", response_class=HTMLResponse, include_in_schema=False)
-def intel_page(request: Request, active: Active = Analyst, db: Database = Depends(database)) -> HTMLResponse:
-    reports = intel.list_reports(db, actor=active.account.username)
-    return page(request, "intel.html.j2", reports=reports, counts=intel.counts(db, actor=active.account.username),
-                categories=triage.CATEGORIES)  # fmt: skip
+def intel_page(request: Request, weeks: Weeks = 8, active: Active = Analyst, db: Database = Depends(database),
+               ws: Workspace = Depends(workspace)) -> HTMLResponse:  # fmt: skip
+    from safestreets.web.intel_map import choropleth
+
+    o = intel.overview(db, ws.con, ws.crs, weeks=weeks, actor=active.account.username)
+    return page(request, "intel.html.j2", reports=o.reports, counts=o.counts, weeks=weeks,
+                svg=choropleth(o.layer) if o.layer else "", categories=triage.CATEGORIES)  # fmt: skip
 
 
 def _report_page(request: Request, db: Database, rid: str, active: Active, shown: Any = None,
