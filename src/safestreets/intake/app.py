@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 from starlette.staticfiles import StaticFiles
@@ -194,22 +195,28 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         point = _point(values["lat"], values["lon"])
         uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and (f.filename or f.size)]
         # Metadata goes first: every photo is re-encoded from its pixels before anything else touches it.
-        clean = []
+        raw = []
         for n, upload in enumerate(uploads, 1):
             data = await upload.read(settings.max_photo_bytes + 1)
             await upload.close()
             if len(data) > settings.max_photo_bytes:
                 raise InputError(f"photo {n}", f"it is over {limits['mb']} MB")
             if data:
-                clean.append(photos.clean(data, f"photo {n}"))
+                raw.append(data)
         doc = {"what": values["what"], "where": values["where"], "when": values["when"],
                "how_known": values["how"] if values["how"] in HOW_KNOWN else "", "point": point,
                "danger_now": form.get("danger") == "yes"}  # fmt: skip
-        name = codename.new_codename()
-        derived = codename.derive(name, settings.salt)
-        records.store_report(db, team, derived, doc, clean, danger_now=doc["danger_now"], today=today(),
-                             report_days=settings.report_days)  # fmt: skip
-        return render("intake_done.html.j2", codename=name, photos=len(clean), danger=doc["danger_now"])
+
+        def seal_and_store() -> tuple[str, int]:
+            # Pillow, Argon2id and the database release the GIL: in a thread they run beside other requests.
+            clean = [photos.clean(data, f"photo {n}") for n, data in enumerate(raw, 1)]
+            name = codename.new_codename()
+            records.store_report(db, team, codename.derive(name, settings.salt), doc, clean,
+                                 danger_now=doc["danger_now"], today=today(), report_days=settings.report_days)  # fmt: skip
+            return name, len(clean)
+
+        name, sent = await run_in_threadpool(seal_and_store)
+        return render("intake_done.html.j2", codename=name, photos=sent, danger=doc["danger_now"])
 
     @app.get("/favicon.ico")
     def favicon() -> Response:  # browsers ask for it; an empty answer beats a 404 in every console
@@ -225,8 +232,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             return refused
         form = await read_form(request)
         name = text(form, "codename", "Codename")
-        derived = codename.derive(name, settings.salt)  # the same cost for a wrong codename as a right one
-        view = records.replies_for(db, derived, today())
+        derived = await run_in_threadpool(codename.derive, name, settings.salt)  # a wrong one costs the same
+        view = await run_in_threadpool(records.replies_for, db, derived, today())
         if not view.found:
             return render("intake_return.html.j2", 403,
                           error="We do not recognise that codename. Check the words and try again.")  # fmt: skip
@@ -238,12 +245,12 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             return refused
         form = await read_form(request)
         name, more = text(form, "codename", "Codename"), text(form, "more", "More detail")
-        derived = codename.derive(name, settings.salt)
+        derived = await run_in_threadpool(codename.derive, name, settings.salt)
         if not more:
             return problem(
                 400, "Please check the form", "The box for more detail was empty. Nothing was saved."
             )
-        if not records.add_detail(db, team, derived, more, today()):
+        if not await run_in_threadpool(records.add_detail, db, team, derived, more, today()):
             return render("intake_return.html.j2", 403,
                           error="We do not recognise that codename. Check the words and try again.")  # fmt: skip
         return render("intake_thanks.html.j2")
