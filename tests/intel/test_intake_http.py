@@ -150,3 +150,23 @@ def test_the_form_page_is_plain_and_works_without_script(intake: TestClient) -> 
     html = intake.get("/").text
     assert "<script" not in html and 'enctype="multipart/form-data"' in html
     assert 'name="viewport"' in html and "999" in html
+
+
+def test_an_unexpected_error_is_a_plain_page_and_logs_only_its_kind(
+    settings: IntakeSettings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from safestreets.intel import records
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"boom while storing {args[3]!r}")  # a message that would carry the report
+
+    monkeypatch.setattr(records, "store_report", broken)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.post("/report", data={"what": "the words Quentin Blackthorn must never reach a log"},
+                   headers={"user-agent": "Agent-Probe-500"})  # fmt: skip
+    assert r.status_code == 500 and "Nothing was saved" in r.text and "Quentin" not in r.text
+    check_headers(r)
+    logged = "\n".join(rec.getMessage() + str(rec.exc_info or "") for rec in caplog.records)
+    assert "internal error" in logged and "RuntimeError" in logged
+    assert "Quentin" not in logged and "Agent-Probe-500" not in logged and "boom" not in logged
+    assert rows(settings)["intel_reports"] == 0

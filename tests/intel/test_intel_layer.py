@@ -26,7 +26,9 @@ def lsoa_file(path: Path) -> Path:
 
 
 def test_layer_page_map_and_briefing_section(ws: Workspace, team_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ws.load_areas(lsoa_file(tmp_path / "lsoa.geojson"), kind="lsoa", code_field="LSOA21CD", name_field="LSOA21NM")
+    ws.load_areas(
+        lsoa_file(tmp_path / "lsoa.geojson"), kind="lsoa", code_field="LSOA21CD", name_field="LSOA21NM"
+    )
     team = keys.load_public(ws.root / "intel" / "team.pub")
     today = date.today()
     for n in range(4):  # four in the first LSOA, one in the second

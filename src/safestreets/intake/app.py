@@ -110,12 +110,17 @@ class Guard:
             if not started:
                 await too_big(self.max_body)(scope, receive, send_with_headers)
         except Exception as exc:  # never a traceback: its messages could hold what a reporter typed
-            ref = secrets.token_hex(4)
+            # The app's own handler has usually answered already (and left its reference in the scope).
+            ref = (scope.get("state") or {}).get("error_ref") or secrets.token_hex(4)
             log.error("internal error %s (%s)", ref, type(exc).__name__)
             if not started:
-                await problem(500, "Something went wrong",
-                              f"Nothing was saved. Please try again later (reference {ref}).")(scope, receive,
-                                                                                               send_with_headers)  # fmt: skip
+                await failed(ref)(scope, receive, send_with_headers)
+
+
+def failed(ref: str) -> HTMLResponse:
+    return problem(
+        500, "Something went wrong", f"Nothing was saved. Please try again later (reference {ref})."
+    )
 
 
 class _TooBig(Exception):
@@ -169,6 +174,11 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         where = exc.source if isinstance(exc, InputError) else ""
         return problem(400, "Please check the form", f"{where}: {message}. Nothing was saved." if where else
                        f"{message}. Nothing was saved.")  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        request.state.error_ref = secrets.token_hex(4)  # logged once, by the guard, with the kind only
+        return failed(request.state.error_ref)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:
