@@ -157,10 +157,10 @@ def staff_side(root: Path) -> dict[str, float]:
 
 def micro() -> dict[str, float]:
     """Per-call costs inside one process: what a submission spends its time on."""
-    from nacl.public import PrivateKey
-
     import tempfile
     from datetime import date
+
+    from nacl.public import PrivateKey
 
     from safestreets.db import connect
     from safestreets.intel import codename, photos, records, sealing
