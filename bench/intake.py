@@ -155,7 +155,7 @@ def staff_side(root: Path) -> dict[str, float]:
             "triage_rate": len(ids) / triage_s}  # fmt: skip
 
 
-def micro() -> dict[str, float]:
+def micro() -> dict[str, tuple[float, float]]:
     """Per-call costs inside one process: what a submission spends its time on."""
     import tempfile
     from datetime import date
@@ -190,10 +190,11 @@ def micro() -> dict[str, float]:
         ("re-encode a 1600x1200 photo", lambda img=photo(): photos.clean(img), 10),
     ):  # fmt: skip
         fn()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         for _ in range(n):
             fn()
-        costs[label] = (time.perf_counter() - t) / n
+        # CPU time of this thread: what the step costs, whatever else the machine is doing; wall time beside it.
+        costs[label] = ((time.thread_time() - cpu) / n, (time.perf_counter() - t) / n)
     db.dispose()
     return costs
 
@@ -203,6 +204,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--gentle", type=float, default=10.0, help="a second paced rate, below saturation")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     from safestreets.api import Workspace
@@ -231,6 +233,7 @@ def main() -> None:
                 time.sleep(0.25)
         asyncio.run(flat_out(base, 4, 2, "/report"))  # warm both workers
         pace = asyncio.run(paced(base, args.rate, args.seconds, image))
+        gentle = asyncio.run(paced(base, args.gentle, args.seconds, image))
         load_paced = os.getloadavg()
         full = asyncio.run(flat_out(base, args.clients, args.seconds, "/report"))
         floor = asyncio.run(flat_out(base, args.clients, args.seconds, "/"))
@@ -248,11 +251,12 @@ def main() -> None:
     right = (False, True, True, True, True, True)
     table = markdown_table(headers, [
         row(f"paced: {args.rate:g} reports/s offered, 1 in 10 with a photo", pace),
+        row(f"paced: {args.gentle:g} reports/s offered, 1 in 10 with a photo", gentle),
         row(f"flat out: {args.clients} clients submitting text reports", full),
         row(f"baseline: {args.clients} clients fetching the form (GET /)", floor),
     ], right)  # fmt: skip
-    cost_rows = [[k, f"{v * 1000:.2f} ms"] for k, v in costs.items()]
-    per_report = next(iter(costs.values()))
+    cost_rows = [[k, f"{c * 1000:.1f} ms", f"{w * 1000:.1f} ms"] for k, (c, w) in costs.items()]
+    per_report = next(iter(costs.values()))[0]
     ceiling = usable_cores() / per_report
     met = pace["p99"] < 0.5 and pace["rate"] >= 0.98 * args.rate and not pace["errors"]
 
@@ -271,13 +275,13 @@ def main() -> None:
         f"**Reading.** Aim: {args.rate:g} reports/s with p99 under 500 ms, Argon2id included. "
         f"{'Met' if met else 'Not met'}: {pace['rate']:.1f} answered/s, p99 {pace['p99'] * 1000:.0f} ms, "
         f"{pace['errors']} errors.\n\n"
-        f"### Where a submission's time goes (one process, medians of repeated calls)\n\n"
-        f"{markdown_table(('step', 'per call'), cost_rows, (False, True))}\n\n"
+        f"### Where a submission's time goes (one process, means of repeated calls)\n\n"
+        f"{markdown_table(('step', 'CPU per call', 'wall per call'), cost_rows, (False, True, True))}\n\n"
         "The codename's Argon2id (19 MiB, 2 passes, 1 lane: OWASP's first recommended set) dominates a text "
         "report; a photo's decode and re-encode costs more still, which is why photos are capped at three. "
         f"At {per_report * 1000:.0f} ms of CPU a text report, {usable_cores()} cores cannot take more than about "
-        f"{ceiling:.0f} reports a second whatever the HTTP layer does, and less while other jobs use the cores "
-        "(see the load average above).\n\n"
+        f"{ceiling:.0f} reports a second even with the cores to themselves and no HTTP layer; while other jobs "
+        "share the cores (see the load average above) the wall times, and the rates above, are what is left.\n\n"
         f"### Staff side\n\n"
         f"{staff['reports']:,} stored reports, team key unlocked once ({staff['unlock_s']:.2f} s: Argon2id, "
         "256 MiB, 3 passes, as a person's passphrase needs):\n\n"
