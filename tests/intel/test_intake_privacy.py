@@ -6,10 +6,11 @@ the photo's camera details or any fragment of what was reported."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from intel.intel_support import PASSPHRASE, codename_of, gps_photo, scan, serve
 from safestreets.api import Workspace
@@ -74,6 +75,16 @@ def test_nothing_written_identifies_the_reporter(ws: Workspace, tmp_path: Path) 
     assert scan([root], ["intel_reports"]), "the scanner must see the database's own words (a control)"
     leaks = scan(written, needles)
     assert not leaks, leaks
+    # No time of day in what the service logged, and none in its tables (days only).
+    assert not re.search(r"\d{1,2}:\d{2}:\d{2}", served.log.read_text(errors="replace"))
+    db = connect(database_url(root))
+    with db.session() as s:
+        for table in ("intel_reports", "intel_reporters", "intel_attachments", "intel_messages"):
+            for row in s.execute(text(f"SELECT * FROM {table}")).all():
+                for value in row:
+                    if isinstance(value, str):
+                        assert not re.search(r"\d{2}:\d{2}", value), (table, value)
+    db.dispose()
     # And the team can still read it all, with the key the intake host never had.
     with Workspace(root) as staff:
         shown = staff.intel_show(staff.intel_unlock(PASSPHRASE), reports[0].id, actor="test")
