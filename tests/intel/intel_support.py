@@ -4,6 +4,7 @@ intake process, and a scanner for what the service wrote."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
@@ -106,3 +107,14 @@ def codename_of(html: str) -> str:
     m = re.search(r'id="codename">([^<]+)<', html)
     assert m, "no codename on the page"
     return m.group(1).strip()
+
+
+def lsoa_file(path: Path) -> Path:
+    """Four LSOAs in a 2x2 grid around 51.515 N, 0.09 W (each about 700 m by 700 m)."""
+    feats = []
+    for i, (x, y) in enumerate([(-0.100, 51.510), (-0.090, 51.510), (-0.100, 51.516), (-0.090, 51.516)]):
+        ring = [[x, y], [x + 0.01, y], [x + 0.01, y + 0.006], [x, y + 0.006], [x, y]]
+        feats.append({"type": "Feature", "properties": {"LSOA21CD": f"E0100000{i}", "LSOA21NM": f"Test {i}"},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    return path

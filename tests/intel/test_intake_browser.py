@@ -82,3 +82,32 @@ def test_report_and_return_with_javascript_off_on_a_phone(ws: Workspace, tmp_pat
         shown = staff.intel_show(staff.intel_unlock(PASSPHRASE), rid, actor="t")
     assert shown.opened.doc["point"] == [51.5154, -0.0921] and len(shown.opened.photos) == 1
     assert shown.opened.messages[0]["text"] == "They come back every evening at six"
+
+
+def test_pick_a_place_on_the_map_with_javascript_off(ws: Workspace, tmp_path: Path) -> None:
+    from intel.intel_support import lsoa_file
+
+    ws.load_areas(
+        lsoa_file(tmp_path / "lsoa.geojson"), kind="lsoa", code_field="LSOA21CD", name_field="LSOA21NM"
+    )
+    made = ws.intel_pick_map(tmp_path / "pick" / "map.svg")
+    root = ws.root
+    ws.close()
+    served = serve(root, tmp_path / "run", "--pick-map", str(made.svg))
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+            page = context.new_page()
+            page.goto(served.url + "/")
+            page.click("a[href='/pick']")
+            page.click("input.pickmap", position={"x": made.width / 4, "y": made.height * 3 / 4})
+            page.wait_for_selector(".picked")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "intake-picked-phone.png"), full_page=True)
+            lat, lon = float(page.input_value("#lat")), float(page.input_value("#lon"))
+            browser.close()
+    finally:
+        served.stop()
+    expect = made.place(made.width / 4, made.height * 3 / 4)
+    assert abs(lat - expect[0]) < 0.0005 and abs(lon - expect[1]) < 0.0005

@@ -296,3 +296,29 @@ def overview(db: Database, con: Any, crs: str | None, *, weeks: int = 8, actor: 
     if layer is not None and not layer["features"]:
         layer = None
     return Overview(list_reports(db, actor=actor), counts(db, actor=actor), layer)
+
+
+def pick_map(con: Any, crs: str, out: Path, *, kind: str | None = None) -> Any:
+    """The outline map reporters can pick a place on (no script): boroughs if loaded, else BCUs, else
+    LSOAs, drawn from the store; an SVG and its JSON sidecar for ``intake serve --pick-map``."""
+    from shapely.geometry import shape
+
+    from safestreets.api import geojson
+    from safestreets.errors import NoDataError
+    from safestreets.intel import pickmap
+
+    kinds = [
+        r[0] for r in con.execute("SELECT DISTINCT kind FROM areas WHERE geometry IS NOT NULL").fetchall()
+    ]
+    chosen = kind or next((k for k in ("borough", "bcu", "lsoa21", "lsoa11", "lsoa") if k in kinds), None)
+    if chosen is None or chosen not in kinds:
+        raise NoDataError(f"no {kind or 'borough, BCU or LSOA'} boundaries in the store: load areas first")
+    rows = con.execute("SELECT coalesce(name, code), geometry FROM areas WHERE kind = ? AND geometry IS NOT NULL "
+                       "ORDER BY code", [chosen]).fetchall()  # fmt: skip
+    geoms = [g for g in geojson.geometries(crs, [bytes(r[1]) for r in rows]) if g]
+    labels = []
+    if len(rows) <= 40:  # names only where they can be read
+        for (name, _), g in zip(rows, geoms, strict=True):
+            p = shape(g).representative_point()
+            labels.append((p.x, p.y, str(name)))
+    return pickmap.draw(geoms, labels, out)

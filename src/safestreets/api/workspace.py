@@ -360,3 +360,9 @@ class Workspace:
         from safestreets.api import intel
 
         return intel.counts(self.db, since=since, actor=actor)
+
+    def intel_pick_map(self, out: Path, *, kind: str | None = None) -> Any:
+        """The outline map (SVG and JSON sidecar) the intake's no-script map pick serves."""
+        from safestreets.api import intel
+
+        return intel.pick_map(self.con, self.crs, out, kind=kind)

@@ -30,6 +30,8 @@ def serve(
     per_client: Annotated[int, typer.Option(min=0, help="Submissions per connecting address in ten minutes, "
                           "counted in memory only (0: off, for an onion service).")] = 10,
     per_minute: Annotated[int, typer.Option(min=1, help="Submissions a minute across everyone.")] = 600,
+    pick_map: Annotated[Path | None, typer.Option(help="An outline map from 'safestreets intel map' for a "
+                        "no-script map pick (its .json sidecar beside it).")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """Run the anonymous reporting form: no cookies, no access log, times kept to the day."""
@@ -44,9 +46,14 @@ def serve(
     url = database or database_url(root)
     key = public_key or root / "intel" / "team.pub"
     fp = keys.fingerprint(keys.load_public(key))
+    if pick_map is not None:
+        from safestreets.intel.pickmap import PickMap
+
+        PickMap.load(pick_map)  # a broken map fails here, not in every worker
     connect(url).dispose()  # migrate before the workers start
     settings = IntakeSettings(database_url=url, public_key=key, report_days=report_days, reply_days=reply_days,
-                              per_client=per_client, per_minute=per_minute)  # fmt: skip
+                              per_client=per_client, per_minute=per_minute,
+                              pick_map=pick_map.resolve() if pick_map else None)  # fmt: skip
     os.environ.update(settings.to_env())
     err.print(
         f"intake on http://{host}:{port}/ ({workers} workers), sealing to team key {fp}; Ctrl-C stops it"

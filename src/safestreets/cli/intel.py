@@ -194,6 +194,20 @@ def purge(
               f"records; {done.kept} expired reports kept with a reason", highlight=False)  # fmt: skip
 
 
+@intel_app.command("map")
+def pick_map(
+    ctx: typer.Context,
+    out_path: Annotated[Path, typer.Option("--out", help="The SVG to write (a .json sidecar goes beside it).")] = Path(
+        "intake-map.svg"),
+    kind: Annotated[str | None, typer.Option(help="Area kind to draw (default: borough, else bcu, else LSOAs).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Draw the outline map reporters can pick a place on without script (for 'intake serve --pick-map')."""
+    with open_workspace(ctx, workspace) as ws:
+        made = ws.intel_pick_map(out_path, kind=kind)
+    written([made.svg, made.svg.with_suffix(".json")])
+
+
 @intel_app.command("counts")
 def counts(ctx: typer.Context, since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD).")] = None,
            workspace: WorkspaceOpt = None, fmt: FormatOpt = Fmt.table) -> None:  # fmt: skip

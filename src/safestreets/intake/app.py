@@ -28,6 +28,7 @@ from safestreets.errors import InputError, SafestreetsError
 from safestreets.intake.limits import Window
 from safestreets.intel import codename, keys, photos, records
 from safestreets.intel.channel import IntakeSettings
+from safestreets.intel.pickmap import PickMap
 
 log = logging.getLogger("safestreets.intake")
 HERE = Path(__file__).parent
@@ -137,6 +138,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     team = keys.load_public(settings.public_key)
     db = connect(settings.database_url)
     window = Window(per_client=settings.per_client, per_minute=settings.per_minute)
+    pick = PickMap.load(settings.pick_map) if settings.pick_map else None
     app = FastAPI(title="intake", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.db, app.state.window = settings, db, window
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -190,7 +192,9 @@ def create_app(settings: IntakeSettings) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def form_page() -> HTMLResponse:
-        return render("intake_form.html.j2", title=settings.title, how=HOW_KNOWN, limits=limits, values={})
+        return render(
+            "intake_form.html.j2", title=settings.title, how=HOW_KNOWN, limits=limits, values={}, pick=pick
+        )
 
     @app.post("/report", response_class=HTMLResponse)
     async def submit(request: Request) -> HTMLResponse:
@@ -200,7 +204,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         values = {k: text(form, k, label) for k, label in (("what", "What happened"), ("where", "Where"),
                   ("when", "When"), ("lat", "Latitude"), ("lon", "Longitude"), ("how", "How you know"))}  # fmt: skip
         if not values["what"]:
-            return render("intake_form.html.j2", 400, title=settings.title, how=HOW_KNOWN, limits=limits,
+            return render("intake_form.html.j2", 400, title=settings.title, how=HOW_KNOWN, limits=limits, pick=pick,
                           values=values, error="Please tell us what happened: that box is empty. Nothing was saved.")  # fmt: skip
         point = _point(values["lat"], values["lon"])
         uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and (f.filename or f.size)]
@@ -227,6 +231,30 @@ def create_app(settings: IntakeSettings) -> FastAPI:
 
         name, sent = await run_in_threadpool(seal_and_store)
         return render("intake_done.html.j2", codename=name, photos=sent, danger=doc["danger_now"])
+
+    if pick is not None:
+
+        @app.get("/pick", response_class=HTMLResponse)
+        def pick_page() -> HTMLResponse:
+            return render("intake_pick.html.j2", pick=pick)
+
+        @app.get("/pick-map.svg")
+        def pick_map() -> Response:
+            return Response(pick.svg.read_bytes(), media_type="image/svg+xml")
+
+        @app.post("/pick", response_class=HTMLResponse)
+        async def picked(request: Request) -> HTMLResponse:
+            # A click on <input type="image"> sends the pixel as pick.x and pick.y: no script needed. POST, so
+            # the position never sits in the browser's history as part of an address.
+            form = await read_form(request)
+            try:
+                lat, lon = pick.place(float(str(form.get("pick.x"))), float(str(form.get("pick.y"))))
+            except ValueError:
+                return render(
+                    "intake_pick.html.j2", 400, pick=pick, error="Please click (or tap) on the map."
+                )
+            return render("intake_form.html.j2", title=settings.title, how=HOW_KNOWN, limits=limits, pick=pick,
+                          values={"lat": f"{lat}", "lon": f"{lon}"}, picked=True)  # fmt: skip
 
     @app.get("/favicon.ico")
     def favicon() -> Response:  # browsers ask for it; an empty answer beats a 404 in every console

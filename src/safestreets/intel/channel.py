@@ -28,6 +28,7 @@ class IntakeSettings:
     per_client: int = 10  # submissions or codename tries per client in ten minutes (0: no per-client limit)
     per_minute: int = 600  # across everyone
     title: str = "Tell us what you know"
+    pick_map: Path | None = None  # an SVG from 'safestreets intel map' (its .json sidecar beside it)
 
     @property
     def max_body(self) -> int:
@@ -41,6 +42,7 @@ class IntakeSettings:
             ENV_PREFIX + "REPLY_DAYS": str(self.reply_days),
             ENV_PREFIX + "PER_CLIENT": str(self.per_client),
             ENV_PREFIX + "PER_MINUTE": str(self.per_minute),
+            ENV_PREFIX + "PICK_MAP": str(self.pick_map or ""),
         }
 
     @classmethod
@@ -54,4 +56,5 @@ class IntakeSettings:
             reply_days=int(env.get(ENV_PREFIX + "REPLY_DAYS", REPLY_DAYS)),
             per_client=int(env.get(ENV_PREFIX + "PER_CLIENT", 10)),
             per_minute=int(env.get(ENV_PREFIX + "PER_MINUTE", 600)),
+            pick_map=Path(env[ENV_PREFIX + "PICK_MAP"]) if env.get(ENV_PREFIX + "PICK_MAP") else None,
         )
