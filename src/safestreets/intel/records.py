@@ -15,6 +15,7 @@ from typing import Any
 
 from nacl.public import PrivateKey, PublicKey
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from safestreets.db import Database
 from safestreets.db.intel import IntelAttachment, IntelMessage, IntelReport, IntelReporter
@@ -231,13 +232,27 @@ def purge(db: Database, today: date, *, dry_run: bool = False) -> Purged:
         orphans = select(IntelReporter.id).where(~IntelReporter.id.in_(select(IntelReport.reporter_id)))
         reporters = len(s.execute(orphans).all())
         s.execute(delete(IntelReporter).where(IntelReporter.id.in_(orphans)))
-    if sqlite:  # fold the WAL back into the file so the old pages leave it too (outside a transaction)
+    if not dry_run and (ids or replies):
+        _reclaim(db, sqlite)
+    return Purged(sorted(ids), replies, reporters, kept)
+
+
+def _reclaim(db: Database, sqlite: bool) -> None:
+    """After a purge, outside any transaction: SQLite folds its write-ahead log back into the file (so the
+    old pages leave it too); PostgreSQL vacuums the tables (dead row versions, which still hold the sealed
+    keys an UPDATE replaced, become free space to be overwritten)."""
+    if sqlite:
         raw = db.engine.raw_connection()
         try:
             raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
-    return Purged(sorted(ids), replies, reporters, kept)
+    elif db.engine.url.get_backend_name() == "postgresql":
+        try:
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql("VACUUM intel_messages, intel_attachments, intel_reports, intel_reporters")
+        except SQLAlchemyError:  # a role that does not own the tables: autovacuum will get there
+            pass
 
 
 def counts(db: Database, *, since: date | None = None) -> list[dict[str, Any]]:
