@@ -7,6 +7,7 @@ only their kind. Every response forbids caching, referrers, framing and any cont
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
+from starlette.requests import ClientDisconnect
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -109,13 +111,20 @@ class Guard:
             await self.app(scope, counted, send_with_headers)
         except _TooBig:
             if not started:
-                await too_big(self.max_body)(scope, receive, send_with_headers)
+                await _answer(too_big(self.max_body), scope, receive, send_with_headers)
+        except ClientDisconnect:  # the reporter went away mid-upload: nothing was stored, nobody to answer
+            pass
         except Exception as exc:  # never a traceback: its messages could hold what a reporter typed
             # The app's own handler has usually answered already (and left its reference in the scope).
             ref = (scope.get("state") or {}).get("error_ref") or secrets.token_hex(4)
             log.error("internal error %s (%s)", ref, type(exc).__name__)
             if not started:
-                await failed(ref)(scope, receive, send_with_headers)
+                await _answer(failed(ref), scope, receive, send_with_headers)
+
+
+async def _answer(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    with contextlib.suppress(Exception):  # the client has gone: nothing more to say, and nothing to log
+        await response(scope, receive, send)
 
 
 def failed(ref: str) -> HTMLResponse:
