@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 
-import safestreets.db.intel
+import safestreets.db.intel  # registers the intel models on the metadata
 from safestreets.db import connect
 from safestreets.db.models import Base
 

@@ -149,3 +149,33 @@ def test_suggest_and_redact_rules() -> None:
     assert triage.suggest("nothing much", danger_now=True).urgency == "immediate"
     assert triage.redact("mail me at a.b@example.org or @kezz99") == "mail me at [email] or [handle]"
     assert api.MIN_COUNT == 3
+
+
+def test_rotating_the_team_key_reseals_every_report(ws: Workspace, team_key) -> None:  # type: ignore[no-untyped-def]
+    rid, name = submit(ws, "the old key sealed this")
+    records.add_detail(ws.db, keys.load_public(ws.root / "intel" / "team.pub"), codename.derive(name), "and this",
+                       TODAY)  # fmt: skip
+    ws.intel_redact(team_key, rid, actor="a1")
+    old_pub = (ws.root / "intel" / "team.pub").read_text()
+    made, n = ws.intel_rotate(PASSPHRASE, "a brand new passphrase", strength="interactive", actor="a1")
+    assert n == 1 and (ws.root / "intel" / "team.pub").read_text() != old_pub
+    assert not list((ws.root / "intel").glob("*.new"))
+    with pytest.raises(ParameterError, match="wrong passphrase"):
+        ws.intel_unlock(PASSPHRASE)
+    with pytest.raises(ParameterError, match="not sealed to this key"):
+        ws.intel_show(team_key, rid, actor="a1")  # the old key opens nothing any more
+    new_key = ws.intel_unlock("a brand new passphrase")
+    shown = ws.intel_show(new_key, rid, actor="a1")
+    assert shown.opened.doc["what"] == "the old key sealed this"
+    assert [m["text"] for m in shown.opened.messages] == ["and this"] and shown.opened.redacted
+    e = next(iter(audit.entries(ws.db, limit=3, offset=2)))
+    assert e["target"] == "intel.rotate" and made.fingerprint in e["params"]
+
+
+def test_a_failed_rotation_changes_nothing(ws: Workspace, team_key) -> None:  # type: ignore[no-untyped-def]
+    submit(ws, "still sealed to the old key")
+    before = (ws.root / "intel" / "team.pub").read_text()
+    with pytest.raises(ParameterError, match="wrong passphrase"):
+        ws.intel_rotate("not the passphrase", "a brand new passphrase", strength="interactive", actor="a1")
+    assert (ws.root / "intel" / "team.pub").read_text() == before
+    assert ws.intel_show(team_key, ws.intel_reports(actor="a1")[0]["id"], actor="a1").opened.doc

@@ -45,6 +45,18 @@ def keygen(
     return made
 
 
+def rotate(db: Database, root: Path, old_passphrase: str, new_passphrase: str, *, strength: str = "moderate",
+           actor: str) -> tuple[keys.KeyFiles, int]:  # fmt: skip
+    """A new team key: every stored report re-sealed to it in one transaction, then the key files replaced.
+    The intake must be given the new public key (and restarted) before it takes another report."""
+    private, public = key_paths(root)
+    made, n = keys.rotate(private, public, old_passphrase, new_passphrase, strength=strength,
+                          reseal=lambda old, new: records.reseal(db, old, new))  # fmt: skip
+    audit.record(db, actor=actor, action="change", target="intel.rotate",
+                 params={"fingerprint": made.fingerprint, "reports": n})  # fmt: skip
+    return made, n
+
+
 def unlock(root: Path, passphrase: str) -> PrivateKey:
     return keys.unlock(key_paths(root)[0], passphrase)
 

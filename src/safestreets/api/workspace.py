@@ -288,6 +288,15 @@ class Workspace:
 
         return intel.keygen(self.db, self.root, passphrase, strength=strength, actor=actor)
 
+    def intel_rotate(self, old_passphrase: str, new_passphrase: str, *, strength: str = "moderate",
+                     actor: str) -> Any:  # fmt: skip
+        """A new team key, every stored report re-sealed to it (then give the intake the new public key)."""
+        from safestreets.api import intel
+
+        return intel.rotate(
+            self.db, self.root, old_passphrase, new_passphrase, strength=strength, actor=actor
+        )
+
     def intel_unlock(self, passphrase: str) -> Any:
         """The team private key, for the calls below that decrypt (never stored)."""
         from safestreets.api import intel

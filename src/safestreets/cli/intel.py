@@ -48,6 +48,24 @@ def keygen(
               f"fingerprint: {made.fingerprint}", highlight=False)  # fmt: skip
 
 
+@intel_app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    strength: Annotated[str, typer.Option(help="Argon2id cost for the new passphrase: moderate or interactive.")] = "moderate",
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Replace the team key (a member left, a passphrase leaked): every stored report is re-sealed to the new
+    key, then copy the new .pub file to the intake host and restart it."""
+    old = os.environ.get(PASS_ENV) or typer.prompt("Current team key passphrase", hide_input=True)
+    new = os.environ.get(PASS_ENV + "_NEW") or typer.prompt(
+        "New passphrase", hide_input=True, confirmation_prompt=True
+    )
+    with open_workspace(ctx, workspace) as ws:
+        made, n = ws.intel_rotate(old, new, strength=strength, actor=cli_actor())
+    out.print(f"{n} reports re-sealed to the new team key\npublic key: {made.public}\nfingerprint: {made.fingerprint}\n"
+              "copy the public key to the intake host and restart 'safestreets intake serve'", highlight=False)  # fmt: skip
+
+
 @intel_app.command("list")
 def list_(
     ctx: typer.Context,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,36 @@ def keygen(private_path: Path, public_path: Path, passphrase: str, *, strength: 
     public_path.parent.mkdir(parents=True, exist_ok=True)
     public_path.write_text(_b64(bytes(private.public_key)) + "\n", "utf-8")
     return KeyFiles(private_path, public_path, fingerprint(private.public_key))
+
+
+def rotate(
+    private_path: Path,
+    public_path: Path,
+    old_passphrase: str,
+    new_passphrase: str,
+    *,
+    strength: str = "moderate",
+    reseal: Callable[[PrivateKey, PublicKey], int],
+) -> tuple[KeyFiles, int]:
+    """A new team key pair in place of the old: ``reseal`` moves every stored report onto it (one
+    transaction) before the new files replace the old ones (``os.replace``: the old private key file is gone).
+    Should the process die between the two, the ``.new`` files beside the old ones hold the key the reports
+    are now sealed to."""
+    old = unlock(private_path, old_passphrase)
+    staged_private = private_path.with_name(private_path.name + ".new")
+    staged_public = public_path.with_name(public_path.name + ".new")
+    for stale in (staged_private, staged_public):
+        stale.unlink(missing_ok=True)
+    made = keygen(staged_private, staged_public, new_passphrase, strength=strength)
+    try:
+        count = reseal(old, load_public(staged_public))
+    except BaseException:
+        staged_private.unlink(missing_ok=True)
+        staged_public.unlink(missing_ok=True)
+        raise
+    os.replace(staged_private, private_path)
+    os.replace(staged_public, public_path)
+    return KeyFiles(private_path, public_path, made.fingerprint), count
 
 
 def load_public(path: Path) -> PublicKey:

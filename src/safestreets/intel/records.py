@@ -264,3 +264,19 @@ def counts(db: Database, *, since: date | None = None) -> list[dict[str, Any]]:
         if since is not None:
             q = q.where(IntelReport.week >= since)
         return [{"area_code": a, "area_kind": k, "week": w, "reports": n} for a, k, w, n in s.execute(q)]
+
+
+def reseal(db: Database, old: PrivateKey, new: PublicKey) -> int:
+    """Seal every stored report key, redaction and reporter's addition to a new team key, in one
+    transaction (all or nothing); returns the number of reports. What the old key sealed is replaced."""
+    n = 0
+    with db.session() as s:
+        for report in s.execute(select(IntelReport).where(IntelReport.sealed_key.is_not(None))).scalars():
+            assert report.sealed_key is not None
+            report.sealed_key = sealing.seal(new, sealing.unseal(old, report.sealed_key))
+            if report.redacted:
+                report.redacted = sealing.seal(new, sealing.unseal(old, report.redacted))
+            n += 1
+        for m in s.execute(select(IntelMessage).where(IntelMessage.direction == "in")).scalars():
+            m.sealed = sealing.seal(new, sealing.unseal(old, m.sealed))
+    return n
