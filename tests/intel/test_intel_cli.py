@@ -47,6 +47,10 @@ def test_keygen_to_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     cli("intel", "export", rid, "--out", str(out))
     assert json.loads(out.read_text())["grading"]["code"] == "2BP"
     assert "E01000001" in cli("intel", "counts", "--format", "csv")
+    monkeypatch.setenv("SAFESTREETS_INTEL_PASSPHRASE_NEW", "the passphrase after rotation")
+    assert "1 reports re-sealed" in cli("intel", "rotate", "--strength", "interactive")
+    monkeypatch.setenv("SAFESTREETS_INTEL_PASSPHRASE", "the passphrase after rotation")
+    assert "above the bookies" in cli("intel", "show", rid)
     later = (date.today() + timedelta(days=records.REPORT_DAYS + 1)).isoformat()
     assert "would delete 1 reports" in cli("intel", "purge", "--on", later, "--dry-run")
     assert "kept:" in cli("intel", "keep", rid, "--reason", "linked to an open investigation")
