@@ -276,3 +276,26 @@ class Workspace:
         the hot spots and hub ranking stored for it; what is missing is computed and said so)."""
         return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
                             hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress)  # fmt: skip
+
+    # --- accountability: stop and search ----------------------------------------------------------
+
+    def load_population(self, path: str | Path) -> Any:
+        """Load a Census 2021 TS021 ethnic group table (by local authority or MSOA), matched to the loaded
+        boroughs: the denominators of disproportionality."""
+        from safestreets.api import stopsearch
+
+        return stopsearch.load_population(self.con, path)
+
+    def stopsearch_report(self, *, force: str | None = None, months: str | None = None,
+                          legislation: str | None = None, basis: str = "self", level: str | None = None,
+                          boroughs: list[str] | None = None, out_dir: Path | None = None,
+                          write: bool = True) -> Any:  # fmt: skip
+        """Stop and search: volumes, positive outcome, linked find and arrest rates with intervals, by
+        legislation, object, age, gender, ethnicity, borough, BCU and month, trends, and disproportionality
+        against the loaded census populations (``api.stopsearch.StopSearchReport``)."""
+        from safestreets.api import stopsearch
+
+        return stopsearch.stopsearch_report(
+            self.con, self.outputs if write and not self.read_only else None, force=force, months=months,
+            legislation=legislation, basis=basis, level=level, boroughs=boroughs, out_dir=out_dir, write=write,
+        )  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from safestreets import __version__
-from safestreets.cli import admin, data, deploy, forecasting
+from safestreets.cli import accountability, admin, data, deploy, forecasting
 from safestreets.cli.common import WorkspaceOpt, out
 from safestreets.errors import SafestreetsError
 
@@ -63,6 +63,7 @@ app.command()(deploy.demo)
 app.command()(admin.serve)
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(accountability.stopsearch_app, name="stopsearch")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
