@@ -62,7 +62,7 @@ def force_boroughs(con: duckdb.DuckDBPyConnection, populated: set[str]) -> list[
     return sorted(with_bcu or populated)
 
 
-def _rr(k: np.ndarray, pop: np.ndarray, k_ref: float, pop_ref: float) -> tuple[np.ndarray, ...]:
+def rate_ratio(k: np.ndarray, pop: np.ndarray, k_ref: float, pop_ref: float) -> tuple[np.ndarray, ...]:
     ok = (k > 0) & (pop > 0) & (k_ref > 0) & (pop_ref > 0)
     rr = np.full(len(k), np.nan)
     lo, hi = rr.copy(), rr.copy()
@@ -104,7 +104,7 @@ def disproportionality(
     k = np.array([counts.get(g, 0) for g in GROUPS], dtype=float)
     p = np.array([pop[g] for g in GROUPS], dtype=float)
     ref = GROUPS.index(REFERENCE)
-    rr, lo, hi = _rr(k, p, k[ref], p[ref])
+    rr, lo, hi = rate_ratio(k, p, k[ref], p[ref])
     lo[ref] = hi[ref] = np.nan  # the reference against itself has no interval
     per = np.where(p > 0, 1000 * k / np.where(p > 0, p, 1), np.nan)
     all_k = float(sum(counts.values()))
@@ -161,7 +161,7 @@ def _by_borough(con: duckdb.DuckDBPyConnection, sc: Scope, group_sql: str, pops:
         k = np.array([counts.get((b, g), 0) for g in GROUPS], dtype=float)
         p = np.array([pop.get((b, g), 0) for g in GROUPS], dtype=float)
         ref = GROUPS.index(REFERENCE)
-        rr, lo, hi = _rr(k, p, k[ref], p[ref])
+        rr, lo, hi = rate_ratio(k, p, k[ref], p[ref])
         for i, g in enumerate(GROUPS):
             vals = (b, names.get(b, b), g, int(k[i]), int(p[i]), 1000 * k[i] / p[i] if p[i] else np.nan,
                     rr[i], lo[i], hi[i])  # fmt: skip

@@ -107,6 +107,7 @@ def wilson(k: np.ndarray, n: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarr
     safe = np.where(n > 0, n, 1.0)
     lo, hi = proportion_confint(k, safe, alpha=alpha, method="wilson")
     rate = np.where(n > 0, k / safe, np.nan)
+    lo, hi = np.minimum(lo, k / safe), np.maximum(hi, k / safe)  # rounding at 0 and 1 must not cross the rate
     return rate, np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
 
 
