@@ -33,7 +33,6 @@ from _common import (
     today,
     write_section,
 )
-
 from safestreets import Workspace
 
 TITLE = "Stop and search report"
@@ -52,7 +51,7 @@ def build(path: Path) -> Workspace:
     return ws
 
 
-def pandas_baseline(frame) -> None:  # noqa: ANN001 - pandas is only imported here
+def pandas_baseline(frame) -> None:
     frame = frame.assign(pos=frame["outcome"].notna() & (frame["outcome"] != "A no further action disposal"),
                          arr=frame["outcome"] == "Arrest", lnk=frame["outcome_linked"].fillna(False))  # fmt: skip
     for col in ("legislation", "object_of_search", "age_range", "gender", "self_defined_ethnicity",

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.accountability.helpers_acct import LAD_HEADER, lad_csv, small_workspace
 
 from safestreets.errors import InputError
 from safestreets.sources.census import GROUPS, read_ts021
-from tests.accountability.helpers_acct import LAD_HEADER, lad_csv, small_workspace
 
 
-def stored(ws) -> int:  # noqa: ANN001
+def stored(ws) -> int:
     return ws.con.execute("SELECT count(*) FROM population_ethnicity").fetchall()[0][0]
 
 
