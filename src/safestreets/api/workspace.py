@@ -299,3 +299,64 @@ class Workspace:
             self.con, self.outputs if write and not self.read_only else None, force=force, months=months,
             legislation=legislation, basis=basis, level=level, boroughs=boroughs, out_dir=out_dir, write=write,
         )  # fmt: skip
+
+    # --- accountability: operations ---------------------------------------------------------------
+
+    def _actor(self, actor: str | None) -> str:
+        from safestreets.api.accounts import cli_actor
+
+        return actor or cli_actor()
+
+    def operation_add(self, *, name: str, start: str | date, end: str | date, areas: list[str], tactics: list[str],
+                      plan_id: int | None = None, notes: str = "", actor: str | None = None) -> Any:  # fmt: skip
+        """Record an operation: name, dates, areas (BCUs, boroughs or WKT polygons), tactics, the plan it
+        followed (``accountability.operations.Operation``)."""
+        from safestreets.api import operations
+
+        return operations.add_operation(self.db, self.con, name=name, start=start, end=end, areas=areas,
+                                        tactics=tactics, plan_id=plan_id, notes=notes, actor=self._actor(actor))  # fmt: skip
+
+    def operation_edit(self, op: str | int, *, actor: str | None = None, **changes: Any) -> Any:
+        """A new version of an operation (earlier versions are kept)."""
+        from safestreets.api import operations
+
+        found = operations.operation(self.db, op)
+        return operations.edit_operation(self.db, self.con, found.id, actor=self._actor(actor), **changes)
+
+    def operations(self) -> list[Any]:
+        from safestreets.api import operations
+
+        return operations.list_operations(self.db)
+
+    def operation(self, op: str | int) -> Any:
+        from safestreets.api import operations
+
+        return operations.operation(self.db, op)
+
+    def operation_history(self, op: str | int) -> list[Any]:
+        from safestreets.api import operations
+
+        return operations.operation_history(self.db, op)
+
+    def operation_tallies_add(self, op: str | int | None = None, *, rows: list[dict[str, Any]] | None = None,
+                              csv: str | Path | None = None, actor: str | None = None, source: str = "api") -> list[Any]:  # fmt: skip
+        """Tallies for an operation, typed (``rows``) or from a CSV; all rows checked, all stored or none."""
+        from safestreets.api import operations
+
+        return operations.add_tallies(self.db, self.con, op, rows=rows, csv=csv, actor=self._actor(actor), source=source)
+
+    def operation_tally_correct(self, tally_id: int, changes: dict[str, Any], *, actor: str | None = None) -> Any:
+        from safestreets.api import operations
+
+        return operations.correct_tally(self.db, tally_id, changes, actor=self._actor(actor))
+
+    def operation_tallies(self, op: str | int, *, history: bool = False) -> list[Any]:
+        from safestreets.api import operations
+
+        return operations.tallies(self.db, op, history=history)
+
+    def operation_report(self, op: str | int) -> Any:
+        """The results summary: headline, totals, per day, BCU and tactic, and the plan delivered."""
+        from safestreets.api import operations
+
+        return operations.operation_report(self.db, self.con, op)

@@ -64,6 +64,7 @@ app.command()(admin.serve)
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(accountability.stopsearch_app, name="stopsearch")
+app.add_typer(accountability.operation_app, name="operation")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 

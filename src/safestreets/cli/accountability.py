@@ -75,3 +75,135 @@ def stopsearch_report(
     for n in report.notes:
         out.print(f"note: {n}", highlight=False)
     written(report.paths)
+
+
+operation_app = typer.Typer(
+    help="Operations: record them, their tallies, and their results.", no_args_is_help=True
+)
+TALLY_OPTS = ("knives", "weapons", "drugs", "arrests", "community_events", "sweeps", "searches", "visits")
+
+
+def _op_row(o: object) -> dict[str, object]:
+    d = o.to_dict()  # type: ignore[attr-defined]
+    d["areas"] = ", ".join(a["code"] if a["kind"] != "polygon" else "polygon" for a in d["areas"])
+    d["tactics"] = ", ".join(d["tactics"])
+    return d
+
+
+@operation_app.command("add")
+def operation_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The operation's name, e.g. 'Operation Sceptre week of action'.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD.")],
+    area: Annotated[list[str], typer.Option("--area", help="A BCU or borough (code or name), or a polygon as WKT "
+                                            "in lon/lat; repeat for more.")],
+    tactic: Annotated[list[str], typer.Option("--tactic", help="hot-spot-patrols, weapons-sweeps, knife-arches, "
+                                              "drug-dogs, anpr, community-events, stop-and-search, plan; repeat.")],
+    plan: Annotated[int | None, typer.Option("--plan", help="The stored patrol plan it followed.")] = None,
+    notes: Annotated[str, typer.Option(help="Free text.")] = "",
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Record an operation (who entered it and when is kept, and audited)."""
+    with open_workspace(ctx, workspace) as ws:
+        op = ws.operation_add(
+            name=name, start=start, end=end, areas=area, tactics=tactic, plan_id=plan, notes=notes
+        )
+    out.print(
+        f"operation {op.id} recorded: {op.name}, {op.start}..{op.end} (version {op.version})", highlight=False
+    )
+
+
+@operation_app.command("edit")
+def operation_edit(
+    ctx: typer.Context,
+    operation: Annotated[str, typer.Argument(help="Operation id or name.")],
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    start: Annotated[str | None, typer.Option(help="New first day.")] = None,
+    end: Annotated[str | None, typer.Option(help="New last day.")] = None,
+    area: Annotated[list[str] | None, typer.Option("--area", help="Replace the areas.")] = None,
+    tactic: Annotated[list[str] | None, typer.Option("--tactic", help="Replace the tactics.")] = None,
+    plan: Annotated[int | None, typer.Option("--plan", help="The plan it followed.")] = None,
+    notes: Annotated[str | None, typer.Option(help="Replace the notes.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Change an operation: a new version; the earlier ones are kept."""
+    with open_workspace(ctx, workspace) as ws:
+        op = ws.operation_edit(operation, name=name, start=start, end=end, areas=area or None,
+                               tactics=tactic or None, plan_id=plan, notes=notes)  # fmt: skip
+    out.print(f"operation {op.id} is now version {op.version}", highlight=False)
+
+
+@operation_app.command("tally")
+def operation_tally(
+    ctx: typer.Context,
+    operation: Annotated[str | None, typer.Argument(help="Operation id or name (optional with a CSV that names it).")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="A tally CSV: date, bcu, tactic and counts.")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="Day of a typed tally, YYYY-MM-DD.")] = None,
+    bcu: Annotated[str | None, typer.Option(help="BCU of a typed tally.")] = None,
+    tactic: Annotated[str | None, typer.Option(help="Tactic of a typed tally.")] = None,
+    knives: Annotated[int, typer.Option()] = 0,
+    weapons: Annotated[int, typer.Option(help="Other offensive weapons.")] = 0,
+    drugs: Annotated[int, typer.Option(help="Drugs and illegal items.")] = 0,
+    arrests: Annotated[int, typer.Option()] = 0,
+    community_events: Annotated[int, typer.Option("--community-events")] = 0,
+    sweeps: Annotated[int, typer.Option()] = 0,
+    searches: Annotated[int, typer.Option()] = 0,
+    visits: Annotated[int, typer.Option(help="Hot spot patrol visits made.")] = 0,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Record what an operation produced: one typed day, or a CSV (all rows checked; all or nothing)."""
+    rows = None
+    if csv is None:
+        rows = [{"day": day, "bcu": bcu, "tactic": tactic, "knives": knives, "weapons": weapons, "drugs": drugs,
+                 "arrests": arrests, "community_events": community_events, "sweeps": sweeps, "searches": searches,
+                 "visits": visits}]  # fmt: skip
+    with open_workspace(ctx, workspace) as ws:
+        made = ws.operation_tallies_add(operation, rows=rows, csv=csv, source="cli")
+    out.print(f"{len(made)} tally row(s) recorded for operation {made[0].operation_id}", highlight=False)
+
+
+@operation_app.command("list")
+def operation_list(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = Fmt.table) -> None:
+    """Recorded operations, newest first."""
+    with open_workspace(ctx, workspace) as ws:
+        rows = [_op_row(o) for o in ws.operations()]
+    emit(
+        rows,
+        ("id", "version", "name", "start", "end", "areas", "tactics", "plan_id", "entered_by", "entered_at"),
+        fmt,
+    )
+
+
+@operation_app.command("history")
+def operation_history(ctx: typer.Context, operation: Annotated[str, typer.Argument(help="Operation id or name.")],
+                      workspace: WorkspaceOpt = None, fmt: FormatOpt = Fmt.table) -> None:  # fmt: skip
+    """Every version of an operation, and who entered it when."""
+    with open_workspace(ctx, workspace) as ws:
+        rows = [_op_row(o) for o in ws.operation_history(operation)]
+    emit(
+        rows,
+        ("version", "name", "start", "end", "areas", "tactics", "plan_id", "entered_by", "entered_at"),
+        fmt,
+    )
+
+
+@operation_app.command("report")
+def operation_report(ctx: typer.Context, operation: Annotated[str, typer.Argument(help="Operation id or name.")],
+                     workspace: WorkspaceOpt = None, fmt: FormatOpt = Fmt.table) -> None:  # fmt: skip
+    """The results a press release quotes: totals, per day, BCU and tactic, and the plan delivered."""
+    with open_workspace(ctx, workspace) as ws:
+        r = ws.operation_report(operation)
+    if fmt is not Fmt.table:
+        emit([{"headline": r.headline, **r.totals}], ("headline", *TALLY_OPTS), fmt)
+        return
+    out.print(r.headline, highlight=False)
+    emit(r.by_day, ("day", *TALLY_OPTS), fmt, title="By day")
+    emit(r.by_bcu, ("label", *TALLY_OPTS), fmt, title="By BCU", headers=("BCU", *TALLY_OPTS))
+    emit(r.by_tactic, ("tactic", *TALLY_OPTS), fmt, title="By tactic")
+    if r.delivery:
+        emit(r.delivery, ("label", "planned", "recorded", "delivered"), fmt, title="Plan delivered",
+             cells=lambda d: [str(d["label"]), f"{d['planned']:,}", f"{d['recorded']:,}",
+                              "-" if d["delivered"] is None else f"{d['delivered']:.0%}"])  # fmt: skip
+    for n in r.notes:
+        out.print(f"note: {n}", highlight=False)
