@@ -360,3 +360,36 @@ class Workspace:
         from safestreets.api import operations
 
         return operations.operation_report(self.db, self.con, op)
+
+    # --- accountability: Section 60 ---------------------------------------------------------------
+
+    def s60_add(self, *, starts_at: str | Any, ends_at: str | Any, authorised_by: str, rank: str, grounds: str,
+                place: str = "", lon: float | None = None, lat: float | None = None, radius_m: float | None = None,
+                polygon_wkt: str | None = None, incident: str = "", reference: str = "",
+                extensions: list[str] | None = None, flag: bool = False, actor: str | None = None) -> Any:  # fmt: skip
+        """Record a Section 60 authorisation, checked against the configured limits: a breach is refused
+        (nothing stored), or stored flagged with ``flag=True``."""
+        from safestreets.api import s60
+
+        return s60.add_authorisation(
+            self.db, self.con, self.root, starts_at=starts_at, ends_at=ends_at, authorised_by=authorised_by,
+            rank=rank, grounds=grounds, place=place, lon=lon, lat=lat, radius_m=radius_m, polygon_wkt=polygon_wkt,
+            incident=incident, reference=reference, extensions=extensions or (), flag=flag, actor=self._actor(actor),
+        )  # fmt: skip
+
+    def s60_extend(self, auth_id: int, extension: str, *, flag: bool = False, actor: str | None = None) -> Any:
+        """Extend an authorisation: ``UNTIL,RANK[,BY]``."""
+        from safestreets.api import s60
+
+        return s60.extend_authorisation(self.db, self.root, auth_id, extension, actor=self._actor(actor), flag=flag)
+
+    def s60_list(self) -> list[Any]:
+        from safestreets.api import s60
+
+        return s60.list_authorisations(self.db)
+
+    def s60_report(self, auth_id: int | None = None) -> list[Any]:
+        """Each authorisation with its linked searches: searches, finds, arrests, who was searched."""
+        from safestreets.api import s60
+
+        return s60.s60_report(self.db, self.con, auth_id)

@@ -65,6 +65,7 @@ app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(accountability.stopsearch_app, name="stopsearch")
 app.add_typer(accountability.operation_app, name="operation")
+app.add_typer(accountability.s60_app, name="s60")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 

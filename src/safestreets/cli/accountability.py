@@ -207,3 +207,91 @@ def operation_report(ctx: typer.Context, operation: Annotated[str, typer.Argumen
                               "-" if d["delivered"] is None else f"{d['delivered']:.0%}"])  # fmt: skip
     for n in r.notes:
         out.print(f"note: {n}", highlight=False)
+
+
+s60_app = typer.Typer(help="Section 60 authorisations: the limits checked, the searches made under them.",
+                      no_args_is_help=True)  # fmt: skip
+
+
+@s60_app.command("add")
+def s60_add(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option(help="Start, e.g. 2024-05-01T18:00 (UTC unless an offset is given).")],
+    end: Annotated[str, typer.Option(help="End of the first period, before any extension.")],
+    by: Annotated[str, typer.Option(help="The authorising officer.")],
+    rank: Annotated[str, typer.Option(help="Their rank: inspector, chief inspector, superintendent, ...")],
+    grounds: Annotated[str, typer.Option(help="The stated grounds.")],
+    place: Annotated[str, typer.Option(help="A named place (a loaded place, or with --lon/--lat).")] = "",
+    lon: Annotated[float | None, typer.Option(help="Longitude of the place.")] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude of the place.")] = None,
+    radius: Annotated[float | None, typer.Option(help="Radius around the place, metres.")] = None,
+    polygon: Annotated[str | None, typer.Option(help="The area as WKT in lon/lat, instead of a place.")] = None,
+    incident: Annotated[str, typer.Option(help="The incident that prompted it.")] = "",
+    reference: Annotated[str, typer.Option(help="The force's reference.")] = "",
+    extension: Annotated[list[str] | None, typer.Option("--extension", help="UNTIL,RANK[,BY]; repeat.")] = None,
+    flag: Annotated[bool, typer.Option("--flag", help="Store a breach of the limits, flagged, instead of refusing it.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Record a Section 60 authorisation (checked against the limits; a breach is refused unless --flag)."""
+    with open_workspace(ctx, workspace) as ws:
+        a = ws.s60_add(starts_at=start, ends_at=end, authorised_by=by, rank=rank, grounds=grounds, place=place,
+                       lon=lon, lat=lat, radius_m=radius, polygon_wkt=polygon, incident=incident, reference=reference,
+                       extensions=extension or [], flag=flag)  # fmt: skip
+    out.print(f"Section 60 authorisation {a.id} recorded ({a.verdict}, {a.hours:g} h)", highlight=False)
+    for p in a.problems:
+        out.print(f"flag: {p}", highlight=False)
+
+
+@s60_app.command("extend")
+def s60_extend(
+    ctx: typer.Context,
+    auth_id: Annotated[int, typer.Argument(help="Authorisation id.")],
+    extension: Annotated[str, typer.Argument(help="UNTIL,RANK[,BY], e.g. 2024-05-02T18:00,superintendent,Supt Ali")],
+    flag: Annotated[bool, typer.Option("--flag", help="Store a breach, flagged, instead of refusing it.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Extend an authorisation (the whole checked again against the limits)."""
+    with open_workspace(ctx, workspace) as ws:
+        a = ws.s60_extend(auth_id, extension, flag=flag)
+    out.print(f"Section 60 authorisation {a.id} now ends {a.final_end:%Y-%m-%d %H:%M} ({a.verdict}, {a.hours:g} h)",
+              highlight=False)  # fmt: skip
+
+
+S60_COLUMNS = (
+    "id",
+    "reference",
+    "place",
+    "starts_at",
+    "final_end",
+    "hours",
+    "rank",
+    "authorised_by",
+    "verdict",
+)
+
+
+@s60_app.command("list")
+def s60_list(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = Fmt.table) -> None:
+    """Recorded authorisations, newest first."""
+    with open_workspace(ctx, workspace) as ws:
+        rows = [a.to_dict() for a in ws.s60_list()]
+    emit(rows, (*S60_COLUMNS, "problems"), fmt)
+
+
+@s60_app.command("report")
+def s60_report(
+    ctx: typer.Context,
+    auth_id: Annotated[int | None, typer.Argument(help="One authorisation (default: all).")] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = Fmt.table,
+) -> None:  # fmt: skip
+    """Each authorisation's searches, finds, arrests and who was searched (searches under section 60 inside
+    its area and window)."""
+    with open_workspace(ctx, workspace) as ws:
+        rows = [r.to_dict() for r in ws.s60_report(auth_id)]
+    for r in rows:
+        r["who"] = "; ".join(
+            f"{k}: " + ", ".join(f"{v} {n}" for v, n in d.items()) for k, d in r["who"].items()
+        )
+    emit(rows, ("id", "place", "starts_at", "final_end", "verdict", "searches", "positive", "linked_finds", "arrests",
+                "unlocated", "who"), fmt)  # fmt: skip

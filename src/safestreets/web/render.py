@@ -24,6 +24,9 @@ NAV = (
     ("/plans", "Plans", "viewer"),
     ("/hubs", "Hubs", "viewer"),
     ("/briefings", "Briefings", "viewer"),
+    ("/accountability/stopsearch", "Stop and search", "viewer"),
+    ("/accountability/operations", "Operations", "viewer"),
+    ("/accountability/s60", "Section 60", "viewer"),
     ("/status", "Data", "viewer"),
     ("/admin/users", "Admin", "admin"),
 )

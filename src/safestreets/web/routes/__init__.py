@@ -1,6 +1,16 @@
 """The dashboard's routes, one module per page family; each page has the JSON endpoint it is built from."""
 
-from safestreets.web.routes import admin, briefings, data, forecasts, hubs, map, overview, plans
+from safestreets.web.routes import (
+           accountability,
+           admin,
+           briefings,
+           data,
+           forecasts,
+           hubs,
+           map,
+           overview,
+           plans,
+)
 
 ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, briefings.router,
-           data.router, admin.router]  # fmt: skip
+           data.router, accountability.router, admin.router]  # fmt: skip
