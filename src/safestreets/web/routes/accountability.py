@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from safestreets.api import Workspace
@@ -183,7 +183,7 @@ def add_operation_form(
     active: Active = Analyst,
     db: Database = Depends(database),
     ws: Workspace = Depends(workspace),
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     try:
         op = api_ops.add_operation(db, ws.con, name=name, start=start, end=end,
                                    areas=[a for a in areas.replace(";", "\n").splitlines() if a.strip()], tactics=tactics,
@@ -213,7 +213,7 @@ def operation_page(request: Request, op_id: OpId, active: Active = Viewer, db: D
     "/accountability/operations/{op_id}/tallies", response_class=HTMLResponse, include_in_schema=False
 )
 async def add_tally_form(request: Request, op_id: OpId, active: Active = Analyst, db: Database = Depends(database),
-                         ws: Workspace = Depends(workspace)) -> HTMLResponse | RedirectResponse:  # fmt: skip
+                         ws: Workspace = Depends(workspace)) -> Response:  # fmt: skip
     form = await request.form()
     row = {k: str(form.get(k, "")) for k in ("day", "bcu", "tactic", *COUNTS)}
     try:
