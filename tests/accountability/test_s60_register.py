@@ -93,7 +93,7 @@ def test_refused_stores_nothing_flagged_keeps_problems_and_both_are_audited(tmp_
     assert a.verdict == "flagged" and a.problems[0].startswith("rank:")
     ok = ws.s60_add(starts_at="2024-05-03T18:00", ends_at="2024-05-04T18:00", authorised_by="Insp D", rank="inspector",
                     grounds="shooting", lon=-0.12, lat=51.5, radius_m=500, actor="ana")  # fmt: skip
-    with pytest.raises(ParameterError, match="extensions\\[1\\].rank"):
+    with pytest.raises(ParameterError, match=r"extensions\[1\]\.rank"):
         ws.s60_extend(ok.id, "2024-05-05T12:00,chief inspector", actor="bo")
     longer = ws.s60_extend(ok.id, "2024-05-05T12:00,superintendent,Supt E", actor="bo")
     assert longer.verdict == "lawful" and longer.hours == 42
@@ -155,3 +155,40 @@ def test_searches_linked_at_notting_hill_carnival(shared_data: Path, tmp_path: P
     assert arrests <= r.arrests <= arrests + 1
     assert sum(r.who["ethnicity"].values()) == r.searches == sum(r.who["age"].values())
     ws.close()
+
+
+def test_incident_decision_support_reads_the_register(tmp_path: Path) -> None:
+    """The hubs incident mode is handed the register's authorisations near the scene by the api."""
+    import numpy as np
+
+    from safestreets.api.s60 import near_incident
+    from safestreets.config import Workspace as Paths
+    from safestreets.db import connect, database_url
+    from safestreets.geo.project import crs_to_lonlat
+    from safestreets.plan.incident import incident_context
+    from safestreets.store import open_store
+    from test_incident import WHEN, X, Y, s60
+
+    con = open_store(Paths(tmp_path / "ws"), create=True)
+    s60(con, 100, "2024-01-05 20:00", outcome="Arrest", linked=True)
+    db = connect(database_url(tmp_path / "ws"))
+    lon, lat = (float(v[0]) for v in crs_to_lonlat(np.array([X]), np.array([Y]), "EPSG:27700"))
+    ws_auth = auth(start="2024-03-10T20:00", end="2024-03-11T08:00", lon=lon + 0.005, lat=lat)
+    from safestreets.accountability.s60 import add_authorisation
+
+    add_authorisation(db, ws_auth, LAW, actor="test")
+    when = aware("2024-03-10T23:00", "when")
+    register = near_incident(db, con, lon, lat, when)
+    assert (
+        len(register) == 1 and register[0]["active"] and register[0]["distance_m"] == 0
+    )  # inside its circle
+    apart = near_incident(db, con, lon - 0.02, lat, when)  # about 1.4 km west: 1.4 km less the 800 m radius
+    assert 550 < apart[0]["distance_m"] < 750
+    lines = incident_context(con, None, x=X, y=Y, when=WHEN, authorisations=register).lines()
+    assert any(
+        line.strip().startswith("Section 60 register: authorisation 1 Market (lawful)") for line in lines
+    )
+    none_near = incident_context(con, None, x=X, y=Y, when=WHEN, authorisations=[]).lines()
+    assert any("no authorisation active or recent" in line for line in none_near)
+    con.close()
+    db.dispose()

@@ -117,6 +117,7 @@ def hubs(
     incident: str | None = None,
     when: str | None = None,
     out: Path | None = None,
+    db: Any = None,
 ) -> HubsResult:
     """Rank hubs for knife arches and drug dogs, suggest weapons sweeps, and support the response to a
     serious incident (never an authorisation)."""
@@ -139,11 +140,25 @@ def hubs(
         lines += ["", *sweeps_near_hot_spots(con, sweeps)]
     if incident is not None:
         place = parse_place(incident, con)
-        lines += ["", *incident_context(con, None, when=when, x=place.x, y=place.y).lines()]
+        register = _s60_near(db, con, place.lon, place.lat, when) if db is not None else None
+        lines += ["", *incident_context(con, None, when=when, x=place.x, y=place.y, authorisations=register).lines()]
     path = out or outputs / "hub-deployments.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(ranking.deployments, path)
     return HubsResult(ranking, lines, path)
+
+
+def _s60_near(db: Any, con: duckdb.DuckDBPyConnection, lon: float, lat: float, when: Any) -> list[dict[str, Any]]:
+    """Section 60 authorisations in the register active or recent near an incident (local time ``when``)."""
+    import zoneinfo
+    from datetime import datetime
+
+    from safestreets.api.s60 import near_incident
+
+    at = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=zoneinfo.ZoneInfo(get_setting(con, "timezone")))
+    return near_incident(db, con, lon, lat, at)
 
 
 def hotspots(

@@ -261,7 +261,8 @@ class Workspace:
              incident: str | None = None, when: str | None = None, out: Path | None = None) -> HubsResult:  # fmt: skip
         """Knife arches and drug dogs at hubs, weapons sweeps, and support after a serious incident."""
         return deploy.hubs(self.con, self.outputs, budget=budget, catchment=catchment, kinds=kinds, sweeps=sweeps,
-                           incident=incident, when=when, out=out)  # fmt: skip
+                           incident=incident, when=when, out=out,
+                           db=self.db if incident is not None else None)  # fmt: skip
 
     def hotspots(self, *, forecast_run: int | None = None, periods: int = 12, top: int = 15,
                  out: list[Path] | None = None, progress: Step | None = None) -> HotspotsResult:  # fmt: skip
