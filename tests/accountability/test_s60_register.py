@@ -182,8 +182,8 @@ def test_incident_decision_support_reads_the_register(tmp_path: Path) -> None:
     assert (
         len(register) == 1 and register[0]["active"] and register[0]["distance_m"] == 0
     )  # inside its circle
-    apart = near_incident(db, con, lon - 0.02, lat, when)  # about 1.4 km west: 1.4 km less the 800 m radius
-    assert 550 < apart[0]["distance_m"] < 750
+    apart = near_incident(db, con, lon - 0.02, lat, when)  # 0.025 deg (1.74 km) from the centre, less 800 m
+    assert 850 < apart[0]["distance_m"] < 1050
     lines = incident_context(con, None, x=X, y=Y, when=WHEN, authorisations=register).lines()
     assert any(
         line.strip().startswith("Section 60 register: authorisation 1 Market (lawful)") for line in lines
