@@ -167,10 +167,12 @@ def test_incident_decision_support_reads_the_register(tmp_path: Path) -> None:
     from safestreets.geo.project import crs_to_lonlat
     from safestreets.plan.incident import incident_context
     from safestreets.store import open_store
+    from test_hubs import add_event
     from test_incident import WHEN, X, Y, s60
 
     con = open_store(Paths(tmp_path / "ws"), create=True)
     s60(con, 100, "2024-01-05 20:00", outcome="Arrest", linked=True)
+    add_event(con, X + 400, Y, "2024-03-06 22:00")
     db = connect(database_url(tmp_path / "ws"))
     lon, lat = (float(v[0]) for v in crs_to_lonlat(np.array([X]), np.array([Y]), "EPSG:27700"))
     ws_auth = auth(start="2024-03-10T20:00", end="2024-03-11T08:00", lon=lon + 0.005, lat=lat)
