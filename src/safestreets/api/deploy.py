@@ -210,6 +210,7 @@ def brief(
     pdf: bool = True,
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    db: Any = None,
 ) -> BriefResult:
     """Write the weekly tactical assessment (HTML and, by default, PDF) from the store. ``hubs_budget``:
     hub deployments to show (default: as many as the stored ranking holds, else 5)."""
@@ -222,5 +223,5 @@ def brief(
         surface = read_surface(con, forecast_run)
         check_week(chosen, surface.window, run_id=surface.run_id)
     result: Any = write_brief(con, out_dir or outputs, week=chosen, forecast_run=forecast_run,
-                              plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=progress)  # fmt: skip
+                              plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=progress, db=db)  # fmt: skip
     return BriefResult(result.html, result.pdf, list(result.context["summary"]), result.context)

@@ -276,7 +276,7 @@ class Workspace:
         """The weekly tactical assessment (HTML and PDF) from what the store holds (the forecast's backtest,
         the hot spots and hub ranking stored for it; what is missing is computed and said so)."""
         return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
-                            hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress)  # fmt: skip
+                            hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress, db=self.db)  # fmt: skip
 
     # --- accountability: stop and search ----------------------------------------------------------
 
