@@ -152,6 +152,9 @@ def test_round_trip_cli_api_dashboard(tmp_path: Path) -> None:
     new = a.client.post("/accountability/operations", data={"csrf_token": a.csrf, "name": "Op C", "start": "2024-12-05",
                                                             "end": "2024-12-01", "areas": "Camden", "tactics": "anpr"})  # fmt: skip
     assert new.status_code == 400 and "dates out of order" in new.text
+    layer = a.get("/api/layers/accountability").json()
+    assert {f["properties"]["name"] for f in layer["features"]} == {"Week of action", "Op B"}  # borough outlines
+    assert v.get("/accountability/s60", headers={"accept": "text/html"}).status_code == 200
     # back in the CLI: the dashboard's entries are in the report, and the history lists who entered what
     r = run("operation", "report", str(op.id), workspace=path)
     assert r.returncode == 0 and "15 knives" in r.stdout and "39 arrests" in r.stdout, r.stderr

@@ -94,3 +94,50 @@ def near_incident(db: Database, con: duckdb.DuckDBPyConnection | None, lon: floa
 
     crs = get_setting(con, "crs") if con is not None else config.DEFAULT_CRS
     return s60.near(list_authorisations(db), lon, lat, when, crs=crs, **kwargs)
+
+
+def accountability_geojson(db: Database, con: duckdb.DuckDBPyConnection | None,
+                           bbox: tuple[float, float, float, float] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The map's accountability layer (GeoJSON, WGS84): every Section 60 area with its searches, and every
+    operation's areas (its BCUs and boroughs from the loaded boundaries, and its polygons) with its headline."""
+    import numpy as np
+    import shapely
+
+    from safestreets.accountability import operations as ops
+    from safestreets.geo.project import crs_to_lonlat
+    from safestreets.store import get_setting
+
+    crs = get_setting(con, "crs") if con is not None else config.DEFAULT_CRS
+
+    def to_lonlat(geom: Any) -> Any:
+        def project(xy: Any) -> Any:
+            lon, lat = crs_to_lonlat(xy[:, 0], xy[:, 1], crs)
+            return np.column_stack([lon, lat])
+
+        return shapely.set_precision(shapely.transform(geom, project), 1e-6)
+
+    box = shapely.box(*bbox) if bbox else None
+    features = []
+    for r in s60_report(db, con):
+        a = r.authorisation
+        geom = to_lonlat(s60.authorisation_geometry(a, crs))
+        if box is not None and not geom.intersects(box):
+            continue
+        props = {"layer": "s60", "id": a.id, "reference": a.reference, "place": a.place, "verdict": a.verdict,
+                 "starts_at": f"{a.starts_at:%Y-%m-%d %H:%M}", "final_end": f"{a.final_end:%Y-%m-%d %H:%M}",
+                 "searches": r.searches, "arrests": r.arrests, "positive": r.positive}  # fmt: skip
+        features.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)})
+    with db.session() as s:
+        for o in ops.list_operations(s):
+            geom = ops.operation_geometry(con, o) if con is not None else None
+            if geom is None or geom.is_empty:
+                continue
+            geom = to_lonlat(geom)
+            if box is not None and not geom.intersects(box):
+                continue
+            props = {"layer": "operation", "id": o.id, "name": o.name, "start": o.start.isoformat(),
+                     "end": o.end.isoformat(), "headline": ops.operation_report(s, o.id).headline}  # fmt: skip
+            features.append(
+                {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
+            )
+    return {"type": "FeatureCollection", "features": features, "meta": {"count": len(features), "notes": []}}

@@ -93,3 +93,24 @@ def stopsearch_report(
             pacsv.write_csv(t, p)
             report.paths.append(p)
     return report
+
+
+def stopsearch_json(
+    con: duckdb.DuckDBPyConnection, *, force: str | None = None, months: str | None = None
+) -> dict[str, Any]:
+    """The report as plain JSON for the dashboard's API; with no rows in scope, empty parts and a note."""
+    try:
+        r = stopsearch_report(con, None, force=force, months=months, write=False)
+    except NoDataError as exc:
+        return {
+            "summary": None,
+            "breakdown": [],
+            "trends": [],
+            "disproportionality": None,
+            "notes": [str(exc)],
+        }
+    d = r.disproportionality
+    return {"summary": r.summary, "breakdown": r.analysis.breakdown.to_pylist(), "trends": r.analysis.trends.to_pylist(),
+            "disproportionality": None if d is None else {"basis": d.basis, "months": d.months, "boroughs": d.boroughs,
+                                                          "rates": d.rates.to_pylist(), "missing": d.missing},
+            "notes": r.notes}  # fmt: skip

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from safestreets.api import Workspace
@@ -16,7 +16,7 @@ from safestreets.api import s60 as s60_api
 from safestreets.api import stopsearch as api_ss
 from safestreets.db import Database
 from safestreets.db.sessions import Active
-from safestreets.errors import SafestreetsError
+from safestreets.errors import ParameterError, SafestreetsError
 from safestreets.vocab import TACTICS
 from safestreets.web.deps import Analyst, Viewer, database, record, workspace
 from safestreets.web.render import page
@@ -49,12 +49,7 @@ def _stopsearch(ws: Workspace, months: str | None, force: str | None) -> api_ss.
 def api_stopsearch(request: Request, months: Months = None, force: Force = None, active: Active = Viewer,
                    ws: Workspace = Depends(workspace)) -> dict[str, Any]:  # fmt: skip
     record(request, active, "view", "/api/stopsearch", {"months": months, "force": force})
-    r = _stopsearch(ws, months, force)
-    d = r.disproportionality
-    return {"summary": r.summary, "breakdown": r.analysis.breakdown.to_pylist(), "trends": r.analysis.trends.to_pylist(),
-            "disproportionality": None if d is None else {"basis": d.basis, "months": d.months, "boroughs": d.boroughs,
-                                                          "rates": d.rates.to_pylist(), "missing": d.missing},
-            "notes": r.notes}  # fmt: skip
+    return api_ss.stopsearch_json(ws.con, force=force or None, months=months or None)
 
 
 @router.get("/accountability/stopsearch", response_class=HTMLResponse, include_in_schema=False)
@@ -91,7 +86,7 @@ class NewOperation(BaseModel):
         min_length=1, max_length=50, description="BCUs or boroughs (code or name), or WKT"
     )
     tactics: list[str] = Field(min_length=1, max_length=20)
-    plan_id: int | None = None
+    plan_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     notes: str = Field(default="", max_length=4000)
 
 
@@ -99,14 +94,14 @@ class TallyRow(BaseModel):
     day: date
     bcu: str = Field(default="", max_length=64)
     tactic: str = Field(default="", max_length=64)
-    knives: int = 0
-    weapons: int = 0
-    drugs: int = 0
-    arrests: int = 0
-    community_events: int = 0
-    sweeps: int = 0
-    searches: int = 0
-    visits: int = 0
+    knives: int = Field(default=0, ge=0, le=1_000_000)
+    weapons: int = Field(default=0, ge=0, le=1_000_000)
+    drugs: int = Field(default=0, ge=0, le=1_000_000)
+    arrests: int = Field(default=0, ge=0, le=1_000_000)
+    community_events: int = Field(default=0, ge=0, le=1_000_000)
+    sweeps: int = Field(default=0, ge=0, le=1_000_000)
+    searches: int = Field(default=0, ge=0, le=1_000_000)
+    visits: int = Field(default=0, ge=0, le=1_000_000)
 
 
 def _report_dict(r: Any) -> dict[str, Any]:
@@ -238,3 +233,43 @@ def s60_page(request: Request, active: Active = Viewer, db: Database = Depends(d
              ws: Workspace = Depends(workspace)) -> HTMLResponse:  # fmt: skip
     record(request, active, "view", "/accountability/s60")
     return page(request, "accountability_s60.html.j2", rows=s60_api.s60_report(db, ws.con))
+
+
+Bbox = Annotated[
+    str | None, Query(max_length=200, pattern=r"^[0-9.,-]*$", description="minlon,minlat,maxlon,maxlat")
+]
+
+
+_GEOJSON = {
+    200: {
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "a GeoJSON FeatureCollection (WGS84)"}
+            }
+        }
+    }
+}
+
+
+@router.get("/api/layers/accountability", tags=["map"], summary="Section 60 areas and operations (GeoJSON)",
+            responses=_GEOJSON)  # fmt: skip
+def api_accountability_layer(request: Request, bbox: Bbox = None, active: Active = Viewer,
+                             db: Database = Depends(database), ws: Workspace = Depends(workspace)) -> JSONResponse:  # fmt: skip
+    box = None
+    if bbox:
+        try:
+            parts = [float(v) for v in bbox.split(",") if v]
+        except ValueError:
+            parts = []
+        if len(parts) != 4:
+            raise ParameterError("bbox: give minlon,minlat,maxlon,maxlat")
+        box = (parts[0], parts[1], parts[2], parts[3])
+    data = s60_api.accountability_geojson(db, ws.con, box)
+    record(
+        request,
+        active,
+        "view",
+        "/api/layers/accountability",
+        {"bbox": bbox, "features": data["meta"]["count"]},
+    )
+    return JSONResponse(data, media_type="application/geo+json")
