@@ -153,7 +153,10 @@ def test_round_trip_cli_api_dashboard(tmp_path: Path) -> None:
                                                             "end": "2024-12-01", "areas": "Camden", "tactics": "anpr"})  # fmt: skip
     assert new.status_code == 400 and "dates out of order" in new.text
     layer = a.get("/api/layers/accountability").json()
-    assert {f["properties"]["name"] for f in layer["features"]} == {"Week of action", "Op B"}  # borough outlines
+    assert {f["properties"]["name"] for f in layer["features"]} == {
+        "Week of action",
+        "Op B",
+    }  # borough outlines
     assert v.get("/accountability/s60", headers={"accept": "text/html"}).status_code == 200
     # back in the CLI: the dashboard's entries are in the report, and the history lists who entered what
     r = run("operation", "report", str(op.id), workspace=path)
@@ -163,3 +166,28 @@ def test_round_trip_cli_api_dashboard(tmp_path: Path) -> None:
         assert {e["actor"] for e in trail} >= {"ana"} and any(e["actor"].startswith("cli") for e in trail)
         assert verify(w.db).ok
     app.state.db.dispose()
+
+
+def test_plan_delivered_against_recorded_visits(ws: Workspace) -> None:
+    """An operation that followed a stored plan: the plan's visits in the operation's days, per BCU, against
+    the visits recorded."""
+    con = ws.con
+    con.execute("INSERT INTO plan_runs (created_at, week_start, solver, status, objective, bound, gap, seconds, "
+                "params) VALUES (now(), DATE '2024-11-11', 'milp', 'optimal', 1, 1, 0, 1, '{}')")  # fmt: skip
+    plan_id = con.execute("SELECT max(plan_id) FROM plan_runs").fetchall()[0][0]
+    con.execute("INSERT INTO plan_hotspots (plan_id, team_id, home, bcu, shift, stop, unit_id, visits_per_day, "
+                "harm_week) VALUES (?, 't1', 'central-north', 'central-north', 'late', 1, 'u1', 2, 5.0)", [plan_id])  # fmt: skip
+    for day in ("2024-11-11", "2024-11-12", "2024-11-13"):
+        for seq in (1, 2):
+            con.execute("INSERT INTO plan_visits VALUES (?, 't1', ?, ?, 'u1', TIMESTAMP '2024-11-11 20:00', "
+                        "TIMESTAMP '2024-11-11 20:15')", [plan_id, day, seq])  # fmt: skip
+    op = ws.operation_add(name="Op Plan", start="2024-11-11", end="2024-11-12", areas=["Central North"],
+                          tactics=["hot spot patrols", "plan"], plan_id=plan_id)  # fmt: skip
+    ws.operation_tallies_add(op.id, rows=[{"day": "2024-11-11", "bcu": "central-north", "visits": 2},
+                                          {"day": "2024-11-12", "bcu": "Central North", "visits": 1}])  # fmt: skip
+    (row,) = ws.operation_report(op.id).delivery
+    assert (row["bcu"], row["planned"], row["recorded"], row["delivered"]) == ("central-north", 4, 3, 0.75)
+    with pytest.raises(Exception, match="plan: no patrol plan 999"):
+        ws.operation_add(
+            name="Op X", start="2024-11-11", end="2024-11-12", areas=["Camden"], tactics=["plan"], plan_id=999
+        )
