@@ -262,7 +262,7 @@ class Workspace:
         """Knife arches and drug dogs at hubs, weapons sweeps, and support after a serious incident."""
         return deploy.hubs(self.con, self.outputs, budget=budget, catchment=catchment, kinds=kinds, sweeps=sweeps,
                            incident=incident, when=when, out=out,
-                           db=self.db if incident is not None else None)  # fmt: skip
+                           db=self._registers() if incident is not None else None)  # fmt: skip
 
     def hotspots(self, *, forecast_run: int | None = None, periods: int = 12, top: int = 15,
                  out: list[Path] | None = None, progress: Step | None = None) -> HotspotsResult:  # fmt: skip
@@ -276,7 +276,7 @@ class Workspace:
         """The weekly tactical assessment (HTML and PDF) from what the store holds (the forecast's backtest,
         the hot spots and hub ranking stored for it; what is missing is computed and said so)."""
         return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
-                            hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress, db=self.db)  # fmt: skip
+                            hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress, db=self._registers())  # fmt: skip
 
     # --- accountability: stop and search ----------------------------------------------------------
 
@@ -302,6 +302,16 @@ class Workspace:
         )  # fmt: skip
 
     # --- accountability: operations ---------------------------------------------------------------
+
+    def _registers(self) -> Any:
+        """The operational database for reading the registers into a briefing or the incident support, or None
+        when it cannot be opened (those outputs then say the registers were not consulted)."""
+        from safestreets.db import DatabaseError
+
+        try:
+            return self.db
+        except DatabaseError:
+            return None
 
     def _actor(self, actor: str | None) -> str:
         from safestreets.api.accounts import cli_actor
