@@ -132,7 +132,7 @@ class SearchAnalysis:
     scope: Scope
     summary: dict[str, Any]
     breakdown: pa.Table  # dimension, value, label, searches, share, positive..., arrests...
-    trends: pa.Table  # measure, per_year, lo, hi, p_value, months
+    trends: pa.Table  # dimension, value ("all" overall), measure, per_year, lo, hi, p_value, months
     notes: list[str] = field(default_factory=list)
 
     def by(self, dimension: str) -> list[dict[str, Any]]:
@@ -152,22 +152,35 @@ def analyse(
     for d in dims:
         if d not in DIMENSIONS:
             raise ParameterError(f"unknown breakdown {d!r} (one of: {', '.join(DIMENSIONS)})")
+    # One scan: every breakdown, and each trend breakdown by month, as grouping sets of the same query.
     where, params = sc.where()
+    trend_dims = [d for d in TREND_BY if d in dims] if "month" in dims else []
     cols = ", ".join(f"coalesce(CAST({DIMENSIONS[d]} AS VARCHAR), '{NOT_RECORDED}') AS {d}" for d in dims)
-    sets = ", ".join(f"({d})" for d in dims)
-    which = " ".join(f"WHEN grouping({d}) = 0 THEN '{d}'" for d in dims)
-    value = " ".join(f"WHEN grouping({d}) = 0 THEN {d}" for d in dims)
+    sets = ", ".join([*(f"({d})" for d in dims), *(f"({d}, month)" for d in trend_dims)])
+    flags = ", ".join(f"grouping({d}) AS g_{d}" for d in dims)
     sql = f"""
         WITH base AS (
             SELECT {cols}, {POSITIVE_SQL} AS pos, outcome = 'Arrest' AS arr, outcome_linked AS lnk
             FROM stop_searches WHERE {where})
-        SELECT CASE {which} ELSE 'all' END AS dimension, CASE {value} ELSE 'all' END AS value,
+        SELECT {", ".join(dims)}, {flags},
                count(*) AS searches, count(*) FILTER (WHERE pos) AS positive,
                count(lnk) AS linked_recorded, count(*) FILTER (WHERE lnk) AS linked,
                count(*) FILTER (WHERE arr) AS arrests
         FROM base GROUP BY GROUPING SETS ((), {sets})"""
     con.complete()
-    t = con.sql(sql, params=params).to_arrow_table()
+    counts = ("searches", "positive", "linked_recorded", "linked", "arrests")
+    flat, by_value = [], []
+    for r in con.sql(sql, params=params).to_arrow_table().to_pylist():
+        grouped = [d for d in dims if r[f"g_{d}"] == 0]
+        c = {k: r[k] for k in counts}
+        if not grouped:
+            flat.append({"dimension": "all", "value": "all", **c})
+        elif len(grouped) == 1:
+            flat.append({"dimension": grouped[0], "value": r[grouped[0]], **c})
+        else:
+            d = next(g for g in grouped if g != "month")
+            by_value.append({"dimension": d, "value": r[d], "month": r["month"], **c})
+    t = pa.Table.from_pylist(flat)
     total_rows = [r for r in t.to_pylist() if r["dimension"] == "all"]
     if not total_rows or total_rows[0]["searches"] == 0:
         raise NoDataError(f"no stop-and-search rows for {sc.describe()}: load some with 'safestreets ingest'")
@@ -201,7 +214,7 @@ def analyse(
             f"'Outcome linked to object of search' is filled in for {summary['linked_recorded']:,} of "
             f"{summary['searches']:,} rows: the linked find rate rests on those alone."
         )
-    trends = monthly_trends(table) if "month" in dims else _empty_trends()
+    trends = monthly_trends(table, by_value) if "month" in dims else _empty_trends()
     return SearchAnalysis(sc, summary, table, trends, notes)
 
 
@@ -211,29 +224,43 @@ def _sort_key(r: dict[str, Any]) -> tuple[int, Any]:
     return (1, -r["searches"])
 
 
+TREND_COLUMNS = ("dimension", "value", "measure", "per_year", "lo", "hi", "p_value", "months")
+#: Breakdowns whose values get trends of their own (overall trends always come first).
+TREND_BY = ("legislation", "object", "ethnicity_self", "bcu")
+MIN_TREND_MONTHS = 6
+MIN_TREND_SEARCHES = 100
+
+
 def _empty_trends() -> pa.Table:
-    return pa.table({"measure": pa.array([], pa.string()), "per_year": pa.array([], pa.float64()),
-                     "lo": pa.array([], pa.float64()), "hi": pa.array([], pa.float64()),
-                     "p_value": pa.array([], pa.float64()), "months": pa.array([], pa.int64())})  # fmt: skip
+    types = {"per_year": pa.float64(), "lo": pa.float64(), "hi": pa.float64(), "p_value": pa.float64(),
+             "months": pa.int64()}  # fmt: skip
+    return pa.table({c: pa.array([], types.get(c, pa.string())) for c in TREND_COLUMNS})
 
 
-def monthly_trends(breakdown: pa.Table) -> pa.Table:
-    """Change per year: volume as a quasi-Poisson rate ratio, each rate as a quasi-binomial odds ratio."""
+def _fit_series(rows: list[dict[str, Any]], dimension: str, value: str) -> list[dict[str, Any]]:
+    """Change per year in one monthly series: volume as a quasi-Poisson rate ratio, each rate as a
+    quasi-binomial odds ratio (quasi: months vary more than the counts alone allow)."""
+    import warnings
+
     import statsmodels.api as sm
 
-    rows = [r for r in breakdown.to_pylist() if r["dimension"] == "month" and r["value"] != NOT_RECORDED]
-    if len(rows) < 3:
-        return _empty_trends()
     years = np.array([int(r["value"][:4]) + (int(r["value"][5:7]) - 1) / 12 for r in rows])
     x = sm.add_constant(years - years.mean())
-    out: dict[str, list[Any]] = {k: [] for k in ("measure", "per_year", "lo", "hi", "p_value", "months")}
+    out: list[dict[str, Any]] = []
 
     def add(name: str, model: Any) -> None:
-        fit = model.fit(scale="X2")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # separation and convergence notes: a bad fit is dropped below
+            try:
+                fit = model.fit(scale="X2")
+            except (ValueError, np.linalg.LinAlgError):
+                return
         lo, hi = fit.conf_int(alpha=ALPHA)[1]
-        for k, v in zip(out, (name, np.exp(fit.params[1]), np.exp(lo), np.exp(hi), fit.pvalues[1], len(rows)),
-                        strict=True):  # fmt: skip
-            out[k].append(float(v) if k not in ("measure", "months") else v)
+        if not np.isfinite([fit.params[1], lo, hi]).all():
+            return
+        out.append({"dimension": dimension, "value": value, "measure": name, "per_year": float(np.exp(fit.params[1])),
+                    "lo": float(np.exp(lo)), "hi": float(np.exp(hi)), "p_value": float(fit.pvalues[1]),
+                    "months": len(rows)})  # fmt: skip
 
     n = np.array([r["searches"] for r in rows], dtype=float)
     add("searches", sm.GLM(n, x, family=sm.families.Poisson()))
@@ -242,8 +269,28 @@ def monthly_trends(breakdown: pa.Table) -> pa.Table:
         k = np.array([r[k_col] for r in rows], dtype=float)
         base = np.array([r[n_col] for r in rows], dtype=float)
         use = base > 0
-        if use.sum() < 3 or k[use].min() == k[use].max() == 0 or (k[use] == base[use]).all():
+        if use.sum() < 3 or k[use].max() == 0 or (k[use] == base[use]).all():
             continue  # no variation to fit: the rate is 0 (or 1) throughout
-        endog = np.column_stack([k[use], base[use] - k[use]])
-        add(name, sm.GLM(endog, x[use], family=sm.families.Binomial()))
-    return pa.table(out)
+        # Proportions weighted by their searches: with a two-column endog statsmodels takes the Pearson scale on
+        # the proportion scale, which shrinks the quasi-binomial interval by the square root of n.
+        add(name, sm.GLM(k[use] / base[use], x[use], family=sm.families.Binomial(), var_weights=base[use]))
+    return out
+
+
+def monthly_trends(breakdown: pa.Table, by_value: list[dict[str, Any]] | None = None) -> pa.Table:
+    """Trends overall (from the month breakdown) and, from ``by_value`` (rows of ``dimension, value, month``
+    and the counts), for each value of the :data:`TREND_BY` breakdowns with enough months and searches."""
+    rows = [r for r in breakdown.to_pylist() if r["dimension"] == "month" and r["value"] != NOT_RECORDED]
+    out: list[dict[str, Any]] = []
+    if len(rows) >= 3:
+        out += _fit_series(rows, "all", "all")
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in by_value or []:
+        if r["month"] != NOT_RECORDED:
+            series.setdefault((r["dimension"], r["value"]), []).append({**r, "value": r["month"]})
+    for (dim, val), months in sorted(series.items(), key=lambda kv: (TREND_BY.index(kv[0][0]), kv[0][1])):
+        if len(months) >= MIN_TREND_MONTHS and sum(m["searches"] for m in months) >= MIN_TREND_SEARCHES:
+            out += _fit_series(sorted(months, key=lambda m: m["value"]), dim, val)
+    if not out:
+        return _empty_trends()
+    return pa.Table.from_pylist(out).select(list(TREND_COLUMNS))

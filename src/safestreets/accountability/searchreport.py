@@ -66,9 +66,9 @@ def analysis_lines(a: SearchAnalysis, *, top: int = 15) -> list[str]:
     if a.trends.num_rows:
         lines += ["### Trends (change per year, quasi-likelihood GLM on monthly counts)", ""]
         lines += _table(
-            ["measure", "per year", "95% CI", "p", "months"],
-            [[t["measure"], f"x{t['per_year']:.3f}", f"{t['lo']:.3f}-{t['hi']:.3f}", f"{t['p_value']:.3g}",
-              str(t["months"])] for t in a.trends.to_pylist()],
+            ["breakdown", "value", "measure", "per year", "95% CI", "p", "months"],
+            [[t["dimension"], t["value"], t["measure"], f"x{t['per_year']:.3f}", f"{t['lo']:.3f}-{t['hi']:.3f}",
+              f"{t['p_value']:.3g}", str(t["months"])] for t in a.trends.to_pylist()],
         )  # fmt: skip
         lines += ["", "Volume is a rate ratio; rates are odds ratios.", ""]
     dims = [d for d in TITLES if a.by(d)]
