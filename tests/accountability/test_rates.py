@@ -30,3 +30,25 @@ def test_relative_rate_interval_is_around_the_ratio(a: int, b: int, pa: int, pb:
         np.log(rr[0]) - np.log(lo[0]), np.log(hi[0]) - np.log(rr[0])
     )  # symmetric on the log scale
     assert np.isclose(rr[0], (a / pa) / (b / pb))
+
+
+def test_trends_recover_a_known_change() -> None:
+    """Monthly counts falling 10% a year and a positive rate with odds falling 20% a year (overdispersed):
+    the fitted changes per year, with intervals that hold the truth and are wider than a plain binomial's."""
+    import pyarrow as pa
+
+    from safestreets.accountability.searches import monthly_trends
+
+    rng = np.random.default_rng(4)
+    months = [f"{2019 + i // 12}-{i % 12 + 1:02d}" for i in range(60)]
+    t = np.arange(60) / 12
+    n = rng.poisson(10_000 * 0.9**t)
+    logit = -0.8 + np.log(0.8) * t + rng.normal(0, 0.05, 60)  # month-to-month noise beyond the binomial
+    k = rng.binomial(n, 1 / (1 + np.exp(-logit)))
+    rows = [{"dimension": "month", "value": m, "searches": int(a), "positive": int(b), "linked_recorded": 0,
+             "linked": 0, "arrests": int(b) // 2} for m, a, b in zip(months, n, k, strict=True)]  # fmt: skip
+    got = {r["measure"]: r for r in monthly_trends(pa.Table.from_pylist(rows)).to_pylist()}
+    assert got["searches"]["lo"] < 0.9 < got["searches"]["hi"]
+    assert got["positive_rate"]["lo"] < 0.8 < got["positive_rate"]["hi"]
+    assert got["positive_rate"]["hi"] - got["positive_rate"]["lo"] > 0.01  # quasi-binomial, not n-shrunk
+    assert "linked_rate" not in got  # nothing recorded: no trend
