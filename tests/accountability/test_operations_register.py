@@ -61,6 +61,20 @@ def test_api_history_and_audit(ws: Workspace) -> None:
         ("alice", "add"), ("bob", "add"), ("carol", "correct"), ("dave", "edit")]  # fmt: skip
     assert json.loads(trail[-1]["params"])["changed"] == {"end": "2024-11-18"}
     assert verify(ws.db).ok
+    # what the impact evaluation reads: dates, tactics and the areas as one geometry in the store's CRS
+    from safestreets.accountability.operations import get_operation
+
+    with ws.db.session() as s:
+        read = get_operation(s, op.id, con=ws.con)
+        first = get_operation(s, op.id, version=1)
+    assert (read.start.isoformat(), read.end.isoformat(), read.tactics) == (
+        "2024-11-11",
+        "2024-11-18",
+        op.tactics,
+    )
+    assert first.end.isoformat() == "2024-11-17" and first.geometry is None
+    # the BCU is both test boroughs (squares of 0.04 x 0.02 degrees, about 6.2 km2 each); Camden is inside it
+    assert read.geometry is not None and 11.5e6 < read.geometry.area < 13e6
 
 
 def test_bad_input_names_the_field_and_stores_nothing(ws: Workspace, tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ class Operation:
     entered_at: datetime
     created_by: str
     created_at: datetime
+    geometry: Any = None  # the areas as one shapely geometry (store CRS), when read with a store connection
 
     @property
     def days(self) -> int:
@@ -194,8 +195,8 @@ def edit_operation(db: Database, op_id: int, *, actor: str, **changes: Any) -> O
     return result
 
 
-def get_operation(session: Session, op_id: int, version: int | None = None) -> Operation:
-    """An operation as recorded now (or at ``version``)."""
+def get_operation(session: Session, op_id: int, version: int | None = None, con: Any = None) -> Operation:
+    """An operation as recorded now (or at ``version``); with ``con`` (the store), its ``geometry`` too."""
     op = session.get(OperationRow, op_id)
     if op is None:
         raise NotFoundError(f"no operation {op_id}: see 'safestreets operation list'")
@@ -204,7 +205,12 @@ def get_operation(session: Session, op_id: int, version: int | None = None) -> O
                                                        OperationVersion.version == want)).scalar_one_or_none()  # fmt: skip
     if v is None:
         raise NotFoundError(f"operation {op_id} has no version {want} (it has 1..{op.current_version})")
-    return _as_operation(op, v)
+    found = _as_operation(op, v)
+    if con is not None:
+        import dataclasses
+
+        found = dataclasses.replace(found, geometry=operation_geometry(con, found))
+    return found
 
 
 def list_operations(session: Session) -> list[Operation]:
