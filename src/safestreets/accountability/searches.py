@@ -136,6 +136,11 @@ class SearchAnalysis:
     notes: list[str] = field(default_factory=list)
 
     def by(self, dimension: str) -> list[dict[str, Any]]:
+        """The rows of one breakdown (``month`` in order, the others largest first)."""
+        if dimension not in DIMENSIONS:
+            from safestreets.errors import unknown
+
+            raise unknown("breakdown", dimension, DIMENSIONS)
         return [r for r in self.breakdown.to_pylist() if r["dimension"] == dimension]
 
 
