@@ -151,3 +151,17 @@ def test_missing_ethnicity_and_officer_against_self(met: tuple[Workspace, Path])
     assert d.missing["officer_missing"] == sum(1 for r in rows if not r["Officer-defined ethnicity"])
     assert sum(r["searches"] for r in d.cross.to_pylist()) == len(rows)
     assert 0.5 < d.missing["agree_share"] <= 1.0
+
+
+def test_the_json_answer_is_valid_json(met: tuple[Workspace, Path]) -> None:
+    """No NaN reaches the dashboard's JSON: the linked find rate over no recorded rows, the reference
+    group's own interval."""
+    import json
+
+    from safestreets.api.stopsearch import stopsearch_json
+
+    ws, _ = met
+    body = stopsearch_json(ws.con, months="2023-01")
+    text = json.dumps(body, allow_nan=False)
+    assert body["summary"]["linked_rate"] is None and '"rr_lo": null' in text
+    assert stopsearch_json(ws.con, months="2019-01")["notes"][0].startswith("no stop-and-search rows")

@@ -3,6 +3,7 @@ with intervals, breakdowns, trends, disproportionality), written as Markdown and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,18 @@ def stopsearch_report(
     return report
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` with every NaN (a rate over no searches, the reference group's own interval) as None: JSON
+    has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def stopsearch_json(
     con: duckdb.DuckDBPyConnection, *, force: str | None = None, months: str | None = None
 ) -> dict[str, Any]:
@@ -110,7 +123,7 @@ def stopsearch_json(
             "notes": [str(exc)],
         }
     d = r.disproportionality
-    return {"summary": r.summary, "breakdown": r.analysis.breakdown.to_pylist(), "trends": r.analysis.trends.to_pylist(),
+    return jsonable({"summary": r.summary, "breakdown": r.analysis.breakdown.to_pylist(), "trends": r.analysis.trends.to_pylist(),
             "disproportionality": None if d is None else {"basis": d.basis, "months": d.months, "boroughs": d.boroughs,
                                                           "rates": d.rates.to_pylist(), "missing": d.missing},
-            "notes": r.notes}  # fmt: skip
+            "notes": r.notes})  # fmt: skip

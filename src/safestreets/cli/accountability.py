@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from safestreets.accountability.searchreport import MEASURE_HEADERS, measure_row, pct
+from safestreets.api.stopsearch import jsonable
 from safestreets.cli.common import Fmt, FormatOpt, WorkspaceOpt, emit, open_workspace, out, written
 
 stopsearch_app = typer.Typer(help="Stop and search: outcomes, breakdowns, trends, disproportionality.",
@@ -51,7 +52,7 @@ def stopsearch_report(
                                       level=level, out_dir=out_dir)  # fmt: skip
     rows = report.analysis.by(by) if by != "all" else report.analysis.breakdown.to_pylist()
     if fmt is not Fmt.table:
-        emit(rows, tuple(report.analysis.breakdown.column_names), fmt)
+        emit(jsonable(rows), tuple(report.analysis.breakdown.column_names), fmt)
         return
     s = report.summary
     out.print(f"{s['scope']}: {s['searches']:,} searches; positive outcome {pct(s['positive_rate'])}, arrest "
