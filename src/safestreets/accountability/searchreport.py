@@ -90,14 +90,7 @@ def disproportionality_lines(d: Disproportionality) -> list[str]:
         "against White with a 95% interval on the log rate ratio.",
         "",
     ]
-    lines += _table(
-        ["group", "searches", "population", "per 1,000", "per 1,000 a year", "relative rate (95% CI)"],
-        [[r["ethnic_group"], f"{r['searches']:,}", f"{r['population']:,}", _num(r["per_1000"]),
-          _num(r["per_1000_year"]),
-          "-" if math.isnan(r["rr"]) else (f"{r['rr']:.2f}" + ("" if math.isnan(r["rr_lo"]) else
-                                                               f" ({r['rr_lo']:.2f}-{r['rr_hi']:.2f})"))]
-         for r in d.rates.to_pylist()],
-    )  # fmt: skip
+    lines += rates_table(d)
     m = d.missing
     lines += [
         "",
@@ -120,7 +113,35 @@ def disproportionality_lines(d: Disproportionality) -> list[str]:
     return [*lines, ""]
 
 
-def markdown(a: SearchAnalysis, d: Disproportionality | None, note: str | None = None) -> str:
+def rates_table(d: Disproportionality) -> list[str]:
+    return _table(
+        ["group", "searches", "population", "per 1,000", "per 1,000 a year", "relative rate (95% CI)"],
+        [[r["ethnic_group"], f"{r['searches']:,}", f"{r['population']:,}", _num(r["per_1000"]),
+          _num(r["per_1000_year"]),
+          "-" if math.isnan(r["rr"]) else (f"{r['rr']:.2f}" + ("" if math.isnan(r["rr_lo"]) else
+                                                               f" ({r['rr_lo']:.2f}-{r['rr_hi']:.2f})"))]
+         for r in d.rates.to_pylist()],
+    )  # fmt: skip
+
+
+def borough_lines(d: Disproportionality, group: str = "Black", top: int = 10) -> list[str]:
+    """The boroughs with the highest relative rate of ``group`` against White (searches with a location)."""
+    rows = [r for r in d.by_borough.to_pylist() if r["ethnic_group"] == group and not math.isnan(r["rr"])]
+    rows.sort(key=lambda r: -r["rr"])
+    if not rows:
+        return []
+    lines = [
+        f"### {group} against White by borough (searches placed in the borough; highest {min(top, len(rows))})",
+        "",
+    ]
+    lines += _table(["borough", "searches", "population", "per 1,000", "relative rate (95% CI)"],
+                    [[r["borough"], f"{r['searches']:,}", f"{r['population']:,}", _num(r["per_1000"]),
+                      f"{r['rr']:.2f} ({r['rr_lo']:.2f}-{r['rr_hi']:.2f})"] for r in rows[:top]])  # fmt: skip
+    return [*lines, ""]
+
+
+def markdown(a: SearchAnalysis, d: Disproportionality | None, note: str | None = None,
+             other: Disproportionality | None = None) -> str:  # fmt: skip
     lines = [
         "# Stop and search",
         "",
@@ -134,4 +155,14 @@ def markdown(a: SearchAnalysis, d: Disproportionality | None, note: str | None =
         lines += [note or "No census populations loaded.", ""]
     else:
         lines += disproportionality_lines(d)
+        lines += borough_lines(d)
+    if other is not None:
+        lines += [
+            f"### On {other.basis}-defined ethnicity",
+            "",
+            *rates_table(other),
+            "",
+            *[f"- {n}" for n in other.notes],
+            "",
+        ]
     return "\n".join(lines)

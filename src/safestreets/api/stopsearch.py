@@ -42,6 +42,7 @@ class StopSearchReport(Tabular):
 
     analysis: searches.SearchAnalysis
     disproportionality: dispro.Disproportionality | None
+    other_basis: dispro.Disproportionality | None = None  # the same on the other ethnicity (officer or self)
     paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     markdown: str = ""
@@ -71,14 +72,17 @@ def stopsearch_report(
     analysis = searches.analyse(con, sc)
     notes = list(analysis.notes)
     d: dispro.Disproportionality | None = None
+    other: dispro.Disproportionality | None = None
     missing_note = None
     try:
         d = dispro.disproportionality(con, sc, basis=basis, level=level, boroughs=boroughs)
+        other = dispro.disproportionality(con, sc, basis="officer" if basis == "self" else "self", level=level,
+                                          boroughs=boroughs)  # fmt: skip
     except NoDataError as exc:
         missing_note = str(exc)
         notes.append(missing_note)
-    text = markdown(analysis, d, missing_note)
-    report = StopSearchReport(analysis, d, notes=notes, markdown=text)
+    text = markdown(analysis, d, missing_note, other)
+    report = StopSearchReport(analysis, d, other, notes=notes, markdown=text)
     if write and outputs is not None:
         folder = out_dir or outputs / "stopsearch"
         folder.mkdir(parents=True, exist_ok=True)
@@ -89,6 +93,8 @@ def stopsearch_report(
         if d is not None:
             tables |= {"disproportionality": d.rates, "disproportionality-by-borough": d.by_borough,
                        "ethnicity-officer-vs-self": d.cross}  # fmt: skip
+        if other is not None:
+            tables[f"disproportionality-{other.basis}-defined"] = other.rates
         for name, t in tables.items():
             p = folder / f"stopsearch-{name}.csv"
             pacsv.write_csv(t, p)
