@@ -171,8 +171,18 @@ def test_round_trip_cli_api_dashboard(tmp_path: Path) -> None:
         "Week of action",
         "Op B",
     }  # borough outlines
-    assert v.get("/accountability/s60", headers={"accept": "text/html"}).status_code == 200
+    auth = {"starts_at": "2024-11-20T18:00", "ends_at": "2024-11-21T12:00", "authorised_by": "Insp A", "rank": "inspector",
+            "grounds": "stabbing", "place": "Market", "lon": -0.16, "lat": 51.53, "radius_m": 500}  # fmt: skip
+    assert a.post("/api/s60", json=auth).status_code == 201
+    refused = a.post("/api/s60", json={**auth, "rank": "sergeant"})
+    assert refused.status_code == 400 and "rank: a sergeant may not authorise" in refused.json()["error"]
+    assert v.post("/api/s60", json=auth).status_code == 403
+    s60_page = v.get("/accountability/s60", headers={"accept": "text/html"})
+    assert s60_page.status_code == 200 and "Insp A (inspector)" in s60_page.text
     # back in the CLI: the dashboard's entries are in the report, and the history lists who entered what
+    first = body["operation"]["id"]
+    r = run("operation", "history", str(first), "--format", "json", workspace=path)
+    assert r.returncode == 0 and '"version": 1' in r.stdout
     r = run("operation", "report", str(op.id), workspace=path)
     assert r.returncode == 0 and "15 knives" in r.stdout and "39 arrests" in r.stdout, r.stderr
     with Workspace(path) as w:

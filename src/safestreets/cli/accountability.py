@@ -164,6 +164,32 @@ def operation_tally(
     out.print(f"{len(made)} tally row(s) recorded for operation {made[0].operation_id}", highlight=False)
 
 
+@operation_app.command("correct")
+def operation_correct(
+    ctx: typer.Context,
+    tally_id: Annotated[int, typer.Argument(help="The tally row to correct (see 'operation history').")],
+    knives: Annotated[int | None, typer.Option()] = None,
+    weapons: Annotated[int | None, typer.Option()] = None,
+    drugs: Annotated[int | None, typer.Option()] = None,
+    arrests: Annotated[int | None, typer.Option()] = None,
+    community_events: Annotated[int | None, typer.Option("--community-events")] = None,
+    sweeps: Annotated[int | None, typer.Option()] = None,
+    searches: Annotated[int | None, typer.Option()] = None,
+    visits: Annotated[int | None, typer.Option()] = None,
+    day: Annotated[str | None, typer.Option("--date")] = None,
+    bcu: Annotated[str | None, typer.Option()] = None,
+    tactic: Annotated[str | None, typer.Option()] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Correct a tally: a new row replaces it; the old one stays in the history."""
+    given = {"knives": knives, "weapons": weapons, "drugs": drugs, "arrests": arrests,
+             "community_events": community_events, "sweeps": sweeps, "searches": searches, "visits": visits,
+             "day": day, "bcu": bcu, "tactic": tactic}  # fmt: skip
+    with open_workspace(ctx, workspace) as ws:
+        t = ws.operation_tally_correct(tally_id, {k: v for k, v in given.items() if v is not None})
+    out.print(f"tally {t.id} replaces tally {t.replaces}", highlight=False)
+
+
 @operation_app.command("list")
 def operation_list(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = Fmt.table) -> None:
     """Recorded operations, newest first."""

@@ -228,6 +228,33 @@ def api_s60(request: Request, active: Active = Viewer, db: Database = Depends(da
     return [r.to_dict() for r in s60_api.s60_report(db, ws.con)]
 
 
+class NewAuthorisation(BaseModel):
+    starts_at: str = Field(max_length=40, description="ISO 8601; UTC unless it has an offset")
+    ends_at: str = Field(max_length=40, description="end of the first period, before any extension")
+    authorised_by: str = Field(min_length=1, max_length=128)
+    rank: str = Field(min_length=1, max_length=64)
+    grounds: str = Field(max_length=4000)
+    place: str = Field(default="", max_length=200)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    radius_m: float | None = Field(default=None, ge=0, le=50_000)
+    polygon_wkt: str | None = Field(default=None, max_length=100_000)
+    incident: str = Field(default="", max_length=4000)
+    reference: str = Field(default="", max_length=64)
+    extensions: list[str] = Field(default=[], max_length=10, description="UNTIL,RANK[,BY] each")
+    flag: bool = Field(
+        default=False, description="store a breach of the limits flagged, instead of refusing it"
+    )
+
+
+@router.post("/api/s60", tags=["accountability"], summary="Record a Section 60 authorisation (limits checked)",
+             status_code=201)  # fmt: skip
+def api_add_s60(body: NewAuthorisation, active: Active = Analyst, db: Database = Depends(database),
+                ws: Workspace = Depends(workspace)) -> dict[str, Any]:  # fmt: skip
+    a = s60_api.add_authorisation(db, ws.con, ws.root, **body.model_dump(), actor=active.account.username)
+    return a.to_dict()
+
+
 @router.get("/accountability/s60", response_class=HTMLResponse, include_in_schema=False)
 def s60_page(request: Request, active: Active = Viewer, db: Database = Depends(database),
              ws: Workspace = Depends(workspace)) -> HTMLResponse:  # fmt: skip
