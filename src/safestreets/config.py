@@ -112,7 +112,9 @@ def section60_limits(root: Path | None = None) -> dict[str, object]:
         raise WorkspaceError(f"{path}: not valid TOML ({exc})") from None
     for key, value in given.items():
         if key not in S60_DEFAULTS:
-            raise WorkspaceError(f"{path}: [section60] has no setting {key!r} (one of: {', '.join(S60_DEFAULTS)})")
+            raise WorkspaceError(
+                f"{path}: [section60] has no setting {key!r} (one of: {', '.join(S60_DEFAULTS)})"
+            )
         want = type(S60_DEFAULTS[key])
         if want is float and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             limits[key] = float(value)

@@ -118,6 +118,7 @@ def hubs(
     when: str | None = None,
     out: Path | None = None,
     db: Any = None,
+    limits: Any = None,
 ) -> HubsResult:
     """Rank hubs for knife arches and drug dogs, suggest weapons sweeps, and support the response to a
     serious incident (never an authorisation)."""
@@ -141,14 +142,21 @@ def hubs(
     if incident is not None:
         place = parse_place(incident, con)
         register = _s60_near(db, con, place.lon, place.lat, when) if db is not None else None
-        lines += ["", *incident_context(con, None, when=when, x=place.x, y=place.y, authorisations=register).lines()]
+        lines += [
+            "",
+            *incident_context(
+                con, None, when=when, x=place.x, y=place.y, authorisations=register, limits=limits
+            ).lines(),
+        ]
     path = out or outputs / "hub-deployments.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(ranking.deployments, path)
     return HubsResult(ranking, lines, path)
 
 
-def _s60_near(db: Any, con: duckdb.DuckDBPyConnection, lon: float, lat: float, when: Any) -> list[dict[str, Any]]:
+def _s60_near(
+    db: Any, con: duckdb.DuckDBPyConnection, lon: float, lat: float, when: Any
+) -> list[dict[str, Any]]:
     """Section 60 authorisations in the register active or recent near an incident (local time ``when``)."""
     import zoneinfo
     from datetime import datetime

@@ -262,7 +262,8 @@ class Workspace:
         """Knife arches and drug dogs at hubs, weapons sweeps, and support after a serious incident."""
         return deploy.hubs(self.con, self.outputs, budget=budget, catchment=catchment, kinds=kinds, sweeps=sweeps,
                            incident=incident, when=when, out=out,
-                           db=self._registers() if incident is not None else None)  # fmt: skip
+                           db=self._registers() if incident is not None else None,
+                           limits=self._s60_limits() if incident is not None else None)  # fmt: skip
 
     def hotspots(self, *, forecast_run: int | None = None, periods: int = 12, top: int = 15,
                  out: list[Path] | None = None, progress: Step | None = None) -> HotspotsResult:  # fmt: skip
@@ -302,6 +303,12 @@ class Workspace:
         )  # fmt: skip
 
     # --- accountability: operations ---------------------------------------------------------------
+
+    def _s60_limits(self) -> Any:
+        """The Section 60 limits configured for this workspace (``safestreets.toml``), else the law's."""
+        from safestreets.api.s60 import limits
+
+        return limits(self.root)
 
     def _registers(self) -> Any:
         """The operational database for reading the registers into a briefing or the incident support, or None
@@ -354,9 +361,13 @@ class Workspace:
         """Tallies for an operation, typed (``rows``) or from a CSV; all rows checked, all stored or none."""
         from safestreets.api import operations
 
-        return operations.add_tallies(self.db, self.con, op, rows=rows, csv=csv, actor=self._actor(actor), source=source)
+        return operations.add_tallies(
+            self.db, self.con, op, rows=rows, csv=csv, actor=self._actor(actor), source=source
+        )
 
-    def operation_tally_correct(self, tally_id: int, changes: dict[str, Any], *, actor: str | None = None) -> Any:
+    def operation_tally_correct(
+        self, tally_id: int, changes: dict[str, Any], *, actor: str | None = None
+    ) -> Any:
         from safestreets.api import operations
 
         return operations.correct_tally(self.db, tally_id, changes, actor=self._actor(actor))
@@ -388,11 +399,15 @@ class Workspace:
             incident=incident, reference=reference, extensions=extensions or (), flag=flag, actor=self._actor(actor),
         )  # fmt: skip
 
-    def s60_extend(self, auth_id: int, extension: str, *, flag: bool = False, actor: str | None = None) -> Any:
+    def s60_extend(
+        self, auth_id: int, extension: str, *, flag: bool = False, actor: str | None = None
+    ) -> Any:
         """Extend an authorisation: ``UNTIL,RANK[,BY]``."""
         from safestreets.api import s60
 
-        return s60.extend_authorisation(self.db, self.root, auth_id, extension, actor=self._actor(actor), flag=flag)
+        return s60.extend_authorisation(
+            self.db, self.root, auth_id, extension, actor=self._actor(actor), flag=flag
+        )
 
     def s60_list(self) -> list[Any]:
         from safestreets.api import s60

@@ -1,15 +1,15 @@
 """The dashboard's routes, one module per page family; each page has the JSON endpoint it is built from."""
 
 from safestreets.web.routes import (
-           accountability,
-           admin,
-           briefings,
-           data,
-           forecasts,
-           hubs,
-           map,
-           overview,
-           plans,
+    accountability,
+    admin,
+    briefings,
+    data,
+    forecasts,
+    hubs,
+    map,
+    overview,
+    plans,
 )
 
 ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, briefings.router,
