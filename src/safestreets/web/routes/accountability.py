@@ -20,6 +20,7 @@ from safestreets.errors import ParameterError, SafestreetsError
 from safestreets.vocab import TACTICS
 from safestreets.web.deps import Analyst, Viewer, database, record, workspace
 from safestreets.web.render import page
+from safestreets.web.svg import sparkline
 
 router = APIRouter()
 
@@ -71,8 +72,14 @@ def stopsearch_page(request: Request, months: Months = None, force: Force = None
             by=by,
         )
     dims = sorted({row["dimension"] for row in r.analysis.breakdown.to_pylist()} - {"all"})
+    monthly = r.analysis.by("month")
+    sparks = {
+        "searches": sparkline([m["searches"] for m in monthly], width=320, label="searches a month"),
+        "positive": sparkline([m["positive_rate"] for m in monthly], width=320, label="positive outcome rate a month"),
+        "first": monthly[0]["value"] if monthly else "", "last": monthly[-1]["value"] if monthly else "",
+    }  # fmt: skip
     return page(request, "accountability_stopsearch.html.j2", r=r, rows=r.analysis.by(by), dims=dims, months=months,
-                force=force, by=by, error=None)  # fmt: skip
+                force=force, by=by, error=None, sparks=sparks)  # fmt: skip
 
 
 # --- operations ----------------------------------------------------------------------------------------
