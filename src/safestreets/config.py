@@ -74,3 +74,52 @@ def check_crs(crs: str) -> str:
     if not parsed.is_projected:
         raise ParameterError(f"CRS {crs!r} is not projected: give one in metres, such as EPSG:27700")
     return crs
+
+
+# --- Section 60 limits (issue 17) --------------------------------------------------------------------
+#: The lawful limits of a Section 60 authorisation, by default as relaxed in May 2022: an inspector or above
+#: may authorise up to 24 hours; a superintendent or above may extend it to 48 hours in all. A workspace
+#: may set its own (the stricter 2014 Best Use of Stop and Search scheme, say) in ``safestreets.toml``::
+#:
+#:     [section60]
+#:     authorising_rank = "superintendent"
+#:     initial_hours = 15
+#:     extending_rank = "superintendent"
+#:     max_hours = 39
+S60_DEFAULTS: dict[str, object] = {
+    "authorising_rank": "inspector",
+    "initial_hours": 24.0,
+    "extending_rank": "superintendent",
+    "extension_hours": 24.0,
+    "max_hours": 48.0,
+}
+SETTINGS_FILE = "safestreets.toml"
+
+
+def section60_limits(root: Path | None = None) -> dict[str, object]:
+    """The Section 60 limits: the defaults, overridden by ``[section60]`` in the workspace's TOML file."""
+    import tomllib
+
+    from safestreets.errors import WorkspaceError
+
+    limits = dict(S60_DEFAULTS)
+    path = Path(root) / SETTINGS_FILE if root is not None else None
+    if path is None or not path.exists():
+        return limits
+    try:
+        given = tomllib.loads(path.read_text("utf-8")).get("section60", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{path}: not valid TOML ({exc})") from None
+    for key, value in given.items():
+        if key not in S60_DEFAULTS:
+            raise WorkspaceError(
+                f"{path}: [section60] has no setting {key!r} (one of: {', '.join(S60_DEFAULTS)})"
+            )
+        want = type(S60_DEFAULTS[key])
+        if want is float and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            limits[key] = float(value)
+        elif want is str and isinstance(value, str):
+            limits[key] = value
+        else:
+            raise WorkspaceError(f"{path}: [section60] {key} = {value!r} is not a valid {want.__name__}")
+    return limits

@@ -140,3 +140,26 @@ def force_id(name_or_id: str) -> str:
     if text.lower() in FORCES:
         return text.lower()
     return _FORCE_BY_NAME.get(text.lower()) or slugify(text)
+
+
+# --- Operations (issue 17): the fixed vocabulary of tactics an operation records ---------------------
+# slug -> how people write it. Lookups accept either, any case, with spaces, hyphens or underscores.
+TACTICS: dict[str, str] = {
+    "hot-spot-patrols": "Hot spot patrols",
+    "weapons-sweeps": "Weapons sweeps",
+    "knife-arches": "Knife arches",
+    "drug-dogs": "Drug dogs",
+    "anpr": "ANPR",
+    "community-events": "Community events",
+    "stop-and-search": "Stop and search",
+    "plan": "The patrol plan it followed",
+}
+
+
+def tactic_slug(text: str) -> str | None:
+    """The slug of a tactic as typed ("Knife arches", "knife_arches", "knife-arches"), or None."""
+    key = "-".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+    if key in TACTICS:
+        return key
+    by_label = {"-".join(v.lower().split()): k for k, v in TACTICS.items()}
+    return by_label.get(key)

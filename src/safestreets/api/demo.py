@@ -80,6 +80,7 @@ def run_demo(
         chart = coverage_chart(fc, ws.outputs / "backtest-violence-coverage.png",
                                title="Violence: share of next month's crime captured (last 4 months)")  # fmt: skip
         plan = ws.plan(teams=2, seed=7)
+        acc = load_accountability(ws, city, seed)
         with stage("briefing", 6) as update:
             done = [0]
 
@@ -112,6 +113,7 @@ def run_demo(
             f"{int(p.visits.sum())} visits a day; expected harm prevented {p.objective:,.0f} a week "
             f"(gap {p.gap:.2%}, {p.solver})",
             "  " + ", ".join(_rel(f, root) for f in plan.files if f.suffix in (".csv", ".geojson", ".pdf")),
+            *acc,
             f"briefing: {_rel(brief.html, root)}" + (f", {_rel(brief.pdf, root)}" if brief.pdf else ""),
             f"dashboard: {command} serve --workspace {_shown_path(root)}",
             f"  then open http://127.0.0.1:8000/ and sign in as {admin} with password {password} "
@@ -121,6 +123,55 @@ def run_demo(
     finally:
         ws.close()
     return DemoResult(ws, lines)
+
+
+def load_accountability(ws: Workspace, city: Path, seed: int) -> list[str]:
+    """The city's census populations, operations with tallies and Section 60 authorisations (written by
+    ``synthetic.accountability``), loaded through the API, and the stop-and-search report; a re-run adds
+    nothing twice. Returns the demo's lines."""
+    import csv
+
+    from safestreets.sources.tallies import read_tallies
+    from safestreets.synthetic.accountability import write_accountability
+
+    files = write_accountability(city, seed)
+    ws.load_population(files.census)
+    have = {o.name for o in ws.operations()}
+    tallies = read_tallies(files.tallies).to_pylist()
+    with files.operations.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["name"] in have:
+                continue
+            op = ws.operation_add(name=row["name"], start=row["start"], end=row["end"], areas=row["areas"].split(";"),
+                                  tactics=row["tactics"].split(";"), actor="demo")  # fmt: skip
+            ws.operation_tallies_add(op.id, rows=[t for t in tallies if t["operation"] == row["name"]], actor="demo",
+                                     source=files.tallies.name)  # fmt: skip
+    known = {a.reference for a in ws.s60_list()}
+    with files.s60.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["reference"] in known:
+                continue
+            ws.s60_add(starts_at=row["starts_at"], ends_at=row["ends_at"], authorised_by=row["authorised_by"],
+                       rank=row["rank"], grounds=row["grounds"], place=row["place"], lon=float(row["lon"]),
+                       lat=float(row["lat"]), radius_m=float(row["radius_m"]), incident=row["incident"],
+                       reference=row["reference"], extensions=[row["extension"]] if row["extension"] else [],
+                       flag=True, actor="demo")  # fmt: skip
+    report = ws.stopsearch_report()
+    ops, auths = ws.operations(), ws.s60_report()
+    s = report.summary
+    d = report.disproportionality
+    rr = f"; Black/White relative rate {d.rate('Black')['rr']:.2f}" if d is not None else ""
+    flagged = sum(1 for r in auths if r.authorisation.verdict == "flagged")
+    return [
+        f"stop and search: {s['searches']:,} searches, positive outcome {s['positive_rate']:.1%}, arrest "
+        f"{s['arrest_rate']:.1%}{rr}",
+        f"  {_rel(report.paths[0], ws.root)}",
+        f"operations: {len(ops)} recorded ({ws.operation_report(ops[0].id).headline})"
+        if ops
+        else "operations: none",
+        f"Section 60: {len(auths)} authorisations ({flagged} flagged), {sum(r.searches for r in auths):,} searches "
+        "linked to them",
+    ]
 
 
 DEMO_ADMIN = "demo-admin"

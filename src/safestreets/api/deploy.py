@@ -117,6 +117,8 @@ def hubs(
     incident: str | None = None,
     when: str | None = None,
     out: Path | None = None,
+    db: Any = None,
+    limits: Any = None,
 ) -> HubsResult:
     """Rank hubs for knife arches and drug dogs, suggest weapons sweeps, and support the response to a
     serious incident (never an authorisation)."""
@@ -139,11 +141,32 @@ def hubs(
         lines += ["", *sweeps_near_hot_spots(con, sweeps)]
     if incident is not None:
         place = parse_place(incident, con)
-        lines += ["", *incident_context(con, None, when=when, x=place.x, y=place.y).lines()]
+        register = _s60_near(db, con, place.lon, place.lat, when) if db is not None else None
+        lines += [
+            "",
+            *incident_context(
+                con, None, when=when, x=place.x, y=place.y, authorisations=register, limits=limits
+            ).lines(),
+        ]
     path = out or outputs / "hub-deployments.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(ranking.deployments, path)
     return HubsResult(ranking, lines, path)
+
+
+def _s60_near(
+    db: Any, con: duckdb.DuckDBPyConnection, lon: float, lat: float, when: Any
+) -> list[dict[str, Any]]:
+    """Section 60 authorisations in the register active or recent near an incident (local time ``when``)."""
+    import zoneinfo
+    from datetime import datetime
+
+    from safestreets.api.s60 import near_incident
+
+    at = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=zoneinfo.ZoneInfo(get_setting(con, "timezone")))
+    return near_incident(db, con, lon, lat, at)
 
 
 def hotspots(
@@ -196,6 +219,7 @@ def brief(
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     community: list[dict[str, Any]] | None = None,
+    db: Any = None,
 ) -> BriefResult:
     """Write the weekly tactical assessment (HTML and, by default, PDF) from the store. ``hubs_budget``:
     hub deployments to show (default: as many as the stored ranking holds, else 5)."""
@@ -209,5 +233,5 @@ def brief(
         check_week(chosen, surface.window, run_id=surface.run_id)
     result: Any = write_brief(con, out_dir or outputs, week=chosen, forecast_run=forecast_run,
                               plan_id=plan_id, hubs_budget=hubs_budget, pdf=pdf, progress=progress,
-                              community=community)  # fmt: skip
+                              community=community, db=db)  # fmt: skip
     return BriefResult(result.html, result.pdf, list(result.context["summary"]), result.context)

@@ -261,7 +261,9 @@ class Workspace:
              incident: str | None = None, when: str | None = None, out: Path | None = None) -> HubsResult:  # fmt: skip
         """Knife arches and drug dogs at hubs, weapons sweeps, and support after a serious incident."""
         return deploy.hubs(self.con, self.outputs, budget=budget, catchment=catchment, kinds=kinds, sweeps=sweeps,
-                           incident=incident, when=when, out=out)  # fmt: skip
+                           incident=incident, when=when, out=out,
+                           db=self._registers() if incident is not None else None,
+                           limits=self._s60_limits() if incident is not None else None)  # fmt: skip
 
     def hotspots(self, *, forecast_run: int | None = None, periods: int = 12, top: int = 15,
                  out: list[Path] | None = None, progress: Step | None = None) -> HotspotsResult:  # fmt: skip
@@ -278,7 +280,7 @@ class Workspace:
 
         return deploy.brief(self.con, self.outputs, week=week, forecast_run=forecast_run, plan_id=plan_id,
                             hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress,
-                            community=brief_counts(self.root))  # fmt: skip
+                            community=brief_counts(self.root), db=self._registers())  # fmt: skip
 
     # --- community intelligence (staff side) -------------------------------------------------------
 
@@ -375,3 +377,144 @@ class Workspace:
         from safestreets.api import intel
 
         return intel.pick_map(self.con, self.crs, out, kind=kind)
+
+    # --- accountability: stop and search ----------------------------------------------------------
+
+    def load_population(self, path: str | Path) -> Any:
+        """Load a Census 2021 TS021 ethnic group table (by local authority or MSOA), matched to the loaded
+        boroughs: the denominators of disproportionality."""
+        from safestreets.api import stopsearch
+
+        return stopsearch.load_population(self.con, path)
+
+    def stopsearch_report(self, *, force: str | None = None, months: str | None = None,
+                          legislation: str | None = None, basis: str = "self", level: str | None = None,
+                          boroughs: list[str] | None = None, out_dir: Path | None = None,
+                          write: bool = True) -> Any:  # fmt: skip
+        """Stop and search: volumes, positive outcome, linked find and arrest rates with intervals, by
+        legislation, object, age, gender, ethnicity, borough, BCU and month, trends, and disproportionality
+        against the loaded census populations (``api.stopsearch.StopSearchReport``)."""
+        from safestreets.api import stopsearch
+
+        return stopsearch.stopsearch_report(
+            self.con, self.outputs if write and not self.read_only else None, force=force, months=months,
+            legislation=legislation, basis=basis, level=level, boroughs=boroughs, out_dir=out_dir, write=write,
+        )  # fmt: skip
+
+    # --- accountability: operations ---------------------------------------------------------------
+
+    def _s60_limits(self) -> Any:
+        """The Section 60 limits configured for this workspace (``safestreets.toml``), else the law's."""
+        from safestreets.api.s60 import limits
+
+        return limits(self.root)
+
+    def _registers(self) -> Any:
+        """The operational database for reading the registers into a briefing or the incident support, or None
+        when it cannot be opened (those outputs then say the registers were not consulted)."""
+        from safestreets.db import DatabaseError
+
+        try:
+            return self.db
+        except DatabaseError:
+            return None
+
+    def _actor(self, actor: str | None) -> str:
+        from safestreets.api.accounts import cli_actor
+
+        return actor or cli_actor()
+
+    def operation_add(self, *, name: str, start: str | date, end: str | date, areas: list[str], tactics: list[str],
+                      plan_id: int | None = None, notes: str = "", actor: str | None = None) -> Any:  # fmt: skip
+        """Record an operation: name, dates, areas (BCUs, boroughs or WKT polygons), tactics, the plan it
+        followed (``accountability.operations.Operation``)."""
+        from safestreets.api import operations
+
+        return operations.add_operation(self.db, self.con, name=name, start=start, end=end, areas=areas,
+                                        tactics=tactics, plan_id=plan_id, notes=notes, actor=self._actor(actor))  # fmt: skip
+
+    def operation_edit(self, op: str | int, *, actor: str | None = None, **changes: Any) -> Any:
+        """A new version of an operation (earlier versions are kept)."""
+        from safestreets.api import operations
+
+        found = operations.operation(self.db, op)
+        return operations.edit_operation(self.db, self.con, found.id, actor=self._actor(actor), **changes)
+
+    def operations(self) -> list[Any]:
+        from safestreets.api import operations
+
+        return operations.list_operations(self.db)
+
+    def operation(self, op: str | int) -> Any:
+        from safestreets.api import operations
+
+        return operations.operation(self.db, op)
+
+    def operation_history(self, op: str | int) -> list[Any]:
+        from safestreets.api import operations
+
+        return operations.operation_history(self.db, op)
+
+    def operation_tallies_add(self, op: str | int | None = None, *, rows: list[dict[str, Any]] | None = None,
+                              csv: str | Path | None = None, actor: str | None = None, source: str = "api") -> list[Any]:  # fmt: skip
+        """Tallies for an operation, typed (``rows``) or from a CSV; all rows checked, all stored or none."""
+        from safestreets.api import operations
+
+        return operations.add_tallies(
+            self.db, self.con, op, rows=rows, csv=csv, actor=self._actor(actor), source=source
+        )
+
+    def operation_tally_correct(
+        self, tally_id: int, changes: dict[str, Any], *, actor: str | None = None
+    ) -> Any:
+        from safestreets.api import operations
+
+        return operations.correct_tally(self.db, tally_id, changes, actor=self._actor(actor))
+
+    def operation_tallies(self, op: str | int, *, history: bool = False) -> list[Any]:
+        from safestreets.api import operations
+
+        return operations.tallies(self.db, op, history=history)
+
+    def operation_report(self, op: str | int) -> Any:
+        """The results summary: headline, totals, per day, BCU and tactic, and the plan delivered."""
+        from safestreets.api import operations
+
+        return operations.operation_report(self.db, self.con, op)
+
+    # --- accountability: Section 60 ---------------------------------------------------------------
+
+    def s60_add(self, *, starts_at: str | Any, ends_at: str | Any, authorised_by: str, rank: str, grounds: str,
+                place: str = "", lon: float | None = None, lat: float | None = None, radius_m: float | None = None,
+                polygon_wkt: str | None = None, incident: str = "", reference: str = "",
+                extensions: list[str] | None = None, flag: bool = False, actor: str | None = None) -> Any:  # fmt: skip
+        """Record a Section 60 authorisation, checked against the configured limits: a breach is refused
+        (nothing stored), or stored flagged with ``flag=True``."""
+        from safestreets.api import s60
+
+        return s60.add_authorisation(
+            self.db, self.con, self.root, starts_at=starts_at, ends_at=ends_at, authorised_by=authorised_by,
+            rank=rank, grounds=grounds, place=place, lon=lon, lat=lat, radius_m=radius_m, polygon_wkt=polygon_wkt,
+            incident=incident, reference=reference, extensions=extensions or (), flag=flag, actor=self._actor(actor),
+        )  # fmt: skip
+
+    def s60_extend(
+        self, auth_id: int, extension: str, *, flag: bool = False, actor: str | None = None
+    ) -> Any:
+        """Extend an authorisation: ``UNTIL,RANK[,BY]``."""
+        from safestreets.api import s60
+
+        return s60.extend_authorisation(
+            self.db, self.root, auth_id, extension, actor=self._actor(actor), flag=flag
+        )
+
+    def s60_list(self) -> list[Any]:
+        from safestreets.api import s60
+
+        return s60.list_authorisations(self.db)
+
+    def s60_report(self, auth_id: int | None = None) -> list[Any]:
+        """Each authorisation with its linked searches: searches, finds, arrests, who was searched."""
+        from safestreets.api import s60
+
+        return s60.s60_report(self.db, self.con, auth_id)

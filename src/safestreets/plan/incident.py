@@ -225,6 +225,9 @@ class IncidentContext:
     statement: str = DECISION_SUPPORT
     notes: list[str] = field(default_factory=list)
     no_search_data: str | None = None  # what to say when no stop-and-search data covers the years searched
+    # Section 60 authorisations from the register, active or recent near the incident (None: not consulted);
+    # plain dicts handed down by the api (the register sits in a layer above this one).
+    authorisations: list[dict[str, Any]] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -283,6 +286,15 @@ class IncidentContext:
         if self.episodes.num_rows > 5:
             out.append(f"    ... {self.episodes.num_rows - 5} earlier episode(s) in the table")
         out.append(f"  {self.comparison}")
+        if self.authorisations is not None:
+            if not self.authorisations:
+                out.append("  Section 60 register: no authorisation active or recent near the incident")
+            for a in self.authorisations:
+                state = "active" if a["active"] else "ended"
+                out.append(
+                    f"  Section 60 register: authorisation {a['id']} {a.get('place') or ''} ({a['verdict']}) "
+                    f"{a['starts_at'][:16]} to {a['final_end'][:16]}, {state}, {a['distance_m']:,} m away"
+                )
         return out + footer(self.notes, self.provenance)
 
 
@@ -301,6 +313,7 @@ def incident_context(
     episode_gap_hours: float = 48.0,
     limits: Section60Limits | None = None,
     source: str | None = None,
+    authorisations: list[dict[str, Any]] | None = None,
 ) -> IncidentContext:
     """The risk and Section 60 history around an incident at ``x, y`` (workspace CRS) or ``lon, lat``.
 
@@ -401,6 +414,7 @@ def incident_context(
         x=x_v, y=y_v, lon=lon_v, lat=lat_v, when=when_dt, units=units, forecast_harm=harm_in,
         forecast_harm_share=share, recent=recent, episodes=episodes, totals=totals, comparison=comparison,
         limits=limits, notes=notes, params=params, provenance=provenance, no_search_data=searches_note,
+        authorisations=authorisations,
     )  # fmt: skip
 
 

@@ -175,6 +175,7 @@ def write_brief(
     save: bool = True,
     progress: Callable[[str], None] | None = None,
     community: list[dict[str, Any]] | None = None,
+    db: Any = None,
 ) -> Brief:
     """Write ``tactical-assessment-<week>.html`` (and ``.pdf``) into ``out_dir``.
 
@@ -379,11 +380,13 @@ def write_brief(
         "sources": parts.data_rows(con), "made_by": parts.made_by(surface, brief_parts, plan_row),
         "sidecar": f"{stem}.provenance.json", "data": data, "caveats": CAVEATS,
         "community": community_section(community or [], week_start),
+        "accountability": _accountability(con, db, week_start),
     }  # fmt: skip
     step("writing")
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))  # fmt: skip
     env.filters["pct"] = _pct
+    env.filters["rate"] = lambda v: "n/a" if v is None or not np.isfinite(v) else f"{v:.1%}"
     env.filters["num"] = lambda v, d=1: (
         "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{d}f}"
     )
@@ -404,6 +407,13 @@ def write_brief(
         pdf_path = out / f"{stem}.pdf"
         weasyprint.HTML(string=html, base_url=str(out)).write_pdf(str(pdf_path))
     return Brief(html_path, pdf_path, images, context)
+
+
+def _accountability(con: duckdb.DuckDBPyConnection, db: Any, week_start: date) -> dict[str, Any]:
+    """Stop and search, operations and Section 60 for the briefing (``db``: the registers, when given)."""
+    from safestreets.report.brief_accountability import accountability_sections
+
+    return accountability_sections(con, db, week_start)
 
 
 def _staleness(prov: dict[str, Any], start: datetime, window_days: float) -> dict[str, Any]:

@@ -1,6 +1,17 @@
 """The dashboard's routes, one module per page family; each page has the JSON endpoint it is built from."""
 
-from safestreets.web.routes import admin, briefings, data, forecasts, hubs, intel, map, overview, plans
+from safestreets.web.routes import (
+    accountability,
+    admin,
+    briefings,
+    data,
+    forecasts,
+    hubs,
+    intel,
+    map,
+    overview,
+    plans,
+)
 
 ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, briefings.router,
-           data.router, intel.router, admin.router]  # fmt: skip
+           data.router, accountability.router, intel.router, admin.router]  # fmt: skip

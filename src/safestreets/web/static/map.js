@@ -25,9 +25,9 @@
   const FORECAST_TOP = 0.25; // shade the riskiest quarter of the area; the rest stays clear
   const LAYER_NAMES = {
     areas: "Boundaries", forecast: "Forecast risk", hotspots: "Plan hot spots", crime: "Recorded crime",
-    hubs: "Transport hubs", emerging: "Emerging hot spots",
+    hubs: "Transport hubs", emerging: "Emerging hot spots", accountability: "Section 60 and operations",
   };
-  const ORDER = ["areas", "forecast", "crime", "emerging", "hotspots", "hubs"];
+  const ORDER = ["areas", "forecast", "crime", "emerging", "accountability", "hotspots", "hubs"];
 
   // --- small helpers ----------------------------------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -65,7 +65,7 @@
 
   // --- the map ----------------------------------------------------------------------------------------
   const map = L.map("map", { zoomSnap: 0.25, minZoom: 8, attributionControl: !!page.dataset.basemap });
-  for (const name of ["areas", "forecast", "crime", "emerging", "bcu", "hotspots", "hubs", "labels"]) {
+  for (const name of ["areas", "forecast", "crime", "emerging", "accountability", "bcu", "hotspots", "hubs", "labels"]) {
     map.createPane(name);
   }
   if (page.dataset.basemap) {
@@ -108,6 +108,7 @@
       case "crime": return "/api/layers/crime?" + query({ mode: f.mode, target: f.target, months: f.months, bcu: f.bcu, source: f.source, cell: f.cell, bbox });
       case "hubs": return "/api/layers/hubs?" + query({ kind: f.hubKind, bcu: f.bcu, bbox, run_id: f.run });
       case "emerging": return "/api/layers/emerging?" + query({ run_id: f.run, bcu: f.bcu, bbox });
+      case "accountability": return "/api/layers/accountability?" + query({ bbox });
     }
     return null;
   }
@@ -281,6 +282,22 @@
         },
       });
     },
+  };
+
+  // Section 60 areas (red, dashed when flagged) and operations' polygons (blue): outlines with a tooltip.
+  DRAW.accountability = function (data) {
+    return L.geoJSON(data, {
+      pane: "accountability",
+      style: (f) => (f.properties.layer === "s60"
+        ? { color: "#c62828", weight: 2.5, dashArray: f.properties.verdict === "flagged" ? "6 4" : null, fillOpacity: 0.08 }
+        : { color: "#1565c0", weight: 2, fillOpacity: 0.05 }),
+      onEachFeature(f, layer) {
+        const p = f.properties;
+        tip(layer, p.layer === "s60"
+          ? `Section 60 ${p.reference || p.id}: ${p.place || "polygon"}\n${p.starts_at} to ${p.final_end} (${p.verdict})\n${fmt(p.searches)} searches, ${fmt(p.arrests)} arrests`
+          : `Operation ${p.name}\n${p.start} to ${p.end}\n${p.headline}`);
+      },
+    });
   };
 
   // The clicked unit or area, outlined so the details panel and the map visibly agree.
