@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from safestreets.errors import ParameterError
 
@@ -88,3 +89,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def one_thread() -> Any:
+    """Small regressions run faster on one BLAS thread: on a busy machine the threads of a many-core
+    BLAS fight each other (a ten-fold slow-down measured on a 48 x 50 GLM)."""
+    return threadpool_limits(1)

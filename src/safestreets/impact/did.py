@@ -17,7 +17,7 @@ import statsmodels.api as sm
 from scipy.spatial import cKDTree
 
 from safestreets.errors import ParameterError
-from safestreets.impact.common import LEVEL, Effect, cannot_say, check_level
+from safestreets.impact.common import LEVEL, Effect, cannot_say, check_level, one_thread
 from safestreets.impact.panel import Intervention, Panel
 
 MIN_PRE = 6
@@ -152,7 +152,8 @@ def fit_did(
     if X.shape[0] - X.shape[1] < 2:
         return None
     try:
-        fit = sm.GLM(y, X, family=sm.families.Poisson()).fit(scale="X2")
+        with one_thread():
+            fit = sm.GLM(y, X, family=sm.families.Poisson()).fit(scale="X2")
     except (ValueError, np.linalg.LinAlgError):
         return None
     ci = fit.conf_int(alpha=1 - level)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import statsmodels.api as sm
 
-from safestreets.impact.common import LEVEL, Effect, cannot_say, check_level
+from safestreets.impact.common import LEVEL, Effect, cannot_say, check_level, one_thread
 from safestreets.impact.panel import Intervention, Panel
 
 MIN_PRE = 12
@@ -57,11 +57,12 @@ def its(panel: Panel, iv: Intervention, *, level: float = LEVEL, maxlags: int = 
         cols.append(after)
     X = np.column_stack(cols)
     try:
-        model = sm.GLM(y, X, family=sm.families.Poisson())
-        # Two error models; the wider wins. HAC covers months that follow each other but under-covers on
-        # a few dozen periods; quasi-Poisson covers overdispersion and is exact-ish for independent months.
-        hac = model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags, "use_correction": True}, use_t=True)
-        quasi = model.fit(scale="X2", use_t=True)
+        with one_thread():
+            model = sm.GLM(y, X, family=sm.families.Poisson())
+            # Two error models; the wider wins. HAC covers months that follow each other but under-covers on
+            # a few dozen periods; quasi-Poisson covers overdispersion and is exact-ish for independent months.
+            hac = model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags, "use_correction": True}, use_t=True)
+            quasi = model.fit(scale="X2", use_t=True)
     except (ValueError, np.linalg.LinAlgError):
         return cannot_say(method, "the model could not be fitted", assumptions)
     fit = hac if hac.bse[i_during] >= quasi.bse[i_during] else quasi

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from safestreets.errors import InputError, NoDataError, ParameterError
+from safestreets.errors import NoDataError, ParameterError
 
 DEFAULT_DISTANCE_BANDS = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0)
 DEFAULT_TIME_BANDS = (0, 7, 14, 21, 28, 35, 42, 56)
@@ -111,7 +111,7 @@ def days_of(t: Any) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.datetime64):
         return arr.astype("datetime64[D]").astype("int64")
     if not np.issubdtype(arr.dtype, np.number):
-        raise InputError(f"event times must be datetimes or day numbers, not {arr.dtype}")
+        raise ParameterError(f"event times must be datetimes or day numbers, not {arr.dtype}")
     return np.floor(arr.astype("float64")).astype("int64")
 
 
@@ -137,7 +137,7 @@ def knox_test(
     y = np.asarray(y, dtype="float64")
     days = days_of(t)
     if not (len(x) == len(y) == len(days)):
-        raise InputError(f"x, y and t differ in length: {len(x)}, {len(y)}, {len(days)}")
+        raise ParameterError(f"x, y and t differ in length: {len(x)}, {len(y)}, {len(days)}")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, days = x[ok], y[ok], days[ok]
     if len(x) < 10:
