@@ -18,7 +18,7 @@ from safestreets.forecast import History, make_model
 from safestreets.geo.units import Units
 from safestreets.impact.common import LEVEL, Effect, cannot_say, check_level
 
-MIN_BACKTESTS = 4
+MIN_BACKTESTS = 3
 ASSUMPTIONS = (
     "the model, trained on data before the start, forecasts what would have happened without the intervention",
     "its misses in the periods just before the start are typical of its miss during the intervention",

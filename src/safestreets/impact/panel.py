@@ -105,3 +105,30 @@ def ring_mask(geometry: np.ndarray, area: Any, buffer_m: float) -> np.ndarray:
     ring = area.buffer(buffer_m).difference(area)
     pts = shapely.point_on_surface(np.asarray(geometry))
     return np.asarray(shapely.intersects(ring, pts))
+
+
+def tile_panel(
+    panel: Panel, x: np.ndarray, y: np.ndarray, iv: Intervention, side: float, *, min_units: int = 1
+) -> tuple[Panel, Intervention]:
+    """Donor areas the target's size: comparable units grouped into square tiles of ``side`` metres
+    (by each unit's point), the target's units summed into row 0. A synthetic control mixes these, so a
+    large target is not matched against single small cells."""
+    if side <= 0:
+        raise ParameterError(f"tile side must be positive, not {side}")
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    comp = np.flatnonzero(iv.comparable)
+    col = np.floor((x[comp] - x.min()) / side).astype("int64")
+    row = np.floor((y[comp] - y.min()) / side).astype("int64")
+    key = row * (int(col.max()) + 1 if len(col) else 1) + col
+    tiles, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(tiles), panel.values.shape[1]))
+    np.add.at(sums, inverse, panel.values[comp])
+    keep = sizes >= min_units
+    values = np.vstack([panel.values[iv.target].sum(axis=0, keepdims=True), sums[keep]])
+    ids = np.array(["target", *[f"tile-{int(t)}" for t in tiles[keep]]])
+    target = np.zeros(len(ids), dtype=bool)
+    target[0] = True
+    return Panel(values, panel.periods, ids, panel.measure), Intervention(
+        target, iv.start, iv.end, label=iv.label
+    )

@@ -141,15 +141,9 @@ def generate_city(
                     month_counts = counts[city.index, month.index]
                     planted = config.intervention
                     if planted is not None and city.index == 0 and planted.active(month.label):
-                        cdf_gen, month_counts = apply_planted(
-                            planted,
-                            TYPES.index(planted.crime_type),
-                            city.snap_xy,
-                            city.centre,
-                            cdfs[0],
-                            month_counts,
+                        cdfs, month_counts = apply_planted(
+                            planted, city.snap_xy, city.centre, cdfs, month_counts
                         )
-                        cdfs = (cdf_gen, cdfs[1], cdfs[2])
                     ev = draw_events(config, city, month, month_counts, state, cdfs)
                     street_label = draw_outcomes(config, city, month, ev, state, len(months))
                     stem = out / "police_uk" / month.label / f"{month.label}-{city.force_id}"

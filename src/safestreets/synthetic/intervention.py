@@ -29,13 +29,15 @@ class PlantedIntervention:
     effect: float = 0.6  # crime of the type in the area during the months is multiplied by this
     radius_m: float = 900.0
     offset_m: tuple[float, float] = (1200.0, 600.0)  # the disc's centre from the city centre
-    crime_type: str = "Burglary"
+    # Which crime the intervention cuts; empty: every type (all street crime, as a hot spot operation).
+    crime_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.effect <= 2.0:
             raise ParameterError(f"synthetic city: intervention effect must be in [0, 2], not {self.effect}")
-        if self.crime_type not in CRIME_TYPES:
-            raise ParameterError(f"synthetic city: unknown intervention crime type {self.crime_type!r}")
+        unknown = [t for t in self.crime_types if t not in CRIME_TYPES]
+        if unknown:
+            raise ParameterError(f"synthetic city: unknown intervention crime type {unknown[0]!r}")
         if self.months < 1 or self.radius_m <= 0:
             raise ParameterError("synthetic city: intervention months and radius must be positive")
 
@@ -59,26 +61,33 @@ class PlantedIntervention:
 
 def apply_planted(
     planted: PlantedIntervention,
-    type_index: int,
     snap_xy: np.ndarray,
     city_centre: np.ndarray,
-    cdf_gen: np.ndarray,
+    cdfs: tuple[np.ndarray, np.ndarray, np.ndarray],
     counts: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The month's snap-point weights and counts with the type's crime in the disc cut by the effect."""
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The month's snap-point weights and counts with the chosen crime in the disc cut by the effect.
+
+    Each type's general weights are cut in the disc and its count falls by the disc's lost share, so
+    crime elsewhere is as before. With every type chosen, the night-time-economy weights are cut too."""
+    cdf_gen, cdf_nte, cdf_stops = cdfs
     cx, cy = planted.centre(city_centre)
     inside = np.hypot(snap_xy[:, 0] - cx, snap_xy[:, 1] - cy) <= planted.radius_m
-    weights = np.diff(cdf_gen[type_index], prepend=0.0)
-    total = weights.sum()
-    share_in = float(weights[inside].sum() / total) if total > 0 else 0.0
-    new_w = weights.copy()
-    new_w[inside] *= planted.effect
+    chosen = [i for i, t in enumerate(CRIME_TYPES) if not planted.crime_types or t in planted.crime_types]
     out_cdf = cdf_gen.copy()
-    out_cdf[type_index] = np.cumsum(new_w)
     out_counts = counts.copy()
-    # Fewer crimes in the disc, as many as before elsewhere: the count falls by the disc's lost share.
-    out_counts[type_index] = round(float(counts[type_index]) * (1.0 - share_in * (1.0 - planted.effect)))
-    return out_cdf, out_counts
+    for i in chosen:
+        weights = np.diff(cdf_gen[i], prepend=0.0)
+        total = weights.sum()
+        share_in = float(weights[inside].sum() / total) if total > 0 else 0.0
+        weights[inside] *= planted.effect
+        out_cdf[i] = np.cumsum(weights)
+        out_counts[i] = round(float(counts[i]) * (1.0 - share_in * (1.0 - planted.effect)))
+    if not planted.crime_types:
+        nte = np.diff(cdf_nte, prepend=0.0)
+        nte[inside] *= planted.effect
+        cdf_nte = np.cumsum(nte)
+    return (out_cdf, cdf_nte, cdf_stops), out_counts
 
 
 def write_planted(out: Path, planted: PlantedIntervention, city_centre: np.ndarray, crs: str) -> Path:
@@ -88,7 +97,7 @@ def write_planted(out: Path, planted: PlantedIntervention, city_centre: np.ndarr
     cx, cy = planted.centre(city_centre)
     doc = {
         "what": "a planted intervention of known size (safestreets.synthetic.intervention)",
-        "crime_type": planted.crime_type,
+        "crime_types": list(planted.crime_types) or "all",
         "start": planted.start,
         "end": planted.end(),
         "months": planted.months,
