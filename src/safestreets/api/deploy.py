@@ -101,6 +101,9 @@ def plan(
     run = run_plan(con, res, rules, forecast_run=surface.run_id, week=chosen,
                    solver=solver.lower(), target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
     files = export_plan(run, outputs, crs_of(con))
+    from safestreets.forecast.targets import target_warnings
+
+    notes = target_warnings(surface.provenance.get("data", {}).get("target")) + notes
     if cards:
         files += write_cards(run, outputs, bcu_names=names)
     return PlanResult(run, files, notes + list(run.notes), bcu_names=names)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from safestreets import __version__
-from safestreets.cli import admin, data, deploy, forecasting
+from safestreets.cli import admin, data, deploy, forecasting, impact
 from safestreets.cli.common import WorkspaceOpt, out
 from safestreets.errors import SafestreetsError
 
@@ -62,7 +62,10 @@ app.command()(deploy.brief)
 app.command()(deploy.demo)
 app.command()(admin.serve)
 app.add_typer(admin.users_app, name="users")
+admin.audit_app.command("fairness")(impact.audit_fairness)
+admin.audit_app.command("record")(impact.audit_record)
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(impact.evaluate_app, name="evaluate")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
