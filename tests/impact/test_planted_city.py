@@ -37,7 +37,7 @@ def test_opt_in_deterministic_and_planted(tmp_path: Path) -> None:
     cfg = CityConfig(seed=3, n_events=6000, months=6, intervention=PlantedIntervention(start="2023-03", months=2,
                                                                                          effect=0.0))  # fmt: skip
     a = generate_city(tmp_path / "a", cfg)
-    b = generate_city(tmp_path / "b", cfg)
+    generate_city(tmp_path / "b", cfg)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     doc = json.loads(a.paths("intervention")[0].read_text())
     assert doc["start"] == "2023-03" and doc["end"] == "2023-05" and doc["effect"] == 0.0
