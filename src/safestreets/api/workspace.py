@@ -333,7 +333,7 @@ class Workspace:
 
         return list_impact(self.con, kind)
 
-    def impact_result(self, kind: str, result_id: int | None = None) -> dict[str, Any] | None:
+    def impact_result(self, kind: str | None, result_id: int | None = None) -> dict[str, Any] | None:
         """One stored impact result (the latest of its kind without an id)."""
         from safestreets.store.impact import read_impact
 

@@ -32,22 +32,35 @@ def save_impact(
     return int(row[0])
 
 
+def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
+    """A store opened read-only may predate migration 0012: it then holds no impact results."""
+    row = fetch_one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'impact_results'")
+    return bool(row and row[0])
+
+
 def read_impact(
-    con: duckdb.DuckDBPyConnection, kind: str, result_id: int | None = None
+    con: duckdb.DuckDBPyConnection, kind: str | None, result_id: int | None = None
 ) -> dict[str, Any] | None:
-    """The stored result with this id, or the latest of its kind (``None`` when there is none)."""
-    sql = "SELECT result_id, created_at, label, data_batch, params, result FROM impact_results WHERE kind = ?"
-    params: list[Any] = [kind]
+    """The stored result with this id (of any kind when ``kind`` is ``None``), or the latest of its kind
+    (``None`` when there is none)."""
+    if not _has_table(con):
+        if result_id is not None:
+            raise NotFoundError(f"no stored impact result {result_id}")
+        return None
+    sql = "SELECT result_id, created_at, label, data_batch, params, result, kind FROM impact_results WHERE "
+    sql += "kind = ?" if kind else "true"
+    params: list[Any] = [kind] if kind else []
     if result_id is not None:
         sql += " AND result_id = ?"
         params.append(result_id)
     row = fetch_one(con, sql + " ORDER BY result_id DESC LIMIT 1", params)
     if row is None:
         if result_id is not None:
-            raise NotFoundError(f"no stored {kind} result {result_id}")
+            raise NotFoundError(f"no stored {kind or 'impact'} result {result_id}")
         return None
     return {
         "result_id": int(row[0]),
+        "kind": row[6],
         "created_at": str(row[1]),
         "label": row[2],
         "data_batch": row[3],
@@ -60,6 +73,8 @@ def read_impact(
 def list_impact(
     con: duckdb.DuckDBPyConnection, kind: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
+    if not _has_table(con):
+        return []
     where = "WHERE kind = ?" if kind else ""
     rows = con.execute(
         f"SELECT result_id, created_at, kind, label FROM impact_results {where} ORDER BY result_id DESC LIMIT ?",
