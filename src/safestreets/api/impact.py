@@ -169,6 +169,7 @@ def evaluate_impact(
     ``lsoa``) gives the place; ``start`` and ``end`` are months (the intervention runs ``[start, end)``).
     """
     from safestreets.forecast.data import load_history, load_units
+    from safestreets.forecast.data import study_area as study_polygon
     from safestreets.forecast.targets import parse_target
     from safestreets.impact.counterfactual import forecast_counterfactual
     from safestreets.impact.did import did, match_comparisons
@@ -227,9 +228,9 @@ def evaluate_impact(
 
     # Displacement: the same number of months just before the start against the months during it.
     span = iv.end - iv.start
-    areas = wdq_areas(
-        geom, buffer_m, control=parse_area(control, crs), study_area=shapely.union_all(grid.geometry)
-    )
+    # The control ring stays inside the study area (the same polygon the units were clipped to).
+    study, _ = study_polygon(con, str(grid.meta.get("study", study_area)), history)
+    areas = wdq_areas(geom, buffer_m, control=parse_area(control, crs), study_area=study)
     before = (history.t >= months[max(iv.start - span, 0)].astype("datetime64[s]")) & (
         history.t < months[iv.start].astype("datetime64[s]")
     )
