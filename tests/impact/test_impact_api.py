@@ -152,3 +152,15 @@ def test_police_found_targets_warn(city_ws: Path) -> None:
         assert FEEDBACK_WARNING in fc.notes
         plan = ws.plan(forecast_run=fc.run_id, teams=1, cards=False)
         assert FEEDBACK_WARNING in plan.notes
+
+
+def test_brief_and_plan_carry_the_advice(city_ws: Path) -> None:
+    with Workspace(city_ws) as ws:
+        ws.near_repeat(target="burglary", permutations=49)
+        ws.fairness()
+        plan = ws.plan(teams=1, cards=False)
+        assert any(n.startswith("near repeats: Raise patrols within") for n in plan.notes)
+        brief = ws.brief(pdf=False)
+    html = Path(brief.html).read_text()
+    assert "Near repeats and fairness" in html and "Raise patrols within" in html
+    assert "Section 60 exposure is not audited yet" in html

@@ -379,6 +379,7 @@ def write_brief(
                        "emerging": changes.get("params"), "hubs": hubs.get("params")},
         "sources": parts.data_rows(con), "made_by": parts.made_by(surface, brief_parts, plan_row),
         "sidecar": f"{stem}.provenance.json", "data": data, "caveats": CAVEATS,
+        "impact": parts.impact_sections(con),
     }  # fmt: skip
     step("writing")
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),
