@@ -41,6 +41,7 @@ def coverage(method, effect, draws, **kw):
     return inside / draws, significant / draws, float(np.mean(ratios))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("effect", [1.0, 0.7])
 def test_did_recovers_effect_with_coverage(effect):
     cov, sig, mean = coverage(did, effect, 120)

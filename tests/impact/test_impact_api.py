@@ -16,6 +16,8 @@ from safestreets.errors import NoDataError, NotFoundError
 from safestreets.forecast.targets import FEEDBACK_WARNING, POLICE_FOUND_LABEL, target_warnings
 from safestreets.synthetic import CityConfig, PlantedIntervention, generate_city, read_planted
 
+pytestmark = pytest.mark.slow
+
 PLANTED = PlantedIntervention(start="2024-07", months=4, effect=0.5)
 
 
