@@ -8,6 +8,7 @@ operations register is a thin adapter over :func:`evaluate_impact` (see the TODO
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -180,8 +181,8 @@ def evaluate_impact(
     from safestreets.store import get_setting
 
     began = time.perf_counter()
-    if measure not in ("count", "harm"):
-        raise ParameterError(f"measure must be count or harm, not {measure!r}")
+    if measure not in ("count", "harm", "both"):
+        raise ParameterError(f"measure must be count, harm or both, not {measure!r}")
     s, e = _month(start, "start"), _month(end, "end")
     if e <= s:
         raise ParameterError(f"the intervention must end after it starts: {start} .. {end}")
@@ -198,10 +199,8 @@ def evaluate_impact(
         )
     months = np.arange(first, last)
     edges = np.append(months, last).astype("datetime64[s]")
-    weights = history.harm if measure == "harm" else None
-    panel = Panel(
-        grid.counts(history, edges, weights=weights), months, np.asarray(grid.ids).astype(str), measure
-    )
+    ids = np.asarray(grid.ids).astype(str)
+    panel = Panel(grid.counts(history, edges), months, ids, "count")
     mask = target_mask(panel.ids, grid.geometry, area=geom, members=members)
     if geom is None:
         geom = shapely.union_all(grid.geometry[mask])
@@ -215,16 +214,27 @@ def evaluate_impact(
     if iv.end <= iv.start:
         raise NoDataError(f"no loaded month falls inside {s} .. {e}")
 
+    # Comparisons are matched on counts and kept for harm too, so both measures compare the same places.
     matches = match_comparisons(panel, iv, k=k)
-    effects = [
-        forecast_counterfactual(history, grid, mask, months[iv.start], months[iv.end - 1] + 1, model=model,
-                                level=level, weights=measure),
-        did(panel, iv, k=k, level=level, matches=matches),
-        its(panel, iv, level=level),
-    ]  # fmt: skip
     side = float(np.sqrt(max(geom.area, cell_size**2)))
-    donors, donor_iv = tile_panel(panel, grid.x, grid.y, iv, side)
-    effects.append(synthetic_control(donors, donor_iv, level=level))
+    effects: list[Effect] = []
+    for m in ("count", "harm") if measure == "both" else (measure,):
+        p = (
+            panel
+            if m == "count"
+            else Panel(grid.counts(history, edges, weights=history.harm), months, ids, "harm")
+        )
+        donors, donor_iv = tile_panel(p, grid.x, grid.y, iv, side)
+        found = [
+            forecast_counterfactual(history, grid, mask, months[iv.start], months[iv.end - 1] + 1, model=model,
+                                    level=level, weights=m),
+            did(p, iv, k=k, level=level, matches=matches),
+            its(p, iv, level=level),
+            synthetic_control(donors, donor_iv, level=level),
+        ]  # fmt: skip
+        effects += found if measure != "both" or m == "count" else [
+            dataclasses.replace(x, method=f"{x.method}, harm") for x in found
+        ]  # fmt: skip
 
     # Displacement: the same number of months just before the start against the months during it.
     span = iv.end - iv.start
@@ -237,7 +247,8 @@ def evaluate_impact(
     during = (history.t >= months[iv.start].astype("datetime64[s]")) & (
         history.t < (months[iv.end - 1] + 1).astype("datetime64[s]")
     )
-    w = history.harm if measure == "harm" else np.ones(len(history))
+    # Counts, whatever the measure: the WDQ's interval treats them as Poisson.
+    w = np.ones(len(history))
     counts = {}
     for name, g in (("R", areas.target), ("D", areas.buffer), ("C", areas.control)):
         inside = count_in(g, history.x, history.y)

@@ -38,7 +38,7 @@ def evaluate_impact(
                                                 "beyond the buffer, shown in the output.")] = None,
     k: Annotated[int, typer.Option(min=1, help="Comparison units matched to each target unit.")] = 3,
     model: Annotated[str, typer.Option(help="Forecaster for the counterfactual.")] = "ewma",
-    measure: Annotated[str, typer.Option(help="count or harm.")] = "count",
+    measure: Annotated[str, typer.Option(help="count, harm (Cambridge harm index) or both.")] = "count",
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.95,
     label: Annotated[str | None, typer.Option(help="A name for the intervention.")] = None,
     report: Annotated[Path | None, typer.Option("--out", help="Also write a Markdown report here.")] = None,

@@ -3,8 +3,8 @@
 Every series is indexed to its own mean before the start (so donors of any size can mix), and the
 weights are non-negative and sum to one (constrained least squares, scipy's ``nnls``). The effect is the
 target over its synthetic twin after the start. Significance is by placebos in space (Abadie, Diamond and
-Hainmueller 2010): each donor in turn is treated as if it were the target, and the target's ratio of
-post- to pre-start misfit is ranked among theirs. The interval divides the target's ratio by the spread
+Hainmueller 2010): each donor in turn is treated as if it were the target, and the target's ratio is
+ranked among theirs (the rank of its post- to pre-start misfit is kept in the detail too). The interval divides the target's ratio by the spread
 of the placebos' ratios, so it is as wide as the donors are noisy.
 """
 
@@ -119,12 +119,17 @@ def synthetic_control(
         placebo_ratio.append(p_ratio)
         placebo_score.append(p_post / max(p_pre, 1e-9))
     score = post / max(pre, 1e-9)
-    p_value = (1 + int(np.sum(np.asarray(placebo_score) >= score))) / (1 + len(pool))
+    # Two placebo p-values: on the post/pre misfit (Abadie et al.) and on the ratio itself. The second
+    # is reported, since the interval comes from the same placebo ratios, so the two cannot disagree.
+    rmspe_p = (1 + int(np.sum(np.asarray(placebo_score) >= score))) / (1 + len(pool))
+    logs = np.abs(np.log(np.maximum(placebo_ratio, 1e-9)))
+    p_value = (1 + int(np.sum(logs >= abs(np.log(max(ratio, 1e-9)))))) / (1 + len(pool))
     alpha = (1 - level) / 2
     q_lo, q_hi = np.quantile(placebo_ratio, [alpha, 1 - alpha])
     lo, hi = ratio / max(q_hi, 1e-9), ratio / max(q_lo, 1e-9)
     observed = float(y[iv.start : iv.end].sum())
     detail["placebo_ratios"] = np.round(placebo_ratio, 4).tolist()
+    detail["rmspe_ratio_p"] = rmspe_p
     return Effect(
         method=method,
         answerable=True,
