@@ -166,3 +166,32 @@ def test_brief_and_plan_carry_the_advice(city_ws: Path) -> None:
     html = Path(brief.html).read_text()
     assert "Near repeats and fairness" in html and "Raise patrols within" in html
     assert "Section 60 exposure is not audited yet" in html
+
+
+def test_record_compares_the_model_with_the_strongest_baseline(city_ws: Path, tmp_path: Path) -> None:
+    from safestreets.api.transparency import build_record
+    from safestreets.forecast.store import StoredBacktest, save_backtest
+
+    with Workspace(city_ws) as ws:
+        run, model = ws.con.execute(
+            "SELECT run_id, model FROM forecast_runs ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
+        others = [b for b in ("kde", "prospective", "naive") if b != model]
+        summary = [
+            {"model": model, "coverage": 5, "hit_rate": 0.30},
+            {"model": others[0], "coverage": 5, "hit_rate": 0.25},
+            {"model": others[1], "coverage": 5, "hit_rate": 0.20},
+        ]
+        save_backtest(ws.con, StoredBacktest(run, "brief", model, None, {}, summary, {"origins": 4}))
+        record, gaps = build_record(ws.con, organisation="x", contact_email="a@b", senior_owner="SRO")
+    acc = record["tier_2"]["description_and_rationale"]["models"]["accuracy"]
+    assert acc["against_strongest_baseline"] == [
+        {
+            "coverage": 5,
+            "model_hit_rate": 0.30,
+            "best_baseline": "kde",
+            "baseline_hit_rate": 0.25,
+            "ratio": 1.2,
+        }
+    ]
+    assert not any("backtest" in g for g in gaps)

@@ -108,7 +108,8 @@ def _model_section(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], list
                                               "pei", "harm_captured") if k in row})  # fmt: skip
     best_baseline: dict[str, Any] = {}
     for row in rows:
-        if row.get("model") in ("naive", "kde", "prospective"):
+        # The strongest baseline other than the deployed model (which may itself be a baseline).
+        if row.get("model") in ("naive", "kde", "prospective") and row.get("model") != r[3]:
             cov = row.get("coverage")
             if cov not in best_baseline or (row.get("hit_rate") or 0) > (
                 best_baseline[cov].get("hit_rate") or 0
