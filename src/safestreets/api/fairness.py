@@ -206,6 +206,10 @@ def fairness(
                                threshold=threshold)  # fmt: skip
     else:
         notes.append(f"no located stop and search between {start} and {end}")
+    # TODO(issue 17): Section 60 exposure. After the merge, read the Section 60 register's authorisations
+    # in [start, end), share each one's hours over the areas its locality covers (by area of overlap), and
+    # audit them like stop and search: fairness_audit(codes, hours, harm, population=pop, groups=groups,
+    # kind="Section 60 hours"), stored under "section60" in FairnessReport.to_dict(); drop this note.
     notes.append(SECTION60_NOTE)
     report = FairnessReport(subject, kind, (str(start), str(end - 1)), patrol, stops, notes)
     if save:
