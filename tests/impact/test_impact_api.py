@@ -195,3 +195,33 @@ def test_record_compares_the_model_with_the_strongest_baseline(city_ws: Path, tm
         }
     ]
     assert not any("backtest" in g for g in gaps)
+
+
+def test_dashboard_pages_show_the_stored_results(city_ws: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from safestreets.api import accounts
+    from safestreets.db import sessions
+    from safestreets.web import create_app, settings_for
+
+    planted = city_ws / "synthetic-city" / "interventions" / "planted.json"
+    with Workspace(city_ws) as ws:
+        ws.evaluate_impact(start="2024-07", end="2024-11", area=str(planted), target="public")
+        ws.near_repeat(target="burglary", permutations=49)
+        ws.fairness()
+        ids = {r["kind"]: r["result_id"] for r in reversed(ws.impact_results())}
+    app = create_app(settings_for(city_ws))
+    account, _ = accounts.add_user(app.state.db, "impact-viewer", "viewer", actor="test")
+    token = sessions.start(app.state.db, account)
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    client.cookies.set("ss_session", token)
+    page = client.get("/impact")
+    assert page.status_code == 200 and "Raise patrols within" in page.text and "ran away" in page.text
+    for kind in ("evaluation", "near-repeat", "fairness"):
+        r = client.get(f"/impact/{ids[kind]}")
+        assert r.status_code == 200, (kind, r.text[:300])
+        assert client.get(f"/api/impact/{ids[kind]}").json()["kind"] == kind
+    assert "difference-in-differences" in client.get(f"/impact/{ids['evaluation']}").text
+    assert client.get("/api/impact/999999").status_code == 404
+    trail = list(accounts.audit_entries(app.state.db, actor="test"))
+    assert any(e["target"] == f"/api/impact/{ids['fairness']}" for e in trail)
