@@ -208,7 +208,10 @@ def knox_test(
         c = count(tt)
         return c.sum(axis=0), (c >= observed[None]).sum(axis=0)
 
-    n_workers = workers or min(len(sizes), os.cpu_count() or 1, 4)
+    # Cores this process may use (a container's share, not the host's count); numpy releases the GIL in
+    # the gathers and bincounts, so threads share the work without copying the pairs.
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_workers = workers or min(len(sizes), usable, 4)
     if n_workers > 1 and len(sizes) > 1:
         with ThreadPoolExecutor(n_workers) as pool:
             parts = list(pool.map(run, range(len(sizes))))
