@@ -124,7 +124,7 @@ def bench_knox(quick: bool) -> tuple[list[str], dict[str, float]]:
             ],
             rows,
             [False, True, True, True, False],
-        ),  # fmt: skip
+        ),
         "",
         f"It finds the planted pattern: 1-100 m within 0-6 days, ratio {res.ratio[1, 0]:.2f} "
         f'(p = {res.p_value[1, 0]:.3f}); advice: "{advice.text}"',
