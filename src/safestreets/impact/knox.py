@@ -23,8 +23,9 @@ from safestreets.errors import NoDataError, ParameterError
 
 DEFAULT_DISTANCE_BANDS = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0)
 DEFAULT_TIME_BANDS = (0, 7, 14, 21, 28, 35, 42, 56)
-# Permutations per vectorised block: sized so one block's pair table stays in a few hundred MB at most.
-_BLOCK_ELEMENTS = 8_000_000
+# Permutations per block handed to a thread: each block draws its shuffles at once and recounts them
+# through scratch rows of the widest band's size, so memory stays at a few arrays of the pair count.
+_BLOCK = 32
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ def knox_test(
     i, j, d_band = i[keep], j[keep], d_band[keep]
     # Sort pairs by distance band so each permutation counts time bands per contiguous slice.
     order = np.argsort(d_band, kind="stable")
-    i, j, d_band = i[order], j[order], d_band[order]
+    # Index arrays as intp: numpy would otherwise convert them on every gather of every permutation.
+    i, j, d_band = i[order].astype(np.intp), j[order].astype(np.intp), d_band[order]
     bounds = np.searchsorted(d_band, np.arange(n_d + 1))
 
     # Time band of every possible gap in days; gaps past the last band fall into an overflow column.
@@ -177,27 +179,42 @@ def knox_test(
     inside = gaps < t_edges[-1]
     lut[inside] = np.searchsorted(t_edges, gaps[inside], side="right") - 1
     lut[gaps < t_edges[0]] = n_t
-    d0 = (days - days.min()).astype("int32")
+    # Day numbers in the narrowest integer that holds them: the gathers below move half the bytes.
+    d0 = (days - days.min()).astype("int16" if span < 2**15 else "int32")
+    t_max = int(min(t_edges[-1], span))
+    widest = int(np.diff(bounds).max()) if len(bounds) > 1 else 0
 
     def count(tt: np.ndarray) -> np.ndarray:
         """Pairs per (distance band, time band) for times ``tt`` (1-D), or for each row of ``tt`` (2-D)."""
         two_d = tt.ndim == 2
         tt2 = tt if two_d else tt[None, :]
         out = np.zeros((tt2.shape[0], n_d, n_t + 1), dtype="int64")
-        for b in range(n_d):
-            lo, hi = bounds[b], bounds[b + 1]
-            if hi <= lo:
-                continue
-            gap = np.abs(tt2[:, i[lo:hi]] - tt2[:, j[lo:hi]])
-            band = lut[gap]
-            band += (np.arange(tt2.shape[0]) * (n_t + 1))[:, None]
-            out[:, b, :] = np.bincount(band.ravel(), minlength=tt2.shape[0] * (n_t + 1)).reshape(-1, n_t + 1)
+        # Two scratch rows reused for every band and permutation: fresh multi-megabyte arrays cost page
+        # faults each time.
+        ga = np.empty(widest, dtype=tt2.dtype)
+        gb = np.empty(widest, dtype=tt2.dtype)
+        near = np.empty(widest, dtype=bool)
+        for r in range(tt2.shape[0]):
+            row = tt2[r]
+            for b in range(n_d):
+                lo, hi = bounds[b], bounds[b + 1]
+                m = hi - lo
+                if m <= 0:
+                    continue
+                a, c, k = ga[:m], gb[:m], near[:m]
+                np.take(row, i[lo:hi], out=a)
+                np.take(row, j[lo:hi], out=c)
+                np.subtract(a, c, out=a)
+                np.abs(a, out=a)
+                # Most pairs are further apart in time than the last band: band only the few that are not.
+                np.less(a, t_max, out=k)
+                out[r, b, :] = np.bincount(lut[a[k]], minlength=n_t + 1)
         out = out[:, :, :n_t]
         return out if two_d else out[0]
 
     observed = count(d0)
     rng = np.random.default_rng(seed)
-    block = max(1, min(permutations, _BLOCK_ELEMENTS // max(len(i), 1)))
+    block = max(1, min(permutations, _BLOCK))
     sizes = [min(block, permutations - k) for k in range(0, permutations, block)]
     # Each block draws its own generator from the seed, so the answer is the same for any worker count.
     seeds = rng.spawn(len(sizes))
