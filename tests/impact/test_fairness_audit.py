@@ -25,6 +25,7 @@ def test_hand_built_shares():
     assert rows["A"]["exposure_to_harm"] == 2.5 and rows["A"]["over_exposed"]
     assert rows["B"]["exposure_to_harm"] == 0.75 and not rows["B"]["over_exposed"]
     assert rows["C"]["population_share"] == 0.25
+    assert rows["A"]["Black_share"] == 0.6 and rows["A"]["White_share"] == 0.13333
     assert audit.flagged == ["A"]
     # Black residents: 1000 of 4000 people (25%); exposure per resident: A 0.05, B 0.03, C/D 0.01.
     black = audit.groups["Black"]

@@ -31,6 +31,8 @@ class FairnessAudit:
     threshold: float
     min_share: float
     notes: list[str] = field(default_factory=list)
+    #: Per group, each area's share of that group's residents (the area's row beside its exposure share).
+    group_shares: dict[str, np.ndarray] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
@@ -46,6 +48,7 @@ class FairnessAudit:
                     else round(float(self.population_share[i]), 5),
                     "exposure_to_harm": None if not np.isfinite(r) else round(float(r), 3),
                     "over_exposed": bool(self.over_exposed[i]),
+                    **{f"{g}_share": round(float(v[i]), 5) for g, v in self.group_shares.items()},
                 }
             )
         return out
@@ -124,6 +127,7 @@ def fairness_audit(
     over = (e >= min_share) & (ratio > threshold)
     pop_share = None if population is None else _shares(population, "population", n)
     group_out: dict[str, dict[str, float]] = {}
+    group_shares: dict[str, np.ndarray] = {}
     if groups:
         residents = {g: np.asarray(v, dtype="float64") for g, v in groups.items()}
         for g, v in residents.items():
@@ -137,6 +141,7 @@ def fairness_audit(
             people = float(v.sum())
             if people <= 0 or total_people <= 0:
                 continue
+            group_shares[g] = v / people
             # Exposure shared over an area's residents: each resident of area a carries e_a / people_a.
             with np.errstate(divide="ignore", invalid="ignore"):
                 per_resident = np.where(everyone > 0, e / everyone, 0.0)
@@ -149,5 +154,16 @@ def fairness_audit(
                 else 0.0,
             }
     return FairnessAudit(
-        kind, ids, e, h, pop_share, over, ratio, group_out, float(threshold), float(min_share), notes
+        kind,
+        ids,
+        e,
+        h,
+        pop_share,
+        over,
+        ratio,
+        group_out,
+        float(threshold),
+        float(min_share),
+        notes,
+        group_shares,
     )
