@@ -7,6 +7,10 @@ cell's expected count is the mean over permutations, its ratio observed / expect
 share of permutations at least as large as observed (counting the observed one, so never below
 1 / (permutations + 1)). Pairs farther apart than the largest band never change band, so they are left
 out: every cell of the table is exact.
+
+Speed: pairs are sorted by distance band once; a permutation is a gather of two time arrays over the
+pairs, a difference, and a ``bincount`` of the few pairs inside the last time band, all in numpy; blocks
+of permutations go to threads (numpy releases the GIL). Memory is a few arrays the size of the pair count.
 """
 
 from __future__ import annotations
