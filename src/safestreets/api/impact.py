@@ -96,7 +96,15 @@ class ImpactReport:
             f"{self.label}: {self.target} {self.measure}, {self.start} to {self.end} "
             f"({self.intervention['target_units']} units, {self.intervention['area_km2']:.2f} km2)"
         ]
-        out += [e.verdict() for e in self.effects]
+        for e in self.effects:
+            out.append(e.verdict())
+            after = e.detail.get("after") if e.answerable else None
+            if after:
+                out.append(
+                    f"  the {after['periods']} months after it ended: {100 * (after['ratio'] - 1):+.0f}% "
+                    f"({100 * (after['ratio_low'] - 1):+.0f}% to {100 * (after['ratio_high'] - 1):+.0f}%, "
+                    f"p={after['p_value']:.3f})"
+                )
         if self.wdq is not None:
             out.append(self.wdq.verdict())
         return out
