@@ -142,6 +142,8 @@ def test_commands(city_ws: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0 and r.output.startswith("area,exposure_share")
     r = runner.invoke(app, ["audit", "record", "-w", str(city_ws), "--out", str(tmp_path)])
     assert r.exit_code == 0 and "atrs-record.json" in r.output
+    r = runner.invoke(app, ["evaluate", "results", "-w", str(city_ws), "--format", "json"])
+    assert r.exit_code == 0 and {row["kind"] for row in json.loads(r.output)} >= {"evaluation", "near-repeat"}
     r = runner.invoke(app, ["audit", "--help"])
     assert "verify" in r.output and "fairness" in r.output and "record" in r.output
 

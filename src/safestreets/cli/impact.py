@@ -199,3 +199,20 @@ def audit_record(
     written(result.files, "written: {}")
     for gap in result.gaps:
         out.print(f"[yellow]to complete:[/] {gap}", highlight=False)
+
+
+@evaluate_app.command("results")
+def evaluate_results(
+    ctx: typer.Context,
+    kind: Annotated[str | None, typer.Option(help="evaluation, near-repeat or fairness (default: all).")] = None,
+    result_id: Annotated[int | None, typer.Option("--id", help="Print this stored result in full (JSON).")] = None,
+    fmt: FormatOpt = Fmt.table,
+    workspace: WorkspaceOpt = None,
+) -> None:  # fmt: skip
+    """Stored evaluations, Knox tables and fairness audits, newest first (or one in full with --id)."""
+    with open_workspace(ctx, workspace) as ws:
+        if result_id is not None:
+            _print_json(ws.impact_result(kind, result_id))
+            return
+        rows = ws.impact_results(kind)
+    emit(rows, ("result_id", "kind", "label", "created_at"), fmt, title="Stored impact results")
