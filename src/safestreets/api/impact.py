@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -21,6 +21,9 @@ import shapely
 
 from safestreets.errors import NoDataError, NotFoundError, ParameterError
 from safestreets.impact.common import Effect, plain
+
+if TYPE_CHECKING:
+    from safestreets.api.workspace import Workspace
 
 DEFAULT_DISTANCES = "0,100,200,300,400,500"
 DEFAULT_DAYS = "0,7,14,21,28,35,42,56"
@@ -304,12 +307,14 @@ def evaluate_impact(
     return report
 
 
-def evaluate_operation(con: duckdb.DuckDBPyConnection, operation_id: int, **options: Any) -> ImpactReport:
+def evaluate_operation(ws: Workspace, operation_id: int, **options: Any) -> ImpactReport:
     """Evaluate a recorded operation from the operations register.
 
-    TODO(issue 17): the operations register is not on this branch. After the merge this looks the
-    operation up (its area or LSOAs, its start and end) in the operational database and calls
-    :func:`evaluate_impact` with them and ``label=operation.name``; nothing else is needed.
+    TODO(issue 17): the operations register (operational database, ``ws.db``) is not on this branch.
+    After the merge this is the whole adapter: look the operation up by id (raise NotFoundError if there
+    is none), take its area (geometry, or its LSOA codes as ``members`` with ``units="lsoa"``) and its
+    start and end, and ``return evaluate_impact(ws.con, start=..., end=..., area=... or members=...,
+    label=operation.name, **options)``. Nothing else in the impact code needs to change.
     """
     raise NotFoundError(
         f"operation {operation_id}: the operations register is not available yet; give the area and dates "

@@ -292,7 +292,7 @@ class Workspace:
         """Effect of a recorded operation (needs the operations register; see api/impact.py)."""
         from safestreets.api import impact
 
-        return impact.evaluate_operation(self.con, operation_id, **options)
+        return impact.evaluate_operation(self, operation_id, **options)
 
     def near_repeat(self, **options: Any) -> Any:
         """The Knox test on timestamped events and the patrol advice it supports. ``options``: target,
