@@ -24,8 +24,11 @@ def _print_json(value: Any) -> None:
 @evaluate_app.command("impact")
 def evaluate_impact(
     ctx: typer.Context,
-    start: Annotated[str, typer.Option(help="First month of the intervention, YYYY-MM.")],
-    end: Annotated[str, typer.Option(help="Month after its last, YYYY-MM (it runs start <= month < end).")],
+    start: Annotated[str | None, typer.Option(help="First month of the intervention, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option(help="Month after its last, YYYY-MM (it runs start <= month < "
+                                            "end).")] = None,
+    operation: Annotated[int | None, typer.Option(help="Or a recorded operation's id (its area and dates from "
+                                                  "the operations register).")] = None,
     area: Annotated[str | None, typer.Option(help="The area: WKT in the workspace CRS, lon,lat,radius_m, or a "
                                              ".json (with 'wkt') or .wkt file.")] = None,
     unit_ids: Annotated[str | None, typer.Option("--unit-ids", help="Or the units, comma-separated (e.g. LSOA "
@@ -48,11 +51,20 @@ def evaluate_impact(
     """The effect of an intervention: forecast counterfactual, matched difference-in-differences, interrupted
     time series, synthetic control, and the WDQ for displacement; each says what it assumes, or that it
     cannot say."""
+    from safestreets.errors import ParameterError
+
     members = [u.strip() for u in unit_ids.split(",") if u.strip()] if unit_ids else None
+    options = {"target": target, "units": units, "cell_size": cell_size, "buffer_m": buffer, "control": control,
+               "k": k, "model": model, "measure": measure, "level": level}  # fmt: skip
+    if operation is None and (start is None or end is None):
+        raise ParameterError("give --start and --end (with --area or --unit-ids), or --operation")
     with open_workspace(ctx, workspace) as ws:
-        result = ws.evaluate_impact(start=start, end=end, area=area, members=members, target=target, units=units,
-                                    cell_size=cell_size, buffer_m=buffer, control=control, k=k, model=model,
-                                    measure=measure, level=level, label=label)  # fmt: skip
+        if operation is not None:
+            result = ws.evaluate_operation(operation, **options)
+        else:
+            result = ws.evaluate_impact(
+                start=start, end=end, area=area, members=members, label=label, **options
+            )
     if report is not None:
         report.write_text(result.markdown())
     if fmt is Fmt.json:
