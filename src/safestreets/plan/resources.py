@@ -214,8 +214,6 @@ def uniform_for_area(
     """``teams`` per command unit and shift over the units that hold at least ``MIN_BCU_AREA_SHARE`` of
     the area; returns the resources and the command units left without teams."""
     total = float(np.sum(area_m2))
-    share = (
-        {str(b): float(np.sum(area_m2[bcu == b])) / total for b in set(bcu.tolist()) - {""}} if total else {}
-    )
+    share = {str(b): float(np.sum(area_m2[bcu == b])) / total for b in set(bcu.tolist()) - {""}} if total else {}
     kept = sorted(b for b, v in share.items() if v >= MIN_BCU_AREA_SHARE)
     return Resources.uniform(kept, shifts, teams), sorted(set(share) - set(kept))

@@ -300,16 +300,10 @@ def sweeps_near_hot_spots(con: duckdb.DuckDBPyConnection, limit: int) -> list[st
     try:
         em, units = emerging_for_forecast(con, surface.provenance, surface.window[0])
     except SafestreetsError as exc:
-        return [
-            *suggest_sweeps(con, None, limit=limit).lines(),
-            f"  note: lasting hot spots not classified ({exc})",
-        ]
+        return [*suggest_sweeps(con, None, limit=limit).lines(), f"  note: lasting hot spots not classified ({exc})"]
     lasting = np.isin(em.category, LASTING)
     if not lasting.any():
-        return [
-            *suggest_sweeps(con, None, limit=limit).lines(),
-            "  note: no lasting hot spots: near the riskiest cells",
-        ]
+        return [*suggest_sweeps(con, None, limit=limit).lines(), "  note: no lasting hot spots: near the riskiest cells"]
     return [
         *suggest_sweeps(con, None, hot_cells=lasting, hot_units=units, limit=limit).lines(),
         f"  hot spots: {int(lasting.sum())} persistent, intensifying or consecutive units, {em.window()}",

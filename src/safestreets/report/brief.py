@@ -235,12 +235,8 @@ def write_brief(
         last = None if np.isnan(v[-1]) else int(v[-1])
         change = (v[-1] - before) / before if before and last is not None else float("nan")
         trend_rows.append(
-            {
-                "name": "citywide" if k == "all" else bcu_names.get(k, k),
-                "last": last,
-                "mean4": before,
-                "change": change,
-            }
+            {"name": "citywide" if k == "all" else bcu_names.get(k, k), "last": last, "mean4": before,
+             "change": change}
         )
 
     # 2. forecast maps

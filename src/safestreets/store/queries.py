@@ -32,19 +32,14 @@ class Status:
     forces: list[str]
     matrix: list[tuple[str, str, str, int]] = field(default_factory=list)  # force/source, month, type, rows
     unassigned: int = 0  # events with a location but no borough (only when areas are loaded)
-    gaps: list[tuple[str, str, str, int]] = field(
-        default_factory=list
-    )  # table/force/source, first, last, months
+    gaps: list[tuple[str, str, str, int]] = field(default_factory=list)  # table/force/source, first, last, months
 
 
 def gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int]]:
     """Runs of months with no rows between a force's first and last month, per table and source:
     (what, first missing month, last missing month, months missing). A gap is not zero crime."""
     found: list[tuple[str, str, str, int]] = []
-    for table, label in (
-        ("events", "force || ' ' || source"),
-        ("stop_searches", "force || ' stop and search'"),
-    ):
+    for table, label in (("events", "force || ' ' || source"), ("stop_searches", "force || ' stop and search'")):
         rows = con.execute(
             f"""
             WITH have AS (SELECT DISTINCT {label} AS what, month FROM {table}),
@@ -143,9 +138,7 @@ def count_rows(con: duckdb.DuckDBPyConnection, table: str, where: str | None = N
 
 def batch_area_counts(con: duckdb.DuckDBPyConnection, batch_id: int | None) -> dict[str, int]:
     """Areas per kind that one load added."""
-    rows = con.execute(
-        "SELECT kind, count(*) FROM areas WHERE batch_id = ? GROUP BY 1 ORDER BY 1", [batch_id]
-    )
+    rows = con.execute("SELECT kind, count(*) FROM areas WHERE batch_id = ? GROUP BY 1 ORDER BY 1", [batch_id])
     return {str(k): int(n) for k, n in rows.fetchall()}
 
 
