@@ -101,6 +101,16 @@ def plan(
     run = run_plan(con, res, rules, forecast_run=surface.run_id, week=chosen,
                    solver=solver.lower(), target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
     files = export_plan(run, outputs, crs_of(con))
+    from safestreets.forecast.targets import target_warnings
+
+    notes = target_warnings(surface.provenance.get("data", {}).get("target")) + notes
+    from safestreets.store.impact import read_impact
+
+    # The near-repeat advice of the latest Knox test, where one was run: how far and how long to raise
+    # patrols around a new burglary or stabbing, beside the week's plan.
+    knox = read_impact(con, "near-repeat")
+    if knox is not None and knox["result"]["advice"].get("found"):
+        notes.append("near repeats: " + knox["result"]["advice"]["text"])
     if cards:
         files += write_cards(run, outputs, bcu_names=names)
     return PlanResult(run, files, notes + list(run.notes), bcu_names=names)

@@ -100,11 +100,9 @@ def forecast(
     stem = surface_stem(run.surface.meta, run.run_id, run.model)
     paths = out or [outputs / f"{stem}.gpkg", outputs / f"{stem}.geojson"]
     files = [export_surface(con, run.run_id, p) for p in paths]
-    notes = []
-    if run.surface.meta.get("data", {}).get("target", {}).get("police_found"):
-        from safestreets.forecast.targets import POLICE_FOUND_LABEL
+    from safestreets.forecast.targets import target_warnings
 
-        notes.append(POLICE_FOUND_LABEL)
+    notes = target_warnings(run.surface.meta.get("data", {}).get("target"))
     return ForecastResult(run, files, notes, bcu_names=command_unit_names(con))
 
 

@@ -518,3 +518,65 @@ class Workspace:
         from safestreets.api import s60
 
         return s60.s60_report(self.db, self.con, auth_id)
+
+    # --- impact: did it work, near repeats, who bore the cost (api/impact.py, api/fairness.py) ----------
+
+    def evaluate_impact(self, *, start: str, end: str, area: Any = None, members: Iterable[str] | None = None,
+                        **options: Any) -> Any:  # fmt: skip
+        """Effect of an intervention (an area or unit ids, months ``[start, end)``) by every method, with
+        the WDQ for its buffer. ``options``: target, units, cell_size, study_area, buffer_m, control, k,
+        model, measure, source, force, level, label, save."""
+        from safestreets.api import impact
+
+        return impact.evaluate_impact(self.con, start=start, end=end, area=area, members=members, **options)
+
+    def evaluate_operation(self, operation_id: int, **options: Any) -> Any:
+        """Effect of a recorded operation (needs the operations register; see api/impact.py)."""
+        from safestreets.api import impact
+
+        return impact.evaluate_operation(self, operation_id, **options)
+
+    def near_repeat(self, **options: Any) -> Any:
+        """The Knox test on timestamped events and the patrol advice it supports. ``options``: target,
+        since, until, source, force, distances, days, permutations, seed, min_ratio, alpha, save."""
+        from safestreets.api import impact
+
+        return impact.near_repeat(self.con, **options)
+
+    def near_repeat_advice(self) -> dict[str, Any] | None:
+        """The latest stored near-repeat advice (``None`` before any Knox test)."""
+        from safestreets.api import impact
+
+        return impact.latest_advice(self.con)
+
+    def fairness(self, **options: Any) -> Any:
+        """Fairness audit of a plan or forecast, with stop and search. ``options``: plan_id, forecast_run,
+        areas, population, months, coverage, threshold, save."""
+        from safestreets.api import fairness
+
+        return fairness.fairness(self.con, **options)
+
+    def feedback_simulation(self, **options: Any) -> list[dict[str, Any]]:
+        """The feedback-loop simulation with reported and with police-found targets."""
+        from safestreets.api import fairness
+
+        return fairness.feedback_simulation(**options)
+
+    def audit_record(self, *, out_dir: Path | None = None, **options: Any) -> Any:
+        """The ATRS record and DPIA inputs (JSON and Markdown). ``options``: organisation, team,
+        contact_email, senior_owner, retention_months, phase, region."""
+        from safestreets.api import transparency
+
+        return transparency.write_record(self.con, self.outputs, out_dir=out_dir, **options)
+
+    def impact_results(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Stored evaluations, Knox tables and fairness audits, newest first."""
+        from safestreets.store.impact import list_impact
+
+        return list_impact(self.con, kind)
+
+    def impact_result(self, kind: str | None, result_id: int | None = None) -> dict[str, Any] | None:
+        """One stored impact result (the latest of its kind without an id)."""
+        from safestreets.store.impact import read_impact
+
+        return read_impact(self.con, kind, result_id)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from safestreets import __version__
-from safestreets.cli import accountability, admin, data, deploy, forecasting, intake, intel
+from safestreets.cli import accountability, admin, data, deploy, forecasting, impact, intake, intel
 from safestreets.cli.common import WorkspaceOpt, out
 from safestreets.errors import SafestreetsError
 
@@ -62,12 +62,15 @@ app.command()(deploy.brief)
 app.command()(deploy.demo)
 app.command()(admin.serve)
 app.add_typer(admin.users_app, name="users")
+admin.audit_app.command("fairness")(impact.audit_fairness)
+admin.audit_app.command("record")(impact.audit_record)
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(intake.intake_app, name="intake")
 app.add_typer(intel.intel_app, name="intel")
 app.add_typer(accountability.stopsearch_app, name="stopsearch")
 app.add_typer(accountability.operation_app, name="operation")
 app.add_typer(accountability.s60_app, name="s60")
+app.add_typer(impact.evaluate_app, name="evaluate")
 
 EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 

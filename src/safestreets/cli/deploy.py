@@ -169,6 +169,9 @@ def demo(
     events: Annotated[int, typer.Option(help="Street-level crimes in the synthetic city.")] = 60_000,
     months: Annotated[int, typer.Option(help="Months of data.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same city.")] = 7,
+    impact: Annotated[bool, typer.Option("--impact/--no-impact", help="Plant an intervention of known size and "
+                                         "add the impact steps (evaluation, near repeats, fairness, "
+                                         "transparency record).")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
     """The whole job on the built-in synthetic city: generate, ingest, forecast, plan, brief."""
@@ -177,7 +180,7 @@ def demo(
     from safestreets.api import run_demo
 
     result = run_demo(resolve_workspace(named_workspace(ctx, workspace)).root, n_events=events, months=months,
-                      seed=seed, stage=stage, command=_command(sys.argv[0]))  # fmt: skip
+                      seed=seed, stage=stage, command=_command(sys.argv[0]), impact=impact)  # fmt: skip
     for line in result.lines:
         out.print(line, highlight=False)
 

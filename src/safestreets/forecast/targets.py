@@ -27,6 +27,21 @@ POLICE_FOUND_LABEL = (
 )
 
 
+FEEDBACK_WARNING = (
+    "forecasting police-found crime feeds back on itself: patrols sent where it was found find more there, "
+    "so the forecast -> patrol -> recorded-crime loop can run away from where crime is (Ensign et al. 2018; "
+    "see 'safestreets evaluate feedback-loop'); audit the plan with 'safestreets audit fairness'"
+)
+
+
+def target_warnings(target: dict[str, object] | None) -> list[str]:
+    """The warnings every output of a forecast or plan with this target (as ``Target.describe()`` gives
+    it, or as stored in a run's provenance) must carry."""
+    if not target or not target.get("police_found"):
+        return []
+    return [POLICE_FOUND_LABEL, FEEDBACK_WARNING]
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -50,7 +65,9 @@ def parse_target(spec: str, *, allow_police_found: bool = False) -> Target:
     (``robbery,theft-from-the-person``). Police-found types need ``allow_police_found``."""
     text = spec.strip()
     if not text:
-        raise ParameterError("empty target: use violence, robbery, burglary, street, public or a list of types")
+        raise ParameterError(
+            "empty target: use violence, robbery, burglary, street, public or a list of types"
+        )
     if text.lower() in TARGETS:
         target = Target(text.lower(), TARGETS[text.lower()])
     else:

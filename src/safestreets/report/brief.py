@@ -381,6 +381,7 @@ def write_brief(
         "sidecar": f"{stem}.provenance.json", "data": data, "caveats": CAVEATS,
         "community": community_section(community or [], week_start),
         "accountability": _accountability(con, db, week_start),
+        "impact": parts.impact_sections(con),
     }  # fmt: skip
     step("writing")
     env = jinja2.Environment(loader=jinja2.PackageLoader("safestreets.report", "templates"),

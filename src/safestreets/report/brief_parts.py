@@ -298,3 +298,33 @@ def made_by(surface: Surface, parts: list[Part], plan: dict[str, Any] | None) ->
         rows.append({"part": "patrol plan", "what": f"week of {plan['week_start']}, solver {plan['solver']}",
                      "ref": f"plan {plan['plan_id']}", "how": "stored", "digest": digest(plan["params"])})  # fmt: skip
     return rows
+
+
+def impact_sections(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Near-repeat advice and the fairness summary, read from what ``evaluate near-repeat`` and ``audit
+    fairness`` stored (never computed here: a Knox test needs timestamped data and takes seconds to
+    minutes), with a note saying how to get each one that is missing or made before the latest load."""
+    from safestreets.store.impact import read_impact
+
+    out: dict[str, Any] = {"advice": None, "fairness": None, "notes": []}
+    nr = read_impact(con, "near-repeat")
+    if nr is None:
+        out["notes"].append(
+            "No near-repeat test stored: run 'safestreets evaluate near-repeat' on timestamped data."
+        )
+    else:
+        out["advice"] = nr["result"]["advice"]["text"]
+        if nr["stale"]:
+            out["notes"].append(
+                f"The near-repeat test ({nr['created_at'][:10]}) predates the latest data load."
+            )
+    fair = read_impact(con, "fairness")
+    if fair is None:
+        out["notes"].append("No fairness audit stored: run 'safestreets audit fairness' after planning.")
+    else:
+        out["fairness"] = list(fair["result"].get("summary", []))
+        if fair["stale"]:
+            out["notes"].append(
+                f"The fairness audit ({fair['created_at'][:10]}) predates the latest data load."
+            )
+    return out

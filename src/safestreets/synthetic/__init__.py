@@ -53,6 +53,7 @@ from __future__ import annotations
 from safestreets.synthetic.config import CityConfig, CityManifest
 from safestreets.synthetic.crimes import STREET_COLUMNS
 from safestreets.synthetic.generate import generate_city
+from safestreets.synthetic.intervention import PlantedIntervention, read_planted
 from safestreets.synthetic.outcomes import OUTCOME_COLUMNS
 from safestreets.synthetic.records import FORCE_RECORD_COLUMNS
 from safestreets.synthetic.stops import STOP_SEARCH_COLUMNS
@@ -68,6 +69,8 @@ __all__ = [
     "TYPE_SHARES",
     "CityConfig",
     "CityManifest",
+    "PlantedIntervention",
     "generate_city",
+    "read_planted",
     "write_archive_zip",
 ]

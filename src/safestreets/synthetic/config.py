@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from safestreets.errors import ParameterError
+from safestreets.synthetic.intervention import PlantedIntervention
 
 # progress(stage, done, total), called as generation goes.
 Progress = Callable[[str, int, int], None]
@@ -47,6 +48,8 @@ class CityConfig:
     stop_search_offsets: Literal["utc", "local"] = "utc"
     # Per-person search rate by group (White, Black, Asian, Mixed, Other) on top of where searches happen.
     search_rate_by_group: tuple[float, float, float, float, float] = (1.0, 2.5, 1.2, 1.5, 1.0)
+    # Opt-in: a planted intervention of known size in the first force (synthetic/intervention.py).
+    intervention: PlantedIntervention | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.start):

@@ -18,7 +18,8 @@ from safestreets.synthetic.clock import Month, month_list
 from safestreets.synthetic.config import CityConfig, CityManifest, Progress
 from safestreets.synthetic.crimes import STREET_COLUMNS, draw_events, month_cdfs, street_table
 from safestreets.synthetic.draws import random_stream
-from safestreets.synthetic.geometry import force_layout
+from safestreets.synthetic.geometry import BNG, force_layout
+from safestreets.synthetic.intervention import apply_planted, write_planted
 from safestreets.synthetic.names import Names
 from safestreets.synthetic.outcomes import OUTCOME_COLUMNS, draw_outcomes, outcomes_table
 from safestreets.synthetic.records import FORCE_RECORD_COLUMNS, force_records_table, mapping_toml
@@ -115,6 +116,8 @@ def generate_city(
         if progress:
             progress("geography", k + 1, config.n_forces)
     write_static(out, config, cities, files, file_rows)
+    if config.intervention is not None:
+        files["intervention"] = [write_planted(out, config.intervention, cities[0].centre, BNG)]
 
     # Files are written on a second thread while the next month is generated (pyarrow releases the
     # GIL). One writer keeps every file's bytes in order; waiting on the previous month's writes before
@@ -135,7 +138,13 @@ def generate_city(
                 records.write((",".join(FORCE_RECORD_COLUMNS) + "\n").encode())
                 for month in months:
                     cdfs = month_cdfs(city, month, len(months))
-                    ev = draw_events(config, city, month, counts[city.index, month.index], state, cdfs)
+                    month_counts = counts[city.index, month.index]
+                    planted = config.intervention
+                    if planted is not None and city.index == 0 and planted.active(month.label):
+                        cdfs, month_counts = apply_planted(
+                            planted, city.snap_xy, city.centre, cdfs, month_counts
+                        )
+                    ev = draw_events(config, city, month, month_counts, state, cdfs)
                     street_label = draw_outcomes(config, city, month, ev, state, len(months))
                     stem = out / "police_uk" / month.label / f"{month.label}-{city.force_id}"
                     jobs = [

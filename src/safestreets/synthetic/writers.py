@@ -147,7 +147,7 @@ def write_static(
                 f"{len(c.borough_code)} boroughs, {len(c.snap_xy)} snap points"
                 for c in cities
             ),
-            config=json.dumps(asdict(config), indent=2),
+            config=json.dumps(_config_doc(config), indent=2),
             dates="Date in UTC, as published"
             if config.stop_search_offsets == "utc"
             else "Date in local time",
@@ -211,3 +211,12 @@ def write_archive_zip(out_dir: Path | str, zip_path: Path | str) -> Path:
             with (root / name).open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
     return target
+
+
+def _config_doc(config: CityConfig) -> dict[str, Any]:
+    """The config as the README prints it; an unset planted intervention is left out, so a city made
+    without one has the same README as before the option existed."""
+    doc = asdict(config)
+    if doc.get("intervention") is None:
+        doc.pop("intervention", None)
+    return doc

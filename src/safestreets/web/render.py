@@ -23,6 +23,7 @@ NAV = (
     ("/forecasts", "Forecasts", "viewer"),
     ("/plans", "Plans", "viewer"),
     ("/hubs", "Hubs", "viewer"),
+    ("/impact", "Impact", "viewer"),
     ("/briefings", "Briefings", "viewer"),
     ("/accountability/stopsearch", "Stop and search", "viewer"),
     ("/accountability/operations", "Operations", "viewer"),

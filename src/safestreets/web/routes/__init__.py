@@ -7,11 +7,12 @@ from safestreets.web.routes import (
     data,
     forecasts,
     hubs,
+    impact,
     intel,
     map,
     overview,
     plans,
 )
 
-ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, briefings.router,
-           data.router, accountability.router, intel.router, admin.router]  # fmt: skip
+ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, impact.router,
+           briefings.router, data.router, accountability.router, intel.router, admin.router]  # fmt: skip
