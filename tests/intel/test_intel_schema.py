@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,9 +12,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 
-import safestreets.db.intel  # registers the intel models on the metadata
+import safestreets.db
 from safestreets.db import connect
 from safestreets.db.models import Base
+
+# Every model module registers its tables on the one metadata: import them all, so the comparison below
+# sees the whole schema the migrations make, not only the part this test happens to have imported.
+for _m in pkgutil.iter_modules(safestreets.db.__path__):
+    importlib.import_module(f"safestreets.db.{_m.name}")
 
 TABLES = {"intel_reporters", "intel_reports", "intel_attachments", "intel_messages"}
 

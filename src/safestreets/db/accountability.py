@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from safestreets.db.audit import canonical, entry_hash
@@ -56,6 +56,7 @@ class OperationTally(Base):
     """What one day of an operation produced, in one BCU and by one tactic (either may be blank)."""
 
     __tablename__ = "operation_tallies"
+    __table_args__ = (Index("ix_operation_tallies_operation", "operation_id", "day"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), nullable=False)
@@ -81,6 +82,7 @@ class S60Authorisation(Base):
     whom, why; extensions as JSON; the limits check's verdict and problems as entered."""
 
     __tablename__ = "s60_authorisations"
+    __table_args__ = (Index("ix_s60_starts_at", "starts_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(64), nullable=False, default="")
