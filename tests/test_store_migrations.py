@@ -114,3 +114,18 @@ def test_auto_backtests_move_out_of_stored_forecasts(tmp_path: Path) -> None:
     assert stored.summary == summary and stored.scores == {"kde": 0.2} and stored.reason == "kde captured 20%"
     assert read_backtest(con, 2) is None
     con.close()
+
+
+def test_a_lower_numbered_migration_that_lands_later_still_runs(tmp_path: Path) -> None:
+    con = open_store(Workspace(tmp_path / "ws"))
+    everything = schema.migrations()
+    late = everything[-2]  # as if it were merged after the newest had been applied
+    con.execute("DELETE FROM schema_migrations WHERE version = ?", [late.version])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            schema, "migrations",
+            lambda: [schema.Migration(late.version, late.name, "SELECT 1") if m is late else m for m in everything],
+        )
+        assert schema.migrate(con) == [late.version]
+        assert schema.migrate(con) == []
+    assert late.version in schema.applied_versions(con)

@@ -1,7 +1,9 @@
 """Versioned schema migrations.
 
 Each ``migrations/NNNN_name.sql`` file runs once, in order, inside one transaction, and is recorded in
-``schema_migrations``. A new schema change is a new file; applied files are never edited.
+``schema_migrations``. A new schema change is a new file; applied files are never edited. Numbers are
+reserved per piece of work, so a lower number can land after a higher one: every migration the store has
+not recorded runs, not only those above its highest.
 """
 
 from __future__ import annotations
@@ -38,12 +40,17 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(rows[0][0])
 
 
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    current_version(con)  # creates the table on a new store
+    return {int(r[0]) for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration newer than the store; return the versions applied."""
-    done = current_version(con)
+    """Apply every migration the store has not recorded, in order; return the versions applied."""
+    done = applied_versions(con)
     applied = []
     for m in migrations():
-        if m.version <= done:
+        if m.version in done:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
