@@ -70,6 +70,31 @@ def test_no_effect_where_nothing_was_planted(city_ws: Path) -> None:
     assert e.ratio_low < 1.0 < e.ratio_high, e.verdict()
 
 
+def test_a_recorded_operation_is_evaluated_from_the_register(city_ws: Path) -> None:
+    """The register's polygon (lon/lat WKT) and dates give the same area and months as the planted one."""
+    import shapely
+
+    from safestreets.geo.project import crs_to_lonlat
+
+    planted = read_planted(city_ws / "synthetic-city" / "interventions" / "planted.json")
+    with Workspace(city_ws) as ws:
+        area = shapely.from_wkt(planted["wkt"])
+        lonlat = shapely.transform(area, lambda xy: np.column_stack(crs_to_lonlat(xy[:, 0], xy[:, 1], ws.crs)))
+        op = ws.operation_add(name="Op Planted", start="2024-07-01", end="2024-10-20",
+                              areas=[shapely.to_wkt(lonlat, rounding_precision=7)], tactics=["hot-spot-patrols"],
+                              actor="analyst")  # fmt: skip
+        r = ws.evaluate_operation("Op Planted", target="public", save=False)
+        assert r.label == f"operation {op.id}: Op Planted"
+        direct = ws.evaluate_impact(start="2024-07", end="2024-11", area=area, target="public", save=False)
+    ours = {e.method: e for e in r.effects}
+    for e in direct.effects:
+        assert ours[e.method].answerable == e.answerable
+        if e.answerable:
+            assert abs(ours[e.method].ratio - e.ratio) < 0.02, (e.method, ours[e.method].ratio, e.ratio)
+    did = ours["difference-in-differences"]
+    assert did.significant and did.ratio_high < 1.0
+
+
 def test_cannot_say_with_too_little_before(city_ws: Path) -> None:
     planted = city_ws / "synthetic-city" / "interventions" / "planted.json"
     with Workspace(city_ws) as ws:
@@ -77,7 +102,7 @@ def test_cannot_say_with_too_little_before(city_ws: Path) -> None:
         assert all(not e.answerable for e in r.effects if e.method != "difference-in-differences")
         assert any("cannot say" in line for line in r.lines())
         with pytest.raises(NotFoundError):
-            ws.evaluate_operation(1)
+            ws.evaluate_operation(999)
         with pytest.raises(NoDataError):
             ws.evaluate_impact(start="2020-01", end="2020-03", area=str(planted))
 
@@ -100,7 +125,21 @@ def test_fairness_of_the_plan_with_groups(city_ws: Path) -> None:
         assert np.isclose(r.patrol.exposure_share.sum(), 1.0)
         assert r.stops is not None and np.isclose(r.stops.exposure_share.sum(), 1.0)
         assert set(r.patrol.groups) >= {"white", "black"}
-        assert any("Section 60" in n for n in r.notes)
+        assert r.section60 is None and any("no Section 60 authorisation" in n for n in r.notes)
+        # A Section 60 authorisation inside the audited months: its hours go to the areas it covers.
+        cx, cy = read_planted(city_ws / "synthetic-city" / "interventions" / "planted.json")["centre"]
+        from safestreets.geo.project import crs_to_lonlat
+
+        lon, lat = crs_to_lonlat(np.array([cx]), np.array([cy]), ws.crs)
+        week = ws.con.execute("SELECT max(week_start) FROM plan_runs").fetchone()[0]
+        when = f"{(np.datetime64(week, 'M') - 2)}-10T18:00:00+00:00"
+        ws.s60_add(starts_at=when, ends_at=when.replace("T18", "T23"), authorised_by="Insp A", rank="inspector",
+                   grounds="a stabbing; retaliation expected", place="planted", lon=float(lon[0]),
+                   lat=float(lat[0]), radius_m=600.0, actor="analyst")  # fmt: skip
+        r = ws.fairness(population=pop)
+        assert r.section60 is not None
+        assert np.isclose(r.section60.exposure_share.sum(), 1.0)
+        assert r.to_dict()["section60"]["kind"] == "Section 60 hours"
         stored = ws.impact_result("fairness")
         assert stored is not None and stored["result"]["subject"] == r.subject
         f = ws.fairness(forecast_run=1, save=False)
@@ -167,7 +206,7 @@ def test_brief_and_plan_carry_the_advice(city_ws: Path) -> None:
         brief = ws.brief(pdf=False)
     html = Path(brief.html).read_text()
     assert "Near repeats and fairness" in html and "Raise patrols within" in html
-    assert "Section 60 exposure is not audited yet" in html
+    assert "Section 60" in html
 
 
 def test_record_compares_the_model_with_the_strongest_baseline(city_ws: Path, tmp_path: Path) -> None:

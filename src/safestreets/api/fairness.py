@@ -5,12 +5,14 @@ Exposure per area: a plan's scheduled patrol minutes; for a forecast without a p
 flagged hot spot (the units in the top ``coverage`` of the area), since patrols go where it points; and,
 separately, stop and search in the same months. Harm: the recorded harm of publicly reported crime in the
 months before. Population and groups: the areas' stored population, and a population file (code plus one
-column per group) where given. Section 60 exposure waits for the Section 60 register (issue 17).
+column per group) where given. Section 60 exposure: the hours of each authorisation in the Section 60
+register that fall in the same months, shared over the areas its locality covers by area of overlap.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,8 @@ from safestreets.errors import NoDataError, NotFoundError
 from safestreets.impact.common import plain
 
 SECTION60_NOTE = (
-    "Section 60 exposure is not audited yet: it needs the Section 60 register (authorisations with their "
-    "areas and times), which is not loaded"
+    "Section 60 exposure is not audited: the operational database holding the Section 60 register could "
+    "not be opened"
 )
 
 
@@ -35,6 +37,7 @@ class FairnessReport:
     patrol: Any  # FairnessAudit
     stops: Any  # FairnessAudit | None
     notes: list[str] = field(default_factory=list)
+    section60: Any = None  # FairnessAudit | None
     result_id: int | None = None
 
     def lines(self) -> list[str]:
@@ -42,6 +45,8 @@ class FairnessReport:
                f"{self.window[1]}", self.patrol.summary()]  # fmt: skip
         if self.stops is not None:
             out.append(self.stops.summary())
+        if self.section60 is not None:
+            out.append(self.section60.summary())
         return out + self.notes
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +57,7 @@ class FairnessReport:
                 "window": list(self.window),
                 "patrol": self.patrol.to_dict(),
                 "stops": None if self.stops is None else self.stops.to_dict(),
-                "section60": None,
+                "section60": None if self.section60 is None else self.section60.to_dict(),
                 "notes": self.notes,
                 "summary": self.lines(),
                 "result_id": self.result_id,
@@ -102,9 +107,11 @@ def fairness(
     coverage: float = 0.05,
     threshold: float = 1.5,
     save: bool = True,
+    db: Any = None,
 ) -> FairnessReport:
     """Audit a plan (its patrol minutes) or a forecast (its flagged hot spots), with stop and search over
-    the same areas; the latest plan when neither is named, else the latest forecast."""
+    the same areas; the latest plan when neither is named, else the latest forecast. With ``db`` (the
+    operational database), Section 60 hours in the same months are audited too."""
     from safestreets.forecast.store import latest_run, read_surface
     from safestreets.impact.fairness import fairness_audit
     from safestreets.sources.population import read_population
@@ -206,12 +213,19 @@ def fairness(
                                threshold=threshold)  # fmt: skip
     else:
         notes.append(f"no located stop and search between {start} and {end}")
-    # TODO(issue 17): Section 60 exposure. After the merge, read the Section 60 register's authorisations
-    # in [start, end), share each one's hours over the areas its locality covers (by area of overlap), and
-    # audit them like stop and search: fairness_audit(codes, hours, harm, population=pop, groups=groups,
-    # kind="Section 60 hours"), stored under "section60" in FairnessReport.to_dict(); drop this note.
-    notes.append(SECTION60_NOTE)
-    report = FairnessReport(subject, kind, (str(start), str(end - 1)), patrol, stops, notes)
+    section60 = None
+    if db is None:
+        notes.append(SECTION60_NOTE)
+    else:
+        from safestreets.store import get_setting
+
+        hours, located = section60_hours(db, geoms, get_setting(con, "crs"), start, end)
+        if located:
+            section60 = fairness_audit(codes, hours, harm, population=pop, groups=groups, kind="Section 60 hours",
+                                       threshold=threshold)  # fmt: skip
+        else:
+            notes.append(f"no Section 60 authorisation in the register between {start} and {end}")
+    report = FairnessReport(subject, kind, (str(start), str(end - 1)), patrol, stops, notes, section60=section60)
     if save:
         from safestreets.store.impact import save_impact
 
@@ -220,6 +234,32 @@ def fairness(
                   "population": None if population is None else str(population)}  # fmt: skip
         report.result_id = save_impact(con, "fairness", subject, params, report.to_dict())
     return report
+
+
+def section60_hours(db: Any, geoms: Any, crs: str, start: np.datetime64, end: np.datetime64) -> tuple[np.ndarray, int]:
+    """Hours of Section 60 powers per area in months ``[start, end)``: each authorisation's hours inside
+    the window (extensions included), shared over the areas by the share of its locality each covers.
+    Returns the hours and how many authorisations fell in the window."""
+    from datetime import datetime
+
+    from safestreets.accountability.s60 import authorisation_geometry, list_authorisations
+
+    lo = datetime.fromisoformat(str(start.astype("datetime64[D]"))).replace(tzinfo=UTC)
+    hi = datetime.fromisoformat(str(end.astype("datetime64[D]"))).replace(tzinfo=UTC)
+    with db.session() as s:
+        auths = list_authorisations(s, since=lo, until=hi)
+    hours = np.zeros(len(geoms))
+    counted = 0
+    for a in auths:
+        inside = (min(a.final_end, hi) - max(a.starts_at, lo)).total_seconds() / 3600
+        if inside <= 0:
+            continue
+        counted += 1
+        g = authorisation_geometry(a, crs)
+        if g.area <= 0:
+            continue
+        hours += inside * shapely.area(shapely.intersection(geoms, g)) / g.area
+    return hours, counted
 
 
 def feedback_simulation(*, rounds: int = 300, seed: int = 0, rates: Any = None) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ bore the cost of a forecast or plan.
 
 An intervention is plain: an area (a shapely geometry, WKT in the workspace CRS, ``lon,lat,radius_m``, a
 file holding WKT, or unit ids such as LSOA codes) and a start and end month. A recorded operation from the
-operations register is a thin adapter over :func:`evaluate_impact` (see the TODO at :func:`evaluate_operation`).
+operations register is a thin adapter over :func:`evaluate_impact` (:func:`evaluate_operation`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import shapely
 
-from safestreets.errors import NoDataError, NotFoundError, ParameterError
+from safestreets.errors import NoDataError, ParameterError
 from safestreets.impact.common import Effect, plain
 
 if TYPE_CHECKING:
@@ -307,19 +307,30 @@ def evaluate_impact(
     return report
 
 
-def evaluate_operation(ws: Workspace, operation_id: int, **options: Any) -> ImpactReport:
-    """Evaluate a recorded operation from the operations register.
+def evaluate_operation(ws: Workspace, operation: int | str, **options: Any) -> ImpactReport:
+    """Evaluate a recorded operation from the operations register (by id or name).
 
-    TODO(issue 17): the operations register (operational database, ``ws.db``) is not on this branch.
-    After the merge this is the whole adapter: look the operation up by id (raise NotFoundError if there
-    is none), take its area (geometry, or its LSOA codes as ``members`` with ``units="lsoa"``) and its
-    start and end, and ``return evaluate_impact(ws.con, start=..., end=..., area=... or members=...,
-    label=operation.name, **options)``. Nothing else in the impact code needs to change.
+    Its areas (BCUs and boroughs from the loaded boundaries, polygons as recorded) give the place; its
+    dates give the months: the intervention runs from the month it started to the end of the month it
+    ended (the analysis is monthly, so a short operation is credited with its whole month, which dilutes
+    rather than exaggerates its effect). ``options`` are those of :func:`evaluate_impact`.
     """
-    raise NotFoundError(
-        f"operation {operation_id}: the operations register is not available yet; give the area and dates "
-        "with 'safestreets evaluate impact --area ... --start ... --end ...'"
-    )
+    from safestreets.api import operations
+
+    op = operations.operation(ws.db, operation)
+    from safestreets.accountability.operations import operation_geometry
+
+    geometry = operation_geometry(ws.con, op)
+    if geometry is None or geometry.is_empty:
+        named = ", ".join(f"{a['kind']} {a['code']}" for a in op.areas)
+        raise ParameterError(
+            f"operation {op.id} ({op.name}): none of its areas ({named}) has a boundary in the store; load "
+            "the BCU or borough boundaries ('safestreets areas load') or give --area"
+        )
+    start = np.datetime64(op.start.isoformat()[:7], "M")
+    end = np.datetime64(op.end.isoformat()[:7], "M") + 1
+    options.setdefault("label", f"operation {op.id}: {op.name}")
+    return evaluate_impact(ws.con, start=str(start), end=str(end), area=geometry, **options)
 
 
 # --- near repeats ----------------------------------------------------------------------------------

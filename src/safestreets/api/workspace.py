@@ -551,9 +551,10 @@ class Workspace:
 
     def fairness(self, **options: Any) -> Any:
         """Fairness audit of a plan or forecast, with stop and search. ``options``: plan_id, forecast_run,
-        areas, population, months, coverage, threshold, save."""
+        areas, population, months, coverage, threshold, save. Section 60 hours from the register too."""
         from safestreets.api import fairness
 
+        options.setdefault("db", self._registers())
         return fairness.fairness(self.con, **options)
 
     def feedback_simulation(self, **options: Any) -> list[dict[str, Any]]:

@@ -27,8 +27,8 @@ def evaluate_impact(
     start: Annotated[str | None, typer.Option(help="First month of the intervention, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option(help="Month after its last, YYYY-MM (it runs start <= month < "
                                             "end).")] = None,
-    operation: Annotated[int | None, typer.Option(help="Or a recorded operation's id (its area and dates from "
-                                                  "the operations register).")] = None,
+    operation: Annotated[str | None, typer.Option(help="Or a recorded operation's id or name (its areas and "
+                                                  "dates from the operations register).")] = None,
     area: Annotated[str | None, typer.Option(help="The area: WKT in the workspace CRS, lon,lat,radius_m, or a "
                                              ".json (with 'wkt') or .wkt file.")] = None,
     unit_ids: Annotated[str | None, typer.Option("--unit-ids", help="Or the units, comma-separated (e.g. LSOA "
@@ -162,8 +162,8 @@ def audit_fairness(
     fmt: FormatOpt = Fmt.table,
     workspace: WorkspaceOpt = None,
 ) -> None:  # fmt: skip
-    """Who bears the cost: each area's share of patrol exposure and of stop and search against its share of
-    harm (and of residents and each group, where loaded); over-exposed areas flagged."""
+    """Who bears the cost: each area's share of patrol exposure, of stop and search and of Section 60 hours
+    against its share of harm (and of residents and each group, where loaded); over-exposed areas flagged."""
     with open_workspace(ctx, workspace) as ws:
         result = ws.fairness(plan_id=plan, forecast_run=forecast_run, areas=areas, population=population,
                              months=months, coverage=coverage, threshold=threshold)  # fmt: skip
@@ -175,11 +175,15 @@ def audit_fairness(
         for r, s in zip(rows, result.stops.rows(), strict=True):
             r["stop_share"] = s["exposure_share"]
             r["stops_over_exposed"] = s["over_exposed"]
+    if result.section60 is not None:
+        for r, s in zip(rows, result.section60.rows(), strict=True):
+            r["s60_share"] = s["exposure_share"]
+            r["s60_over_exposed"] = s["over_exposed"]
     shown = (
-        [r for r in rows if r["over_exposed"] or r.get("stops_over_exposed")] if fmt is Fmt.table else rows
+        [r for r in rows if r["over_exposed"] or r.get("stops_over_exposed") or r.get("s60_over_exposed")] if fmt is Fmt.table else rows
     )
     columns = ("area", "exposure_share", "harm_share", "population_share", "exposure_to_harm", "over_exposed",
-               "stop_share", "stops_over_exposed", *(f"{g}_share" for g in result.patrol.group_shares))  # fmt: skip
+               "stop_share", "stops_over_exposed", "s60_share", "s60_over_exposed", *(f"{g}_share" for g in result.patrol.group_shares))  # fmt: skip
     emit(shown, columns, fmt, title="Areas over-exposed relative to harm")
     if fmt is Fmt.table:
         for line in result.lines():
