@@ -194,3 +194,42 @@ def test_incident_decision_support_reads_the_register(tmp_path: Path) -> None:
     assert any("no authorisation active or recent" in line for line in none_near)
     con.close()
     db.dispose()
+
+
+def test_dashboard_form_records_in_local_time_refuses_a_breach_and_viewers(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from safestreets.api import accounts
+    from safestreets.web import create_app, settings_for
+    from web.web_support import BASE, sign_in
+
+    w = small_workspace(tmp_path)
+    analyst, _ = accounts.add_user(w.db, "ana", "analyst", actor="test")
+    viewer, _ = accounts.add_user(w.db, "vic", "viewer", actor="test")
+    zone, root = w.timezone, w.root
+    w.close()
+    app = create_app(settings_for(root))
+    a, v = sign_in(app, analyst), sign_in(app, viewer)
+    form = {"starts_at": "2024-07-01T18:00", "ends_at": "2024-07-02T06:00", "authorised_by": "Insp A",
+            "rank": "inspector", "grounds": "a stabbing; retaliation feared", "lon": "-0.12", "lat": "51.5",
+            "radius_m": "800"}  # fmt: skip
+    page = a.get("/accountability/s60", headers={"accept": "text/html"})
+    assert page.status_code == 200 and 'action="/accountability/s60"' in page.text
+    assert 'action="/accountability/s60"' not in v.get("/accountability/s60", headers={"accept": "text/html"}).text
+    assert v.client.post("/accountability/s60", data={**form, "csrf_token": v.csrf}).status_code == 403
+    no_csrf = TestClient(app, base_url=BASE, follow_redirects=False)
+    no_csrf.cookies = a.client.cookies
+    assert no_csrf.post("/accountability/s60", data=form).status_code == 403
+    too_long = a.client.post("/accountability/s60", data={**form, "csrf_token": a.csrf, "ends_at": "2024-07-02T19:00"})
+    assert too_long.status_code == 400 and "25 h" in too_long.text
+    bad = a.client.post("/accountability/s60", data={**form, "csrf_token": a.csrf, "lon": "west"})
+    assert bad.status_code == 400 and "lon" in bad.text
+    assert a.get("/api/s60").json() == []  # nothing stored by the refusals
+    ok = a.client.post("/accountability/s60", data={**form, "csrf_token": a.csrf})
+    assert ok.status_code == 303
+    (stored,) = a.get("/api/s60").json()
+    from zoneinfo import ZoneInfo
+
+    local = datetime(2024, 7, 1, 18, 0, tzinfo=ZoneInfo(zone))
+    assert datetime.fromisoformat(stored["starts_at"]) == local
+    assert stored["entered_by"] == "ana" and stored["verdict"] == "lawful"

@@ -172,7 +172,9 @@ def add_authorisation(db: Database, a: Authorisation, limits: Section60Limits, *
     with db.session() as s:
         row = S60Authorisation(
             reference=a.reference, place=a.place, lon=a.lon, lat=a.lat, radius_m=a.radius_m, polygon_wkt=a.polygon_wkt,
-            starts_at=a.starts_at, ends_at=a.ends_at, authorised_by=a.authorised_by, rank=rank_name(a.rank),
+            # In UTC: SQLite keeps no offset, so a local time stored as it is would be read back hours out.
+            starts_at=a.starts_at.astimezone(UTC), ends_at=a.ends_at.astimezone(UTC), authorised_by=a.authorised_by,
+            rank=rank_name(a.rank),
             extensions=json.dumps([{"until": e.until.isoformat(), "rank": rank_name(e.rank), "by": e.by}
                                    for e in a.extensions]),
             grounds=a.grounds, incident=a.incident, verdict=verdict, problems=json.dumps(problems), entered_by=actor,

@@ -22,6 +22,11 @@ def limits(root: Path | None) -> Section60Limits:
     return Section60Limits(**config.section60_limits(root))  # type: ignore[arg-type]
 
 
+def rank_names() -> list[str]:
+    """The ranks the register knows, lowest first, as a form offers them."""
+    return [names[0] for names in s60.RANKS]
+
+
 def place_position(con: duckdb.DuckDBPyConnection | None, place: str) -> tuple[float, float]:
     """A named place's lon/lat from the loaded places (case-insensitive name)."""
     if con is None:

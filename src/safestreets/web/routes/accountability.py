@@ -1,5 +1,6 @@
 """Accountability: stop and search (outcomes and disproportionality), the operations register (analysts
-record operations and tallies through a form or JSON, with CSRF), and the Section 60 register."""
+record operations and tallies through a form or JSON, with CSRF), and the Section 60 register (recorded
+through a form or JSON, checked against the configured limits)."""
 
 from __future__ import annotations
 
@@ -262,11 +263,69 @@ def api_add_s60(body: NewAuthorisation, active: Active = Analyst, db: Database =
     return a.to_dict()
 
 
+def _s60_page(request: Request, db: Database, ws: Workspace, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return page(request, "accountability_s60.html.j2", status_code=status_code, rows=s60_api.s60_report(db, ws.con),
+                ranks=s60_api.rank_names(), timezone=ws.timezone, **context)  # fmt: skip
+
+
 @router.get("/accountability/s60", response_class=HTMLResponse, include_in_schema=False)
 def s60_page(request: Request, active: Active = Viewer, db: Database = Depends(database),
              ws: Workspace = Depends(workspace)) -> HTMLResponse:  # fmt: skip
     record(request, active, "view", "/accountability/s60")
-    return page(request, "accountability_s60.html.j2", rows=s60_api.s60_report(db, ws.con))
+    return _s60_page(request, db, ws)
+
+
+def _local(text: str, zone: str, name: str) -> str:
+    """A form's date-time (the browser sends wall-clock time, no offset) in the workspace's time zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ParameterError(f"{name}: {text!r} is not a date and time") from None
+    return (at if at.tzinfo else at.replace(tzinfo=ZoneInfo(zone))).isoformat()
+
+
+def _number(text: str, name: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ParameterError(f"{name}: {text!r} is not a number") from None
+
+
+@router.post("/accountability/s60", response_class=HTMLResponse, include_in_schema=False)
+def add_s60_form(
+    request: Request,
+    starts_at: Annotated[str, Form(max_length=40)],
+    ends_at: Annotated[str, Form(max_length=40)],
+    authorised_by: Annotated[str, Form(min_length=1, max_length=128)],
+    rank: Annotated[str, Form(max_length=64)],
+    grounds: Annotated[str, Form(max_length=4000)],
+    place: Annotated[str, Form(max_length=200)] = "",
+    lon: Annotated[str, Form(max_length=32)] = "",
+    lat: Annotated[str, Form(max_length=32)] = "",
+    radius_m: Annotated[str, Form(max_length=32)] = "",
+    polygon_wkt: Annotated[str, Form(max_length=100_000)] = "",
+    incident: Annotated[str, Form(max_length=4000)] = "",
+    reference: Annotated[str, Form(max_length=64)] = "",
+    active: Active = Analyst,
+    db: Database = Depends(database),
+    ws: Workspace = Depends(workspace),
+) -> Response:
+    try:
+        s60_api.add_authorisation(
+            db, ws.con, ws.root, starts_at=_local(starts_at, ws.timezone, "starts_at"),
+            ends_at=_local(ends_at, ws.timezone, "ends_at"), authorised_by=authorised_by, rank=rank, grounds=grounds,
+            place=place, lon=_number(lon, "lon"), lat=_number(lat, "lat"), radius_m=_number(radius_m, "radius_m"),
+            polygon_wkt=polygon_wkt.strip() or None, incident=incident, reference=reference,
+            actor=active.account.username,
+        )  # fmt: skip
+    except SafestreetsError as err:
+        return _s60_page(request, db, ws, status_code=400, error=str(err))
+    return RedirectResponse("/accountability/s60", status_code=303)
 
 
 Bbox = Annotated[
