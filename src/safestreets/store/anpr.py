@@ -210,7 +210,7 @@ def store_reads(
         # Duplicates: a read within a second of the one before it (same vehicle and camera), in this file
         # or already stored. The earliest of a burst is kept.
         dups = con.execute(
-            f"""WITH span AS (SELECT min(read_at) - INTERVAL 1 SECOND AS lo, max(read_at) + INTERVAL 1 SECOND AS hi
+            """WITH span AS (SELECT min(read_at) - INTERVAL 1 SECOND AS lo, max(read_at) + INTERVAL 1 SECOND AS hi
                               FROM _anpr_ok),
                 both_ AS (
                     SELECT _row, vehicle, camera_id, read_at FROM _anpr_ok
@@ -284,12 +284,12 @@ def reads_of(
 ) -> pa.Table:
     """Reads of these vehicles from ``since`` (to ``until``), with their cameras, in time order."""
     con.complete()
-    return con.execute(
+    return con.sql(
         """SELECT r.vehicle, r.read_at, r.camera_id, c.road, c.area_code, c.lon, c.lat, r.direction, r.confidence
            FROM anpr_reads r LEFT JOIN anpr_cameras c USING (camera_id)
            WHERE list_contains(?, r.vehicle) AND r.read_at >= ? AND (? IS NULL OR r.read_at < ?)
            ORDER BY r.read_at, r.camera_id""",
-        [vehicles, since, until, until],
+        params=[vehicles, since, until, until],
     ).to_arrow_table()
 
 
