@@ -57,3 +57,40 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
         yield w
     finally:
         w.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ows(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    """The ``ws`` workspace with its operational database on SQLite, then on a PostgreSQL database of its own
+    (skipped without a server unless SAFESTREETS_REQUIRE_POSTGRES=1, as tests/db does)."""
+    monkeypatch.delenv("SAFESTREETS_ANPR_KEY", raising=False)
+    monkeypatch.delenv("SAFESTREETS_DATABASE_URL", raising=False)
+    admin = name = None
+    if request.param == "postgresql":
+        import secrets
+
+        import sqlalchemy as sa
+
+        from db.conftest import ADMIN_URL, _postgres_admin
+
+        admin = _postgres_admin()
+        if admin is None:
+            pytest.skip(f"no PostgreSQL server at {ADMIN_URL}")
+        name = f"safestreets_test_{secrets.token_hex(6)}"
+        with admin.connect() as c:  # type: ignore[attr-defined]
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        monkeypatch.setenv("SAFESTREETS_DATABASE_URL", ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    w = Workspace.init(tmp_path / "ws")
+    cams = tmp_path / "cameras.csv"
+    cams.write_text(CAMERAS, "utf-8")
+    w.anpr.load_cameras(cams, actor="test")
+    try:
+        yield w
+    finally:
+        w.close()
+        if admin is not None:
+            import sqlalchemy as sa
+
+            with admin.connect() as c:  # type: ignore[attr-defined]
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()  # type: ignore[attr-defined]

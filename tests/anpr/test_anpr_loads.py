@@ -89,14 +89,14 @@ def test_a_mapping_reads_a_back_office_export(ws: Workspace, tmp_path: Path) -> 
     export = tmp_path / "export.csv"
     export.write_text(f"VRM,Read Date,Camera,Lane,Conf\nAB12CDE,{t:%d/%m/%Y %H:%M:%S},C2,2,87\n"
                       f"AB12CDE,{t:%d/%m/%Y} 25:00:00,C2,2,87\n", "utf-8")  # fmt: skip
-    with pytest.raises(InputError, match="row 2.*'Read Date': not a date-time in the format"):
+    with pytest.raises(InputError, match=r"row 2.*'Read Date': not a date-time in the format"):
         ws.anpr.load(export, mapping=mapping, actor="t")
     r = ws.anpr.load(export, mapping=mapping, actor="t", skip_bad_rows=True).load
     assert r.rows_loaded == 1
     assert ws.con.execute("SELECT confidence FROM anpr_reads").fetchall() == [(0.87,)]
     bad = tmp_path / "bad.toml"
     bad.write_text("[columns]\nplate = 'VRM'\nspeed = 'x'\n", "utf-8")
-    with pytest.raises(InputError, match="columns.speed"):
+    with pytest.raises(InputError, match=r"columns\.speed"):
         ws.anpr.load(export, mapping=bad, actor="t")
 
 
@@ -104,7 +104,7 @@ def test_cameras_are_checked_and_reloads_replace_them(ws: Workspace, tmp_path: P
     cams = tmp_path / "more.csv"
     cams.write_text("camera_id,lon,lat,road,direction,area\nC1,-0.1,51.5,A1,N,E09000001\nC4,x,51.5,A2,S,\n"
                     "C5,-0.2,51.4,A3,E,\nC5,-0.2,51.4,A3,E,\n", "utf-8")  # fmt: skip
-    with pytest.raises(InputError, match="row 2.*'lon': not a longitude"):
+    with pytest.raises(InputError, match=r"row 2.*'lon': not a longitude"):
         ws.anpr.load_cameras(cams, actor="t")
     r = ws.anpr.load_cameras(cams, actor="t", skip_bad_rows=True)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 2, 2)

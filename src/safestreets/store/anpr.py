@@ -23,7 +23,7 @@ from safestreets.errors import InputError, NoDataError
 from safestreets.geo.project import lonlat_to_crs
 from safestreets.sources.staged import ErrorRow
 from safestreets.store import fetch_one, get_setting, one_row, register, set_setting, transaction
-from safestreets.store.assign import _has_geometry, _locate_points, _point_lsoa_kind
+from safestreets.store.assign import locate_xy
 from safestreets.store.batches import BatchRecord, find_loaded, next_batch_id, record_batch
 
 KEY_SETTING = "anpr_key_id"
@@ -143,10 +143,7 @@ def load_cameras(
 
 def _areas_at(con: duckdb.DuckDBPyConnection, x: np.ndarray, y: np.ndarray) -> list[str | None]:
     """The borough (else LSOA) holding each point, from the loaded areas; None outside them all."""
-    lsoa_kind, boroughs = _point_lsoa_kind(con), _has_geometry(con, "borough")
-    if lsoa_kind is None and not boroughs:
-        return [None] * len(x)
-    located = _locate_points(con, pa.table({"x": x, "y": y}), lsoa_kind, boroughs)
+    located = locate_xy(con, x, y)
     return [b or s for b, s in zip(located.column("p_borough").to_pylist(),
                                    located.column("p_lsoa").to_pylist(), strict=True)]  # fmt: skip
 
