@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from safestreets.anpr import access, alerts, hotlist, retention
 from safestreets.anpr.pseudonym import PlateKey, load_key
 from safestreets.config import anpr_settings
-from safestreets.db import audit
+from safestreets.db import Database, audit
 from safestreets.errors import AccessRefused, InputError, NotFoundError, ParameterError, SafestreetsError
 from safestreets.sources import anpr as source
 from safestreets.sources.csvread import ROW
@@ -63,9 +63,14 @@ def _now() -> datetime:
 class Anpr:
     """The ANPR jobs of one workspace (its store, its operational database, its key file, its settings)."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, db: Database | None = None) -> None:
         self.ws = ws
+        self._db = db  # the dashboard passes its own; otherwise the workspace's
         self._key: PlateKey | None = None
+
+    @property
+    def db(self) -> Database:
+        return self._db if self._db is not None else self.ws.db
 
     @property
     def settings(self) -> dict[str, float]:
@@ -84,7 +89,7 @@ class Anpr:
         result = store.load_cameras(self.ws.con, cams.table, cams.errors, label=str(path), sha256=cams.sha256,
                                     rows_read=cams.rows_read, skip_bad_rows=skip_bad_rows)  # fmt: skip
         if result.batch_id is not None:
-            audit.record(self.ws.db, actor=actor, action="change", target="anpr.cameras.load",
+            audit.record(self.db, actor=actor, action="change", target="anpr.cameras.load",
                          params=result.to_dict())  # fmt: skip
         return result
 
@@ -134,12 +139,12 @@ class Anpr:
                                  skip_bad_rows=skip_bad_rows, out_of_order=typed.out_of_order, now=now)  # fmt: skip
         matched = alerts.Matched(0, 0, arrived_at, None)
         if result.batch_id is not None:
-            audit.record(self.ws.db, actor=actor, action="change", target="anpr.reads.load",
+            audit.record(self.db, actor=actor, action="change", target="anpr.reads.load",
                          params={k: v for k, v in result.to_dict().items() if k != "rejected_by_reason"})  # fmt: skip
             stored = self.ws.con.sql(
                 f"SELECT vehicle, read_at, camera_id FROM anpr_reads WHERE batch_id = {int(result.batch_id)}"
             ).to_arrow_table()
-            matched = alerts.match(self.ws.db, stored, arrived_at=arrived_at, now=now, actor=actor)
+            matched = alerts.match(self.db, stored, arrived_at=arrived_at, now=now, actor=actor)
         return Arrival(result, matched)
 
     def receive(self, body: bytes, content_type: str, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
@@ -165,7 +170,7 @@ class Anpr:
             else:
                 ok.append(i)
         rows = rows.take(pa.array(ok, pa.int64()))
-        matched = alerts.match(self.ws.db, rows, arrived_at=arrived_at, now=now, actor=actor)
+        matched = alerts.match(self.db, rows, arrived_at=arrived_at, now=now, actor=actor)
         staged = None
         if rows.num_rows:
             inbox = self.ws.root / INBOX
@@ -175,7 +180,7 @@ class Anpr:
             pq.write_table(out, inbox / f".{name}")
             (inbox / f".{name}").rename(inbox / name)  # whole, or not there: the watcher never reads half a file
             staged = name
-        audit.record(self.ws.db, actor=actor, action="change", target="anpr.reads.receive",
+        audit.record(self.db, actor=actor, action="change", target="anpr.reads.receive",
                      params={"rows": table.num_rows, "accepted": rows.num_rows, "rejected": len({e[0] for e in errors}),
                              "alerts": matched.alerts, "staged": staged})  # fmt: skip
         return {"received": table.num_rows, "accepted": rows.num_rows, "alerts": matched.alerts,
@@ -212,15 +217,15 @@ class Anpr:
 
     def hotlist_add(self, plate: str, *, reason: str | None, source: str | None, expires_at: datetime | None,
                     actor: str) -> hotlist.Entry:  # fmt: skip
-        return hotlist.add(self.ws.db, self.key, plate, reason=reason, source=source, expires_at=expires_at,
+        return hotlist.add(self.db, self.key, plate, reason=reason, source=source, expires_at=expires_at,
                            actor=actor)  # fmt: skip
 
     def hotlist_remove(self, entry_id: int, *, actor: str) -> hotlist.Entry:
-        return hotlist.remove(self.ws.db, entry_id, actor=actor)
+        return hotlist.remove(self.db, entry_id, actor=actor)
 
     def hotlist(self, *, actor: str, current_only: bool = False) -> list[hotlist.Entry]:
-        found = hotlist.entries(self.ws.db, current_at=_now() if current_only else None)
-        audit.record(self.ws.db, actor=actor, action="view", target="anpr.hotlist", params={"entries": len(found)})
+        found = hotlist.entries(self.db, current_at=_now() if current_only else None)
+        audit.record(self.db, actor=actor, action="view", target="anpr.hotlist", params={"entries": len(found)})
         return found
 
     def match_history(self, *, actor: str, purpose: str, since: datetime | None = None,
@@ -229,21 +234,21 @@ class Anpr:
         now = now or _now()
         reach = self.settings["reach_days"]
         since = since or now - timedelta(days=reach)
-        access.check_query(self.ws.db, actor=actor, purpose=purpose, since=since, until=until,
+        access.check_query(self.db, actor=actor, purpose=purpose, since=since, until=until,
                            what="anpr.match-history", reach_days=reach, now=now)  # fmt: skip
-        vehicles = sorted({e.vehicle for e in hotlist.entries(self.ws.db, current_at=now)})
+        vehicles = sorted({e.vehicle for e in hotlist.entries(self.db, current_at=now)})
         reads = store.reads_of(self.ws.con, vehicles, since, until)
-        return alerts.match(self.ws.db, reads, arrived_at=now, kind="history", now=now, actor=actor)
+        return alerts.match(self.db, reads, arrived_at=now, kind="history", now=now, actor=actor)
 
     def alerts(self, *, actor: str, after_id: int = 0, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
-        found = alerts.alerts(self.ws.db, after_id=after_id, open_only=open_only, limit=limit)
+        found = alerts.alerts(self.db, after_id=after_id, open_only=open_only, limit=limit)
         if found:  # a poll that brings nothing new shows nothing: only what was shown is recorded
-            audit.record(self.ws.db, actor=actor, action="view", target="anpr.alerts",
+            audit.record(self.db, actor=actor, action="view", target="anpr.alerts",
                          params={"alerts": [a["id"] for a in found]})  # fmt: skip
         return found
 
     def acknowledge(self, alert_id: int, *, actor: str) -> None:
-        alerts.acknowledge(self.ws.db, alert_id, actor=actor)
+        alerts.acknowledge(self.db, alert_id, actor=actor)
 
     # --- access, queries and reveals ----------------------------------------------------------------
 
@@ -253,13 +258,13 @@ class Anpr:
         oldest = _now() - timedelta(days=s["retention_days"])
         if reach_from < oldest:
             raise ParameterError(f"reach_from is before the retention period ({oldest:%Y-%m-%d}): nothing is kept")
-        return access.authorise(self.ws.db, username, reason=reason, reach_from=reach_from,
+        return access.authorise(self.db, username, reason=reason, reach_from=reach_from,
                                 expires_at=expires_at, actor=actor)  # fmt: skip
 
     def query_window(self, *, actor: str, purpose: str, since: datetime, until: datetime | None = None,
                      what: str, now: datetime | None = None) -> access.Authorisation | None:  # fmt: skip
         """Check and log one query of reads from ``since``: analyses call this before they read."""
-        return access.check_query(self.ws.db, actor=actor, purpose=purpose, since=since, until=until, what=what,
+        return access.check_query(self.db, actor=actor, purpose=purpose, since=since, until=until, what=what,
                                   reach_days=self.settings["reach_days"], now=now)  # fmt: skip
 
     def vehicle_of(self, plate: str) -> str:
@@ -284,11 +289,11 @@ class Anpr:
         check the role first (the dashboard: admin); every reveal, and every refusal, is audited."""
         target = f"anpr.reveal:{vehicle or f'entry {entry}'}"
         if not reason or len(reason.strip()) < MIN_REASON:
-            audit.record(self.ws.db, actor=actor, action="reveal", target=target, params={"reason": reason or ""},
+            audit.record(self.db, actor=actor, action="reveal", target=target, params={"reason": reason or ""},
                          outcome="denied")  # fmt: skip
             raise AccessRefused(f"a reveal needs a reason (at least {MIN_REASON} characters)")
         if entry is not None:
-            _, sealed = hotlist.sealed_of(self.ws.db, entry)
+            _, sealed = hotlist.sealed_of(self.db, entry)
         elif vehicle is not None:
             found = store.sealed_plates(self.ws.con, [vehicle])
             if vehicle not in found:
@@ -297,20 +302,20 @@ class Anpr:
         else:
             raise ParameterError("name a vehicle or a hotlist entry to reveal")
         plate = self.key.open(sealed)
-        audit.record(self.ws.db, actor=actor, action="reveal", target=target, params={"reason": reason.strip()})
+        audit.record(self.db, actor=actor, action="reveal", target=target, params={"reason": reason.strip()})
         return plate
 
     def is_vehicle(self, plate: str, vehicle: str, *, actor: str, purpose: str) -> bool:
         """Whether ``plate`` is the vehicle behind ``vehicle``: a match, with no plate shown (audited)."""
         same = self.vehicle_of(plate) == vehicle
-        audit.record(self.ws.db, actor=actor, action="query", target=f"anpr.match:{vehicle}",
+        audit.record(self.db, actor=actor, action="query", target=f"anpr.match:{vehicle}",
                      params={"purpose": purpose, "match": same})  # fmt: skip
         return same
 
     # --- retention and status ------------------------------------------------------------------------
 
     def purge(self, *, actor: str, dry_run: bool = False, now: datetime | None = None) -> retention.Purge:
-        return retention.purge(self.ws.con, self.ws.db, retention_days=self.settings["retention_days"],
+        return retention.purge(self.ws.con, self.db, retention_days=self.settings["retention_days"],
                                actor=actor, now=now, dry_run=dry_run)  # fmt: skip
 
     def status(self) -> dict[str, Any]:
