@@ -121,3 +121,40 @@ def test_reads_need_cameras_first(tmp_path: Path) -> None:
             w.anpr.load(write_reads(tmp_path / "r.csv", [("AB12CDE", when(1), "C1", "N", 0.9)]), actor="t")
     finally:
         w.close()
+
+
+def test_a_watched_folder_loads_new_files_and_moves_them(ws: Workspace, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    ws.anpr.hotlist_add("AB12CDE", reason="stolen vehicle, crime ref 1", source="PNC",
+                        expires_at=NOW + timedelta(days=1), actor="t")  # fmt: skip
+    write_reads(drop / "a.parquet", [("AB12CDE", when(3), "C1", "N", 0.9), ("BAD!", when(3), "C1", "N", 0.9)])
+    write_reads(drop / "b.csv", [("AB12CDE", when(2), "C9", "N", 0.9)])  # every row bad: loads nothing
+    (drop / "half.csv.part").write_text("plate,read_at\n", "utf-8")  # still being written: left alone
+    (drop / "notes.txt").write_text("not reads", "utf-8")
+    seen = list(ws.anpr.watch(drop, actor="watcher", once=True))
+    assert [p.name for p, _ in seen] == ["a.parquet", "b.csv"]
+    first = seen[0][1]
+    assert not isinstance(first, Exception)
+    assert (first.load.rows_loaded, first.load.rows_rejected, first.matched.alerts) == (1, 1, 1)
+    assert isinstance(first.matched.stored_at, datetime) and first.matched.latency_seconds is not None
+    assert sorted(p.name for p in (drop / "done").iterdir()) == ["a.parquet", "b.csv"]
+    assert (drop / "half.csv.part").exists() and (drop / "notes.txt").exists()
+    assert list(ws.anpr.watch(drop, actor="watcher", once=True)) == []
+
+
+def test_a_batch_staged_by_the_dashboard_is_stored_by_the_watcher(ws: Workspace, tmp_path: Path) -> None:
+    import json
+
+    ws.anpr.load(write_reads(tmp_path / "a.csv", [("AB12CDE", when(9), "C1", "N", 0.9)]), actor="t")
+    body = json.dumps([{"plate": "AB12CDE", "read_at": when(3).isoformat(), "camera_id": "C2"},
+                       {"plate": "NEW1", "read_at": when(2).isoformat(), "camera_id": "C3", "confidence": 0.5}])
+    got = ws.anpr.receive(body.encode(), "application/json", actor="t")
+    assert (got["accepted"], got["rejected"]) == (2, [])
+    inbox = ws.root / "anpr" / "inbox"
+    r = list(ws.anpr.watch(inbox, actor="watcher", once=True))
+    assert len(r) == 1 and r[0][1].load.rows_loaded == 2
+    assert ws.con.execute("SELECT count(*), count(DISTINCT vehicle) FROM anpr_reads").fetchall() == [(3, 2)]
+    assert ws.con.execute("SELECT count(*) FROM anpr_plates").fetchall() == [(2,)]

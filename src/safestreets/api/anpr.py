@@ -94,15 +94,16 @@ class Anpr:
         return result
 
     def _pseudonymise(self, typed: pa.Table) -> tuple[pa.Table, pa.Table]:
-        """(rows with ``vehicle`` instead of ``plate``, sealed plates of the distinct vehicles)."""
+        """(rows with ``vehicle`` instead of ``plate``, sealed plates of the vehicles the store lacks)."""
         plates = typed.column("plate")
-        distinct = pc.unique(plates).to_pylist()
-        vehicles = self.key.vehicles(distinct)
-        lookup = pa.table({"plate": pa.array(distinct, pa.string()), "vehicle": pa.array(vehicles, pa.string())})
-        idx = pc.index_in(plates, value_set=lookup.column("plate"))
-        rows = typed.drop_columns(["plate"]).add_column(1, "vehicle", pc.take(lookup.column("vehicle"), idx))
-        sealed = pa.table({"vehicle": lookup.column("vehicle"),
-                           "sealed": pa.array(self.key.seal_many(distinct), pa.binary())})  # fmt: skip
+        distinct = pc.unique(plates)
+        vehicles = pa.array(self.key.vehicles(distinct.to_pylist()), pa.string())
+        idx = pc.index_in(plates, value_set=distinct)
+        rows = typed.drop_columns(["plate"]).add_column(1, "vehicle", pc.take(vehicles, idx))
+        new = pc.invert(pc.is_in(vehicles, value_set=store.known_vehicles(self.ws.con, vehicles)))
+        fresh = pc.filter(distinct, new).to_pylist()
+        sealed = pa.table({"vehicle": pc.filter(vehicles, new),
+                           "sealed": pa.array(self.key.seal_many(fresh), pa.binary())})  # fmt: skip
         return rows, sealed
 
     def _store(self, rows: pa.Table, sealed: pa.Table, errors: list, *, label: str, sha256: str,
@@ -125,7 +126,7 @@ class Anpr:
         if {"vehicle", "sealed"} <= set(raw.table.column_names):  # staged by the dashboard: already pseudonymised
             t = raw.table
             rows = t.select([ROW, "vehicle", "read_at", "camera_id", "direction", "confidence"])
-            sealed = t.select(["vehicle", "sealed"])
+            sealed = t.select(["vehicle", "sealed"]).filter(pc.is_valid(t.column("sealed")))
             result = self._store(rows, sealed, [], label=str(path), sha256=raw.sha256, params={"staged": True},
                                  rows_read=raw.rows_read, columns={"read_at": "read_at", "camera_id": "camera_id"},
                                  skip_bad_rows=True, out_of_order=0, now=now)  # fmt: skip
@@ -175,7 +176,8 @@ class Anpr:
         if rows.num_rows:
             inbox = self.ws.root / INBOX
             inbox.mkdir(parents=True, exist_ok=True)
-            out = rows.drop_columns([ROW]).join(sealed, "vehicle")
+            # Every row, with the sealed plate where the store lacks it (a known vehicle's is already there).
+            out = rows.drop_columns([ROW]).join(sealed, "vehicle", join_type="left outer")
             name = f"{arrived_at:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.parquet"
             pq.write_table(out, inbox / f".{name}")
             (inbox / f".{name}").rename(inbox / name)  # whole, or not there: the watcher never reads half a file

@@ -269,6 +269,15 @@ def store_reads(
 # --- reading back, and retention ------------------------------------------------------------------
 
 
+def known_vehicles(con: duckdb.DuckDBPyConnection, vehicles: pa.Array) -> pa.Array:
+    """Those of ``vehicles`` whose sealed plate the store already holds."""
+    register(con, "_anpr_v", pa.table({"vehicle": vehicles}))
+    try:
+        return con.sql("SELECT vehicle FROM anpr_plates SEMI JOIN _anpr_v USING (vehicle)").to_arrow_table().column(0)
+    finally:
+        con.unregister("_anpr_v")
+
+
 def sealed_plates(con: duckdb.DuckDBPyConnection, vehicles: list[str]) -> dict[str, bytes]:
     if not vehicles:
         return {}
