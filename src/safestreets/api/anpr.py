@@ -123,6 +123,7 @@ class Anpr:
         arrived_at = arrived_at or _now()
         path = Path(path)
         raw = source.read_file(path)
+        early: alerts.Matched | None = None
         if {"vehicle", "sealed"} <= set(raw.table.column_names):  # staged by the dashboard: already pseudonymised
             t = raw.table
             rows = t.select([ROW, "vehicle", "read_at", "camera_id", "direction", "confidence"])
@@ -134,6 +135,9 @@ class Anpr:
             m = source.read_mapping(mapping)
             typed = source.type_reads(raw, m)
             rows, sealed = self._pseudonymise(typed.table)
+            if skip_bad_rows:  # a live feed: alert before storing (the store's checks take longer)
+                early = alerts.match(self.db, self._plausible(rows, now or _now())[0], arrived_at=arrived_at,
+                                     now=now, actor=actor)  # fmt: skip
             result = self._store(rows, sealed, typed.errors, label=str(path), sha256=raw.sha256,
                                  params={"mapping": m.params()}, rows_read=raw.rows_read,
                                  columns={"read_at": m.columns.read_at, "camera_id": m.columns.camera_id},
@@ -146,7 +150,30 @@ class Anpr:
                 f"SELECT vehicle, read_at, camera_id FROM anpr_reads WHERE batch_id = {int(result.batch_id)}"
             ).to_arrow_table()
             matched = alerts.match(self.db, stored, arrived_at=arrived_at, now=now, actor=actor)
+            if early is not None and early.alerts:  # what the stored reads add to the early alerts (usually none)
+                matched = alerts.Matched(matched.reads, early.alerts + matched.alerts, arrived_at, early.stored_at)
         return Arrival(result, matched)
+
+    def _plausible(self, rows: pa.Table, now: datetime) -> tuple[pa.Table, list]:
+        """Rows from known cameras, not in the future nor past retention (the checks a match needs first),
+        and the others as (row, field, reason, value)."""
+        cams = self.ws.con.sql("SELECT camera_id FROM anpr_cameras").to_arrow_table().column(0)
+        s = self.settings
+        known = pc.is_in(rows.column("camera_id"), value_set=cams)
+        future = pc.greater(rows.column("read_at"), pa.scalar(now + timedelta(seconds=s["future_seconds"]),
+                                                              rows.schema.field("read_at").type))  # fmt: skip
+        old = pc.less(rows.column("read_at"), pa.scalar(now - timedelta(days=s["retention_days"]),
+                                                        rows.schema.field("read_at").type))  # fmt: skip
+        errors = []
+        for r, cam, at, k, f, o in zip(*(x.to_pylist() for x in (rows.column(ROW), rows.column("camera_id"),
+                                       rows.column("read_at"), known, future, old)), strict=True):  # fmt: skip
+            if not k:
+                errors.append((r, "camera_id", "no such camera", cam))
+            elif f:
+                errors.append((r, "read_at", "in the future", at.isoformat()))
+            elif o:
+                errors.append((r, "read_at", "older than the retention period", at.isoformat()))
+        return rows.filter(pc.and_(known, pc.invert(pc.or_(future, old)))), errors
 
     def receive(self, body: bytes, content_type: str, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
         """A batch posted to the dashboard (JSON records or CSV, clear plates): checked, pseudonymised, matched
@@ -158,19 +185,8 @@ class Anpr:
         raw = source.RawFile(Path("posted batch"), table, hashlib.sha256(body).hexdigest(), table.num_rows, [])
         typed = source.type_reads(raw)
         rows, sealed = self._pseudonymise(typed.table)
-        known = {r[0] for r in self.ws.con.execute("SELECT camera_id FROM anpr_cameras").fetchall()}
-        future = now + timedelta(seconds=self.settings["future_seconds"])
-        errors = list(typed.errors)
-        ok = []
-        for i, (r, cam, at) in enumerate(zip(rows.column(ROW).to_pylist(), rows.column("camera_id").to_pylist(),
-                                             rows.column("read_at").to_pylist(), strict=True)):  # fmt: skip
-            if cam not in known:
-                errors.append((r, "camera_id", "no such camera", cam))
-            elif at > future:
-                errors.append((r, "read_at", "in the future", at.isoformat()))
-            else:
-                ok.append(i)
-        rows = rows.take(pa.array(ok, pa.int64()))
+        rows, errors = self._plausible(rows, now)
+        errors = list(typed.errors) + errors
         matched = alerts.match(self.db, rows, arrived_at=arrived_at, now=now, actor=actor)
         staged = None
         if rows.num_rows:
