@@ -164,16 +164,17 @@ class Anpr:
                                                               rows.schema.field("read_at").type))  # fmt: skip
         old = pc.less(rows.column("read_at"), pa.scalar(now - timedelta(days=s["retention_days"]),
                                                         rows.schema.field("read_at").type))  # fmt: skip
-        errors = []
-        for r, cam, at, k, f, o in zip(*(x.to_pylist() for x in (rows.column(ROW), rows.column("camera_id"),
-                                       rows.column("read_at"), known, future, old)), strict=True):  # fmt: skip
-            if not k:
+        good = pc.and_(known, pc.invert(pc.or_(future, old)))
+        bad = rows.filter(pc.invert(good))  # few: only these are looked at one by one
+        errors, names = [], set(cams.to_pylist())
+        for r, cam, at in zip(*(bad.column(c).to_pylist() for c in (ROW, "camera_id", "read_at")), strict=True):
+            if cam not in names:
                 errors.append((r, "camera_id", "no such camera", cam))
-            elif f:
+            elif at > now + timedelta(seconds=s["future_seconds"]):
                 errors.append((r, "read_at", "in the future", at.isoformat()))
-            elif o:
+            else:
                 errors.append((r, "read_at", "older than the retention period", at.isoformat()))
-        return rows.filter(pc.and_(known, pc.invert(pc.or_(future, old)))), errors
+        return rows.filter(good), errors
 
     def receive(self, body: bytes, content_type: str, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
         """A batch posted to the dashboard (JSON records or CSV, clear plates): checked, pseudonymised, matched
