@@ -158,3 +158,13 @@ def test_a_batch_staged_by_the_dashboard_is_stored_by_the_watcher(ws: Workspace,
     assert len(r) == 1 and r[0][1].load.rows_loaded == 2
     assert ws.con.execute("SELECT count(*), count(DISTINCT vehicle) FROM anpr_reads").fetchall() == [(3, 2)]
     assert ws.con.execute("SELECT count(*) FROM anpr_plates").fetchall() == [(2,)]
+
+
+def test_cameras_as_the_generator_writes_them(tmp_path: Path) -> None:
+    """The synthetic generator names the area column area_code."""
+    from safestreets.sources.anpr import read_cameras
+
+    f = tmp_path / "cameras.csv"
+    f.write_text("camera_id,lon,lat,road,direction,name,area_code\nCAM1,-1.5,53.7,A464,inbound,A464 in,SYN1\n", "utf-8")
+    cams = read_cameras(f)
+    assert cams.errors == [] and cams.table.column("area").to_pylist() == ["SYN1"]

@@ -289,6 +289,7 @@ def type_reads(raw: RawFile, m: ReadsMapping = DEFAULT_MAPPING) -> TypedReads:
 
 CAMERA_COLUMNS = ("camera_id", "lon", "lat", "road", "direction")
 CAMERA_OPTIONAL = ("name", "area")
+AREA_NAMES = ("area", "area_code")  # either name is read as the camera's area
 
 
 @dataclass
@@ -300,9 +301,12 @@ class Cameras:
 
 
 def read_cameras(path: str | Path) -> Cameras:
-    """A cameras CSV: camera_id, lon, lat (WGS84), road, direction, and optionally name and area."""
+    """A cameras CSV: camera_id, lon, lat (WGS84), road, direction, and optionally name and area (or
+    area_code, as the synthetic generator names it)."""
     raw = read_file(path)
     t = raw.table
+    if "area" not in t.column_names and "area_code" in t.column_names:
+        t = t.rename_columns(["area" if n == "area_code" else n for n in t.column_names])
     for name in CAMERA_COLUMNS:
         if name not in t.column_names:
             raise InputError(raw.path, "a cameras file needs camera_id, lon, lat, road, direction", row=0,
