@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safestreets.anpr import hotlist
@@ -68,9 +68,8 @@ def match(db: Database, reads: pa.Table, *, arrived_at: datetime, kind: str = "l
              "kind": kind, "arrived_at": arrived_at, "raised_at": raised}
             for r in rows for entry in by_vehicle[r["vehicle"]]
         ]  # fmt: skip
-        before = s.execute(select(func.count()).select_from(Alert)).scalar_one()
-        s.execute(_insert(db), values)
-        stored = s.execute(select(func.count()).select_from(Alert)).scalar_one() - before
+        # RETURNING gives the rows this insert stored (not those another writer stored meanwhile).
+        stored = len(s.execute(_insert(db).returning(Alert.__table__.c.id), values).all())
         if stored:
             audit_in(s, actor=actor, action="change", target="anpr.alerts.raise",
                      params={"kind": kind, "alerts": stored, "entries": sorted({v["hotlist_id"] for v in values})})  # fmt: skip
