@@ -89,3 +89,36 @@ def test_a_store_refuses_a_second_key(ws, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("SAFESTREETS_ANPR_KEY", str(tmp_path / "other.key"))
     with pytest.raises(InputError, match="pseudonymised with key"):
         ws.anpr.load(write_reads(tmp_path / "b.csv", [("AB12CDE", when(4), "C1", "N", 0.9)]), actor="t")
+
+
+_rows = st.lists(
+    st.tuples(
+        st.one_of(plates, st.text(max_size=10)),
+        st.one_of(st.just("2026-11-01T10:00:00Z"), st.just("2026-11-01 11:00:00"), st.text(max_size=8)),
+        st.sampled_from(["C1", "C2", "", " "]),
+        st.one_of(st.floats(-1, 2).map(str), st.just("nan"), st.just(""), st.just("x")),
+    ),
+    min_size=1, max_size=30,
+)  # fmt: skip
+
+
+@given(_rows)
+def test_every_row_of_a_file_is_typed_or_named(rows: list[tuple[str, str, str, str]]) -> None:
+    """The reads parser: each row is either kept (plate normalised, confidence in 0-1) or named with a reason;
+    none vanishes and none is both."""
+    import pyarrow as pa
+
+    from safestreets.sources.anpr import RawFile, type_reads
+
+    cols = list(zip(*rows, strict=True))
+    table = pa.table({"plate": pa.array(cols[0], pa.string()), "read_at": pa.array(cols[1], pa.string()),
+                      "camera_id": pa.array(cols[2], pa.string()), "confidence": pa.array(cols[3], pa.string()),
+                      "_row": pa.array(range(1, len(rows) + 1), pa.int64())})  # fmt: skip
+    typed = type_reads(RawFile(Path("t.csv"), table, "x", len(rows), []))
+    kept = set(typed.table.column("_row").to_pylist())
+    named = {e[0] for e in typed.errors}
+    assert kept | named == set(range(1, len(rows) + 1)) and not kept & named
+    for plate, conf in zip(typed.table.column("plate").to_pylist(), typed.table.column("confidence").to_pylist(),
+                           strict=True):  # fmt: skip
+        assert normalise_plate(plate) == plate
+        assert conf is None or 0 <= conf <= 1
