@@ -168,3 +168,18 @@ def test_cameras_as_the_generator_writes_them(tmp_path: Path) -> None:
     f.write_text("camera_id,lon,lat,road,direction,name,area_code\nCAM1,-1.5,53.7,A464,inbound,A464 in,SYN1\n", "utf-8")
     cams = read_cameras(f)
     assert cams.errors == [] and cams.table.column("area").to_pylist() == ["SYN1"]
+
+
+def test_an_empty_file_is_refused_and_a_posted_csv_keeps_leading_zeros(ws: Workspace, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("plate,read_at,camera_id\n", "utf-8")
+    with pytest.raises(InputError, match="no reads"):
+        ws.anpr.load(empty, actor="t")
+    body = f"plate,read_at,camera_id\n0012,{when(1).isoformat()},C1\n".encode()
+    got = ws.anpr.receive(body, "text/csv", actor="t")
+    assert got["accepted"] == 1
+    assert ws.anpr.vehicle_of("0012") != ws.anpr.vehicle_of("12")
+    staged = next((ws.root / "anpr" / "inbox").glob("*.parquet"))
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(staged).column("vehicle").to_pylist() == [ws.anpr.vehicle_of("0012")]

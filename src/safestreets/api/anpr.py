@@ -32,7 +32,7 @@ from safestreets.config import anpr_settings
 from safestreets.db import Database, audit
 from safestreets.errors import AccessRefused, InputError, NotFoundError, ParameterError, SafestreetsError
 from safestreets.sources import anpr as source
-from safestreets.sources.csvread import ROW
+from safestreets.sources.csvread import ROW, header_of
 from safestreets.store import anpr as store
 
 if TYPE_CHECKING:
@@ -133,6 +133,8 @@ class Anpr:
                                  skip_bad_rows=True, out_of_order=0, now=now)  # fmt: skip
         else:
             m = source.read_mapping(mapping)
+            if raw.rows_read == 0:
+                raise InputError(path, "the file has no reads (a header, or nothing, but no data rows)")
             typed = source.type_reads(raw, m)
             rows, sealed = self._pseudonymise(typed.table)
             if skip_bad_rows:  # a live feed: alert before storing (the store's checks take longer)
@@ -363,12 +365,12 @@ def _parse_batch(body: bytes, content_type: str) -> pa.Table:
     if not body.strip():
         raise InputError(label, "the batch is empty")
     if content_type.startswith("text/csv"):
-        try:
+        names = header_of(body, label)
+        try:  # every column as text: a plate of digits only must keep its leading zeros
             table = pacsv.read_csv(io.BytesIO(body), convert_options=pacsv.ConvertOptions(
-                column_types={}, strings_can_be_null=False, auto_dict_encode=False))  # fmt: skip
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False))  # fmt: skip
         except pa.ArrowInvalid as exc:
             raise InputError(label, f"cannot parse as CSV: {str(exc).splitlines()[0]}") from None
-        table = pa.table({n: pc.cast(table.column(n), pa.string()) for n in table.column_names})
     else:
         try:
             data = json.loads(body)
