@@ -22,6 +22,7 @@ router = APIRouter()
 
 Vehicle = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 Text = Annotated[str, Form(max_length=2000)]
+AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_BODY = 20 << 20  # a batch of reads: 100,000 rows fit well within
 
 
@@ -46,14 +47,14 @@ def _alert_json(a: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/api/anpr/alerts", tags=["anpr"], summary="Hotlist alerts, newest first (after: only newer ids)")
-def api_alerts(after: Annotated[int, Query(ge=0)] = 0, open_only: bool = False, active: Active = Analyst,
+def api_alerts(after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0, open_only: bool = False, active: Active = Analyst,
                db: Database = Depends(database), ws: Workspace = Depends(workspace)) -> list[dict[str, Any]]:  # fmt: skip
     return [_alert_json(a) for a in _anpr(ws, db).alerts(actor=active.account.username, after_id=after,
                                                           open_only=open_only)]  # fmt: skip
 
 
 @router.post("/api/anpr/alerts/{alert_id}/ack", tags=["anpr"], summary="Acknowledge an alert")
-def api_ack(alert_id: int, active: Active = Analyst, db: Database = Depends(database),
+def api_ack(alert_id: AlertId, active: Active = Analyst, db: Database = Depends(database),
             ws: Workspace = Depends(workspace)) -> dict[str, Any]:  # fmt: skip
     _anpr(ws, db).acknowledge(alert_id, actor=active.account.username)
     return {"acknowledged": alert_id}
@@ -104,7 +105,7 @@ def add_entry(plate: Annotated[str, Form(max_length=20)], reason: Text = "", sou
 
 
 @router.post("/anpr/alerts/{alert_id}/ack", include_in_schema=False)
-def ack(alert_id: int, active: Active = Analyst, db: Database = Depends(database),
+def ack(alert_id: AlertId, active: Active = Analyst, db: Database = Depends(database),
         ws: Workspace = Depends(workspace)) -> RedirectResponse:  # fmt: skip
     _anpr(ws, db).acknowledge(alert_id, actor=active.account.username)
     return RedirectResponse("/anpr", status_code=303)
