@@ -113,7 +113,7 @@ def ack(alert_id: AlertId, active: Active = Analyst, db: Database = Depends(data
 
 @router.post("/anpr/reveal", response_class=HTMLResponse, include_in_schema=False)
 def reveal(request: Request, reason: Text = "", vehicle: Annotated[str, Form(max_length=32)] = "",
-           entry: Annotated[str, Form(max_length=12)] = "", active: Active = Admin,
+           entry: Annotated[str, Form(max_length=9)] = "", active: Active = Admin,
            db: Database = Depends(database), ws: Workspace = Depends(workspace)) -> HTMLResponse:  # fmt: skip
     a = _anpr(ws, db)
     if entry and not entry.isdigit():
