@@ -142,6 +142,8 @@ def test_a_watched_folder_loads_new_files_and_moves_them(ws: Workspace, tmp_path
     assert isinstance(first.matched.stored_at, datetime) and first.matched.latency_seconds is not None
     assert sorted(p.name for p in (drop / "done").iterdir()) == ["a.parquet", "b.csv"]
     assert (drop / "half.csv.part").exists() and (drop / "notes.txt").exists()
+    # Between passes the watcher lets go of the store: a reader can open it.
+    duckdb.connect(str(ws.paths.db_path), read_only=True).close()
     assert list(ws.anpr.watch(drop, actor="watcher", once=True)) == []
 
 

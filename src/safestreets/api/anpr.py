@@ -219,7 +219,8 @@ class Anpr:
             raise ParameterError(f"{folder}: not a folder")
         poll = self.settings["poll_seconds"]
         while True:
-            for path in sorted(p for p in folder.iterdir() if p.is_file() and _ready(p)):
+            ready = sorted(p for p in folder.iterdir() if p.is_file() and _ready(p))
+            for path in ready:
                 arrived = _now()
                 try:
                     outcome: Arrival | SafestreetsError = self.load(path, mapping=mapping, skip_bad_rows=True,
@@ -230,6 +231,10 @@ class Anpr:
                 target.mkdir(exist_ok=True)
                 path.rename(target / path.name)
                 yield path, outcome
+            if ready:
+                # Let go of the store between passes: a watcher that held it would keep the dashboard on an
+                # old snapshot and every other command waiting for the lock.
+                self.ws.close()
             if once or (stop is not None and stop()):
                 return
             time.sleep(poll)
