@@ -150,3 +150,20 @@ def test_settings_come_from_the_workspace_file(ws: Workspace) -> None:
 
     with pytest.raises(WorkspaceError, match="reach_days is longer"):
         ws.anpr.settings  # noqa: B018
+
+
+def test_a_hotlist_file_is_added_whole_or_not_at_all(ws: Workspace, tmp_path: Path) -> None:
+    from safestreets.errors import InputError
+
+    day = (NOW + timedelta(days=5)).date().isoformat()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"plate,reason,source,expires\nAB12CDE,\"{REASON}\",PNC,{day}\nXY12XYZ,,PNC,{day}\n", "utf-8")
+    with pytest.raises(InputError, match=r"row 2 \(line 3\), column 'reason': a hotlist entry needs a reason"):
+        ws.anpr.hotlist_import(bad, actor="ana")
+    assert ws.anpr.hotlist(actor="ana") == []
+    good = tmp_path / "good.csv"
+    good.write_text(f"plate,reason,source,expires\nAB12 CDE,\"{REASON}\",PNC,{day}\nxy12xyz,\"{REASON}\",local 7,{day}T12:00\n",
+                    "utf-8")  # fmt: skip
+    made = ws.anpr.hotlist_import(good, actor="ana")
+    assert [e.vehicle for e in made] == [ws.anpr.vehicle_of("AB12CDE"), ws.anpr.vehicle_of("XY12XYZ")]
+    assert made[0].expires_at.hour == 23 and made[1].expires_at.hour == 12

@@ -80,6 +80,45 @@ def add(db: Database, key: PlateKey, plate: str, *, reason: str | None, source: 
         return _entry(e)
 
 
+def add_many(db: Database, key: PlateKey, rows: list[dict[str, str]], *, label: str, actor: str,
+             now: datetime | None = None) -> list[Entry]:  # fmt: skip
+    """Add entries from rows with plate, reason, source and expires (ISO date or time, UTC unless it says):
+    all of them, or, at the first row without a reason, source or valid expiry, none (that row named)."""
+    from safestreets.errors import InputError
+
+    now = now or datetime.now(UTC)
+    checked = []
+    for i, r in enumerate(rows, start=1):
+        try:
+            text = (r.get("expires") or "").strip()
+            try:
+                expires = datetime.fromisoformat(text) if text else None
+            except ValueError:
+                raise ParameterError("expires: not a date (YYYY-MM-DD) or time") from None
+            if expires is not None and len(text) <= 10:  # a day: until its end
+                expires = expires.replace(hour=23, minute=59, second=59)
+            expires = _utc(expires) if expires else None
+            plate = check(r.get("plate") or "", r.get("reason"), r.get("source"), expires, now)
+        except ParameterError as exc:
+            raise InputError(label, str(exc), row=i, column=_field_of(str(exc))) from None
+        checked.append((plate, r["reason"].strip(), r["source"].strip(), expires))
+    with db.session() as s:
+        made = [HotlistEntry(vehicle=key.vehicle(p), sealed=key.seal(p), reason=reason, source=src, expires_at=exp,
+                             added_by=actor, added_at=now) for p, reason, src, exp in checked]  # fmt: skip
+        s.add_all(made)
+        s.flush()
+        audit_in(s, actor=actor, action="change", target="anpr.hotlist.import",
+                 params={"file": label, "entries": [e.id for e in made]})  # fmt: skip
+        return [_entry(e) for e in made]
+
+
+def _field_of(message: str) -> str:
+    for field, words in (("plate", "plate:"), ("reason", "a reason"), ("source", "a source")):
+        if words in message:
+            return field
+    return "expires"
+
+
 def remove(db: Database, entry_id: int, *, actor: str, now: datetime | None = None) -> Entry:
     now = now or datetime.now(UTC)
     with db.session() as s:

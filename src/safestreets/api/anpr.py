@@ -246,6 +246,24 @@ class Anpr:
         return hotlist.add(self.db, self.key, plate, reason=reason, source=source, expires_at=expires_at,
                            actor=actor)  # fmt: skip
 
+    def hotlist_import(self, path: str | Path, *, actor: str) -> list[hotlist.Entry]:
+        """Entries from a CSV with plate, reason, source, expires: all of them or none."""
+        import csv
+
+        path = Path(path)
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"cannot read the file ({exc})") from None
+        if not rows:
+            raise InputError(path, "no entries (a header with plate, reason, source, expires, then rows)")
+        missing = {"plate", "reason", "source", "expires"} - set(rows[0])
+        if missing:
+            raise InputError(path, "a hotlist file needs plate, reason, source and expires", row=0,
+                             column=sorted(missing)[0])  # fmt: skip
+        return hotlist.add_many(self.db, self.key, rows, label=str(path), actor=actor)
+
     def hotlist_remove(self, entry_id: int, *, actor: str) -> hotlist.Entry:
         return hotlist.remove(self.db, entry_id, actor=actor)
 

@@ -112,6 +112,18 @@ def hotlist_add(
     out.print(f"hotlist entry {e.id}: vehicle {e.vehicle}, until {e.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False)
 
 
+@hotlist_app.command("import")
+def hotlist_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV with plate, reason, source, expires (a date or time).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Add many entries from a CSV: all of them, or none with the first bad row named."""
+    with open_workspace(ctx, workspace) as ws:
+        made = ws.anpr.hotlist_import(path, actor=cli_actor())
+    out.print(f"{len(made)} hotlist entries added ({made[0].id} to {made[-1].id})", highlight=False)
+
+
 @hotlist_app.command("remove")
 def hotlist_remove(ctx: typer.Context, entry: int, workspace: WorkspaceOpt = None) -> None:
     """End a hotlist entry (it stops firing; it is kept until retention purges it)."""
