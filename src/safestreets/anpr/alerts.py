@@ -51,15 +51,12 @@ def match(db: Database, reads: pa.Table, *, arrived_at: datetime, kind: str = "l
           now: datetime | None = None, actor: str = "anpr-matcher") -> Matched:  # fmt: skip
     """Match ``reads`` (``vehicle, read_at, camera_id``) against the entries current now; store alerts."""
     now = now or datetime.now(UTC)
-    current = hotlist.entries(db, current_at=now)
-    if not current or reads.num_rows == 0:
+    if reads.num_rows == 0:
+        return Matched(0, 0, arrived_at, None)
+    by_vehicle = hotlist.current_for(db, pc.unique(reads.column("vehicle")).to_pylist(), now)
+    if not by_vehicle:
         return Matched(reads.num_rows, 0, arrived_at, None)
-    by_vehicle: dict[str, list[int]] = {}
-    for e in current:
-        by_vehicle.setdefault(e.vehicle, []).append(e.id)
     hit = reads.filter(pc.is_in(reads.column("vehicle"), pa.array(list(by_vehicle), pa.string())))
-    if hit.num_rows == 0:
-        return Matched(reads.num_rows, 0, arrived_at, None)
     rows = hit.select(["vehicle", "read_at", "camera_id"]).to_pylist()
     with db.session() as s:
         raised = datetime.now(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from safestreets.anpr.pseudonym import PlateKey
 from safestreets.db import Database
@@ -139,6 +139,27 @@ def entries(db: Database, *, current_at: datetime | None = None) -> list[Entry]:
             q = q.where(HotlistEntry.added_at <= current_at, HotlistEntry.expires_at > current_at,
                         or_(HotlistEntry.removed_at.is_(None), HotlistEntry.removed_at > current_at))  # fmt: skip
         return [_entry(e) for e in s.execute(q).scalars()]
+
+
+def current_for(db: Database, vehicles: list[str], at: datetime, chunk: int = 5000) -> dict[str, list[int]]:
+    """The entries current at ``at`` for these vehicles, by vehicle. A hotlist smaller than the batch is read
+    whole; a larger one (a national list against a small batch) only for the batch's vehicles, on the index."""
+    current = (HotlistEntry.added_at <= at, HotlistEntry.expires_at > at,
+               or_(HotlistEntry.removed_at.is_(None), HotlistEntry.removed_at > at))  # fmt: skip
+    found: dict[str, list[int]] = {}
+    wanted = set(vehicles)
+    with db.session() as s:
+        n = s.execute(select(func.count()).select_from(HotlistEntry).where(*current)).scalar_one()
+        if n <= len(vehicles):
+            queries = [select(HotlistEntry.vehicle, HotlistEntry.id).where(*current)]
+        else:
+            queries = [select(HotlistEntry.vehicle, HotlistEntry.id).where(
+                HotlistEntry.vehicle.in_(vehicles[i : i + chunk]), *current) for i in range(0, len(vehicles), chunk)]  # fmt: skip
+        for q in queries:
+            for vehicle, entry in s.execute(q).all():
+                if vehicle in wanted:
+                    found.setdefault(vehicle, []).append(entry)
+    return found
 
 
 def sealed_of(db: Database, entry_id: int) -> tuple[Entry, bytes]:
