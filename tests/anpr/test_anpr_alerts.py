@@ -167,3 +167,14 @@ def test_a_hotlist_file_is_added_whole_or_not_at_all(ws: Workspace, tmp_path: Pa
     made = ws.anpr.hotlist_import(good, actor="ana")
     assert [e.vehicle for e in made] == [ws.anpr.vehicle_of("AB12CDE"), ws.anpr.vehicle_of("XY12XYZ")]
     assert made[0].expires_at.hour == 23 and made[1].expires_at.hour == 12
+
+
+def test_a_reveal_by_pseudonym_opens_the_stored_plate_until_it_is_purged(ws: Workspace, tmp_path: Path) -> None:
+    from safestreets.errors import NotFoundError
+
+    ws.anpr.load(write_reads(tmp_path / "r.csv", [("ab12 cde", NOW - timedelta(days=300), "C1", "N", 0.9)]), actor="t")
+    vehicle = ws.anpr.vehicle_of("AB12CDE")
+    assert ws.anpr.reveal(actor="boss", reason="identify for the file 1234", vehicle=vehicle) == "AB12CDE"
+    ws.anpr.purge(actor="admin", now=NOW + timedelta(days=70))
+    with pytest.raises(NotFoundError, match="purged, or never read"):
+        ws.anpr.reveal(actor="boss", reason="identify for the file 1234", vehicle=vehicle)
