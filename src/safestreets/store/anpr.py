@@ -199,11 +199,10 @@ def store_reads(
         errors = sorted(errors + [(int(r), c, reason, v) for r, _, c, reason, v in found], key=lambda e: e[0])
         if errors and not skip_bad_rows:
             raise _refuse(label, errors)
-        bad = sorted({e[0] for e in errors})
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _anpr_ok AS SELECT * FROM _anpr_in WHERE NOT list_contains(?, _row)",
-            [bad],
-        )
+        # Row sets as tables and anti-joins: a list test per row would cost rows x bad rows.
+        register(con, "_anpr_bad", pa.table({"_row": pa.array(sorted({e[0] for e in errors}), pa.int64())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _anpr_ok AS SELECT * FROM _anpr_in ANTI JOIN _anpr_bad USING (_row)")
+        con.unregister("_anpr_bad")
         # Duplicates: a read within a second of the one before it (same vehicle and camera), in this file
         # or already stored. The earliest of a burst is kept.
         dups = con.execute(
@@ -221,16 +220,17 @@ def store_reads(
                 WHERE _row IS NOT NULL AND before IS NOT NULL AND read_at - before < INTERVAL 1 SECOND
                 ORDER BY _row"""
         ).fetchall()
-        dup_rows = [int(r) for r, _ in dups]
+        dup_rows = pa.table({"_row": pa.array([int(r) for r, _ in dups], pa.int64())})
         aside = [(int(r), columns["camera_id"], DUPLICATE, cam) for r, cam in dups]
         errors = sorted(errors + aside, key=lambda e: e[0])
         with transaction(con):
             batch_id = next_batch_id(con)
+            register(con, "_anpr_dup", dup_rows)
             con.execute(
                 f"""INSERT INTO anpr_reads SELECT vehicle, read_at, camera_id, direction, confidence, {batch_id}
-                    FROM _anpr_ok WHERE NOT list_contains(?, _row) ORDER BY read_at""",
-                [dup_rows],
+                    FROM _anpr_ok ANTI JOIN _anpr_dup USING (_row) ORDER BY read_at"""
             )
+            con.unregister("_anpr_dup")
             (loaded, first, last) = one_row(
                 con, "SELECT count(*), min(read_at), max(read_at) FROM anpr_reads WHERE batch_id = ?", [batch_id]
             )
@@ -281,22 +281,31 @@ def known_vehicles(con: duckdb.DuckDBPyConnection, vehicles: pa.Array) -> pa.Arr
 def sealed_plates(con: duckdb.DuckDBPyConnection, vehicles: list[str]) -> dict[str, bytes]:
     if not vehicles:
         return {}
-    rows = con.execute("SELECT vehicle, sealed FROM anpr_plates WHERE list_contains(?, vehicle)", [vehicles])
-    return {v: bytes(s) for v, s in rows.fetchall()}
+    register(con, "_anpr_want", pa.table({"vehicle": pa.array(vehicles, pa.string())}))
+    try:
+        rows = con.execute("SELECT vehicle, sealed FROM anpr_plates SEMI JOIN _anpr_want USING (vehicle)").fetchall()
+    finally:
+        con.unregister("_anpr_want")
+    return {v: bytes(s) for v, s in rows}
 
 
 def reads_of(
     con: duckdb.DuckDBPyConnection, vehicles: list[str], since: datetime, until: datetime | None = None
 ) -> pa.Table:
     """Reads of these vehicles from ``since`` (to ``until``), with their cameras, in time order."""
-    con.complete()
-    return con.sql(
-        """SELECT r.vehicle, r.read_at, r.camera_id, c.road, c.area_code, c.lon, c.lat, r.direction, r.confidence
-           FROM anpr_reads r LEFT JOIN anpr_cameras c USING (camera_id)
-           WHERE list_contains(?, r.vehicle) AND r.read_at >= ? AND (? IS NULL OR r.read_at < ?)
-           ORDER BY r.read_at, r.camera_id""",
-        params=[vehicles, since, until, until],
-    ).to_arrow_table()
+    register(con, "_anpr_want", pa.table({"vehicle": pa.array(vehicles, pa.string())}))
+    try:
+        return con.sql(
+            """SELECT r.vehicle, r.read_at, r.camera_id, c.road, c.area_code, c.lon, c.lat, r.direction,
+                      r.confidence
+               FROM anpr_reads r SEMI JOIN _anpr_want w ON w.vehicle = r.vehicle
+               LEFT JOIN anpr_cameras c ON c.camera_id = r.camera_id
+               WHERE r.read_at >= $since AND ($until IS NULL OR r.read_at < $until)
+               ORDER BY r.read_at, r.camera_id""",
+            params={"since": since, "until": until},
+        ).to_arrow_table()
+    finally:
+        con.unregister("_anpr_want")
 
 
 def purge_due(con: duckdb.DuckDBPyConnection, before: datetime, *, dry_run: bool = False) -> dict[str, int]:
