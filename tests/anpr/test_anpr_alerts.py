@@ -5,12 +5,13 @@ logged), retention purges exactly what is due, reveals are audited."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from anpr.conftest import NOW, when, write_reads
+from safestreets.anpr import hotlist
 from safestreets.api import Workspace
 from safestreets.db import audit
 from safestreets.errors import AccessRefused, ParameterError
@@ -25,13 +26,11 @@ def _audit(ws: Workspace, target_prefix: str) -> list[dict]:
 def test_alerts_fire_for_hotlisted_plates_only_and_not_for_expired_entries(ows: Workspace, tmp_path: Path) -> None:
     a = ows.anpr
     hot = a.hotlist_add("AB12 CDE", reason=REASON, source=SOURCE, expires_at=NOW + timedelta(days=7), actor="ana")
-    gone = a.hotlist_add("XY12XYZ", reason=REASON, source=SOURCE, expires_at=datetime.now(UTC) + timedelta(seconds=1),
-                         actor="ana")  # fmt: skip
+    # An entry added a week ago that lapsed yesterday.
+    gone = hotlist.add(ows.db, a.key, "XY12XYZ", reason=REASON, source=SOURCE, expires_at=NOW - timedelta(days=1),
+                       actor="ana", now=NOW - timedelta(days=7))  # fmt: skip
     ended = a.hotlist_add("K123ABC", reason=REASON, source=SOURCE, expires_at=NOW + timedelta(days=7), actor="ana")
     a.hotlist_remove(ended.id, actor="ana")
-    import time
-
-    time.sleep(1.1)  # the second entry lapses (a real expiry, not a mocked clock)
     reads = write_reads(tmp_path / "r.parquet", [
         ("ab12cde", when(3), "C1", "N", 0.9), ("AB12CDE", when(2), "C2", "S", 0.9),
         ("XY12XYZ", when(2), "C1", "N", 0.9), ("K123ABC", when(2), "C3", "E", 0.9), ("ZZ99ZZZ", when(1), "C1", "N", 0.9),
