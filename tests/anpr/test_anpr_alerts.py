@@ -177,3 +177,23 @@ def test_a_reveal_by_pseudonym_opens_the_stored_plate_until_it_is_purged(ws: Wor
     ws.anpr.purge(actor="admin", now=NOW + timedelta(days=70))
     with pytest.raises(NotFoundError, match="purged, or never read"):
         ws.anpr.reveal(actor="boss", reason="identify for the file 1234", vehicle=vehicle)
+
+
+def test_alert_times_survive_summer_time(ows: Workspace) -> None:
+    """A read taken in British Summer Time (the store hands it over in the workspace's zone) is stored and
+    shown as the same instant, on SQLite as on PostgreSQL."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+
+    from safestreets.anpr import alerts
+
+    e = ows.anpr.hotlist_add("AB12CDE", reason=REASON, source=SOURCE, expires_at=NOW + timedelta(days=1), actor="ana")
+    summer = datetime(2026, 7, 1, 18, 30, tzinfo=ZoneInfo("Europe/London"))
+    reads = pa.table({"vehicle": [e.vehicle], "read_at": pa.array([summer], pa.timestamp("us", tz="Europe/London")),
+                      "camera_id": ["C1"]})  # fmt: skip
+    assert alerts.match(ows.db, reads, arrived_at=NOW).alerts == 1
+    got = ows.anpr.alerts(actor="ana")[0]["read_at"]
+    assert got == summer and got.astimezone(UTC).hour == 17
+    assert alerts.match(ows.db, reads, arrived_at=NOW).alerts == 0  # the same read again: one alert

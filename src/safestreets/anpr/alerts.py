@@ -61,7 +61,8 @@ def match(db: Database, reads: pa.Table, *, arrived_at: datetime, kind: str = "l
     with db.session() as s:
         raised = datetime.now(UTC)
         values = [
-            {"hotlist_id": entry, "vehicle": r["vehicle"], "read_at": r["read_at"], "camera_id": r["camera_id"],
+            # In UTC: SQLite keeps wall-clock time without its offset, so a zone's summer time would shift it.
+            {"hotlist_id": entry, "vehicle": r["vehicle"], "read_at": _utc(r["read_at"]), "camera_id": r["camera_id"],
              "kind": kind, "arrived_at": arrived_at, "raised_at": raised}
             for r in rows for entry in by_vehicle[r["vehicle"]]
         ]  # fmt: skip
