@@ -123,3 +123,45 @@ def section60_limits(root: Path | None = None) -> dict[str, object]:
         else:
             raise WorkspaceError(f"{path}: [section60] {key} = {value!r} is not a valid {want.__name__}")
     return limits
+
+
+# --- ANPR retention and access (issue 19) --------------------------------------------------------------
+#: The National ANPR Standards' limits, by default: reads kept 12 months, queried 90 days back without an
+#: authorisation. A workspace may set its own in ``safestreets.toml``::
+#:
+#:     [anpr]
+#:     retention_days = 365     # reads older than this are purged ('safestreets anpr purge')
+#:     reach_days = 90          # queries further back need a recorded authorisation
+#:     future_seconds = 300     # a read this far ahead of the clock is refused as in the future
+#:     poll_seconds = 0.5       # how often 'safestreets anpr watch' looks at its folder
+ANPR_DEFAULTS: dict[str, float] = {
+    "retention_days": 365.0,
+    "reach_days": 90.0,
+    "future_seconds": 300.0,
+    "poll_seconds": 0.5,
+}
+
+
+def anpr_settings(root: Path | None = None) -> dict[str, float]:
+    """The ANPR limits: the defaults, overridden by ``[anpr]`` in the workspace's TOML file."""
+    import tomllib
+
+    from safestreets.errors import WorkspaceError
+
+    found = dict(ANPR_DEFAULTS)
+    path = Path(root) / SETTINGS_FILE if root is not None else None
+    if path is None or not path.exists():
+        return found
+    try:
+        given = tomllib.loads(path.read_text("utf-8")).get("anpr", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{path}: not valid TOML ({exc})") from None
+    for key, value in given.items():
+        if key not in ANPR_DEFAULTS:
+            raise WorkspaceError(f"{path}: [anpr] has no setting {key!r} (one of: {', '.join(ANPR_DEFAULTS)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise WorkspaceError(f"{path}: [anpr] {key} = {value!r} is not a positive number")
+        found[key] = float(value)
+    if found["reach_days"] > found["retention_days"]:
+        raise WorkspaceError(f"{path}: [anpr] reach_days is longer than retention_days")
+    return found

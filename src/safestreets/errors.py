@@ -33,6 +33,10 @@ class NoDataError(SafestreetsError):
     """The store lacks what the job needs: no events for the target, no forecast yet, no areas."""
 
 
+class AccessRefused(SafestreetsError, PermissionError):
+    """The user may not see this: a role or an authorisation is missing (the refusal is audited)."""
+
+
 def unknown(what: str, value: object, options: Iterable[str]) -> ParameterError:
     """A ParameterError for a value outside ``options``, with a "did you mean" where one is close."""
     opts = [str(o) for o in options]

@@ -282,6 +282,13 @@ class Workspace:
                             hubs_budget=hubs_budget, pdf=pdf, out_dir=out_dir, progress=progress,
                             community=brief_counts(self.root), db=self._registers())  # fmt: skip
 
+    @property
+    def anpr(self) -> Any:
+        """ANPR reads, hotlists, alerts, access and retention (:class:`safestreets.api.anpr.Anpr`)."""
+        from safestreets.api.anpr import Anpr
+
+        return Anpr(self)
+
     # --- community intelligence (staff side) -------------------------------------------------------
 
     def intel_keygen(self, passphrase: str, *, strength: str = "moderate", actor: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from safestreets import __version__
-from safestreets.cli import accountability, admin, data, deploy, forecasting, impact, intake, intel
+from safestreets.cli import accountability, admin, anpr, data, deploy, forecasting, impact, intake, intel
 from safestreets.cli.common import WorkspaceOpt, out
 from safestreets.errors import SafestreetsError
 
@@ -67,6 +67,7 @@ admin.audit_app.command("record")(impact.audit_record)
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(intake.intake_app, name="intake")
 app.add_typer(intel.intel_app, name="intel")
+app.add_typer(anpr.anpr_app, name="anpr")
 app.add_typer(accountability.stopsearch_app, name="stopsearch")
 app.add_typer(accountability.operation_app, name="operation")
 app.add_typer(accountability.s60_app, name="s60")

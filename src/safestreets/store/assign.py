@@ -229,3 +229,9 @@ def _locate_points(
             "p_bcu": pa.array(bcu, pa.string()),
         }
     )
+
+
+def locate_xy(con: duckdb.DuckDBPyConnection, x: np.ndarray, y: np.ndarray) -> pa.Table:
+    """The loaded LSOA, borough and BCU holding each point (``p_lsoa``, ``p_borough``, ``p_bcu``; None
+    outside them all), for loaders of points that are not events (ANPR cameras)."""
+    return _locate_points(con, pa.table({"x": x, "y": y}), _point_lsoa_kind(con), _has_geometry(con, "borough"))

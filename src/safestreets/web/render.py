@@ -30,6 +30,7 @@ NAV = (
     ("/accountability/s60", "Section 60", "viewer"),
     ("/status", "Data", "viewer"),
     ("/intel", "Intel", "analyst"),
+    ("/anpr", "ANPR", "analyst"),
     ("/admin/users", "Admin", "admin"),
 )
 

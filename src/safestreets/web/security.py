@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safestreets.db import DatabaseError
 from safestreets.errors import (
+    AccessRefused,
     InputError,
     NoDataError,
     NotFoundError,
@@ -24,6 +25,7 @@ from safestreets.errors import (
 log = logging.getLogger("safestreets.web")
 
 STATUS = {
+    AccessRefused: 403,
     ParameterError: 400,
     InputError: 400,
     NotFoundError: 404,

@@ -3,6 +3,7 @@
 from safestreets.web.routes import (
     accountability,
     admin,
+    anpr,
     briefings,
     data,
     forecasts,
@@ -15,4 +16,5 @@ from safestreets.web.routes import (
 )
 
 ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, impact.router,
-           briefings.router, data.router, accountability.router, intel.router, admin.router]  # fmt: skip
+           briefings.router, data.router, accountability.router, intel.router, anpr.router,
+           admin.router]  # fmt: skip
