@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-from tests.forecast_helpers import toy_history, toy_units
 
+from forecast_helpers import toy_history, toy_units
 from safestreets.forecast import make_model
 from safestreets.forecast.history import Horizon
 from safestreets.forecast.intervals import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.forecast_helpers import SIDE, toy_units
 
+from forecast_helpers import SIDE, toy_units
 from safestreets.errors import NoDataError
 from safestreets.forecast.history import History
 from safestreets.forecast.timeofweek import (
