@@ -100,18 +100,25 @@ def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
         if stale.get("days_after_data"):
             out.print(f"[yellow]note:[/] the data end {stale['data_end']}, {stale['days_after_data']:g} days before "
                       "the forecast starts")  # fmt: skip
+        city = next((t for t in result.totals() if t["scope"] == "city"), None)
+        if city is not None and result.interval_level is not None:
+            out.print(f"expected {city['expected']:,.0f} {target['name']} crimes in the window, "
+                      f"{result.interval_level:.0%} interval {city['lower']:,.0f}-{city['upper']:,.0f}")  # fmt: skip
         for note in result.notes:
             out.print(f"[yellow]warning:[/] {note}")
     if top == 0:
         return
     rows = result.top_per_bcu(top)
+    level = result.interval_level
+    interval = "interval" if level is None else f"{level:.0%} interval"
     emit(
         rows, ForecastResult.TOP_COLUMNS, fmt,
         title=f"Top {top} hotspots per command unit",
-        headers=("BCU", "rank", "place", "unit", "expected count", "expected harm", "centre (lat, lon)"),
-        right=("rank", "expected count", "expected harm"),
+        headers=("BCU", "rank", "place", "unit", "expected count", "expected harm", "centre (lat, lon)", interval),
+        right=("rank", "expected count", "expected harm", interval),
         cells=lambda r: [place_label(r["bcu"], result.bcu_names), str(r["rank"]), r["place"], r["unit_id"],
-                         f"{r['expected_count']:.2f}", f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}"],
+                         f"{r['expected_count']:.2f}", f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}",
+                         "" if r["lower"] is None else f"{r['lower']:.0f}-{r['upper']:.0f}"],
     )  # fmt: skip
 
 
