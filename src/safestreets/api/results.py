@@ -230,6 +230,10 @@ class BacktestReport(Tabular):
     label: str
     folder: Path
     files: list[Path]
+    #: Hit rate per shift (unit, raw and city profiles) and interval coverage (``coverage_80``, ...), when
+    #: asked for (evaluate/shifts.py summaries).
+    shifts: pa.Table | None = None
+    intervals: pa.Table | None = None
 
     def to_arrow(self) -> pa.Table:
         """The summary: one row per model, horizon and coverage (means and 95% intervals)."""

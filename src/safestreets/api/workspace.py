@@ -238,13 +238,15 @@ class Workspace:
                  units: str = "grid", cell_size: float = 250.0, study_area: str = "auto", coverages: str = "1,5,10",
                  rank_by: str = "count", source: str | None = None, force: str | None = None,
                  include_police_found: bool = False, out_dir: Path | None = None, jobs: int = 2,
-                 progress: Step | None = None) -> BacktestReport:  # fmt: skip
-        """Rolling-origin backtest: hit rate, PAI, PEI, harm captured and stability per model."""
+                 progress: Step | None = None, by_shift: bool = False,
+                 intervals: bool = False) -> BacktestReport:  # fmt: skip
+        """Rolling-origin backtest: hit rate, PAI, PEI, harm captured and stability per model; with
+        ``by_shift`` hit rates per shift (timestamped data), with ``intervals`` interval coverage."""
         return forecasting.backtest(
             self.con, self.outputs, models=models, origins=origins, horizon=horizon, target=target,
             units=units, cell_size=cell_size, study_area=study_area, coverages=coverages, rank_by=rank_by,
             source=source, force=force, include_police_found=include_police_found, out_dir=out_dir,
-            jobs=jobs, progress=progress,
+            jobs=jobs, progress=progress, by_shift=by_shift, intervals=intervals,
         )  # fmt: skip
 
     # --- deployment --------------------------------------------------------------------------------

@@ -142,6 +142,10 @@ def backtest(
     jobs: JobsOpt = 2,
     fmt: FormatOpt = Fmt.table,
     workspace: WorkspaceOpt = None,
+    by_shift: Annotated[bool, typer.Option("--by-shift", help="Also hit rates per shift: each unit's "
+                                           "time-of-week profile against the city's (timestamped data).")] = False,
+    intervals: Annotated[bool, typer.Option("--intervals", help="Also the coverage of 80% and 95% "
+                                            "forecast intervals per unit, BCU and city.")] = False,
 ) -> None:  # fmt: skip
     """Rolling-origin backtest: hit rate, PAI, PEI, harm captured, deviance and stability per model."""
     n_models = (
@@ -152,11 +156,39 @@ def backtest(
                              cell_size=cell_size, study_area=study_area, coverages=coverages,
                              rank_by=rank_by.value, source=source.value if source else None, force=force,
                              include_police_found=include_police_found, out_dir=out_dir, jobs=jobs,
-                             progress=step)  # fmt: skip
+                             progress=step, by_shift=by_shift, intervals=intervals)  # fmt: skip
     _print_summary(report, fmt)
+    _print_extras(report, fmt)
     if fmt is Fmt.table:
         out.print(f"tables in {report.folder} (metrics.csv, summary.csv); coverage chart "
                   f"{report.folder / 'coverage.png'}")  # fmt: skip
+
+
+def _print_extras(report: BacktestReport, fmt: Fmt) -> None:
+    """The per-shift hit rates and interval coverage, when asked for (as tables for people; scripts read
+    shifts_summary.csv and intervals_summary.csv, so --format json stays one document)."""
+    if fmt is not Fmt.table:
+        return
+    if report.shifts is not None:
+        emit(
+            sorted(report.shifts.to_pylist(), key=lambda r: (r["model"], r["coverage"], r["shift"], r["profile"])),
+            ("model", "shift", "profile", "coverage", "events", "hit_rate"), fmt,
+            title="Hit rate per shift: each unit's time-of-week profile (unit; raw = unshrunk) against the city's",
+            headers=("model", "shift", "profile", "coverage", "events", "hit rate"),
+            right=("coverage", "events", "hit rate"),
+            cells=lambda r: [r["model"], r["shift"], r["profile"], f"{r['coverage']:.0%}", f"{r['events']:,.0f}",
+                             f"{r['hit_rate']:.1%}"],
+        )  # fmt: skip
+    if report.intervals is not None:
+        emit(
+            report.intervals.to_pylist(),
+            ("model", "scope", "scored", "coverage_80", "expected_80", "coverage_95", "expected_95"), fmt,
+            title="Forecast intervals: share of outcomes inside (and what the model expects, whole counts)",
+            headers=("model", "scope", "scored", "80% held", "80% expected", "95% held", "95% expected"),
+            right=("scored", "80% held", "80% expected", "95% held", "95% expected"),
+            cells=lambda r: [r["model"], r["scope"], f"{r['scored']:,}", f"{r['coverage_80']:.1%}",
+                             f"{r['expected_80']:.1%}", f"{r['coverage_95']:.1%}", f"{r['expected_95']:.1%}"],
+        )  # fmt: skip
 
 
 SUMMARY_COLUMNS = ("model", "horizon", "coverage", "hit_rate", "hit_rate_lo", "hit_rate_hi", "pai", "pei",
