@@ -104,6 +104,7 @@ def forecast_run(ws: Workspace, run_id: int, *, top: int = 5, bcu: str | None = 
         backtest=_run_backtest(ws, prov, run_id),
         top_per_bcu=top,
         top=_hot_spots(ws, tops),
+        intervals=prov.get("intervals"),
         files=outputs.run_files(ws, run_id),
         notes=notes,
     )
@@ -125,7 +126,8 @@ def _hot_spots(ws: Workspace, rows: list[dict[str, Any]]) -> list[m.HotSpot]:
                 near = {"place": places[k]["name"], "place_kind": places[k]["kind"],
                         "place_distance_m": round(float(d[k]))}  # fmt: skip
         out.append(m.HotSpot(bcu=r["bcu"], rank=r["rank"], unit_id=r["unit_id"], expected_count=r["expected_count"],
-                             expected_harm=r["expected_harm"], lat=lat[i], lon=lon[i], area=areas[i], **near))  # fmt: skip
+                             expected_harm=r["expected_harm"], lat=lat[i], lon=lon[i], area=areas[i],
+                             lower=r["count_lower"], upper=r["count_upper"], **near))  # fmt: skip
     return out
 
 
