@@ -10,6 +10,9 @@ year), so the profile is shrunk in two steps, each an empirical-Bayes Dirichlet-
 
 * the city profile ``p_city``: every event's hour of week (plus half a pseudo-event per hour, so an hour
   never seen keeps some weight);
+
+(counting occasions: records in one unit in the same clock hour of the same day count once, so several
+records of one incident do not pass for a unit with its own hours);
 * each command unit's: ``p_bcu = (n_bcu + a_bcu * p_city) / (N_bcu + a_bcu)``;
 * each unit's: ``p_unit = (n_unit + a_unit * p_bcu) / (N_unit + a_unit)``.
 
@@ -198,11 +201,18 @@ def fit_profiles(
         raise NoDataError("no timestamped events before the cut-off to learn when in the week harm falls")
     idx = units.locate(h.x, h.y)
     how = hour_of_week(h.t)
-    ok = idx >= 0
+    # One occasion per unit and clock hour: several records of one incident (a burglary recorded as two
+    # offences, a fight with three victims) would otherwise look like a unit whose hours vary far more than
+    # chance allows, and weaken the shrinkage everywhere.
+    hour = h.t.astype("datetime64[h]").astype("int64")
+    _, first = np.unique(np.column_stack([idx, hour]), axis=0, return_index=True)
+    once = np.zeros(len(h), dtype=bool)
+    once[first] = True
+    ok = (idx >= 0) & once
     n_units = len(units)
     counts = np.zeros((n_units, HOURS))
     np.add.at(counts, (idx[ok], how[ok]), 1.0)
-    city_counts = np.bincount(how, minlength=HOURS).astype("float64")
+    city_counts = np.bincount(how[once], minlength=HOURS).astype("float64")
     city = (city_counts + CITY_PRIOR_PER_HOUR) / (city_counts.sum() + CITY_PRIOR_PER_HOUR * HOURS)
 
     bcu_of = np.asarray([str(b) or "all" for b in units.bcu], dtype=object)
@@ -220,7 +230,7 @@ def fit_profiles(
     return TimeOfWeek(
         unit=unit_prof, bcu=dict(zip(codes, bcu_prof, strict=True)), city=city, strength_bcu=float(a_bcu),
         strength_unit=float(a_unit), unit_events=totals, events=len(h),
-        meta={"first": str(h.t[0]), "last": str(h.t[-1]), "raw": raw},
+        meta={"first": str(h.t[0]), "last": str(h.t[-1]), "occasions": int(once.sum()), "raw": raw},
     )  # fmt: skip
 
 
