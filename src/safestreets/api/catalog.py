@@ -237,8 +237,12 @@ def by_bcu(params: dict[str, Any], hotspots: list[dict[str, Any]]) -> list[m.Bcu
     share = np.array([float(shift_share.get(s.name, 0.0)) for s in rules.shifts])
     if share.sum() <= 0:  # an older plan without its shares: in proportion to shift length, as the planner
         share = np.array([s.hours for s in rules.shifts], dtype="float64")
+    share = share / share.sum()
+    own = params.get("shift_share_units") or {}
+    if own:  # each unit's own shares (risk by shift): as the planner weighed them
+        share = np.array([own.get(u, share) for u in units], dtype="float64").reshape(len(units), len(rules.shifts))
     inp = PatrolInput(ids=np.array(units, dtype=object), x=np.zeros(len(units)), y=np.zeros(len(units)), bcu=bcu,
-                      harm_week=harm, shift_share=share / share.sum())  # fmt: skip
+                      harm_week=harm, shift_share=share)  # fmt: skip
     prevented = prevented_per_unit(inp, rules, visits) if units else np.zeros(0)
     names = {str(r["bcu"]) for r in params.get("resources", []) if r.get("bcu") not in (None, "*")}
     names |= {str(b) for b in bcu}

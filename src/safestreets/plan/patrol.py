@@ -678,7 +678,10 @@ def plan_patrols(
                 "target_gap": target_gap, "input": {"units": len(inp.ids), "fingerprint": inp.fingerprint(),
                                                    **inp.meta},
                 "shift_share": {s.name: float(w) for s, w in zip(rules.shifts, inp.mean_shift_share(), strict=True)},
-                "shift_share_per_unit": inp.shift_share.ndim == 2},
+                "shift_share_per_unit": inp.shift_share.ndim == 2,
+                # Each visited unit's own shares, so the plan's dosage figures can be recomputed from the store.
+                "shift_share_units": {str(inp.ids[u]): inp.shift_share[u].tolist()
+                                      for u in np.flatnonzero(visits.sum(axis=1) > 0)} if inp.shift_share.ndim == 2 else {}},
     )  # fmt: skip
 
 
