@@ -37,6 +37,7 @@ from safestreets.evaluate.shifts import (
 )
 from safestreets.forecast import make_model
 from safestreets.forecast.data import load_units
+from safestreets.forecast.timeofweek import fit_profiles
 from safestreets.store import open_store
 
 TITLE = "Risk by shift and intervals"
@@ -59,7 +60,9 @@ def run_one(ds: Dataset, origins: int, rebuild: bool) -> dict[str, Any]:
     t1 = time.perf_counter()
     iv = backtest_intervals(model, history, units, origins=origins, horizon="1w", levels=(0.8, 0.95))
     t2 = time.perf_counter()
+    tow = fit_profiles(history, units).describe()  # the strengths the data choose, all events
     return {
+        "profile": tow,
         "title": ds.title, "events": len(history), "units": len(units), "first": str(history.t[0])[:10],
         "last": str(history.t[-1])[:10], "shifts": summarise_shifts(rows), "intervals": summarise_intervals(iv),
         "k": iv.to_pydict(), "shift_seconds": t1 - t0, "interval_seconds": t2 - t1,
@@ -109,6 +112,15 @@ def interval_table(res: dict[str, Any]) -> str:
 
 
 def docs(results: list[dict[str, Any]], origins: int) -> str:
+    ratios = []
+    for res in results:
+        for c in COVERAGES:
+            u = _pick(res["shifts"], shift="all", profile="unit", coverage=c)
+            b = _pick(res["shifts"], shift="all", profile="city", coverage=c)
+            if u and b and b["hit_rate"] > 0:
+                ratios.append(u["hit_rate"] / b["hit_rate"])
+    lo, hi = (min(ratios), max(ratios)) if ratios else (float("nan"), float("nan"))
+    verdict = "parity" if lo >= 0.97 and hi <= 1.03 else "not parity: see the tables"
     parts = [
         f"Run {today()} with `{command_line()}`. Each input: {origins} weekly origins (the last whole weeks), "
         f"model `{MODEL}` for each 250 m cell's weekly count; profiles and dispersions fitted on the events "
@@ -125,6 +137,17 @@ def docs(results: list[dict[str, Any]], origins: int) -> str:
         "itself gives its whole-count intervals (above the level where most cells expect a fraction of an "
         "event: an interval [0, 1] around 0.1 holds about 99.5%). Cells: the comparison is held against "
         "expected; totals (few per origin) are noisy.",
+        "",
+        f"Reading: over all shifts, the cell profiles' hit rate is {lo:.2f}x to {hi:.2f}x the citywide "
+        f"profile's ({verdict}; the noise of a few hundred to a few thousand events per shift is larger than "
+        "that): the strengths the data choose are large, so cells' profiles stay close to their "
+        "command unit's and the city's, and the ranking within a shift is the weekly ranking. Unshrunk cell "
+        "profiles (`raw`) are clearly worse (up to 18 points at 5% in Cincinnati): shrinkage is what keeps "
+        "shift profiles from costing accuracy. Risk by shift is therefore offered as when-in-the-week "
+        "information (the plan's per-shift hot spots and the shift-risk export) rather than as a gain in "
+        "hit rate. Intervals: cell intervals hold at least their level, a little less often than the model "
+        "expects (about 1-2 points); command-unit and city totals hold less often than their level over 8 "
+        "weeks (62-75% at 80%), a sign the totals' spread is underestimated from 6 calibration weeks.",
         "",
         machine_markdown(("duckdb", "pyarrow", "scipy")),
         "",
@@ -143,6 +166,11 @@ def docs(results: list[dict[str, Any]], origins: int) -> str:
             f"average after the run {load} (shared 2-core machine).",
             "",
             shift_table(res),
+            "",
+            f"Shrinkage chosen on all the events ({res['profile']['occasions']:,} occasions): command units "
+            f"towards the city {res['profile']['strength_bcu']:,.0f} pseudo-events, cells towards their command "
+            f"unit {res['profile']['strength_unit']:,.0f}; {res['profile']['units_with_events']:,} cells have "
+            "events. A cell's own pattern outweighs its parent's only past that many occasions.",
             "",
             f"Dispersion (median over origins): k = {k_unit:.2f} per cell, {k_total:.1f} for totals.",
             "",
