@@ -193,6 +193,9 @@ def calibrate(model: Forecaster, history: History, units: Units, until: Any, hor
     until = as_time(until)
     seen = history.before(until)
     found = calibration_origins(seen, h, until, origins)
+    if len(seen):  # a forecast from beyond the data: periods the data do not reach would count as empty
+        reach = seen.end if h.unit == "M" else (seen.t[-1].astype("datetime64[D]") + 1).astype("datetime64[s]")
+        found = [o for o in found if h.add(o) <= reach]
     if not found:
         return Dispersion(K_RANGE[1], None, 0, 0, [])
     jobs = [shared.Job(model, o, o, h.add(o)) for o in found]
