@@ -119,6 +119,10 @@ def test_forecast_prints_and_exports_intervals(city: Path, tmp_path: Path) -> No
     r = run("forecast", "--target", "robbery", "--model", "naive", "--top", "2", "--format", "json", workspace=city)
     rows = json.loads(r.stdout)
     assert all(row["lower"] <= row["upper"] for row in rows)
+    r = run("forecast", "--target", "robbery", "--model", "naive", "--interval", "0", "--format", "json",
+            workspace=city)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert all(row["lower"] is None for row in json.loads(r.stdout))
 
 
 def test_backtest_by_shift_and_intervals(city: Path, tmp_path: Path) -> None:

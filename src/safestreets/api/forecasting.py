@@ -70,8 +70,11 @@ def forecast(
     jobs: int = 2,
     auto_origins: int = 6,
     progress: Step | None = None,
+    interval_level: float | None = 0.8,
 ) -> ForecastResult:
-    """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson)."""
+    """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson).
+    ``interval_level``: the level of each unit's and each total's predictive interval (None: none; a model
+    chosen by hand is fitted three more times to calibrate them)."""
     from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.forecast.store import export_surface
     from safestreets.store.queries import command_unit_names
@@ -95,6 +98,7 @@ def forecast(
         n_jobs=jobs,
         auto_origins=auto_origins,
         progress=progress,
+        interval_level=interval_level,
     )
     assert run.run_id is not None
     stem = surface_stem(run.surface.meta, run.run_id, run.model)

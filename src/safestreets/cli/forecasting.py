@@ -72,6 +72,8 @@ def forecast(
     jobs: JobsOpt = 2,
     fmt: FormatOpt = Fmt.table,
     workspace: WorkspaceOpt = None,
+    interval: Annotated[float, typer.Option("--interval", min=0, max=99, help="Predictive interval level in "
+                                            "% (0: none; a model chosen by hand is fitted 3 more times).")] = 80,
 ) -> None:  # fmt: skip
     """Forecast where harm will concentrate next; store, export and list the top hotspots per BCU."""
     with open_workspace(ctx, workspace) as ws, steps("choosing model", len(MODELS) * 6) as step:
@@ -79,7 +81,7 @@ def forecast(
                              study_area=study_area, rank_by=rank_by.value, harm_scheme=harm_scheme.value,
                              harm_table=harm_table, source=source.value if source else None, force=force,
                              until=until, include_police_found=include_police_found, out=out_paths, jobs=jobs,
-                             progress=step)  # fmt: skip
+                             progress=step, interval_level=interval / 100 if interval > 0 else None)  # fmt: skip
     _print_surface(result, top, fmt)
     if fmt is Fmt.table:
         written(result.files, "risk surface written to {}")
