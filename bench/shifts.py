@@ -183,10 +183,12 @@ def docs(results: list[dict[str, Any]], origins: int, interval_origins: int) -> 
             "",
             shift_table(res),
             "",
-            f"Shrinkage chosen on all the events ({res['profile']['occasions']:,} occasions): command units "
-            f"towards the city {res['profile']['strength_bcu']:,.0f} pseudo-events, cells towards their command "
-            f"unit {res['profile']['strength_unit']:,.0f}; {res['profile']['units_with_events']:,} cells have "
-            "events. A cell's own pattern outweighs its parent's only past that many occasions.",
+            f"Shrinkage chosen on all the events ({res['profile']['occasions']:,} occasions): "
+            + (f"command units towards the city {res['profile']['strength_bcu']:,.0f} pseudo-events, "
+               if res["profile"]["command_units"] > 1 else "no command units (one study area: the city), ")
+            + f"cells towards their parent {res['profile']['strength_unit']:,.0f}; "
+            f"{res['profile']['units_with_events']:,} cells have events. A cell's own pattern outweighs its "
+            "parent's only past that many occasions.",
             "",
             f"Dispersion (median over origins): k = {k_unit:.2f} per cell, {k_total:.1f} for totals.",
             "",

@@ -172,6 +172,7 @@ class TimeOfWeek:
     def describe(self) -> dict[str, Any]:
         return {
             "events": self.events,
+            "command_units": len(self.bcu),  # one: the study area is one, and its profile is the city's
             "strength_bcu": round(self.strength_bcu, 1),
             "strength_unit": round(self.strength_unit, 1),
             "units_with_events": int((self.unit_events > 0).sum()),
