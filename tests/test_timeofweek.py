@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forecast_helpers import SIDE, toy_units
 from safestreets.errors import NoDataError
@@ -150,3 +152,19 @@ def test_week_by_slot_spreads_the_weekly_total():
     # overlapping shifts: an hour in two shifts counts in both
     two = (ShiftDef("a", 8, 10), ShiftDef("b", 16, 8), ShiftDef("c", 0, 8))
     assert slot_matrix(two).sum() > 168
+
+
+@given(st.integers(0, 23), st.lists(st.integers(1, 12), min_size=1, max_size=4))
+def test_shifts_that_tile_the_day_put_every_hour_in_one_slot(start: int, lengths: list[int]):
+    """Consecutive whole-hour shifts covering 24 hours: each hour of the week is in exactly one slot, and
+    each slot holds its shift's hours."""
+    lengths = [*lengths, 24 - sum(lengths)] if sum(lengths) < 24 else lengths
+    if sum(lengths) != 24:
+        return
+    shifts, at = [], start
+    for k, n in enumerate(lengths):
+        shifts.append(ShiftDef(f"s{k}", at % 24, n))
+        at += n
+    m = slot_matrix(shifts)
+    assert (m.sum(axis=1) == 1).all()
+    assert m.sum(axis=0).tolist() == [float(s.hours) for _ in range(7) for s in shifts]
