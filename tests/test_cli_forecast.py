@@ -107,3 +107,34 @@ def test_backtest_prints_table_and_saves_chart(city: Path, tmp_path: Path) -> No
 def test_backtest_rejects_unknown_models(city: Path) -> None:
     r = run("backtest", "--models", "naive,oracle", workspace=city)
     assert r.returncode == 1 and "oracle" in r.stderr
+
+
+def test_forecast_prints_and_exports_intervals(city: Path, tmp_path: Path) -> None:
+    out = tmp_path / "iv.geojson"
+    r = run("forecast", "--target", "robbery", "--model", "naive", "--top", "2", "--out", str(out), workspace=city)
+    assert r.returncode == 0, r.stderr
+    assert "80% interval" in r.stdout
+    props = json.loads(out.read_text())["features"][0]["properties"]
+    assert props["count_lower"] <= props["count_upper"]
+    r = run("forecast", "--target", "robbery", "--model", "naive", "--top", "2", "--format", "json", workspace=city)
+    rows = json.loads(r.stdout)
+    assert all(row["lower"] <= row["upper"] for row in rows)
+    r = run("forecast", "--target", "robbery", "--model", "naive", "--interval", "0", "--format", "json",
+            workspace=city)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert all(row["lower"] is None for row in json.loads(r.stdout))
+
+
+def test_backtest_by_shift_and_intervals(city: Path, tmp_path: Path) -> None:
+    r = run("backtest", "--models", "naive", "--origins", "2", "--horizon", "1w", "--target", "burglary",
+            "--coverages", "5", "--by-shift", "--intervals", "--out", str(tmp_path / "bt"), "--jobs", "1",
+            workspace=city)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "Hit rate per shift" in r.stdout and "Forecast intervals" in r.stdout
+    for name in ("shifts.csv", "shifts_summary.csv", "intervals.csv", "intervals_summary.csv"):
+        assert (tmp_path / "bt" / name).stat().st_size > 0
+    header = (tmp_path / "bt" / "intervals_summary.csv").read_text().splitlines()[0]
+    assert "coverage_80" in header and "coverage_95" in header
+    # month-only data has no shifts: one line, exit 1
+    r = run("backtest", "--models", "naive", "--origins", "2", "--by-shift", workspace=city)
+    assert r.returncode == 1 and "timestamped" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -101,7 +101,8 @@ def test_exports_have_provenance_and_wgs84(con: duckdb.DuckDBPyConnection, tmp_p
     paths = export_plan(result, tmp_path / "out", crs_of(con))
     names = {p.name for p in paths}
     stem = f"plan-{result.week_start}"
-    assert names == {f"{stem}-hotspots.csv", f"{stem}-visits.csv", f"{stem}-hotspots.geojson"}
+    risk = {f"{stem}-shift-risk.csv"} if result.shift_risk is not None else set()  # the demo has times
+    assert names == {f"{stem}-hotspots.csv", f"{stem}-visits.csv", f"{stem}-hotspots.geojson", *risk}
     for p in paths:
         prov = json.loads(p.with_name(p.name + ".provenance.json").read_text())
         assert prov["file"] == p.name and prov["plan_id"] == result.plan_id

@@ -200,6 +200,14 @@ def test_forecast_bands_and_ranks(viewer: TestClient) -> None:
     assert data["meta"]["model"] and data["meta"]["reason"]
 
 
+def test_forecast_cells_carry_their_interval(viewer: TestClient) -> None:
+    data = viewer.get("/api/forecasts/1/geojson?top=0.05").json()
+    props = [f["properties"] for f in data["features"]]
+    assert props and all(p["lower"] is not None and p["lower"] <= p["upper"] for p in props)
+    totals = data["meta"]["intervals"]["totals"]
+    assert totals["city"]["lower"] <= totals["city"]["expected"] <= totals["city"]["upper"]
+
+
 def test_crime_cells_match_the_forecast_grid(viewer: TestClient) -> None:
     cells = viewer.get("/api/layers/crime?target=violence&months=2023-01:2023-12").json()
     units = {f["id"] for f in viewer.get("/api/layers/forecast").json()["features"]}

@@ -48,7 +48,9 @@ def test_forecast_plan_and_changes_match_the_cli(cli_ws: Path, reader: Signed) -
     for s, r in zip(shown["top"], top, strict=True):
         assert s["expected_count"] == pytest.approx(r["expected_count"], rel=1e-12)
         assert s["expected_harm"] == pytest.approx(r["expected_harm"], rel=1e-12)
+        assert (s["lower"], s["upper"]) == (r["lower"], r["upper"])  # the 80% interval of the count
         assert (s["lat"], s["lon"]) == pytest.approx((r["lat"], r["lon"]), abs=2e-6)
+    assert shown["intervals"]["level"] == 0.8 and "city" in shown["intervals"]["totals"]
 
     per_bcu = cli(cli_ws, "plan", "--forecast-run", str(run), "--teams", "1", "--seed", "3", "--no-cards")
     plan_id = reader.get("/api/plans").json()[0]["plan_id"]

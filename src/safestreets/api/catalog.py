@@ -104,6 +104,7 @@ def forecast_run(ws: Workspace, run_id: int, *, top: int = 5, bcu: str | None = 
         backtest=_run_backtest(ws, prov, run_id),
         top_per_bcu=top,
         top=_hot_spots(ws, tops),
+        intervals=prov.get("intervals"),
         files=outputs.run_files(ws, run_id),
         notes=notes,
     )
@@ -125,7 +126,8 @@ def _hot_spots(ws: Workspace, rows: list[dict[str, Any]]) -> list[m.HotSpot]:
                 near = {"place": places[k]["name"], "place_kind": places[k]["kind"],
                         "place_distance_m": round(float(d[k]))}  # fmt: skip
         out.append(m.HotSpot(bcu=r["bcu"], rank=r["rank"], unit_id=r["unit_id"], expected_count=r["expected_count"],
-                             expected_harm=r["expected_harm"], lat=lat[i], lon=lon[i], area=areas[i], **near))  # fmt: skip
+                             expected_harm=r["expected_harm"], lat=lat[i], lon=lon[i], area=areas[i],
+                             lower=r["count_lower"], upper=r["count_upper"], **near))  # fmt: skip
     return out
 
 
@@ -235,8 +237,12 @@ def by_bcu(params: dict[str, Any], hotspots: list[dict[str, Any]]) -> list[m.Bcu
     share = np.array([float(shift_share.get(s.name, 0.0)) for s in rules.shifts])
     if share.sum() <= 0:  # an older plan without its shares: in proportion to shift length, as the planner
         share = np.array([s.hours for s in rules.shifts], dtype="float64")
+    share = share / share.sum()
+    own = params.get("shift_share_units") or {}
+    if own:  # each unit's own shares (risk by shift): as the planner weighed them
+        share = np.array([own.get(u, share) for u in units], dtype="float64").reshape(len(units), len(rules.shifts))
     inp = PatrolInput(ids=np.array(units, dtype=object), x=np.zeros(len(units)), y=np.zeros(len(units)), bcu=bcu,
-                      harm_week=harm, shift_share=share / share.sum())  # fmt: skip
+                      harm_week=harm, shift_share=share)  # fmt: skip
     prevented = prevented_per_unit(inp, rules, visits) if units else np.zeros(0)
     names = {str(r["bcu"]) for r in params.get("resources", []) if r.get("bcu") not in (None, "*")}
     names |= {str(b) for b in bcu}

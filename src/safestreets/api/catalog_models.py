@@ -52,6 +52,9 @@ class HotSpot(BaseModel):
     expected_harm: Num
     lat: Num
     lon: Num
+    lower: Num = Field(None, description="the predictive interval of the count, lower end (whole counts; the "
+                       "level is the run's intervals.level, 80% by default; null for a run without)")
+    upper: Num = Field(None, description="the predictive interval of the count, upper end")
     place: str | None = Field(None, description="the nearest named place within 500 m, where one is loaded")
     place_kind: str | None = None
     place_distance_m: Num = None
@@ -118,6 +121,10 @@ class ForecastRunDetail(BaseModel):
     backtest: BacktestSummary | None = None
     top_per_bcu: int
     top: list[HotSpot]
+    intervals: dict[str, Any] | None = Field(
+        None, description="the run's predictive intervals: level, dispersions (k_unit, k_total), calibration "
+        "periods, and totals per BCU and for the city (expected, lower, upper); null for a run without"
+    )
     files: list[str] = Field(
         default_factory=list, description="files in the outputs folder made from this run"
     )

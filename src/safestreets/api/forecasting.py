@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from safestreets.api.results import BacktestReport, ForecastResult
-from safestreets.errors import ParameterError, unknown
+from safestreets.errors import NoDataError, ParameterError, unknown
 
 Step = Callable[[str], None]
 
@@ -70,8 +70,11 @@ def forecast(
     jobs: int = 2,
     auto_origins: int = 6,
     progress: Step | None = None,
+    interval_level: float | None = 0.8,
 ) -> ForecastResult:
-    """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson)."""
+    """Forecast where harm will concentrate next; store the surface and write it (.gpkg and .geojson).
+    ``interval_level``: the level of each unit's and each total's predictive interval (None: none; a model
+    chosen by hand is fitted three more times to calibrate them)."""
     from safestreets.evaluate.forecast_run import run_forecast
     from safestreets.forecast.store import export_surface
     from safestreets.store.queries import command_unit_names
@@ -95,6 +98,7 @@ def forecast(
         n_jobs=jobs,
         auto_origins=auto_origins,
         progress=progress,
+        interval_level=interval_level,
     )
     assert run.run_id is not None
     stem = surface_stem(run.surface.meta, run.run_id, run.model)
@@ -144,8 +148,14 @@ def backtest(
     out_dir: Path | None = None,
     jobs: int = 2,
     progress: Callable[[str], None] | None = None,
+    by_shift: bool = False,
+    intervals: bool = False,
 ) -> BacktestReport:
-    """Rolling-origin backtest of models on the store's data; tables, chart and provenance written."""
+    """Rolling-origin backtest of models on the store's data; tables, chart and provenance written.
+
+    ``by_shift``: each model's hit rate per shift with each unit's time-of-week profile against the
+    city's (timestamped data only; ``shifts.csv``); ``intervals``: the coverage of each model's 80% and 95%
+    intervals per unit, BCU and city (``intervals.csv``). See evaluate/shifts.py."""
     from safestreets.evaluate.backtest import backtest as run_backtest
     from safestreets.evaluate.backtest import summarise
     from safestreets.evaluate.outputs import write_backtest
@@ -170,8 +180,12 @@ def backtest(
         con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
     )
     grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
+    if by_shift and history.resolution != "timestamp":
+        raise NoDataError("--by-shift needs timestamped events (a force's own records): police.uk files carry "
+                          "the month only")  # fmt: skip
     result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
-                          coverages=covs, rank_by=rank_by.lower(), n_jobs=jobs, progress=progress)  # fmt: skip
+                          coverages=covs, rank_by=rank_by.lower(), n_jobs=jobs, progress=progress,
+                          keep_forecasts=by_shift or intervals)  # fmt: skip
     summary = summarise(result.metrics)
     folder = out_dir or outputs / f"backtest-{slug(tgt.name)}-{grid.kind}"
     files = write_backtest(
@@ -185,4 +199,41 @@ def backtest(
             "horizons": [str(h) for h in hs],
         },
     )
-    return BacktestReport(result, summary, tgt.label, folder, files)
+    shift_summary, interval_summary = _backtest_extras(names, history, grid, origins, hs, covs, folder, files,
+                                                       by_shift=by_shift, intervals=intervals)  # fmt: skip
+    return BacktestReport(result, summary, tgt.label, folder, files, shifts=shift_summary,
+                          intervals=interval_summary)  # fmt: skip
+
+
+def _backtest_extras(names: list[str], history: Any, units: Any, origins: int, horizons: list[Any],
+                     coverages: list[float], folder: Path, files: list[Path], *, by_shift: bool,
+                     intervals: bool) -> tuple[Any, Any]:  # fmt: skip
+    """Hit rates per shift and interval coverage for each model, at the backtest's origins (its forecasts
+    are reused); their tables written beside the backtest's."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from safestreets.evaluate import shifts as sh
+    from safestreets.forecast import make_model
+
+    def write(rows: pa.Table, summary: pa.Table, name: str) -> pa.Table:
+        for table, stem in ((rows, name), (summary, f"{name}_summary")):
+            pacsv.write_csv(table, folder / f"{stem}.csv")
+            files.append(folder / f"{stem}.csv")
+        return summary
+
+    shift_summary = interval_summary = None
+    if by_shift:
+        rows = pa.concat_tables([
+            sh.backtest_shifts(make_model(n), history, units, origins=origins, horizon=h, coverages=coverages,
+                               name=f"{n} {h}")
+            for n in names for h in horizons
+        ])  # fmt: skip
+        shift_summary = write(rows, sh.summarise_shifts(rows), "shifts")
+    if intervals:
+        rows = pa.concat_tables([
+            sh.backtest_intervals(make_model(n), history, units, origins=origins, horizon=h, name=f"{n} {h}")
+            for n in names for h in horizons
+        ])  # fmt: skip
+        interval_summary = write(rows, sh.summarise_intervals(rows), "intervals")
+    return shift_summary, interval_summary

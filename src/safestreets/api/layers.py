@@ -371,6 +371,7 @@ def run_meta(run: dict[str, Any]) -> dict[str, Any]:
         "units_kind": run["units_kind"], "cell_size": run["cell_size"], "units": run["units"],
         "source": data.get("source"), "harm_scheme": data.get("harm_scheme"),
         "warning": POLICE_FOUND_LABEL if run["police_found"] else None,
+        "intervals": run["provenance"].get("intervals"),  # level, totals per BCU and city (lower, upper)
     }  # fmt: skip
 
 
@@ -410,6 +411,7 @@ def forecast_geojson(
             "id": u["unit_id"], "unit_id": u["unit_id"], "rank": int(u["rank"]), "of": run["units"],
             "top_share": _num(u["top_share"], 5), "band": b, "band_label": BANDS[b - 1][1],
             "expected_count": _num(u["expected_count"], 3), "expected_harm": _num(u["expected_harm"], 1),
+            "lower": _num(u["count_lower"], 0), "upper": _num(u["count_upper"], 0),
             "harm_week": _num(float(u["expected_harm"]) * 7.0 / days, 1), "bcu": u["bcu"],
             "bcu_name": names.get(u["bcu"] or "", u["bcu"]), "borough": place,
             "area_km2": _num(float(u["area_m2"]) / 1e6, 4),

@@ -182,10 +182,25 @@ class ForecastResult(Tabular):
         """One row per unit: id, name, BCU, rank, expected count and harm, area, centre and polygon (WKB)."""
         return self.run.surface.table()
 
-    TOP_COLUMNS = ("bcu", "rank", "place", "unit_id", "expected_count", "expected_harm", "lat", "lon")
+    TOP_COLUMNS = ("bcu", "rank", "place", "unit_id", "expected_count", "expected_harm", "lat", "lon", "lower",
+                   "upper")  # fmt: skip
+
+    @property
+    def interval_level(self) -> float | None:
+        """The level of the forecast's predictive intervals (0.8 = 80%), None if it has none."""
+        iv = self.run.surface.meta.get("intervals")
+        return None if not iv else float(iv["level"])
+
+    def totals(self) -> list[dict[str, Any]]:
+        """The city's and each command unit's expected count with its predictive interval (``lower`` and
+        ``upper``, whole counts; forecast/intervals.py); empty for a forecast made without intervals."""
+        iv = self.run.surface.meta.get("intervals") or {}
+        return [{"scope": k, "name": "citywide" if k == "city" else self.bcu_names.get(k, k), **v}
+                for k, v in sorted((iv.get("totals") or {}).items(), key=lambda kv: (kv[0] != "city", kv[0]))]  # fmt: skip
 
     def top_per_bcu(self, k: int) -> list[dict[str, Any]]:
-        """The ``k`` riskiest units of each command unit, riskiest first, with their centres in lon/lat."""
+        """The ``k`` riskiest units of each command unit, riskiest first, with their centres in lon/lat and
+        the predictive interval of each one's count (``lower``, ``upper``; None without intervals)."""
         from safestreets.forecast.surface import top_per_group
         from safestreets.geo.project import to_crs
 
@@ -198,7 +213,9 @@ class ForecastResult(Tabular):
         return [
             {"bcu": g, "rank": int(ranks[i]), "place": s.place(i), "unit_id": str(s.units.ids[i]),
              "expected_count": float(s.expected_count[i]), "expected_harm": float(s.expected_harm[i]),
-             "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6)}
+             "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6),
+             "lower": None if s.count_lower is None else float(s.count_lower[i]),
+             "upper": None if s.count_upper is None else float(s.count_upper[i])}
             for g, idx in groups.items()
             for i in idx
         ]  # fmt: skip
@@ -213,6 +230,10 @@ class BacktestReport(Tabular):
     label: str
     folder: Path
     files: list[Path]
+    #: Hit rate per shift (unit, raw and city profiles) and interval coverage (``coverage_80``, ...), when
+    #: asked for (evaluate/shifts.py summaries).
+    shifts: pa.Table | None = None
+    intervals: pa.Table | None = None
 
     def to_arrow(self) -> pa.Table:
         """The summary: one row per model, horizon and coverage (means and 95% intervals)."""

@@ -224,27 +224,30 @@ class Workspace:
                  harm_scheme: str = "cchi", harm_table: str | Path | None = None, source: str | None = None,
                  force: str | None = None, until: str | None = None, include_police_found: bool = False,
                  out: list[Path] | None = None, jobs: int = 2, auto_origins: int = 6,
-                 progress: Step | None = None) -> ForecastResult:  # fmt: skip
-        """Forecast where harm will concentrate next: a stored risk surface, written as GIS files."""
+                 progress: Step | None = None, interval_level: float | None = 0.8) -> ForecastResult:  # fmt: skip
+        """Forecast where harm will concentrate next: a stored risk surface, written as GIS files, with
+        predictive intervals at ``interval_level`` (None: none)."""
         return forecasting.forecast(
             self.con, self.outputs, target=target, horizon=horizon, model=model, units=units,
             cell_size=cell_size, study_area=study_area, rank_by=rank_by, harm_scheme=harm_scheme,
             harm_table=harm_table, source=source, force=force, until=until,
             include_police_found=include_police_found, out=out, jobs=jobs, auto_origins=auto_origins,
-            progress=progress,
+            progress=progress, interval_level=interval_level,
         )  # fmt: skip
 
     def backtest(self, *, models: str = "all", origins: int = 12, horizon: str = "1m", target: str = "violence",
                  units: str = "grid", cell_size: float = 250.0, study_area: str = "auto", coverages: str = "1,5,10",
                  rank_by: str = "count", source: str | None = None, force: str | None = None,
                  include_police_found: bool = False, out_dir: Path | None = None, jobs: int = 2,
-                 progress: Step | None = None) -> BacktestReport:  # fmt: skip
-        """Rolling-origin backtest: hit rate, PAI, PEI, harm captured and stability per model."""
+                 progress: Step | None = None, by_shift: bool = False,
+                 intervals: bool = False) -> BacktestReport:  # fmt: skip
+        """Rolling-origin backtest: hit rate, PAI, PEI, harm captured and stability per model; with
+        ``by_shift`` hit rates per shift (timestamped data), with ``intervals`` interval coverage."""
         return forecasting.backtest(
             self.con, self.outputs, models=models, origins=origins, horizon=horizon, target=target,
             units=units, cell_size=cell_size, study_area=study_area, coverages=coverages, rank_by=rank_by,
             source=source, force=force, include_police_found=include_police_found, out_dir=out_dir,
-            jobs=jobs, progress=progress,
+            jobs=jobs, progress=progress, by_shift=by_shift, intervals=intervals,
         )  # fmt: skip
 
     # --- deployment --------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ def forecast(
     jobs: JobsOpt = 2,
     fmt: FormatOpt = Fmt.table,
     workspace: WorkspaceOpt = None,
+    interval: Annotated[float, typer.Option("--interval", min=0, max=99, help="Predictive interval level in "
+                                            "% (0: none; a model chosen by hand is fitted 3 more times).")] = 80,
 ) -> None:  # fmt: skip
     """Forecast where harm will concentrate next; store, export and list the top hotspots per BCU."""
     with open_workspace(ctx, workspace) as ws, steps("choosing model", len(MODELS) * 6) as step:
@@ -79,7 +81,7 @@ def forecast(
                              study_area=study_area, rank_by=rank_by.value, harm_scheme=harm_scheme.value,
                              harm_table=harm_table, source=source.value if source else None, force=force,
                              until=until, include_police_found=include_police_found, out=out_paths, jobs=jobs,
-                             progress=step)  # fmt: skip
+                             progress=step, interval_level=interval / 100 if interval > 0 else None)  # fmt: skip
     _print_surface(result, top, fmt)
     if fmt is Fmt.table:
         written(result.files, "risk surface written to {}")
@@ -100,18 +102,25 @@ def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
         if stale.get("days_after_data"):
             out.print(f"[yellow]note:[/] the data end {stale['data_end']}, {stale['days_after_data']:g} days before "
                       "the forecast starts")  # fmt: skip
+        city = next((t for t in result.totals() if t["scope"] == "city"), None)
+        if city is not None and result.interval_level is not None:
+            out.print(f"expected {city['expected']:,.0f} {target['name']} crimes in the window, "
+                      f"{result.interval_level:.0%} interval {city['lower']:,.0f}-{city['upper']:,.0f}")  # fmt: skip
         for note in result.notes:
             out.print(f"[yellow]warning:[/] {note}")
     if top == 0:
         return
     rows = result.top_per_bcu(top)
+    level = result.interval_level
+    interval = "interval" if level is None else f"{level:.0%} interval"
     emit(
         rows, ForecastResult.TOP_COLUMNS, fmt,
         title=f"Top {top} hotspots per command unit",
-        headers=("BCU", "rank", "place", "unit", "expected count", "expected harm", "centre (lat, lon)"),
-        right=("rank", "expected count", "expected harm"),
+        headers=("BCU", "rank", "place", "unit", "expected count", "expected harm", "centre (lat, lon)", interval),
+        right=("rank", "expected count", "expected harm", interval),
         cells=lambda r: [place_label(r["bcu"], result.bcu_names), str(r["rank"]), r["place"], r["unit_id"],
-                         f"{r['expected_count']:.2f}", f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}"],
+                         f"{r['expected_count']:.2f}", f"{r['expected_harm']:.0f}", f"{r['lat']:.5f}, {r['lon']:.5f}",
+                         "" if r["lower"] is None else f"{r['lower']:.0f}-{r['upper']:.0f}"],
     )  # fmt: skip
 
 
@@ -135,6 +144,10 @@ def backtest(
     jobs: JobsOpt = 2,
     fmt: FormatOpt = Fmt.table,
     workspace: WorkspaceOpt = None,
+    by_shift: Annotated[bool, typer.Option("--by-shift", help="Also hit rates per shift: each unit's "
+                                           "time-of-week profile against the city's (timestamped data).")] = False,
+    intervals: Annotated[bool, typer.Option("--intervals", help="Also the coverage of 80% and 95% "
+                                            "forecast intervals per unit, BCU and city.")] = False,
 ) -> None:  # fmt: skip
     """Rolling-origin backtest: hit rate, PAI, PEI, harm captured, deviance and stability per model."""
     n_models = (
@@ -145,11 +158,39 @@ def backtest(
                              cell_size=cell_size, study_area=study_area, coverages=coverages,
                              rank_by=rank_by.value, source=source.value if source else None, force=force,
                              include_police_found=include_police_found, out_dir=out_dir, jobs=jobs,
-                             progress=step)  # fmt: skip
+                             progress=step, by_shift=by_shift, intervals=intervals)  # fmt: skip
     _print_summary(report, fmt)
+    _print_extras(report, fmt)
     if fmt is Fmt.table:
         out.print(f"tables in {report.folder} (metrics.csv, summary.csv); coverage chart "
                   f"{report.folder / 'coverage.png'}")  # fmt: skip
+
+
+def _print_extras(report: BacktestReport, fmt: Fmt) -> None:
+    """The per-shift hit rates and interval coverage, when asked for (as tables for people; scripts read
+    shifts_summary.csv and intervals_summary.csv, so --format json stays one document)."""
+    if fmt is not Fmt.table:
+        return
+    if report.shifts is not None:
+        emit(
+            sorted(report.shifts.to_pylist(), key=lambda r: (r["model"], r["coverage"], r["shift"], r["profile"])),
+            ("model", "shift", "profile", "coverage", "events", "hit_rate"), fmt,
+            title="Hit rate per shift: each unit's time-of-week profile (unit; raw = unshrunk) against the city's",
+            headers=("model", "shift", "profile", "coverage", "events", "hit rate"),
+            right=("coverage", "events", "hit rate"),
+            cells=lambda r: [r["model"], r["shift"], r["profile"], f"{r['coverage']:.0%}", f"{r['events']:,.0f}",
+                             f"{r['hit_rate']:.1%}"],
+        )  # fmt: skip
+    if report.intervals is not None:
+        emit(
+            report.intervals.to_pylist(),
+            ("model", "scope", "scored", "coverage_80", "expected_80", "coverage_95", "expected_95"), fmt,
+            title="Forecast intervals: share of outcomes inside (and what the model expects, whole counts)",
+            headers=("model", "scope", "scored", "80% held", "80% expected", "95% held", "95% expected"),
+            right=("scored", "80% held", "80% expected", "95% held", "95% expected"),
+            cells=lambda r: [r["model"], r["scope"], f"{r['scored']:,}", f"{r['coverage_80']:.1%}",
+                             f"{r['expected_80']:.1%}", f"{r['coverage_95']:.1%}", f"{r['expected_95']:.1%}"],
+        )  # fmt: skip
 
 
 SUMMARY_COLUMNS = ("model", "horizon", "coverage", "hit_rate", "hit_rate_lo", "hit_rate_hi", "pai", "pei",

@@ -24,6 +24,7 @@ from safestreets.evaluate.auto import Choice, choose
 from safestreets.forecast import MODELS, make_model, model_class
 from safestreets.forecast.data import load_history, load_units
 from safestreets.forecast.history import History, Horizon, as_time
+from safestreets.forecast.intervals import DEFAULT_LEVEL, Intervals, calibrate, intervals
 from safestreets.forecast.store import StoredBacktest, Surface, save_surface
 from safestreets.forecast.surface import expected_harm, surface_meta
 from safestreets.forecast.targets import parse_target
@@ -39,6 +40,12 @@ class ForecastRun:
     choice: Choice | None
     history: History
     units: Units
+    intervals: Intervals | None = None
+
+
+#: Calibration periods for a model chosen by hand (each costs one more fit); ``auto`` uses its own
+#: backtest's periods, whose forecasts it has already made.
+CALIBRATION_ORIGINS = 3
 
 
 def cutoff(history: History, horizon: Horizon) -> np.datetime64:
@@ -84,10 +91,17 @@ def run_forecast(
     threads: int = 1,
     save: bool = True,
     progress: Callable[[str], None] | None = None,
+    interval_level: float | None = DEFAULT_LEVEL,
 ) -> ForecastRun:
     """Load the target's history and the units, choose the model (``auto``: by a backtest with ``n_jobs``
     worker processes) and forecast the next ``horizon`` from the end of the data (or ``until``). The choice
-    and the final fit run in this process with at most ``threads`` threads per native library."""
+    and the final fit run in this process with at most ``threads`` threads per native library.
+
+    ``interval_level``: each unit's count and the command units' and city's totals get a predictive
+    interval at this level (negative binomial, dispersion fitted on the model's forecasts at the periods
+    before; :mod:`safestreets.forecast.intervals`); None for none."""
+    if interval_level is not None and not 0.0 < interval_level < 1.0:
+        raise ParameterError(f"interval level must be between 0 and 1 (0.8 = 80%), not {interval_level}")
     if rank_by not in ("count", "harm"):
         raise unknown("rank_by", rank_by, ("count", "harm"))
     if threads < 1:
@@ -129,6 +143,11 @@ def run_forecast(
             chosen, reason = make_model(model), f"{model} chosen by the user"
         chosen.fit(history, start)
         counts = chosen.predict(units, start, end)
+        iv = None
+        if interval_level is not None:
+            disp = calibrate(chosen, history, units, start, h,
+                             origins=auto_origins if model == "auto" else CALIBRATION_ORIGINS)  # fmt: skip
+            iv = intervals(counts, units.bcu, disp, interval_level)
     harm_values = expected_harm(history, units, counts)
     meta = surface_meta(
         history,
@@ -156,6 +175,9 @@ def run_forecast(
             params={"origins": auto_origins, "horizon": str(h), "candidates": sorted(choice.scores),
                     "coverages": sorted({r["coverage"] for r in rows})},
         )  # fmt: skip
-    surface = Surface(units, counts, harm_values, rank_by, meta)
+    if iv is not None:
+        meta["intervals"] = iv.describe()
+    surface = Surface(units, counts, harm_values, rank_by, meta,
+                      count_lower=None if iv is None else iv.lower, count_upper=None if iv is None else iv.upper)  # fmt: skip
     run_id = save_surface(con, surface, reason=reason, backtest=backtest) if save else None
-    return ForecastRun(surface, run_id, chosen.name, reason, choice, history, units)
+    return ForecastRun(surface, run_id, chosen.name, reason, choice, history, units, iv)

@@ -61,6 +61,10 @@ class Surface:
     window: tuple[datetime, datetime] | None = None  # as stored (read_surface)
     stored_ranks: np.ndarray | None = None  # 1 = riskiest, as the stored run ranked its units
     names: np.ndarray | None = None  # a place name per unit ("" where none), as stored
+    #: Predictive interval of each unit's count (forecast/intervals.py) at ``meta["intervals"]["level"]``;
+    #: None for a run made without intervals.
+    count_lower: np.ndarray | None = None
+    count_upper: np.ndarray | None = None
 
     def names_or_blank(self) -> np.ndarray:
         """The stored names, "" for each unit where the surface has none."""
@@ -134,6 +138,10 @@ class Surface:
                 "rank": pa.array(self.ranks()),
                 "expected_count": pa.array(self.expected_count),
                 "expected_harm": pa.array(self.expected_harm),
+                "count_lower": pa.array(self.count_lower, pa.float64()) if self.count_lower is not None
+                else pa.nulls(len(u.ids), pa.float64()),
+                "count_upper": pa.array(self.count_upper, pa.float64()) if self.count_upper is not None
+                else pa.nulls(len(u.ids), pa.float64()),
                 "area_m2": pa.array(u.area),
                 "x": pa.array(u.x),
                 "y": pa.array(u.y),
@@ -183,8 +191,8 @@ def save_surface(
         try:
             con.execute(
                 "INSERT INTO forecasts (run_id, unit_id, name, bcu, rank, expected_count, expected_harm, "
-                "area_m2, x, y, geometry) SELECT ?, unit_id, name, bcu, rank, expected_count, expected_harm, "
-                "area_m2, x, y, geometry FROM _ss_surface",
+                "count_lower, count_upper, area_m2, x, y, geometry) SELECT ?, unit_id, name, bcu, rank, "
+                "expected_count, expected_harm, count_lower, count_upper, area_m2, x, y, geometry FROM _ss_surface",
                 [run_id],
             )
         finally:
@@ -251,7 +259,7 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
         raise _no_run(con, run_id)
     data = con.execute(
         "SELECT unit_id, coalesce(name, '') AS name, name IS NULL AS unnamed, bcu, x, y, expected_count, "
-        "expected_harm, rank, area_m2, geometry FROM forecasts WHERE run_id = ? "
+        "expected_harm, rank, area_m2, geometry, count_lower, count_upper FROM forecasts WHERE run_id = ? "
         "ORDER BY unit_id", [run_id]
     ).fetchnumpy()  # fmt: skip
     bcu = np.asarray([b or "" for b in data["bcu"]], dtype=object)
@@ -277,7 +285,15 @@ def read_surface(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> S
         window=(info[0], info[1]),
         stored_ranks=np.asarray(data["rank"], dtype="int64"),
         names=names,
+        count_lower=_interval_column(data["count_lower"]),
+        count_upper=_interval_column(data["count_upper"]),
     )
+
+
+def _interval_column(values: Any) -> np.ndarray | None:
+    """A stored interval bound per unit, or None where the run has none (stored before intervals)."""
+    arr = np.ma.filled(np.ma.asarray(values, dtype="float64"), np.nan)
+    return None if len(arr) == 0 or np.isnan(arr).all() else arr
 
 
 def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path) -> Path:
@@ -287,7 +303,7 @@ def export_surface(con: duckdb.DuckDBPyConnection, run_id: int, out: str | Path)
     if info is None:
         raise _no_run(con, run_id)
     data = con.sql(
-        "SELECT unit_id, name, bcu, rank, expected_count, expected_harm, area_m2, "
+        "SELECT unit_id, name, bcu, rank, expected_count, count_lower, count_upper, expected_harm, area_m2, "
         f"expected_count / area_m2 * 1e6 AS count_per_km2, geometry FROM forecasts WHERE run_id = {int(run_id)} "
         "ORDER BY rank"
     ).to_arrow_table()

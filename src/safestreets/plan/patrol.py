@@ -50,7 +50,9 @@ class PatrolInput:
     y: np.ndarray
     bcu: np.ndarray  # str
     harm_week: np.ndarray  # expected harm per week
-    shift_share: np.ndarray  # share of a day's harm in each of Rules.shifts, sums to 1
+    #: Share of a day's harm in each of Rules.shifts, summing to 1: one row for every unit (n_shifts,), or
+    #: each unit's own (n_units, n_shifts), from its time-of-week profile (plan/shiftrisk.py).
+    shift_share: np.ndarray
     area: np.ndarray | None = None  # neighbourhood code per unit for the multi-week cap (default: unit)
     past_visits: dict[str, float] = field(default_factory=dict)  # visits per neighbourhood, earlier weeks
     past_bcu_visits: dict[str, float] = field(default_factory=dict)
@@ -66,9 +68,23 @@ class PatrolInput:
         if self.area is None:
             self.area = np.asarray(self.ids, dtype=object)
         share = np.asarray(self.shift_share, dtype="float64")
-        if share.min(initial=0.0) < 0 or not np.isclose(share.sum(), 1.0):
-            raise ParameterError("shift shares must be non-negative and sum to 1")
+        if share.ndim == 2 and share.shape[0] != n:
+            raise ParameterError(f"shift shares have {share.shape[0]} rows, ids has {n}")
+        if share.ndim not in (1, 2) or share.min(initial=0.0) < 0 or not np.allclose(share.sum(axis=-1), 1.0):
+            raise ParameterError("shift shares must be non-negative and sum to 1 (per unit)")
         self.shift_share = share
+
+    def shares(self) -> np.ndarray:
+        """(n_units, n_shifts): each unit's shift shares (the same row for all where one was given)."""
+        share = self.shift_share
+        return share if share.ndim == 2 else np.broadcast_to(share, (len(self.ids), len(share)))
+
+    def mean_shift_share(self) -> np.ndarray:
+        """The shift shares of all the harm together (weighted by each unit's weekly harm)."""
+        if self.shift_share.ndim == 1:
+            return self.shift_share
+        w = self.harm_week
+        return (w @ self.shift_share) / w.sum() if w.sum() > 0 else self.shift_share.mean(axis=0)
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -119,8 +135,8 @@ class PatrolPlan:
 
     def harm_in_patrolled(self) -> float:
         """Expected weekly harm in the hot spot-shifts that get at least one visit."""
-        share = self.input.shift_share
-        return float((self.input.harm_week[:, None] * share[None, :] * (self.visits > 0)).sum())
+        share = self.input.shares()
+        return float((self.input.harm_week[:, None] * share * (self.visits > 0)).sum())
 
     def by_bcu(self) -> list[dict[str, Any]]:
         rows = []
@@ -149,7 +165,7 @@ def visit_benefits(inp: PatrolInput, rules: Rules) -> list[np.ndarray]:
         p = rules.protected_share(shift)
         cum = np.minimum(1.0, p * np.cumsum(rules.decay ** np.arange(k)))
         step = np.diff(np.concatenate([[0.0], cum]))
-        out.append((inp.harm_week * inp.shift_share[s] * rules.effect)[:, None] * step[None, :])
+        out.append((inp.harm_week * inp.shift_share[..., s] * rules.effect)[:, None] * step[None, :])
     return out
 
 
@@ -198,9 +214,13 @@ def choose_candidates(inp: PatrolInput, resources: Resources, rules: Rules) -> n
         if need == 0:
             continue
         need = max(need, 10)
-        order = idx[np.lexsort((idx, -inp.harm_week[idx]))]
-        chosen.append(order[:need])
-    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype="int64")
+        # The riskiest in each shift: with each unit's own shift shares, a night-time street is a candidate
+        # for the night shift though a daytime one has more harm over the day (one set of shares: one order).
+        shares = inp.shares()
+        for s in range(len(rules.shifts)) if inp.shift_share.ndim == 2 else [0]:
+            harm = inp.harm_week[idx] * (shares[idx, s] if inp.shift_share.ndim == 2 else 1.0)
+            chosen.append(idx[np.lexsort((idx, -harm))][:need])
+    return np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype="int64")
 
 
 def patrol_areas(inp: PatrolInput, candidates: np.ndarray, rules: Rules) -> list[PatrolArea]:
@@ -605,9 +625,9 @@ def plan_patrols(
     rules = rules or Rules()
     if solver not in SOLVERS:
         raise unknown("solver", solver, SOLVERS)
-    if len(inp.shift_share) != len(rules.shifts):
+    if inp.shift_share.shape[-1] != len(rules.shifts):
         raise ParameterError(
-            f"one shift share per shift: {len(inp.shift_share)} shares, {len(rules.shifts)} shifts"
+            f"one shift share per shift: {inp.shift_share.shape[-1]} shares, {len(rules.shifts)} shifts"
         )
     started = time.perf_counter()
     candidates = choose_candidates(inp, resources, rules)
@@ -657,7 +677,11 @@ def plan_patrols(
         params={"rules": rules.to_dict(), "resources": resources.to_rows(), "solver": solver,
                 "target_gap": target_gap, "input": {"units": len(inp.ids), "fingerprint": inp.fingerprint(),
                                                    **inp.meta},
-                "shift_share": {s.name: float(w) for s, w in zip(rules.shifts, inp.shift_share, strict=True)}},
+                "shift_share": {s.name: float(w) for s, w in zip(rules.shifts, inp.mean_shift_share(), strict=True)},
+                "shift_share_per_unit": inp.shift_share.ndim == 2,
+                # Each visited unit's own shares, so the plan's dosage figures can be recomputed from the store.
+                "shift_share_units": {str(inp.ids[u]): inp.shift_share[u].tolist()
+                                      for u in np.flatnonzero(visits.sum(axis=1) > 0)} if inp.shift_share.ndim == 2 else {}},
     )  # fmt: skip
 
 
@@ -705,7 +729,7 @@ def _teams(
                 room[t] -= take
                 v -= take
         for load in loads:
-            trimmed += _make_timeable(load, rules.shifts[s], rules, inp.harm_week, visits[:, s])
+            trimmed += _make_timeable(load, rules.shifts[s], rules, inp.harm_week * inp.shares()[:, s], visits[:, s])
         walk = {u: i for i, (u, _) in enumerate(spots)}
         for home, load in zip(homes, loads, strict=True):
             if not load:

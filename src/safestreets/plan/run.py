@@ -27,6 +27,7 @@ from safestreets.geo.export import write_geo
 from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.schedule import Visit, schedule
+from safestreets.plan.shiftrisk import ShiftRisk, shift_risk
 from safestreets.store import fetch_one, get_setting, transaction
 
 NEIGHBOURHOOD_KINDS = ("lsoa21", "lsoa11", "lsoa")
@@ -115,6 +116,7 @@ class PlanRun:
     plan_id: int | None
     seed: int
     notes: list[str]
+    shift_risk: ShiftRisk | None = None  # harm by unit, day and shift, where timestamped events allow
 
 
 def run_plan(
@@ -134,7 +136,11 @@ def run_plan(
     surface = read_surface(con, forecast_run)
     week_start = week or default_week(surface.window[0])
     target = surface.provenance.get("data", {}).get("target", {})
-    shares, share_source = shift_shares(con, rules.shifts, target.get("types"))
+    risk, why = shift_risk(con, surface, rules.shifts)
+    if risk is not None:
+        shares, share_source = risk.shares, risk.source
+    else:
+        shares, share_source = shift_shares(con, rules.shifts, target.get("types"))
     nb, nb_kind = neighbourhoods(con, surface.x, surface.y, surface.ids, rules.cap_by)
     past_nb, past_bcu = past_visits(con, week_start, rules.cap_weeks)
     unknown = sorted({b for b, _ in resources.teams} - set(surface.bcu) - {"*"})
@@ -156,12 +162,18 @@ def run_plan(
                    .hexdigest()[:8], 16)  # fmt: skip
     visits = schedule(plan, week_start, seed=seed)
     notes = [f"shift shares from {share_source}", f"cap counted per {nb_kind}"]
+    if risk is None:
+        notes.append(f"risk by shift: {why}; every unit has the same shift shares and the plan's hot spots are "
+                     "the same in every shift")  # fmt: skip
+    else:
+        notes.append("risk by shift: hot spots chosen per shift from each unit's own profile; one daily pattern "
+                     "for the whole week (the harm by day and shift is in the plan's shift-risk export)")  # fmt: skip
     if not past_nb:
         notes.append(
             f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only"
         )
     plan_id = save_plan(con, plan, week_start, visits, seed=seed) if save else None
-    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes)
+    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes, risk)
 
 
 def plan_params(plan: PatrolPlan, week_start: date, seed: int) -> dict[str, Any]:
@@ -265,6 +277,16 @@ def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
         record = {**provenance, "file": path.name}
         path.with_name(path.name + ".provenance.json").write_text(json.dumps(record, indent=2, default=str),
                                                                   "utf-8")  # fmt: skip
+    if run.shift_risk is not None:
+        # The planned hot spots' expected harm in each shift of each day: when their risk falls.
+        spots = sorted(number, key=lambda u: number[u])
+        risk_path = folder / f"{stem}-shift-risk.csv"
+        _write_csv(risk_path, [{"hotspot": number[r_u], "name": str(names[r_u]), **row}
+                               for r_u in spots for row in run.shift_risk.rows(ids, [r_u], plan.rules.shifts)])  # fmt: skip
+        risk_path.with_name(risk_path.name + ".provenance.json").write_text(json.dumps(
+            {**provenance, "file": risk_path.name, "shift_risk": run.shift_risk.describe()}, indent=2, default=str),
+            "utf-8")  # fmt: skip
+        out.append(risk_path)
     if rows:
         table = pa.Table.from_pylist([{k: v for k, v in r.items() if k not in ("x", "y")} for r in rows])
         points = shapely.points([r["x"] for r in rows], [r["y"] for r in rows])

@@ -278,7 +278,8 @@ def write_brief(
         idx = np.flatnonzero(surface.bcu == b)
         sub = idx[np.argsort(-density[idx], kind="stable")]
         top_rows[b] = [{"unit_id": surface.ids[i], "name": surface.place(i), "expected_harm": float(surface.expected_harm[i]),
-                        "density": float(density[i])} for i in sub[:5]]  # fmt: skip
+                        "density": float(density[i]), "count": float(surface.expected_count[i]),
+                        **_unit_interval(surface, i)} for i in sub[:5]]  # fmt: skip
         mine = [s for s in plan_spots if s["bcu"] == b]
         shown = mine[:MAP_HOTSPOTS]  # the map and the list beside it show the same hot spots
         markers = [(s["x"], s["y"], str(s["hotspot"])) for s in shown]
@@ -370,7 +371,8 @@ def write_brief(
         "trend": {"names": names, "missing": [bool(m) for m in trend.missing]},
         "forecast": {"run_id": surface.run_id, "model": prov.get("model"), "reason": prov.get("auto", {}).get("reason"),
                      "window": [str(w) for w in surface.window], "params": prov.get("params", {}),
-                     "backtest": _backtest_rows(accuracy), "accuracy_note": accuracy_note, "top": top_rows, "rank_by": prov.get("rank_by")},
+                     "backtest": _backtest_rows(accuracy), "accuracy_note": accuracy_note, "top": top_rows, "rank_by": prov.get("rank_by"),
+                     "intervals": _interval_rows(prov, bcu_names)},
         "bcu_maps": bcu_maps, "changes": changes, "plan": plan_row, "hubs": hubs, "parts": brief_parts,
         "bcu_names": bcu_names,
         "provenance": {"forecast": prov, "plan": plan_row["params"] if plan_row else None,
@@ -408,6 +410,24 @@ def write_brief(
         pdf_path = out / f"{stem}.pdf"
         weasyprint.HTML(string=html, base_url=str(out)).write_pdf(str(pdf_path))
     return Brief(html_path, pdf_path, images, context)
+
+
+def _unit_interval(surface: Any, i: int) -> dict[str, Any]:
+    """A unit's predictive interval (whole counts) for the tables, empty for a run stored without one."""
+    if surface.count_lower is None or surface.count_upper is None or not np.isfinite(surface.count_lower[i]):
+        return {}
+    return {"lower": float(surface.count_lower[i]), "upper": float(surface.count_upper[i])}
+
+
+def _interval_rows(prov: dict[str, Any], bcu_names: dict[str, str]) -> dict[str, Any] | None:
+    """The city's and each command unit's expected count with its interval (forecast/intervals.py)."""
+    iv = prov.get("intervals")
+    if not iv or not iv.get("totals"):
+        return None
+    rows = [{"name": "citywide" if k == "city" else bcu_names.get(k, k), **v}
+            for k, v in sorted(iv["totals"].items(), key=lambda kv: (kv[0] != "city", kv[0]))]  # fmt: skip
+    return {"level": iv.get("level", 0.8), "rows": rows, "k_unit": iv.get("k_unit"), "k_total": iv.get("k_total"),
+            "origins": len(iv.get("calibration_origins") or [])}  # fmt: skip
 
 
 def _accountability(con: duckdb.DuckDBPyConnection, db: Any, week_start: date) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def top_units(con: duckdb.DuckDBPyConnection, run_id: int, per_bcu: int) -> list
     ranked them in: density of its ``rank_by`` score). Units without a BCU form one group, ``''``."""
     return _rows(
         con,
-        "SELECT coalesce(bcu, '') AS bcu, rank, unit_id, expected_count, expected_harm, area_m2, x, y FROM ("
+        "SELECT coalesce(bcu, '') AS bcu, rank, unit_id, expected_count, expected_harm, area_m2, x, y, "
+        "count_lower, count_upper FROM ("
         "  SELECT *, row_number() OVER (PARTITION BY coalesce(bcu, '') ORDER BY rank) AS n FROM forecasts "
         "  WHERE run_id = ?) WHERE n <= ? ORDER BY bcu, rank",
         [run_id, per_bcu],

@@ -318,7 +318,8 @@ def forecast_run(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, Any] 
     return out
 
 
-_UNIT_COLUMNS = "unit_id, bcu, rank, expected_count, expected_harm, area_m2, x, y, top_share, geometry"
+_UNIT_COLUMNS = ("unit_id, bcu, rank, expected_count, expected_harm, area_m2, x, y, top_share, geometry, count_lower, "
+                 "count_upper")
 # The share of the run's land in units ranked at or above each one: "in the top 1% of the area".
 _RANKED = (
     "SELECT *, sum(area_m2) OVER (ORDER BY rank, unit_id ROWS UNBOUNDED PRECEDING) / sum(area_m2) OVER () "
