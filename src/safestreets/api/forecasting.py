@@ -28,8 +28,12 @@ def model_names() -> tuple[str, ...]:
 
 def check_model(name: str, *, allow_auto: bool = True) -> str:
     """A model name as typed (any case) to its registry name, or a ParameterError with a suggestion."""
+    from safestreets.forecast import ALIASES, canonical
+
     names = (("auto",) if allow_auto else ()) + model_names()
     lowered = name.strip().lower()
+    if lowered in ALIASES:  # a deprecated name still works, with a warning naming the new one
+        return canonical(lowered)
     if lowered not in names:
         raise unknown("model", name, names)
     return lowered
@@ -162,7 +166,7 @@ def backtest(
         else [check_model(m, allow_auto=False) for m in models.split(",") if m.strip()]
     )
     if not names:
-        raise ParameterError("no models named: give 'all' or names such as naive,kde")
+        raise ParameterError("no models named: give 'all' or names such as histavg,kde")
     hs = [Horizon.parse(h.strip()) for h in horizon.split(",") if h.strip()]
     covs = parse_coverages(coverages)
     tgt = parse_target(target, allow_police_found=include_police_found)

@@ -11,10 +11,11 @@ import typer
 from safestreets.api import BacktestReport, ForecastResult
 from safestreets.api.results import place_label
 from safestreets.cli.common import Fmt, FormatOpt, WorkspaceOpt, emit, open_workspace, out, steps, written
-from safestreets.forecast import MODELS
+from safestreets.forecast import ALIASES, MODELS
 
-#: ``auto`` (chosen by backtest) and every registered model; Typer lists them and matches any case.
-Model = Enum("Model", {name: name for name in ("auto", *MODELS)}, type=str)  # type: ignore[misc]
+#: ``auto`` (chosen by backtest), every registered model and the deprecated aliases (which warn); Typer
+#: lists them and matches any case.
+Model = Enum("Model", {name: name for name in ("auto", *MODELS, *ALIASES)}, type=str)  # type: ignore[misc]
 
 
 class RankBy(StrEnum):
