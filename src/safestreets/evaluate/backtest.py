@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from safestreets.errors import NoDataError, unknown
+from safestreets.evaluate import ceiling
 from safestreets.evaluate.metrics import capture_curve, evaluate, flagged, stability
 from safestreets.forecast import MODELS, model_class, shared
 from safestreets.forecast.base import Forecaster
@@ -160,6 +161,7 @@ def _init(
     if folder is not None:
         shared.set_dir(folder)
     _STATE.update(history=history, units=units, options=options, hand_back=hand_back)
+    _STATE["ceiling"] = {}  # the oracle and noise ceiling of each scored period, shared by its models
 
 
 def task_limits(model: Forecaster | None = None) -> contextlib.AbstractContextManager[Any]:
@@ -216,6 +218,8 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
         harm_scores=harm_scores,
         groups=units.bcu if opts["by_bcu"] else None,
     )
+    refs = ceiling.reference_rows(history, units, actual, actual_harm, opts, _STATE["ceiling"], (origin, str(horizon)))
+    rows = ceiling.annotate(rows, refs)
     values = actual_harm if opts["rank_by"] == "harm" else actual
     curve = capture_curve(ranking, values, units.area, CURVE_COVERAGES)
     flags = {c: np.flatnonzero(flagged(ranking, units.area, c)) for c in opts["coverages"]}
@@ -244,6 +248,7 @@ _ROW_METRICS = (
     "actual_total",
     "predicted_total",
     "deviance",
+    *ceiling.COLUMNS,
 )
 
 
@@ -334,6 +339,7 @@ def summarise(
             "deviance",
             "stability",
             "fit_seconds",
+            *ceiling.SUMMARY,
         )
     }
     for (model, horizon, cov), idx in sorted(groups.items()):
@@ -358,4 +364,6 @@ def summarise(
         out["fit_seconds"].append(
             float(np.median([data["fit_seconds"][i] + data["predict_seconds"][i] for i in idx]))
         )
+        for measure, value in ceiling.summary_means(data, idx, out["hit_rate"][-1]).items():
+            out[measure].append(value)
     return pa.table(out)
