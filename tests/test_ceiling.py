@@ -42,7 +42,7 @@ def test_ceiling_is_never_below_the_historical_average_on_stationary_data() -> N
     origins = [(np.datetime64("2020-07", "M") + k).astype("datetime64[s]") for k in range(12)]
     result = backtest(models, history, units, origins=origins, coverages=(0.01, 0.05, 0.10), by_bcu=False)
     m = result.metrics.to_pydict()
-    for i, model in enumerate(m["model"]):
+    for i in range(len(m["model"])):
         # Per origin and coverage the oracle bounds the ceiling (a single period's noise can put the
         # historical average above the ceiling now and then; over origins it cannot, below).
         assert m["oracle_hit_rate"][i] >= m["ceiling_hit_rate"][i] - 1e-12

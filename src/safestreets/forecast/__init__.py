@@ -61,8 +61,8 @@ def make_model(name: str, **params: Any) -> Forecaster:
 __all__ = [
     "ALIASES",
     "BASELINES",
-    "REFERENCE",
     "MODELS",
+    "REFERENCE",
     "Forecaster",
     "History",
     "Horizon",

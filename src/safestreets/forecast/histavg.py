@@ -38,10 +38,7 @@ def window_periods(months: int | None, horizon: Horizon, available: int) -> int:
     """How many periods of ``horizon`` a window of ``months`` spans (all ``available`` for ``None``)."""
     if months is None:
         return max(available, 1)
-    if horizon.unit == "M":
-        n = months / horizon.n
-    else:
-        n = months * MONTH_DAYS / horizon.n
+    n = months / horizon.n if horizon.unit == "M" else months * MONTH_DAYS / horizon.n
     return int(min(max(round(n), 1), max(available, 1)))
 
 
