@@ -107,6 +107,7 @@ def forecast(
     from safestreets.forecast.targets import target_warnings
 
     notes = target_warnings(run.surface.meta.get("data", {}).get("target"))
+    notes += list(run.surface.meta.get("units", {}).get("warnings", []))
     return ForecastResult(run, files, notes, bcu_names=command_unit_names(con))
 
 
@@ -174,8 +175,11 @@ def backtest(
         con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
     )
     grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
+    # Every model is asked first whether it can run here; with "all", one that cannot is skipped and named,
+    # while a model named on purpose fails the backtest at once.
     result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
-                          coverages=covs, rank_by=rank_by.lower(), n_jobs=jobs, progress=progress)  # fmt: skip
+                          coverages=covs, rank_by=rank_by.lower(), n_jobs=jobs, progress=progress,
+                          skip_failing=models.strip().lower() == "all")  # fmt: skip
     summary = summarise(result.metrics)
     folder = out_dir or outputs / f"backtest-{slug(tgt.name)}-{grid.kind}"
     files = write_backtest(

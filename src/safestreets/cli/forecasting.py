@@ -149,24 +149,37 @@ def backtest(
                              progress=step)  # fmt: skip
     _print_summary(report, fmt)
     if fmt is Fmt.table:
+        for note in report.notes:
+            out.print(f"[yellow]warning:[/] {note}")
+        out.print("ceiling: the hit rate of a clairvoyant stationary forecast (each unit's mean over all the data "
+                  "but the scored period); 'of ceiling' is each model's share of it, what is achievable here. "
+                  "oracle: the scored period's own counts.")  # fmt: skip
         out.print(f"tables in {report.folder} (metrics.csv, summary.csv); coverage chart "
                   f"{report.folder / 'coverage.png'}")  # fmt: skip
 
 
 SUMMARY_COLUMNS = ("model", "horizon", "coverage", "hit_rate", "hit_rate_lo", "hit_rate_hi", "pai", "pei",
-                   "harm_captured", "stability", "fit_seconds")  # fmt: skip
+                   "harm_captured", "ceiling_hit_rate", "ceiling_share", "oracle_hit_rate", "stability",
+                   "fit_seconds")  # fmt: skip
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}%}"
 
 
 def _print_summary(report: BacktestReport, fmt: Fmt) -> None:
     emit(
         report.to_pylist(), SUMMARY_COLUMNS, fmt,
         title=f"Backtest: {report.label} (mean over origins, 95% bootstrap interval)",
-        headers=("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"),
-        right=("coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"),
+        headers=("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "ceiling", "of ceiling",
+                 "oracle", "stability", "fit s"),
+        right=("coverage", "hit rate", "PAI", "PEI", "harm captured", "ceiling", "of ceiling", "oracle", "stability",
+               "fit s"),
         cells=lambda r: [
             r["model"], r["horizon"], f"{r['coverage']:.0%}",
             f"{r['hit_rate']:.1%} [{r['hit_rate_lo']:.1%}, {r['hit_rate_hi']:.1%}]",
             f"{r['pai']:.1f}", f"{r['pei']:.2f}", f"{r['harm_captured']:.1%}",
+            _pct(r.get("ceiling_hit_rate")), _pct(r.get("ceiling_share"), 0), _pct(r.get("oracle_hit_rate")),
             "-" if r["stability"] != r["stability"] else f"{r['stability']:.2f}", f"{r['fit_seconds']:.2f}",
         ],
     )  # fmt: skip
