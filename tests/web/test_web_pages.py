@@ -127,6 +127,9 @@ def test_forecast_run(viewer: Signed) -> None:
     assert {s["bcu"] for s in only} == {"east"} and len(only) == 5
     page = viewer.get("/forecasts/1", headers=HTML).text
     assert "why this model" in page and "<svg" in page and "Coverage curve" in page
+    # The noise ceiling beside every row, and each model's share of it.
+    assert all(r["ceiling_hit_rate"] is not None and r["ceiling_share"] is not None for r in d["backtest"]["rows"])
+    assert "of ceiling" in page
 
 
 def test_hand_chosen_model_shows_the_stored_backtest(viewer: Signed, built: Built) -> None:
@@ -145,6 +148,8 @@ def test_model_comparison(viewer: Signed) -> None:
         "kde",
     }
     assert stored["summary"]["curves"] and stored["origins"] == 2
+    assert all(r["ceiling_share"] is not None for r in stored["summary"]["rows"])
+    assert "of ceiling" in viewer.get("/forecasts/compare", headers=HTML).text
     assert "backtest-violence-grid" in viewer.get("/forecasts/compare", headers=HTML).text
 
 
