@@ -13,7 +13,7 @@ from safestreets.forecast import make_model
 from safestreets.forecast.ensemble import Ensemble, blend
 from safestreets.forecast.history import History, Horizon, as_time
 
-FAST = ("naive", "ewma", "kde", "prospective")
+FAST = ("last-period", "ewma", "kde", "prospective")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_backtest_never_sees_data_after_its_origin(history: History) -> None:
     units = toy_units()
     h = Horizon.parse("1m")
     models = {m: make_model(m) for m in (*FAST, "ensemble")}
-    models["ensemble"] = Ensemble(models=("naive", "kde"), origins=2)
+    models["ensemble"] = Ensemble(models=("last-period", "kde"), origins=2)
     rng = np.random.default_rng(9)
     for origin in default_origins(history, h, 3)[:2]:
         end = h.add(origin)
@@ -78,7 +78,7 @@ def test_backtest_never_sees_data_after_its_origin(history: History) -> None:
 
 def test_two_workers_give_the_same_table(history: History) -> None:
     units = toy_units()
-    models = {m: make_model(m) for m in ("naive", "kde")}
+    models = {m: make_model(m) for m in ("last-period", "kde")}
     one = backtest(models, history, units, origins=2, n_jobs=1)
     two = backtest(models, history, units, origins=2, n_jobs=2)
     for col in ("model", "origin", "scope", "coverage"):
@@ -89,10 +89,10 @@ def test_two_workers_give_the_same_table(history: History) -> None:
 
 def test_rank_by_harm_scores_harm(history: History) -> None:
     units = toy_units()
-    result = backtest({"naive": make_model("naive")}, history, units, origins=2, rank_by="harm", by_bcu=False)
+    result = backtest({"last-period": make_model("last-period")}, history, units, origins=2, rank_by="harm", by_bcu=False)
     assert np.all(np.isfinite(result.metrics["harm_captured"].to_pylist()))
     with pytest.raises(ValueError, match="rank_by"):
-        backtest({"naive": make_model("naive")}, history, units, origins=1, rank_by="danger")
+        backtest({"last-period": make_model("last-period")}, history, units, origins=1, rank_by="danger")
 
 
 def test_blend_mixes_shares_and_totals() -> None:
@@ -113,20 +113,20 @@ def test_ensemble_of_one_is_that_model(history: History) -> None:
 
 def test_ensemble_learns_weights_no_worse_than_its_members_in_sample(history: History) -> None:
     units = toy_units()
-    ens = Ensemble(models=("naive", "kde", "ewma"), origins=3, candidates=50).fit(history, "2022-06")
+    ens = Ensemble(models=("last-period", "kde", "ewma"), origins=3, candidates=50).fit(history, "2022-06")
     pred = ens.predict(units, "2022-06", "2022-07")
     w = ens.get_weights()
-    assert set(w) == {"naive", "kde", "ewma"} and sum(w.values()) == pytest.approx(1.0)
+    assert set(w) == {"last-period", "kde", "ewma"} and sum(w.values()) == pytest.approx(1.0)
     assert pred.sum() > 0 and ens.search_score_ > 0
 
 
 def test_auto_chooses_by_backtest_and_says_why(history: History) -> None:
     units = toy_units()
-    choice = choose(history, units, "1m", candidates=("naive", "kde", "ewma"), origins=3)
-    assert choice.name in ("naive", "kde", "ewma")
+    choice = choose(history, units, "1m", candidates=("last-period", "kde", "ewma"), origins=3)
+    assert choice.name in ("last-period", "kde", "ewma")
     assert choice.scores[choice.name] == max(choice.scores.values())
     assert choice.name in choice.reason and "%" in choice.reason
-    if choice.name != "naive":
+    if choice.name != "last-period":
         assert "baseline" in choice.reason
 
 
@@ -134,9 +134,9 @@ def test_auto_as_a_model_chooses_from_the_past_only(history: History) -> None:
     from safestreets.evaluate.auto import Auto
 
     units = toy_units()
-    model = Auto(candidates=("naive", "kde"), origins=2).fit(history, "2022-06")
+    model = Auto(candidates=("last-period", "kde"), origins=2).fit(history, "2022-06")
     pred = model.predict(units, "2022-06", "2022-07")
-    assert model.choice_ in ("naive", "kde") and model.choice_ in model.reason_
+    assert model.choice_ in ("last-period", "kde") and model.choice_ in model.reason_
     expected = make_model(model.choice_).fit(history, "2022-06").predict(units, "2022-06", "2022-07")
     assert pred == pytest.approx(expected)
 
@@ -159,13 +159,13 @@ def test_fit_time_counts_lazy_training_and_shared_forecasts(
 
     monkeypatch.setattr(GBM, "_train", slow)
     models = {
-        "naive": make_model("naive"),
+        "last-period": make_model("last-period"),
         "gbm": make_model("gbm", max_iter=10),
-        "ensemble": Ensemble(models=("naive", "gbm"), origins=2, candidates=10),
+        "ensemble": Ensemble(models=("last-period", "gbm"), origins=2, candidates=10),
     }
     result = backtest(models, history, toy_units(), origins=2, coverages=(0.05,), by_bcu=False)
     fit = {r["model"]: r["fit_seconds"] for r in summarise(result.metrics).to_pylist()}
     assert fit["gbm"] >= 0.2
     # the ensemble fits its gbm member at the origin and at its 2 replayed origins, whoever made them first
     assert fit["ensemble"] >= 3 * 0.2
-    assert fit["naive"] < 0.2
+    assert fit["last-period"] < 0.2

@@ -45,7 +45,7 @@ def test_forecast_stores_exports_and_lists_hotspots(city: Path, tmp_path: Path) 
 
 
 def test_weekly_forecast_uses_the_timestamped_records(city: Path, tmp_path: Path) -> None:
-    r = run("forecast", "--target", "burglary", "--horizon", "1w", "--model", "naive", "--rank-by", "count",
+    r = run("forecast", "--target", "burglary", "--horizon", "1w", "--model", "last-period", "--rank-by", "count",
             "--out", str(tmp_path / "w.gpkg"), workspace=city)  # fmt: skip
     assert r.returncode == 0, r.stderr
     prov = json.loads((tmp_path / "w.gpkg.provenance.json").read_text())
@@ -54,10 +54,10 @@ def test_weekly_forecast_uses_the_timestamped_records(city: Path, tmp_path: Path
 
 
 def test_police_found_crime_is_an_explicit_labelled_choice(city: Path, tmp_path: Path) -> None:
-    r = run("forecast", "--target", "drugs", "--model", "naive", workspace=city)
+    r = run("forecast", "--target", "drugs", "--model", "last-period", workspace=city)
     assert r.returncode == 1 and "--include-police-found" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-    r = run("forecast", "--target", "drugs", "--model", "naive", "--include-police-found",
+    r = run("forecast", "--target", "drugs", "--model", "last-period", "--include-police-found",
             "--out", str(tmp_path / "d.gpkg"), workspace=city)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "police-found" in r.stdout
@@ -71,9 +71,9 @@ def test_police_found_crime_is_an_explicit_labelled_choice(city: Path, tmp_path:
         (["--model", "crystal-ball"], "is not one of"),
         (["--target", "knife crime"], "unknown target"),
         (["--horizon", "1y"], "bad horizon"),
-        (["--horizon", "1w", "--source", "police.uk", "--model", "naive"], "month-only"),
-        (["--units", "ward", "--model", "naive"], "no 'ward' boundaries"),
-        (["--harm-table", "/nonexistent/w.csv", "--model", "naive"], "cannot read harm table"),
+        (["--horizon", "1w", "--source", "police.uk", "--model", "last-period"], "month-only"),
+        (["--units", "ward", "--model", "last-period"], "no 'ward' boundaries"),
+        (["--harm-table", "/nonexistent/w.csv", "--model", "last-period"], "cannot read harm table"),
     ],
 )
 def test_forecast_errors_are_one_line(city: Path, args: list[str], message: str) -> None:
@@ -83,10 +83,10 @@ def test_forecast_errors_are_one_line(city: Path, args: list[str], message: str)
 
 
 def test_backtest_prints_table_and_saves_chart(city: Path, tmp_path: Path) -> None:
-    r = run("backtest", "--models", "naive,kde", "--origins", "3", "--coverages", "1,5",
+    r = run("backtest", "--models", "last-period,kde", "--origins", "3", "--coverages", "1,5",
             "--out", str(tmp_path / "bt"), "--jobs", "1", workspace=city)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "Backtest" in r.stdout and "kde" in r.stdout and "naive" in r.stdout
+    assert "Backtest" in r.stdout and "kde" in r.stdout and "last-period" in r.stdout
     for name in ("metrics.csv", "summary.csv", "coverage_curves.csv", "coverage.png", "provenance.json"):
         assert (tmp_path / "bt" / name).stat().st_size > 0
     header = (tmp_path / "bt" / "metrics.csv").read_text().splitlines()[0]
@@ -105,28 +105,28 @@ def test_backtest_prints_table_and_saves_chart(city: Path, tmp_path: Path) -> No
 
 
 def test_backtest_rejects_unknown_models(city: Path) -> None:
-    r = run("backtest", "--models", "naive,oracle", workspace=city)
+    r = run("backtest", "--models", "last-period,oracle", workspace=city)
     assert r.returncode == 1 and "oracle" in r.stderr
 
 
 def test_forecast_prints_and_exports_intervals(city: Path, tmp_path: Path) -> None:
     out = tmp_path / "iv.geojson"
-    r = run("forecast", "--target", "robbery", "--model", "naive", "--top", "2", "--out", str(out), workspace=city)
+    r = run("forecast", "--target", "robbery", "--model", "last-period", "--top", "2", "--out", str(out), workspace=city)
     assert r.returncode == 0, r.stderr
     assert "80% interval" in r.stdout
     props = json.loads(out.read_text())["features"][0]["properties"]
     assert props["count_lower"] <= props["count_upper"]
-    r = run("forecast", "--target", "robbery", "--model", "naive", "--top", "2", "--format", "json", workspace=city)
+    r = run("forecast", "--target", "robbery", "--model", "last-period", "--top", "2", "--format", "json", workspace=city)
     rows = json.loads(r.stdout)
     assert all(row["lower"] <= row["upper"] for row in rows)
-    r = run("forecast", "--target", "robbery", "--model", "naive", "--interval", "0", "--format", "json",
+    r = run("forecast", "--target", "robbery", "--model", "last-period", "--interval", "0", "--format", "json",
             workspace=city)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert all(row["lower"] is None for row in json.loads(r.stdout))
 
 
 def test_backtest_by_shift_and_intervals(city: Path, tmp_path: Path) -> None:
-    r = run("backtest", "--models", "naive", "--origins", "2", "--horizon", "1w", "--target", "burglary",
+    r = run("backtest", "--models", "last-period", "--origins", "2", "--horizon", "1w", "--target", "burglary",
             "--coverages", "5", "--by-shift", "--intervals", "--out", str(tmp_path / "bt"), "--jobs", "1",
             workspace=city)  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -136,5 +136,5 @@ def test_backtest_by_shift_and_intervals(city: Path, tmp_path: Path) -> None:
     header = (tmp_path / "bt" / "intervals_summary.csv").read_text().splitlines()[0]
     assert "coverage_80" in header and "coverage_95" in header
     # month-only data has no shifts: one line, exit 1
-    r = run("backtest", "--models", "naive", "--origins", "2", "--by-shift", workspace=city)
+    r = run("backtest", "--models", "last-period", "--origins", "2", "--by-shift", workspace=city)
     assert r.returncode == 1 and "timestamped" in r.stderr and len(r.stderr.strip().splitlines()) == 1

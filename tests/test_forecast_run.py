@@ -78,11 +78,11 @@ def test_auto_chooses_under_the_limit_too(
 ) -> None:
     """With n_jobs=1 the choice's backtest runs in this process: it keeps to the limit as well."""
     monkeypatch.setattr(gbm, "SERIAL_ROWS", 0)
-    monkeypatch.setattr(forecast_run, "MODELS", {"naive": "", "gbm": ""})  # loaded before the limit
+    monkeypatch.setattr(forecast_run, "MODELS", {"last-period": "", "gbm": ""})  # loaded before the limit
     real_choose = forecast_run.choose
 
     def small_choose(*args: Any, **kwargs: Any) -> Any:
-        return real_choose(*args, candidates=("naive", "gbm"), **kwargs)
+        return real_choose(*args, candidates=("last-period", "gbm"), **kwargs)
 
     monkeypatch.setattr(forecast_run, "choose", small_choose)
     toy_run(monkeypatch, toy_history(months=18, per_month=200), toy_units(), model="auto", auto_origins=2)
@@ -92,7 +92,7 @@ def test_auto_chooses_under_the_limit_too(
 
 def test_threads_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="threads"):
-        toy_run(monkeypatch, toy_history(months=6, per_month=50), toy_units(), model="naive", threads=0)
+        toy_run(monkeypatch, toy_history(months=6, per_month=50), toy_units(), model="last-period", threads=0)
 
 
 # --- auto's final forecast reuses what its backtest made ---------------------------------------------

@@ -84,17 +84,17 @@ def test_calibrate_uses_past_forecasts_only():
     hist = toy_history("month", months=24, per_month=300)
     units = toy_units(500.0)
     until = np.datetime64("2022-07-01", "s")
-    disp = calibrate(make_model("naive"), hist, units, until, Horizon.parse("1m"), origins=4)
+    disp = calibrate(make_model("last-period"), hist, units, until, Horizon.parse("1m"), origins=4)
     assert disp.origins == ["2022-03-01", "2022-04-01", "2022-05-01", "2022-06-01"]
     assert disp.unit_pairs == 4 * len(units)
     # the same with later events changed: the fit must not see them
     later = hist.before(until)
-    again = calibrate(make_model("naive"), later, units, until, Horizon.parse("1m"), origins=4)
+    again = calibrate(make_model("last-period"), later, units, until, Horizon.parse("1m"), origins=4)
     assert again.unit == pytest.approx(disp.unit)
 
 
 def test_calibration_skips_periods_the_data_do_not_reach():
     hist = toy_history("month", months=24, per_month=300)  # 2021-01..2022-12
-    disp = calibrate(make_model("naive"), hist, toy_units(500.0), np.datetime64("2023-02-01", "s"),
+    disp = calibrate(make_model("last-period"), hist, toy_units(500.0), np.datetime64("2023-02-01", "s"),
                      Horizon.parse("1m"), origins=4)  # fmt: skip
     assert disp.origins == ["2022-10-01", "2022-11-01", "2022-12-01"]

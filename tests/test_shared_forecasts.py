@@ -41,7 +41,7 @@ def test_forecast_is_the_fitted_models_and_is_memoised(history: History) -> None
 
 def test_prefixes_share_the_memo_but_never_each_others_data(history: History) -> None:
     units = toy_units()
-    model = make_model("naive")
+    model = make_model("last-period")
     whole = forecast(model, history, "2022-03", units, "2022-03", "2022-04")
     prefix = history.before("2022-02")
     assert prefix.root is history and prefix.shared_cache is history.cache
@@ -50,7 +50,7 @@ def test_prefixes_share_the_memo_but_never_each_others_data(history: History) ->
     short = forecast(model, prefix, "2022-03", units, "2022-03", "2022-04")
     assert not np.array_equal(short, whole)
     np.testing.assert_array_equal(
-        short, make_model("naive").fit(prefix, "2022-03").predict(units, "2022-03", "2022-04")
+        short, make_model("last-period").fit(prefix, "2022-03").predict(units, "2022-03", "2022-04")
     )
     # A prefix cut at the same cut-off as the whole history's fit finds that fit.
     cut = history.before("2022-05")
@@ -109,9 +109,9 @@ def test_a_shared_forecast_reports_what_it_cost_to_make(history: History, tmp_pa
             made.predict_seconds,
         )
     cut, end = as_time("2022-05"), as_time("2022-06")
-    members = [Job(make_model(m), cut, cut, end) for m in ("naive", "kde")]
+    members = [Job(make_model(m), cut, cut, end) for m in ("last-period", "kde")]
     first = forecast_many(members, history, units)  # made before the ensemble asks for them
-    ens = Job(Ensemble(models=("naive", "kde"), origins=1, candidates=5), cut, cut, end)
+    ens = Job(Ensemble(models=("last-period", "kde"), origins=1, candidates=5), cut, cut, end)
     blended = forecast_many([ens], history, units)[0]
     assert not blended.cached
     assert blended.fit_seconds + blended.predict_seconds >= sum(
@@ -121,7 +121,7 @@ def test_a_shared_forecast_reports_what_it_cost_to_make(history: History, tmp_pa
 
 def test_a_dead_workers_lock_is_broken(history: History, tmp_path: Path) -> None:
     units = toy_units()
-    job = Job(make_model("naive"), as_time("2022-03"), as_time("2022-03"), as_time("2022-04"))
+    job = Job(make_model("last-period"), as_time("2022-03"), as_time("2022-03"), as_time("2022-04"))
     with shared.sharing_dir(tmp_path):
         key = shared._key(job, history, units)
         lock = shared._path(key, history).with_suffix(".lock")
@@ -132,18 +132,18 @@ def test_a_dead_workers_lock_is_broken(history: History, tmp_path: Path) -> None
         lock.write_text(str(dead))
         out = forecast_many([job], history, units)[0]
     assert not out.cached
-    np.testing.assert_array_equal(out.prediction, direct("naive", history, "2022-03", "2022-03", "2022-04"))
+    np.testing.assert_array_equal(out.prediction, direct("last-period", history, "2022-03", "2022-03", "2022-04"))
 
 
 def test_ensemble_reuses_its_members_forecasts(history: History) -> None:
     units = toy_units()
-    ens = Ensemble(models=("naive", "kde"), origins=3, candidates=20)
+    ens = Ensemble(models=("last-period", "kde"), origins=3, candidates=20)
     ens.fit(history, "2022-05").predict(units, "2022-05", "2022-06")
     memo = history.shared_cache["forecasts"]
     # Members at the cut-off and at the three replayed origins, each once.
     assert len(memo) == 2 * 4
     # The ensemble one period later needs only its members' forecasts at the new cut-off.
-    Ensemble(models=("naive", "kde"), origins=3, candidates=20).fit(history, "2022-06").predict(
+    Ensemble(models=("last-period", "kde"), origins=3, candidates=20).fit(history, "2022-06").predict(
         units, "2022-06", "2022-07"
     )
     assert len(memo) == 2 * 5
@@ -153,7 +153,7 @@ def test_ensemble_backtest_is_the_same_with_workers(history: History) -> None:
     units = toy_units()
     models = {
         "kde": make_model("kde"),
-        "ensemble": Ensemble(models=("naive", "kde"), origins=2, candidates=20),
+        "ensemble": Ensemble(models=("last-period", "kde"), origins=2, candidates=20),
     }
     one = backtest(models, history, units, origins=3, n_jobs=1, by_bcu=False)
     two = backtest(
@@ -204,7 +204,7 @@ def test_auto_can_be_backtested_with_workers(history: History) -> None:
     from safestreets.evaluate.auto import Auto
 
     units = toy_units()
-    models = {"kde": make_model("kde"), "auto": Auto(candidates=("naive", "kde"), origins=2)}
+    models = {"kde": make_model("kde"), "auto": Auto(candidates=("last-period", "kde"), origins=2)}
     result = backtest(models, history, units, origins=3, n_jobs=2, by_bcu=False)
     # A worker runs auto's own backtest inside a task: the worker's state survives it for the next task.
     assert result.metrics.num_rows == 2 * 3 * 3

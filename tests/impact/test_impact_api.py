@@ -191,7 +191,7 @@ def test_police_found_targets_warn(city_ws: Path) -> None:
     assert target_warnings({"police_found": False}) == []
     assert target_warnings({"police_found": True}) == [POLICE_FOUND_LABEL, FEEDBACK_WARNING]
     with Workspace(city_ws) as ws:
-        fc = ws.forecast(target="drugs", model="naive", include_police_found=True)
+        fc = ws.forecast(target="drugs", model="last-period", include_police_found=True)
         assert FEEDBACK_WARNING in fc.notes
         plan = ws.plan(forecast_run=fc.run_id, teams=1, cards=False)
         assert FEEDBACK_WARNING in plan.notes
@@ -217,7 +217,7 @@ def test_record_compares_the_model_with_the_strongest_baseline(city_ws: Path, tm
         run, model = ws.con.execute(
             "SELECT run_id, model FROM forecast_runs ORDER BY run_id DESC LIMIT 1"
         ).fetchone()
-        others = [b for b in ("kde", "prospective", "naive") if b != model]
+        others = [b for b in ("kde", "prospective", "last-period") if b != model]
         summary = [
             {"model": model, "coverage": 5, "hit_rate": 0.30},
             {"model": others[0], "coverage": 5, "hit_rate": 0.25},

@@ -40,10 +40,10 @@ def built(demo_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
     bad = path.parent / "2019-01-city-of-london-street.csv"
     bad.write_text(BAD_STREET_FILE, "utf-8")
     with Workspace(path) as ws:
-        run = ws.forecast(model="naive", jobs=1).run_id
+        run = ws.forecast(model="last-period", jobs=1).run_id
         ws.hotspots(forecast_run=run)
         plan = ws.plan(forecast_run=run, teams=1, seed=5).plan_id
-        ws.backtest(models="naive,kde", origins=2, coverages="1,5", jobs=1)
+        ws.backtest(models="last-period,kde", origins=2, coverages="1,5", jobs=1)
         ws.ingest(bad, skip_bad_rows=True)
     assert plan is not None
     return Built(path, run, plan)

@@ -38,10 +38,10 @@ def reader(cli_ws: Path) -> Signed:
 
 
 def test_forecast_plan_and_changes_match_the_cli(cli_ws: Path, reader: Signed) -> None:
-    top = cli(cli_ws, "forecast", "--model", "naive", "--top", "3")
+    top = cli(cli_ws, "forecast", "--model", "last-period", "--top", "3")
     run = reader.get("/api/forecasts").json()[0]["run_id"]  # the newest: the demo city may hold others
     shown = reader.get(f"/api/forecasts/{run}?top=3").json()
-    assert shown["run"]["model"] == "naive"
+    assert shown["run"]["model"] == "last-period"
     assert [(s["bcu"], s["rank"], s["unit_id"]) for s in shown["top"]] == [
         (r["bcu"], r["rank"], r["unit_id"]) for r in top
     ]

@@ -103,7 +103,7 @@ def test_forecast_runs(viewer: Signed, built: Built) -> None:
     assert ids[0] == built.run and ids == sorted(ids, reverse=True) and 1 in ids
     demo = runs[ids.index(1)]
     assert demo["model"] == "ensemble" and demo["plans"] >= 1 and demo["units"] > 0
-    assert runs[0]["model"] == "naive" and runs[0]["plans"] == 1
+    assert runs[0]["model"] == "last-period" and runs[0]["plans"] == 1
     assert '<a href="/forecasts/1">1</a>' in viewer.get("/forecasts", headers=HTML).text
 
 
@@ -113,7 +113,7 @@ def test_forecast_run(viewer: Signed) -> None:
     assert d["staleness"]["data_end"] == "2024-01-01" and d["study_area"].startswith("union of")
     assert d["auto"]["reason"] == d["run"]["reason"] and d["run"]["model"] in d["auto"]["scores"]
     assert d["backtest"]["source"].startswith("the run's own") and d["backtest"]["rows"]
-    assert {c["model"] for c in d["backtest"]["curves"]} >= {"naive", d["run"]["model"]}
+    assert {c["model"] for c in d["backtest"]["curves"]} >= {"last-period", d["run"]["model"]}
     by_bcu: dict[str, list[dict]] = {}
     for s in d["top"]:
         by_bcu.setdefault(s["bcu"], []).append(s)
@@ -127,13 +127,16 @@ def test_forecast_run(viewer: Signed) -> None:
     assert {s["bcu"] for s in only} == {"east"} and len(only) == 5
     page = viewer.get("/forecasts/1", headers=HTML).text
     assert "why this model" in page and "<svg" in page and "Coverage curve" in page
+    # The noise ceiling beside every row, and each model's share of it.
+    assert all(r["ceiling_hit_rate"] is not None and r["ceiling_share"] is not None for r in d["backtest"]["rows"])
+    assert "of ceiling" in page
 
 
 def test_hand_chosen_model_shows_the_stored_backtest(viewer: Signed, built: Built) -> None:
     d = viewer.get(f"/api/forecasts/{built.run}").json()
-    assert d["auto"] is None and d["run"]["reason"] == "naive chosen by the user"
+    assert d["auto"] is None and d["run"]["reason"] == "last-period chosen by the user"
     assert d["backtest"]["source"] == "stored backtest backtest-violence-grid"
-    assert {r["model"] for r in d["backtest"]["rows"]} == {"naive", "kde"}
+    assert {r["model"] for r in d["backtest"]["rows"]} == {"last-period", "kde"}
 
 
 def test_model_comparison(viewer: Signed) -> None:
@@ -141,10 +144,12 @@ def test_model_comparison(viewer: Signed) -> None:
     assert any(r["run_id"] == 1 and r["chosen"] == "ensemble" for r in c["runs"])
     stored = next(b for b in c["backtests"] if b["name"] == "backtest-violence-grid")
     assert {r["model"] for r in stored["summary"]["rows"]} == {
-        "naive",
+        "last-period",
         "kde",
     }
     assert stored["summary"]["curves"] and stored["origins"] == 2
+    assert all(r["ceiling_share"] is not None for r in stored["summary"]["rows"])
+    assert "of ceiling" in viewer.get("/forecasts/compare", headers=HTML).text
     assert "backtest-violence-grid" in viewer.get("/forecasts/compare", headers=HTML).text
 
 

@@ -25,7 +25,7 @@ class Built:
     """The test workspace and what the fixture added to it (the demo's own run and plan are 1)."""
 
     path: Path
-    run: int  # a naive forecast: the latest run, with emerging hot spots computed on it
+    run: int  # a last-period forecast: the latest run, with emerging hot spots computed on it
     plan: int  # a plan from it, the latest, whose patrol cards are the ones in outputs
 
 

@@ -76,6 +76,10 @@ class BacktestRow(BaseModel):
     harm_captured: Num = None
     stability: Num = None
     fit_seconds: Num = None
+    ceiling_hit_rate: Num = Field(None, description="hit rate of a clairvoyant stationary forecast (each unit's "
+                                  "mean over all the data but the scored period): the noise ceiling")
+    ceiling_share: Num = Field(None, description="hit rate / ceiling: the share of what is achievable here")
+    oracle_hit_rate: Num = Field(None, description="hit rate ranking by the scored period's own counts")
 
 
 class CoverageCurve(BaseModel):

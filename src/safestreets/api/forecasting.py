@@ -28,8 +28,12 @@ def model_names() -> tuple[str, ...]:
 
 def check_model(name: str, *, allow_auto: bool = True) -> str:
     """A model name as typed (any case) to its registry name, or a ParameterError with a suggestion."""
+    from safestreets.forecast import ALIASES, canonical
+
     names = (("auto",) if allow_auto else ()) + model_names()
     lowered = name.strip().lower()
+    if lowered in ALIASES:  # a deprecated name still works, with a warning naming the new one
+        return canonical(lowered)
     if lowered not in names:
         raise unknown("model", name, names)
     return lowered
@@ -107,6 +111,7 @@ def forecast(
     from safestreets.forecast.targets import target_warnings
 
     notes = target_warnings(run.surface.meta.get("data", {}).get("target"))
+    notes += list(run.surface.meta.get("units", {}).get("warnings", []))
     return ForecastResult(run, files, notes, bcu_names=command_unit_names(con))
 
 
@@ -172,7 +177,7 @@ def backtest(
         else [check_model(m, allow_auto=False) for m in models.split(",") if m.strip()]
     )
     if not names:
-        raise ParameterError("no models named: give 'all' or names such as naive,kde")
+        raise ParameterError("no models named: give 'all' or names such as histavg,kde")
     hs = [Horizon.parse(h.strip()) for h in horizon.split(",") if h.strip()]
     covs = parse_coverages(coverages)
     tgt = parse_target(target, allow_police_found=include_police_found)
@@ -183,9 +188,12 @@ def backtest(
     if by_shift and history.resolution != "timestamp":
         raise NoDataError("--by-shift needs timestamped events (a force's own records): police.uk files carry "
                           "the month only")  # fmt: skip
+    # Every model is asked first whether it can run here; with "all", one that cannot is skipped and named,
+    # while a model named on purpose fails the backtest at once.
     result = run_backtest({n: make_model(n) for n in names}, history, grid, origins=origins, horizons=hs,
                           coverages=covs, rank_by=rank_by.lower(), n_jobs=jobs, progress=progress,
-                          keep_forecasts=by_shift or intervals)  # fmt: skip
+                          keep_forecasts=by_shift or intervals,
+                          skip_failing=models.strip().lower() == "all")  # fmt: skip
     summary = summarise(result.metrics)
     folder = out_dir or outputs / f"backtest-{slug(tgt.name)}-{grid.kind}"
     files = write_backtest(

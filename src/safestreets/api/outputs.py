@@ -37,13 +37,13 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[m.BacktestRow]:
 
 def curves_from_summary(rows: list[m.BacktestRow]) -> list[m.CoverageCurve]:
     """Coverage curves through the stored coverages (the run's own backtest keeps these points only)."""
-    from safestreets.forecast import BASELINES
+    from safestreets.forecast import ALIASES, BASELINES
 
     by_model: dict[str, list[tuple[float, float | None]]] = defaultdict(lambda: [(0.0, 0.0)])
     for r in rows:
         if r.coverage is not None:
             by_model[r.model].append((r.coverage, r.hit_rate))
-    return [m.CoverageCurve(model=k, baseline=k in BASELINES, points=sorted(v, key=lambda p: p[0]))
+    return [m.CoverageCurve(model=k, baseline=k in BASELINES or k in ALIASES, points=sorted(v, key=lambda p: p[0]))
             for k, v in sorted(by_model.items())]  # fmt: skip
 
 
@@ -65,7 +65,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 def stored_backtest(folder: Path) -> m.StoredBacktest | None:
     """A ``safestreets backtest`` folder: its summary and the mean coverage curve per model."""
-    from safestreets.forecast import BASELINES
+    from safestreets.forecast import ALIASES, BASELINES
 
     if not (folder / "summary.csv").is_file():
         return None
@@ -84,7 +84,7 @@ def stored_backtest(folder: Path) -> m.StoredBacktest | None:
             for r in raw:
                 if r["horizon"] == first and r["hit_rate"] is not None:
                     points[str(r["model"])][float(r["coverage"])].append(float(r["hit_rate"]))
-            curves = [m.CoverageCurve(model=k, baseline=k in BASELINES,
+            curves = [m.CoverageCurve(model=k, baseline=k in BASELINES or k in ALIASES,
                                       points=[(c, float(np.mean(v))) for c, v in sorted(cov.items())])
                       for k, cov in sorted(points.items())]  # fmt: skip
         else:

@@ -244,6 +244,15 @@ class BacktestReport(Tabular):
         return self.result.metrics
 
     @property
+    def notes(self) -> list[str]:
+        """Warnings to show beside the table: events set aside from the study area, models skipped."""
+        params = self.result.params
+        notes = list(params.get("units", {}).get("warnings", []))
+        notes += [f"{name} skipped, it cannot run on this data: {why}" for name, why in
+                  (params.get("skipped") or {}).items()]  # fmt: skip
+        return notes
+
+    @property
     def curves(self) -> pa.Table:
         return self.result.curves
 

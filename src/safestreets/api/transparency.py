@@ -88,7 +88,8 @@ def _model_section(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], list
             "why_this_model": r[8],
             "window_start": str(r[9]),
         },
-        "baselines": ["naive (last period)", "kde (kernel density)", "prospective (Bowers et al. 2004)"],
+        "baselines": ["histavg (historical average, the reference)", "last-period (last period's count)",
+                      "kde (kernel density)", "prospective (Bowers et al. 2004)"],
     }
     bt = con.execute(
         "SELECT run_id, summary, params FROM forecast_backtests ORDER BY (run_id = ?) DESC, run_id DESC LIMIT 1",
@@ -109,7 +110,7 @@ def _model_section(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], list
     best_baseline: dict[str, Any] = {}
     for row in rows:
         # The strongest baseline other than the deployed model (which may itself be a baseline).
-        if row.get("model") in ("naive", "kde", "prospective") and row.get("model") != r[3]:
+        if row.get("model") in ("histavg", "last-period", "naive", "kde", "prospective") and row.get("model") != r[3]:
             cov = row.get("coverage")
             if cov not in best_baseline or (row.get("hit_rate") or 0) > (
                 best_baseline[cov].get("hit_rate") or 0

@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import sys
+import warnings
 from typing import Annotated
 
 import typer
@@ -88,9 +89,16 @@ def _suggest(message: str) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
 def main() -> None:
     """Entry point: every error becomes one line on stderr and an exit code."""
     debug = bool(os.environ.get("SAFESTREETS_DEBUG"))
+    if not debug:
+        # A deprecation the user can act on (an old model name) is one line, not Python's two.
+        warnings.showwarning = _one_line_warning
     try:
         app(standalone_mode=False)
     except SafestreetsError as exc:

@@ -11,10 +11,11 @@ import typer
 from safestreets.api import BacktestReport, ForecastResult
 from safestreets.api.results import place_label
 from safestreets.cli.common import Fmt, FormatOpt, WorkspaceOpt, emit, open_workspace, out, steps, written
-from safestreets.forecast import MODELS
+from safestreets.forecast import ALIASES, MODELS
 
-#: ``auto`` (chosen by backtest) and every registered model; Typer lists them and matches any case.
-Model = Enum("Model", {name: name for name in ("auto", *MODELS)}, type=str)  # type: ignore[misc]
+#: ``auto`` (chosen by backtest), every registered model and the deprecated aliases (which warn); Typer
+#: lists them and matches any case.
+Model = Enum("Model", {name: name for name in ("auto", *MODELS, *ALIASES)}, type=str)  # type: ignore[misc]
 
 
 class RankBy(StrEnum):
@@ -162,6 +163,11 @@ def backtest(
     _print_summary(report, fmt)
     _print_extras(report, fmt)
     if fmt is Fmt.table:
+        for note in report.notes:
+            out.print(f"[yellow]warning:[/] {note}")
+        out.print("ceiling: the hit rate of a clairvoyant stationary forecast (each unit's mean over all the data "
+                  "but the scored period); 'of ceiling' is each model's share of it, what is achievable here. "
+                  "oracle: the scored period's own counts.")  # fmt: skip
         out.print(f"tables in {report.folder} (metrics.csv, summary.csv); coverage chart "
                   f"{report.folder / 'coverage.png'}")  # fmt: skip
 
@@ -194,19 +200,27 @@ def _print_extras(report: BacktestReport, fmt: Fmt) -> None:
 
 
 SUMMARY_COLUMNS = ("model", "horizon", "coverage", "hit_rate", "hit_rate_lo", "hit_rate_hi", "pai", "pei",
-                   "harm_captured", "stability", "fit_seconds")  # fmt: skip
+                   "harm_captured", "ceiling_hit_rate", "ceiling_share", "oracle_hit_rate", "stability",
+                   "fit_seconds")  # fmt: skip
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}%}"
 
 
 def _print_summary(report: BacktestReport, fmt: Fmt) -> None:
     emit(
         report.to_pylist(), SUMMARY_COLUMNS, fmt,
         title=f"Backtest: {report.label} (mean over origins, 95% bootstrap interval)",
-        headers=("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"),
-        right=("coverage", "hit rate", "PAI", "PEI", "harm captured", "stability", "fit s"),
+        headers=("model", "horizon", "coverage", "hit rate", "PAI", "PEI", "harm captured", "ceiling", "of ceiling",
+                 "oracle", "stability", "fit s"),
+        right=("coverage", "hit rate", "PAI", "PEI", "harm captured", "ceiling", "of ceiling", "oracle", "stability",
+               "fit s"),
         cells=lambda r: [
             r["model"], r["horizon"], f"{r['coverage']:.0%}",
             f"{r['hit_rate']:.1%} [{r['hit_rate_lo']:.1%}, {r['hit_rate_hi']:.1%}]",
             f"{r['pai']:.1f}", f"{r['pei']:.2f}", f"{r['harm_captured']:.1%}",
+            _pct(r.get("ceiling_hit_rate")), _pct(r.get("ceiling_share"), 0), _pct(r.get("oracle_hit_rate")),
             "-" if r["stability"] != r["stability"] else f"{r['stability']:.2f}", f"{r['fit_seconds']:.2f}",
         ],
     )  # fmt: skip

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from safestreets.errors import NoDataError, unknown
+from safestreets.evaluate import ceiling, skips
 from safestreets.evaluate.metrics import capture_curve, evaluate, flagged, stability
 from safestreets.forecast import MODELS, model_class, shared
 from safestreets.forecast.base import Forecaster
@@ -79,15 +80,22 @@ def backtest(
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
     keep_forecasts: bool = False,
+    skip_failing: bool = False,
 ) -> BacktestResult:
     """Score every model at every origin and horizon. ``origins`` is a list of times or a count of the
     latest possible ones (per horizon). ``rank_by="harm"`` ranks units by expected harm.
 
     ``keep_forecasts``: leave every forecast made in ``history``'s memo (:mod:`safestreets.forecast.shared`),
     those of worker processes too, for forecasts made afterwards on the same history. A backtest in this
-    process (``n_jobs=1``) always leaves them there."""
+    process (``n_jobs=1``) always leaves them there.
+
+    Every model is asked first whether it can run on these units (:meth:`Forecaster.feasible`), before any
+    work. ``skip_failing``: a model that cannot (then, or when one of its tasks fails with a
+    :class:`~safestreets.errors.SafestreetsError`) is left out of the results, and named with the reason
+    in ``params["skipped"]``, instead of failing the whole backtest."""
     if rank_by not in ("count", "harm"):
         raise unknown("rank_by", rank_by, ("count", "harm"))
+    models, skipped = skips.preflight(models, history, units, skip_failing)
     tasks: list[tuple[str, Forecaster, np.datetime64, Horizon]] = []
     for h in (Horizon.parse(h) for h in horizons):
         history.check_horizon(h)
@@ -106,7 +114,8 @@ def backtest(
                 tasks.extend(
                     (name, model, o, h) for name, model in models.items() if model.composite == composite
                 )
-    options = {"coverages": tuple(float(c) for c in coverages), "rank_by": rank_by, "by_bcu": by_bcu}
+    options = {"coverages": tuple(float(c) for c in coverages), "rank_by": rank_by, "by_bcu": by_bcu,
+               "skip_failing": skip_failing, "skipped": skipped}  # fmt: skip
 
     results: list[dict[str, Any]] = []
     if n_jobs <= 1 or len(tasks) == 1:
@@ -160,6 +169,7 @@ def _init(
     if folder is not None:
         shared.set_dir(folder)
     _STATE.update(history=history, units=units, options=options, hand_back=hand_back)
+    _STATE["ceiling"] = {}  # the oracle and noise ceiling of each scored period, shared by its models
 
 
 def task_limits(model: Forecaster | None = None) -> contextlib.AbstractContextManager[Any]:
@@ -191,6 +201,12 @@ def _run(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]
 
 
 def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
+    if _STATE["options"].get("skip_failing"):
+        return skips.guarded(_score_task, task)
+    return _score_task(task)
+
+
+def _score_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str, Any]:
     name, model, origin, horizon = task
     history: History = _STATE["history"]
     units: Units = _STATE["units"]
@@ -216,6 +232,8 @@ def _run_task(task: tuple[str, Forecaster, np.datetime64, Horizon]) -> dict[str,
         harm_scores=harm_scores,
         groups=units.bcu if opts["by_bcu"] else None,
     )
+    refs = ceiling.reference_rows(history, units, actual, actual_harm, opts, _STATE["ceiling"], (origin, str(horizon)))
+    rows = ceiling.annotate(rows, refs)
     values = actual_harm if opts["rank_by"] == "harm" else actual
     curve = capture_curve(ranking, values, units.area, CURVE_COVERAGES)
     flags = {c: np.flatnonzero(flagged(ranking, units.area, c)) for c in opts["coverages"]}
@@ -244,12 +262,14 @@ _ROW_METRICS = (
     "actual_total",
     "predicted_total",
     "deviance",
+    *ceiling.COLUMNS,
 )
 
 
 def _assemble(
     results: list[dict[str, Any]], units: Units, options: dict[str, Any], history: History
 ) -> BacktestResult:
+    results, skipped = skips.drop_failed(results, options)
     # Stability: overlap of the flagged cells with the same model's previous origin.
     prev: dict[tuple[str, str, float], np.ndarray] = {}
     cols: dict[str, list[Any]] = {
@@ -293,7 +313,8 @@ def _assemble(
             curves["origin"].append(res["origin"].astype("datetime64[s]").item())
             curves["coverage"].append(float(c))
             curves["hit_rate"].append(float(hr))
-    params = {**options, "units": units.describe(), "data": history.meta}
+    params = {**options, "units": units.describe(), "data": history.meta, "skipped": skipped}
+    params.pop("skip_failing", None)
     params["coverages"] = list(params["coverages"])
     return BacktestResult(pa.table(cols), pa.table(curves), params)
 
@@ -334,6 +355,7 @@ def summarise(
             "deviance",
             "stability",
             "fit_seconds",
+            *ceiling.SUMMARY,
         )
     }
     for (model, horizon, cov), idx in sorted(groups.items()):
@@ -358,4 +380,6 @@ def summarise(
         out["fit_seconds"].append(
             float(np.median([data["fit_seconds"][i] + data["predict_seconds"][i] for i in idx]))
         )
+        for measure, value in ceiling.summary_means(data, idx, out["hit_rate"][-1]).items():
+            out[measure].append(value)
     return pa.table(out)

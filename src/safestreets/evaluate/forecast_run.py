@@ -137,7 +137,7 @@ def run_forecast(
             # ones the ensemble replays there, so the final forecast reuses what the backtest made.
             aligned = start if start <= cutoff(history, h) else None
             choice = choose(history, units, h, origins=auto_origins, n_jobs=n_jobs, progress=progress,
-                            until=aligned)  # fmt: skip
+                            until=aligned, rank_by=rank_by)  # fmt: skip
             chosen, reason = choice.model, choice.reason
         else:
             chosen, reason = make_model(model), f"{model} chosen by the user"

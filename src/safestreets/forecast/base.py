@@ -104,6 +104,11 @@ class Forecaster:
             raise AssertionError(f"{self.name} returned shape {out.shape} for {len(units)} units")
         return np.clip(np.nan_to_num(out, nan=0.0, posinf=0.0), 0.0, None)
 
+    def feasible(self, history: History, units: Units) -> None:
+        """Raise :class:`~safestreets.errors.ParameterError` if this model cannot run on these units and
+        data (a raster too large, say), from sizes alone: backtests and ``auto`` ask before any work, so
+        a model that cannot run fails (or is skipped) in a second, not after minutes of the others."""
+
     def _fit(self, history: History) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 

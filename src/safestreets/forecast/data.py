@@ -189,7 +189,8 @@ def study_area(
 
     ``auto``: the loaded boroughs (else BCUs, else LSOAs) where the events are, leaving out areas that only
     hold a few events spilling over their edge (see ``SPILL_DENSITY_SHARE``); without boundaries, the
-    convex hull of the events. ``hull``: always the hull. Any other value is an areas kind, or
+    convex hull of the events. ``hull``: always the hull. A hull leaves out, with a count in the note, the
+    few events far outside the rest (:func:`core_events`). Any other value is an areas kind, or
     ``kind:code,code`` for part of one (``borough:E09000001``).
     """
     area, note, _ = resolve_study_area(con, spec, history, pad=pad)
@@ -214,8 +215,9 @@ def resolve_study_area(
     if kind == "hull":
         if history is None or not len(history):
             raise NoDataError("no boundaries are loaded and there are no events to bound the study area")
-        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([history.x, history.y])))
-        return shapely.buffer(hull, max(pad, 1.0)), "convex hull of the events", "hull"
+        keep = core_events(history.x, history.y)
+        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([history.x[keep], history.y[keep]])))
+        return shapely.buffer(hull, max(pad, 1.0)), "convex hull of the events" + set_aside_note(keep), "hull"
     if kind not in kinds:
         raise NoDataError(
             f"no {kind!r} boundaries are loaded (have: {', '.join(sorted(kinds)) or 'none'}): "
@@ -237,6 +239,37 @@ def resolve_study_area(
     resolved = f"{kind}:{','.join(str(i) for i in ids)}"
     note = f"union of {len(geoms)} {kind} boundaries" + (f" ({codes})" if codes else "") + note_extra
     return area, note, resolved
+
+
+#: A study area drawn around the events leaves out the ones beyond this share of the width of the
+#: events' 1-99% range on either side, in x or in y: published files carry a few records geocoded far
+#: outside the force (a handful of Met burglaries sit hundreds of kilometres away), and a convex hull
+#: through them made a study area thousands of times too large.
+CORE_QUANTILES = (0.01, 0.99)
+CORE_REACH = 0.5
+
+
+def core_events(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Which events are in the body of the data: within ``CORE_REACH`` times the width of the 1-99%
+    range beyond it, in both x and y. A quantile fence: a few far records cannot move it, and it leaves
+    out nothing where there are none (the 1% in the tails stay when they are near)."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2:
+        return keep
+    for v in (x, y):
+        lo, hi = np.quantile(v[keep], CORE_QUANTILES)
+        reach = CORE_REACH * (hi - lo)
+        keep &= (v >= lo - reach) & (v <= hi + reach)
+    return keep
+
+
+def set_aside_note(keep: np.ndarray) -> str:
+    """The warning for the events left out of a study area drawn around the events ("" if none)."""
+    n = int((~keep).sum())
+    if not n:
+        return ""
+    return (f"; {n:,} of {len(keep):,} events set aside, far outside the rest (beyond half the width of their "
+            "1-99% range: records geocoded far away?)")  # fmt: skip
 
 
 def _where_events_are(
@@ -306,7 +339,12 @@ def load_units(
     area, area_note, resolved = resolve_study_area(con, study, history, pad=cell_size / 2)
     bcu_geoms, bcu_codes = _bcu_polygons(con, area)
     crs = get_setting(con, "crs")
-    meta = {"study_area": area_note, "study": resolved}
+    meta: dict[str, Any] = {"study_area": area_note, "study": resolved}
+    if resolved == "hull" and history is not None and len(history):
+        aside = int((~core_events(history.x, history.y)).sum())
+        if aside:
+            meta["set_aside"] = aside
+            meta["warnings"] = [f"study area: {area_note}"]
     if kind == "grid":
         units = make_grid(area, cell_size, crs=crs, bcu_geoms=bcu_geoms, bcu_codes=bcu_codes, meta=meta)
     else:

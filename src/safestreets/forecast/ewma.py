@@ -2,7 +2,7 @@
 
 Counts per unit in periods as long as the forecast window, ending at the cut-off, are averaged with weight
 ``0.5 ** (k / halflife)`` for the period ``k`` periods back (``k = 0`` is the last one). The result is a
-rate per period, which is the forecast for a window of one period. It sits between the naive forecast
+rate per period, which is the forecast for a window of one period. It sits between the last-period forecast
 (``halflife`` near zero) and a long-run mean (``halflife`` large), so it follows slow drifts without
 chasing one unusual period.
 """
@@ -55,7 +55,7 @@ class EWMA(Forecaster):
         first = data_start(self.history_)
         if first is not None:
             covered = edges[:-1] >= first
-            covered[-1] = True  # always keep the newest period, as the naive forecast would
+            covered[-1] = True  # always keep the newest period, as the last-period forecast would
             w = np.where(covered, w, 0.0)
         return w / w.sum()
 

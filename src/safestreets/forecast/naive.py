@@ -1,7 +1,9 @@
-"""Naive: the next period looks like the last one.
+"""Last period: the next period looks like the last one (registered as ``last-period``).
 
 The count in each unit over the period of the same length just before the cut-off, scaled to the length
-of the forecast period. The baseline every forecast must beat (and, at fine scales, often hard to).
+of the forecast period. It used to be registered as ``naive``, which still works with a warning; it is a
+weak baseline (one period's count is mostly noise at fine scales): the one every ratio is quoted
+against is the historical average (:mod:`safestreets.forecast.histavg`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from safestreets.forecast.history import History
 from safestreets.geo.units import Units
 
 
-class Naive(Forecaster):
-    name = "naive"
+class LastPeriod(Forecaster):
+    name = "last-period"
     summary = "last period's count"
     baseline = True
 
@@ -31,3 +33,7 @@ class Naive(Forecaster):
         edges = horizon.edges_before(self.until_, self.periods)
         counts = units.counts(self.history_, edges)
         return counts.mean(axis=1)
+
+
+#: The old name of the class, kept for code that imports it.
+Naive = LastPeriod

@@ -120,6 +120,11 @@ class Prospective(Forecaster):
             )
         return spec
 
+    def feasible(self, history: History, units: Units) -> None:
+        if not self.cell > 0:
+            raise ParameterError(f"cell must be positive metres, not {self.cell}")
+        self.raster(units)
+
     def risk(self, units: Units) -> np.ndarray:
         """Unscaled risk of each unit: the sum of the weights of recent nearby events."""
         history = self.history_

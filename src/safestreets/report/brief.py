@@ -157,7 +157,8 @@ def _backtest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         out.append({"model": r["model"], "coverage": f"{r['coverage']:.0%}", "hit_rate": r["hit_rate"],
                     "hit_rate_lo": r.get("hit_rate_lo"), "hit_rate_hi": r.get("hit_rate_hi"),
-                    "pai": r.get("pai"), "pei": r.get("pei"), "origins": r.get("origins")})  # fmt: skip
+                    "pai": r.get("pai"), "pei": r.get("pei"), "origins": r.get("origins"),
+                    "ceiling": r.get("ceiling_hit_rate"), "of_ceiling": r.get("ceiling_share")})  # fmt: skip
     return sorted(out, key=lambda r: (r["coverage"], -(r["hit_rate"] or 0)))
 
 

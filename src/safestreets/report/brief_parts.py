@@ -79,11 +79,11 @@ def backtest_summary(
     """A short backtest of the forecast's model with its parameters against the baselines, over the last
     ``origins`` periods before its window (for a model chosen by hand: the forecast ran none)."""
     from safestreets.evaluate.backtest import backtest, summarise
-    from safestreets.forecast import BASELINES, make_model, model_class
+    from safestreets.forecast import BASELINES, canonical, make_model, model_class
 
     prov = surface.provenance
     history, units = inputs()
-    name = prov.get("model", "naive")
+    name = canonical(prov.get("model", "last-period"))
     chosen = make_model(name)
     known = model_class(name)().get_params(deep=False)
     chosen.set_params(**{k: v for k, v in prov.get("params", {}).items() if k in known})
