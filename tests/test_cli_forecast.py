@@ -12,10 +12,15 @@ from test_cli import run
 
 
 @pytest.fixture(scope="module")
-def city(demo_city: Path) -> Path:
+def city(demo_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared demo city: these tests add forecast runs that later tests must not see."""
+    import shutil
+
     assert list((demo_city / "outputs").glob("forecast-violence-*.gpkg"))
     assert (demo_city / "outputs" / "backtest-violence-coverage.png").stat().st_size > 10_000
-    return demo_city
+    copy = tmp_path_factory.mktemp("forecast-cli") / "demo"
+    shutil.copytree(demo_city, copy)
+    return copy
 
 
 def test_forecast_stores_exports_and_lists_hotspots(city: Path, tmp_path: Path) -> None:
