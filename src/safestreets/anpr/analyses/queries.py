@@ -1,0 +1,258 @@
+"""The analyses, each written once as SQL that DuckDB and Spark SQL both run.
+
+A query is a list of steps (temporary views, each selecting from the ones before) and one or more final
+selects with a full ``ORDER BY``, so both engines return the same rows in the same order. Parameters are
+numbers checked by the caller and formatted in; names and lists go in as tables, never as text. The
+dialect-neutral subset used: ``CASE``, ``CAST``, ``FLOOR``, ``ABS``, ``LEAST``, ``ROUND``, ``COALESCE``,
+``LAG``/``LEAD``/``ROW_NUMBER``/running ``SUM`` windows, ``MIN_BY``/``MAX_BY``, ``COUNT(DISTINCT)``,
+``UNION ALL``. The one exception, epoch seconds, comes from the engine's function map (``{epoch}``,
+``{local_epoch}``).
+
+Input tables: ``anpr_reads(vehicle, read_at, camera_id)``, ``anpr_cameras(camera_id, ..., area_code)``
+and ``anpr_metro(area_code)`` (the areas that make up the metropolitan area).
+"""
+
+from __future__ import annotations
+
+# Every read with its camera's area, whole UTC seconds ``t`` and local wall-clock seconds ``lt``.
+BASE = """
+SELECT r.vehicle, r.camera_id, r.read_at, {epoch} AS t, {local_epoch} AS lt, c.area_code,
+       CASE WHEN m.area_code IS NULL THEN 0 ELSE 1 END AS metro
+FROM anpr_reads r
+JOIN anpr_cameras c ON c.camera_id = r.camera_id
+LEFT JOIN anpr_metro m ON m.area_code = c.area_code
+"""
+
+# --- journeys: a gap longer than gap_s between two reads of a vehicle ends a trip ---------------------
+
+JOURNEY_STEPS = [
+    (
+        "anpr_j1",
+        """
+SELECT vehicle, camera_id, read_at, t, area_code,
+       ROW_NUMBER() OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS seq,
+       t - LAG(t) OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS gap
+FROM anpr_r
+""",
+    ),
+    (
+        "anpr_j2",
+        """
+SELECT vehicle, camera_id, read_at, t, area_code, seq,
+       SUM(CASE WHEN gap IS NULL OR gap > {gap_s} THEN 1 ELSE 0 END)
+           OVER (PARTITION BY vehicle ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS trip
+FROM anpr_j1
+""",
+    ),
+    (
+        "anpr_journeys",
+        """
+SELECT vehicle, trip, MIN(read_at) AS start_at, MAX(read_at) AS end_at, MAX(t) - MIN(t) AS duration_s,
+       COUNT(*) AS n_reads, COUNT(DISTINCT camera_id) AS n_cameras,
+       MIN_BY(camera_id, seq) AS origin_camera, MAX_BY(camera_id, seq) AS destination_camera,
+       MIN_BY(area_code, seq) AS origin_area, MAX_BY(area_code, seq) AS destination_area
+FROM anpr_j2
+GROUP BY vehicle, trip
+""",
+    ),
+]
+JOURNEYS = "SELECT * FROM anpr_journeys ORDER BY vehicle, trip"
+
+FLOWS = """
+SELECT origin_area, destination_area, COUNT(*) AS trips, COUNT(DISTINCT vehicle) AS vehicles,
+       ROUND(AVG(CAST(duration_s AS DOUBLE)) / 60.0, 3) AS mean_minutes
+FROM anpr_journeys
+GROUP BY origin_area, destination_area
+ORDER BY trips DESC, origin_area, destination_area
+"""
+
+# --- county lines: runs of reads outside the metro area, bounded by metro reads on both sides ----------
+
+COUNTY_LINES_STEPS = [
+    (
+        "anpr_c1",
+        """
+SELECT vehicle, camera_id, read_at, t, lt, area_code, metro,
+       ROW_NUMBER() OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS seq,
+       LAG(t) OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS prev_t,
+       LEAD(t) OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS next_t,
+       LAG(metro) OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS prev_m,
+       LEAD(metro) OVER (PARTITION BY vehicle ORDER BY read_at, camera_id) AS next_m
+FROM anpr_r
+""",
+    ),
+    (
+        "anpr_c2",
+        """
+SELECT vehicle, camera_id, read_at, t, lt, area_code, seq, prev_t, next_t, prev_m, next_m,
+       seq - ROW_NUMBER() OVER (PARTITION BY vehicle, metro ORDER BY seq) AS grp
+FROM anpr_c1
+WHERE metro = 0
+""",
+    ),
+    (
+        "anpr_c3",
+        """
+SELECT vehicle, read_at, t, lt, area_code, seq, prev_t, next_t, prev_m, next_m, grp,
+       t - LAG(t) OVER (PARTITION BY vehicle, grp ORDER BY seq) AS run_gap,
+       LAG(area_code) OVER (PARTITION BY vehicle, grp ORDER BY seq) AS run_prev_area,
+       CASE WHEN (lt % 86400) < {night_end_s} OR (lt % 86400) >= {night_start_s} THEN 1.0 ELSE 0.0 END
+           AS unusual
+FROM anpr_c2
+""",
+    ),
+    (
+        "anpr_excursions",
+        """
+SELECT vehicle, grp AS excursion, MIN(read_at) AS first_away_at, MAX(read_at) AS last_away_at,
+       COUNT(*) AS n_reads,
+       MAX(CASE WHEN prev_m = 1 THEN t - prev_t END) AS out_s,
+       MAX(CASE WHEN next_m = 1 THEN next_t - t END) AS back_s,
+       COALESCE(MAX(run_gap), 0) AS dwell_s,
+       MAX_BY(COALESCE(run_prev_area, area_code), COALESCE(run_gap, 0) * 100000000 + seq) AS far_area,
+       ROUND(AVG(unusual), 6) AS unusual_share,
+       CAST(FLOOR((FLOOR(MIN(lt) / 86400.0) + 3) / 7.0) AS BIGINT) AS week
+FROM anpr_c3
+GROUP BY vehicle, grp
+""",
+    ),
+    (
+        "anpr_c4",
+        """
+SELECT *,
+       CASE WHEN out_s IS NOT NULL AND back_s IS NOT NULL AND out_s <= {max_leg_s} AND back_s <= {max_leg_s}
+            THEN 1 ELSE 0 END AS is_return,
+       CASE WHEN out_s IS NOT NULL AND back_s IS NOT NULL AND out_s <= {max_leg_s} AND back_s <= {max_leg_s}
+                 AND dwell_s <= {max_dwell_s} THEN 1 ELSE 0 END AS is_short
+FROM anpr_excursions
+""",
+    ),
+    (
+        "anpr_c_span",
+        """
+SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 604800.0) AS BIGINT) + 1 AS span_weeks FROM anpr_r
+""",
+    ),
+    (
+        "anpr_c_vehicle",
+        """
+SELECT vehicle, SUM(is_return) AS returns, SUM(is_short) AS short_returns,
+       COUNT(DISTINCT CASE WHEN is_short = 1 THEN far_area END) AS towns,
+       ROUND(AVG(CASE WHEN is_short = 1 THEN CAST(dwell_s AS DOUBLE) END) / 60.0, 3) AS mean_dwell_min,
+       ROUND(AVG(CASE WHEN is_short = 1 THEN unusual_share END), 6) AS unusual_share,
+       COUNT(DISTINCT CASE WHEN is_short = 1 THEN week END) AS active_weeks
+FROM anpr_c4
+GROUP BY vehicle
+HAVING SUM(is_short) >= 1
+""",
+    ),
+    (
+        "anpr_county_lines",
+        """
+SELECT v.vehicle, v.returns, v.short_returns, v.towns, v.mean_dwell_min, v.unusual_share, v.active_weeks,
+       s.span_weeks,
+       ROUND(CAST(v.short_returns AS DOUBLE) / s.span_weeks, 6) AS per_week,
+       ROUND(LEAST(CAST(v.active_weeks AS DOUBLE) / s.span_weeks, 1.0), 6) AS regularity,
+       ROUND(CAST(v.short_returns AS DOUBLE) / v.returns, 6) AS short_share,
+       ROUND({w_repeat} * LEAST(CAST(v.short_returns AS DOUBLE) / s.span_weeks / {per_week_full}, 1.0)
+             + {w_unusual} * LEAST(v.unusual_share / {unusual_full}, 1.0)
+             + {w_regular} * LEAST(CAST(v.active_weeks AS DOUBLE) / s.span_weeks, 1.0)
+             + {w_short} * CAST(v.short_returns AS DOUBLE) / v.returns, 3) AS score
+FROM anpr_c_vehicle v CROSS JOIN anpr_c_span s
+""",
+    ),
+]
+COUNTY_LINES = """
+SELECT *, CASE WHEN short_returns >= {min_returns} AND unusual_share >= {min_unusual} AND score >= {threshold}
+               THEN TRUE ELSE FALSE END AS flagged
+FROM anpr_county_lines
+ORDER BY score DESC, vehicle
+"""
+COUNTY_LINES_EVIDENCE = """
+SELECT e.vehicle, e.excursion, e.first_away_at, e.last_away_at, e.n_reads, e.far_area,
+       ROUND(CAST(e.dwell_s AS DOUBLE) / 60.0, 3) AS dwell_min, e.out_s, e.back_s, e.unusual_share, e.week,
+       e.is_short
+FROM anpr_c4 e
+JOIN anpr_county_lines v ON v.vehicle = e.vehicle
+WHERE e.is_return = 1 AND v.short_returns >= {min_returns} AND v.unusual_share >= {min_unusual}
+      AND v.score >= {threshold}
+ORDER BY e.vehicle, e.first_away_at
+"""
+
+# --- co-travel: pairs of reads at one camera within window_s seconds ---------------------------------
+
+CO_TRAVEL_STEPS = [
+    (
+        "anpr_t1",
+        """
+SELECT vehicle, camera_id, t, CAST(FLOOR(lt / 86400.0) AS BIGINT) AS day,
+       CAST(FLOOR(t / {window_f}) AS BIGINT) AS b
+FROM anpr_r
+""",
+    ),
+    (
+        # Each read in its own time bucket and both neighbours: an equi-join on (camera, bucket) then
+        # finds every pair of reads within the window exactly once.
+        "anpr_t2",
+        """
+SELECT vehicle, camera_id, t, b - 1 AS jb FROM anpr_t1
+UNION ALL SELECT vehicle, camera_id, t, b AS jb FROM anpr_t1
+UNION ALL SELECT vehicle, camera_id, t, b + 1 AS jb FROM anpr_t1
+""",
+    ),
+    (
+        "anpr_t_hits",
+        """
+SELECT a.vehicle AS vehicle_a, b.vehicle AS vehicle_b, a.camera_id, a.t AS t_a, b.t AS t_b, a.day
+FROM anpr_t1 a JOIN anpr_t2 b ON a.camera_id = b.camera_id AND a.b = b.jb
+WHERE a.vehicle < b.vehicle AND ABS(a.t - b.t) <= {window_s}
+""",
+    ),
+    (
+        "anpr_t_pairs",
+        """
+SELECT vehicle_a, vehicle_b, COUNT(*) AS hits, COUNT(DISTINCT camera_id) AS cameras,
+       COUNT(DISTINCT day) AS days, ROUND(AVG(CAST(ABS(t_a - t_b) AS DOUBLE)), 3) AS mean_gap_s
+FROM anpr_t_hits
+GROUP BY vehicle_a, vehicle_b
+HAVING COUNT(DISTINCT day) >= {min_days} AND COUNT(DISTINCT camera_id) >= {min_cameras}
+""",
+    ),
+    (
+        "anpr_t_hour",
+        """
+SELECT vehicle, camera_id, CAST(FLOOR((lt % 86400) / 3600.0) AS BIGINT) AS hod, COUNT(*) AS n
+FROM anpr_r
+GROUP BY vehicle, camera_id, CAST(FLOOR((lt % 86400) / 3600.0) AS BIGINT)
+""",
+    ),
+    ("anpr_t_days", "SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 86400.0) AS BIGINT) + 1 AS n_days FROM anpr_r"),
+    (
+        # Chance: each vehicle keeps its own habits (how often it passes each camera at each hour of the
+        # day) but the two are independent. A read of b at camera c falls on any given day with
+        # probability 1 / n_days and anywhere in the three hours around a's read, so a pair of reads lands
+        # within the window with probability (2w + 1) / 10,800 / n_days.
+        "anpr_t_expected",
+        """
+SELECT p.vehicle_a, p.vehicle_b,
+       ROUND(SUM(CAST(ha.n * hb.n AS DOUBLE)) * {window_span} / 10800.0 / MIN(d.n_days), 6) AS expected
+FROM anpr_t_pairs p
+JOIN anpr_t_hour ha ON ha.vehicle = p.vehicle_a
+JOIN anpr_t_hour hb ON hb.vehicle = p.vehicle_b AND hb.camera_id = ha.camera_id
+CROSS JOIN anpr_t_days d
+WHERE hb.hod BETWEEN ha.hod - 1 AND ha.hod + 1
+GROUP BY p.vehicle_a, p.vehicle_b
+""",
+    ),
+]
+CO_TRAVEL = """
+SELECT p.vehicle_a, p.vehicle_b, p.hits, p.cameras, p.days, p.mean_gap_s, e.expected
+FROM anpr_t_pairs p JOIN anpr_t_expected e ON e.vehicle_a = p.vehicle_a AND e.vehicle_b = p.vehicle_b
+ORDER BY p.vehicle_a, p.vehicle_b
+"""
+CO_TRAVEL_EVIDENCE = """
+SELECT h.vehicle_a, h.vehicle_b, h.camera_id, h.t_a, h.t_b, h.day
+FROM anpr_t_hits h
+JOIN anpr_t_pairs p ON p.vehicle_a = h.vehicle_a AND p.vehicle_b = h.vehicle_b
+ORDER BY h.vehicle_a, h.vehicle_b, h.t_a, h.camera_id, h.t_b
+"""
