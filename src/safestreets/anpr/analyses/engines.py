@@ -51,6 +51,11 @@ class Engine(ABC):
     @abstractmethod
     def register_arrow(self, name: str, table: pa.Table) -> None: ...
 
+    def result(self, sql: str) -> pa.Table:
+        """``query`` with the types both engines agree on: decimals as int64 or float64, timestamps in
+        microseconds UTC, every field nullable."""
+        return normalise(self.query(sql))
+
     def view(self, name: str, select: str) -> None:
         if not _NAME.fullmatch(name):
             raise ParameterError(f"ANPR analyses: bad view name {name!r}")
@@ -157,6 +162,20 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         self.spark.stop()
+
+
+def normalise(table: pa.Table) -> pa.Table:
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_decimal(t):
+            t = pa.int64() if t.scale == 0 else pa.float64()
+        elif pa.types.is_timestamp(t):
+            t = pa.timestamp("us", tz="UTC")
+        elif pa.types.is_integer(t):
+            t = pa.int64()
+        fields.append(pa.field(f.name, t, nullable=True))
+    return table.cast(pa.schema(fields))
 
 
 def _quote(text: str) -> str:

@@ -60,7 +60,7 @@ JOURNEYS = "SELECT * FROM anpr_journeys ORDER BY vehicle, trip"
 
 FLOWS = """
 SELECT origin_area, destination_area, COUNT(*) AS trips, COUNT(DISTINCT vehicle) AS vehicles,
-       ROUND(AVG(CAST(duration_s AS DOUBLE)) / 60.0, 3) AS mean_minutes
+       AVG(CAST(duration_s AS DOUBLE)) / 60.0 AS mean_minutes
 FROM anpr_journeys
 GROUP BY origin_area, destination_area
 ORDER BY trips DESC, origin_area, destination_area
@@ -96,7 +96,7 @@ WHERE metro = 0
 SELECT vehicle, read_at, t, lt, area_code, seq, prev_t, next_t, prev_m, next_m, grp,
        t - LAG(t) OVER (PARTITION BY vehicle, grp ORDER BY seq) AS run_gap,
        LAG(area_code) OVER (PARTITION BY vehicle, grp ORDER BY seq) AS run_prev_area,
-       CASE WHEN (lt % 86400) < {night_end_s} OR (lt % 86400) >= {night_start_s} THEN 1.0 ELSE 0.0 END
+       CASE WHEN (lt % 86400) < {night_end_s} OR (lt % 86400) >= {night_start_s} THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END
            AS unusual
 FROM anpr_c2
 """,
@@ -110,7 +110,7 @@ SELECT vehicle, grp AS excursion, MIN(read_at) AS first_away_at, MAX(read_at) AS
        MAX(CASE WHEN next_m = 1 THEN next_t - t END) AS back_s,
        COALESCE(MAX(run_gap), 0) AS dwell_s,
        MAX_BY(COALESCE(run_prev_area, area_code), COALESCE(run_gap, 0) * 100000000 + seq) AS far_area,
-       ROUND(AVG(unusual), 6) AS unusual_share,
+       AVG(unusual) AS unusual_share,
        CAST(FLOOR((FLOOR(MIN(lt) / 86400.0) + 3) / 7.0) AS BIGINT) AS week
 FROM anpr_c3
 GROUP BY vehicle, grp
@@ -136,10 +136,10 @@ SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 604800.0) AS BIGINT) + 1 AS span_weeks F
     (
         "anpr_c_vehicle",
         """
-SELECT vehicle, SUM(is_return) AS returns, SUM(is_short) AS short_returns,
+SELECT vehicle, CAST(SUM(is_return) AS BIGINT) AS returns, CAST(SUM(is_short) AS BIGINT) AS short_returns,
        COUNT(DISTINCT CASE WHEN is_short = 1 THEN far_area END) AS towns,
-       ROUND(AVG(CASE WHEN is_short = 1 THEN CAST(dwell_s AS DOUBLE) END) / 60.0, 3) AS mean_dwell_min,
-       ROUND(AVG(CASE WHEN is_short = 1 THEN unusual_share END), 6) AS unusual_share,
+       AVG(CASE WHEN is_short = 1 THEN CAST(dwell_s AS DOUBLE) END) / 60.0 AS mean_dwell_min,
+       AVG(CASE WHEN is_short = 1 THEN unusual_share END) AS unusual_share,
        COUNT(DISTINCT CASE WHEN is_short = 1 THEN week END) AS active_weeks
 FROM anpr_c4
 GROUP BY vehicle
@@ -152,12 +152,12 @@ HAVING SUM(is_short) >= 1
 SELECT v.vehicle, v.returns, v.short_returns, v.towns, v.mean_dwell_min, v.unusual_share, v.active_weeks,
        s.span_weeks,
        ROUND(CAST(v.short_returns AS DOUBLE) / s.span_weeks, 6) AS per_week,
-       ROUND(LEAST(CAST(v.active_weeks AS DOUBLE) / s.span_weeks, 1.0), 6) AS regularity,
+       ROUND(LEAST(CAST(v.active_weeks AS DOUBLE) / s.span_weeks, CAST(1 AS DOUBLE)), 6) AS regularity,
        ROUND(CAST(v.short_returns AS DOUBLE) / v.returns, 6) AS short_share,
-       ROUND({w_repeat} * LEAST(CAST(v.short_returns AS DOUBLE) / s.span_weeks / {per_week_full}, 1.0)
-             + {w_unusual} * LEAST(v.unusual_share / {unusual_full}, 1.0)
-             + {w_regular} * LEAST(CAST(v.active_weeks AS DOUBLE) / s.span_weeks, 1.0)
-             + {w_short} * CAST(v.short_returns AS DOUBLE) / v.returns, 3) AS score
+       {w_repeat} * LEAST(CAST(v.short_returns AS DOUBLE) / s.span_weeks / {per_week_full}, CAST(1 AS DOUBLE))
+             + {w_unusual} * LEAST(v.unusual_share / {unusual_full}, CAST(1 AS DOUBLE))
+             + {w_regular} * LEAST(CAST(v.active_weeks AS DOUBLE) / s.span_weeks, CAST(1 AS DOUBLE))
+             + {w_short} * CAST(v.short_returns AS DOUBLE) / v.returns AS score
 FROM anpr_c_vehicle v CROSS JOIN anpr_c_span s
 """,
     ),
@@ -212,7 +212,7 @@ WHERE a.vehicle < b.vehicle AND ABS(a.t - b.t) <= {window_s}
         "anpr_t_pairs",
         """
 SELECT vehicle_a, vehicle_b, COUNT(*) AS hits, COUNT(DISTINCT camera_id) AS cameras,
-       COUNT(DISTINCT day) AS days, ROUND(AVG(CAST(ABS(t_a - t_b) AS DOUBLE)), 3) AS mean_gap_s
+       COUNT(DISTINCT day) AS days, AVG(CAST(ABS(t_a - t_b) AS DOUBLE)) AS mean_gap_s
 FROM anpr_t_hits
 GROUP BY vehicle_a, vehicle_b
 HAVING COUNT(DISTINCT day) >= {min_days} AND COUNT(DISTINCT camera_id) >= {min_cameras}

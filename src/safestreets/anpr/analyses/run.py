@@ -20,6 +20,11 @@ from safestreets.anpr.analyses.engines import Engine
 from safestreets.errors import ParameterError
 
 
+def _double(x: float) -> str:
+    """A number as a DOUBLE literal (Spark reads ``1.5`` as a DECIMAL, DuckDB as a DOUBLE)."""
+    return f"CAST({float(x)!r} AS DOUBLE)"
+
+
 @dataclass(frozen=True)
 class CountyLinesParams:
     """What makes an excursion a short-dwell return trip, and how the score weighs the features."""
@@ -50,17 +55,17 @@ class CountyLinesParams:
         return {
             "night_start_s": int(self.night_start_h * 3600),
             "night_end_s": int(self.night_end_h * 3600),
-            "max_dwell_s": float(self.max_dwell_min * 60),
-            "max_leg_s": float(self.max_leg_h * 3600),
-            "per_week_full": float(self.per_week_full),
-            "unusual_full": float(self.unusual_full),
-            "w_repeat": w[0],
-            "w_unusual": w[1],
-            "w_regular": w[2],
-            "w_short": w[3],
+            "max_dwell_s": _double(self.max_dwell_min * 60),
+            "max_leg_s": _double(self.max_leg_h * 3600),
+            "per_week_full": _double(self.per_week_full),
+            "unusual_full": _double(self.unusual_full),
+            "w_repeat": _double(w[0]),
+            "w_unusual": _double(w[1]),
+            "w_regular": _double(w[2]),
+            "w_short": _double(w[3]),
             "min_returns": int(self.min_returns),
-            "min_unusual": float(self.min_unusual),
-            "threshold": float(self.threshold),
+            "min_unusual": _double(self.min_unusual),
+            "threshold": _double(self.threshold),
         }
 
 
@@ -134,9 +139,9 @@ def journeys(engine: Engine, *, gap_minutes: float = 30.0) -> AnalysisResult:
         raise ParameterError("journeys: gap_minutes must be positive")
     start = time.perf_counter()
     prepare(engine)
-    params = {"gap_s": float(gap_minutes * 60)}
+    params = {"gap_s": _double(gap_minutes * 60)}
     _steps(engine, q.JOURNEY_STEPS, params)
-    table = engine.query(q.JOURNEYS)
+    table = engine.result(q.JOURNEYS)
     return AnalysisResult("journeys", engine.name, {"gap_minutes": gap_minutes}, table,
                           seconds=time.perf_counter() - start)
 
@@ -147,8 +152,8 @@ def flows(engine: Engine, *, gap_minutes: float = 30.0) -> AnalysisResult:
         raise ParameterError("flows: gap_minutes must be positive")
     start = time.perf_counter()
     prepare(engine)
-    _steps(engine, q.JOURNEY_STEPS, {"gap_s": float(gap_minutes * 60)})
-    table = engine.query(q.FLOWS)
+    _steps(engine, q.JOURNEY_STEPS, {"gap_s": _double(gap_minutes * 60)})
+    table = engine.result(q.FLOWS)
     return AnalysisResult("flows", engine.name, {"gap_minutes": gap_minutes}, table,
                           seconds=time.perf_counter() - start)
 
@@ -164,8 +169,8 @@ def county_lines(
     prepare(engine, metro_areas)
     sql_params = params.sql_params()
     _steps(engine, q.COUNTY_LINES_STEPS, sql_params)
-    table = engine.query(q.COUNTY_LINES.format(**sql_params))
-    evidence = engine.query(q.COUNTY_LINES_EVIDENCE.format(**sql_params))
+    table = engine.result(q.COUNTY_LINES.format(**sql_params))
+    evidence = engine.result(q.COUNTY_LINES_EVIDENCE.format(**sql_params))
     shown = {**asdict(params), "metro_areas": sorted(metro_areas)}
     return AnalysisResult("county-lines", engine.name, shown, table, evidence,
                           seconds=time.perf_counter() - start)
@@ -179,9 +184,9 @@ def co_travel(engine: Engine, params: CoTravelParams = CoTravelParams(), *,
     prepare(engine)
     sql_params = params.sql_params()
     _steps(engine, q.CO_TRAVEL_STEPS, sql_params)
-    table = engine.query(q.CO_TRAVEL)
+    table = engine.result(q.CO_TRAVEL)
     table = _poisson(table, params)
-    hits = engine.query(q.CO_TRAVEL_EVIDENCE) if evidence else None
+    hits = engine.result(q.CO_TRAVEL_EVIDENCE) if evidence else None
     return AnalysisResult("co-travel", engine.name, asdict(params), table, hits,
                           seconds=time.perf_counter() - start)
 
