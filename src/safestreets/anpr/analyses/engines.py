@@ -85,12 +85,14 @@ class DuckDBEngine(Engine):
         }
 
     def execute(self, sql: str) -> None:
-        self.con.execute(sql)
+        self.con.execute(sql).fetchall()  # read to the end: the connection is then free for the next
 
     def query(self, sql: str) -> pa.Table:
+        _finish(self.con)
         return self.con.sql(sql).to_arrow_table()
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
+        _finish(self.con)
         self.con.register(name, table)
 
     def register_parquet(self, name: str, path: str | Path) -> None:
@@ -176,6 +178,13 @@ def normalise(table: pa.Table) -> pa.Table:
             t = pa.int64()
         fields.append(pa.field(f.name, t, nullable=True))
     return table.cast(pa.schema(fields))
+
+
+def _finish(con: duckdb.DuckDBPyConnection) -> None:
+    """Finish a result a caller left half-read on a shared connection (newer DuckDB insists)."""
+    complete = getattr(con, "complete", None)
+    if complete is not None:
+        complete()
 
 
 def _quote(text: str) -> str:

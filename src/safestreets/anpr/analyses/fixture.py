@@ -26,8 +26,8 @@ def load_synthetic(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[s
         CREATE OR REPLACE TABLE anpr_reads AS
         SELECT md5(plate) AS vehicle, read_at, camera_id FROM read_parquet('{reads}')
         """
-    )
-    con.execute(f"CREATE OR REPLACE TABLE anpr_cameras_raw AS SELECT * FROM read_csv('{cams}', header = true)")
+    ).fetchall()
+    con.execute(f"CREATE OR REPLACE TABLE anpr_cameras_raw AS SELECT * FROM read_csv('{cams}', header = true)").fetchall()
     cameras = con.sql("SELECT camera_id, lon, lat, road, area_code FROM anpr_cameras_raw").to_arrow_table()
     to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
     x, y = to_bng.transform(cameras["lon"].to_numpy(), cameras["lat"].to_numpy())
@@ -39,9 +39,9 @@ def load_synthetic(con: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[s
                CAST(lat AS DOUBLE) AS lat, road, area_code
         FROM cam_xy
         """
-    )
+    ).fetchall()
     con.unregister("cam_xy")
-    con.execute("DROP TABLE anpr_cameras_raw")
+    con.execute("DROP TABLE anpr_cameras_raw").fetchall()
     truth: dict[str, object] = json.loads((src / "ground_truth.json").read_text("utf-8"))
     return truth
 
@@ -53,6 +53,6 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: str | Path) -> dict[str,
     paths = {}
     for name in ("anpr_reads", "anpr_cameras"):
         path = folder / f"{name}.parquet"
-        con.execute(f"COPY (SELECT * FROM {name}) TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT * FROM {name}) TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)").fetchall()
         paths[name] = path
     return paths
