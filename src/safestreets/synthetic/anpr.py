@@ -33,7 +33,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,6 @@ from safestreets.synthetic.anpr_network import Network, build_network, camera_lo
 from safestreets.synthetic.city import City, build_city
 from safestreets.synthetic.config import CityConfig
 from safestreets.synthetic.draws import random_stream
-from safestreets.synthetic.generate import _populations
 from safestreets.synthetic.geometry import force_layout
 from safestreets.synthetic.names import Names
 
@@ -202,7 +201,10 @@ def plates(index: np.ndarray, seed: int = 0) -> pa.Array:
 
 
 def _city(config: CityConfig) -> City:
-    populations = _populations(config)
+    """The city the crime generator builds for a one-force ``config`` (same seed, same streets)."""
+    config = replace(config, n_forces=1)
+    total = config.population or config.n_events * 12 / config.months / config.crimes_per_1000 * 1000
+    populations = np.array([max(100_000, round(total))])
     centres = force_layout(config, populations)
     names = Names(random_stream(config.seed, 10_002))
     return build_city(config, 0, centres[0], int(populations[0]), names, {"borough": 0, "lsoa": 0})
