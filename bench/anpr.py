@@ -150,14 +150,15 @@ def main() -> None:
         first = con.execute("SELECT MIN(read_at) FROM anpr_reads").fetchall()[0][0]
         sub = duckdb.connect()
         sub.execute(f"SET threads = {CORES}").fetchall()
-        sub.execute(f"ATTACH '{work / 'anpr.duckdb'}' AS full_db (READ_ONLY)").fetchall()
-        sub.execute(
-            "CREATE TABLE anpr_reads AS SELECT * FROM full_db.anpr_reads WHERE read_at < ? + INTERVAL (?) DAY",
-            [first, args.spark_days],
-        ).fetchall()
-        sub.execute("CREATE TABLE anpr_cameras AS SELECT * FROM full_db.anpr_cameras").fetchall()
-        sub.execute("CREATE TABLE anpr_hotlist AS SELECT * FROM full_db.anpr_hotlist").fetchall()
-        sub.execute("DETACH full_db").fetchall()
+        for name, sql in (
+            ("anpr_reads", f"SELECT * FROM anpr_reads WHERE read_at < TIMESTAMPTZ '{first.isoformat()}' "
+                           f"+ INTERVAL {int(args.spark_days)} DAY"),
+            ("anpr_cameras", "SELECT * FROM anpr_cameras"),
+            ("anpr_hotlist", "SELECT * FROM anpr_hotlist"),
+        ):
+            sub.register("src", con.sql(sql).to_arrow_table())
+            sub.execute(f"CREATE TABLE {name} AS SELECT * FROM src").fetchall()
+            sub.unregister("src")
         sub_reads = sub.execute("SELECT COUNT(*) FROM anpr_reads").fetchall()[0][0]
         paths = export_parquet(sub, work / "spark")
         hot = work / "spark" / "anpr_hotlist.parquet"

@@ -97,7 +97,7 @@ def test_journeys_by_hand() -> None:
 
 
 def test_county_lines_by_hand() -> None:
-    result = county_lines(tiny_engine(), ["M1", "M2"], CountyLinesParams(min_returns=1, min_unusual=0, threshold=0))
+    result = county_lines(tiny_engine(), ["M1", "M2"], CountyLinesParams(min_returns=1, min_per_week=0, min_unusual=0, threshold=0))
     (row,) = result.to_arrow().to_pylist()
     assert row["vehicle"] == "v1" and row["returns"] == 1 and row["short_returns"] == 1
     assert row["mean_dwell_min"] == pytest.approx(20.0)

@@ -240,7 +240,7 @@ def _groups(rng: np.random.Generator, config: AnprConfig, net: Network, first: i
     for _ in range(config.n_groups):
         size = int(rng.integers(config.group_size[0], config.group_size[1] + 1))
         k = min(config.days, int(rng.integers(config.group_occasions[0], config.group_occasions[1] + 1)))
-        offsets = np.concatenate([[0.0], np.cumsum(rng.uniform(3, 25, size - 1))])
+        offsets = np.concatenate([[0.0], np.cumsum(rng.uniform(2, 12, size - 1))])  # all within 30 s
         groups.append(
             Group(
                 members=np.arange(member, member + size),

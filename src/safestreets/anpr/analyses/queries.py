@@ -163,7 +163,8 @@ FROM anpr_c_vehicle v CROSS JOIN anpr_c_span s
     ),
 ]
 COUNTY_LINES = """
-SELECT *, CASE WHEN short_returns >= {min_returns} AND unusual_share >= {min_unusual} AND score >= {threshold}
+SELECT *, CASE WHEN short_returns >= {min_returns} AND per_week >= {min_per_week}
+                    AND unusual_share >= {min_unusual} AND score >= {threshold}
                THEN TRUE ELSE FALSE END AS flagged
 FROM anpr_county_lines
 ORDER BY score DESC, vehicle
@@ -174,8 +175,8 @@ SELECT e.vehicle, e.excursion, e.first_away_at, e.last_away_at, e.n_reads, e.far
        e.is_short
 FROM anpr_c4 e
 JOIN anpr_county_lines v ON v.vehicle = e.vehicle
-WHERE e.is_return = 1 AND v.short_returns >= {min_returns} AND v.unusual_share >= {min_unusual}
-      AND v.score >= {threshold}
+WHERE e.is_return = 1 AND v.short_returns >= {min_returns} AND v.per_week >= {min_per_week}
+      AND v.unusual_share >= {min_unusual} AND v.score >= {threshold}
 ORDER BY e.vehicle, e.first_away_at
 """
 
@@ -229,18 +230,17 @@ GROUP BY vehicle, camera_id, CAST(FLOOR((lt % 86400) / 3600.0) AS BIGINT)
     ("anpr_t_days", "SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 86400.0) AS BIGINT) + 1 AS n_days FROM anpr_r"),
     (
         # Chance: each vehicle keeps its own habits (how often it passes each camera at each hour of the
-        # day) but the two are independent. A read of b at camera c falls on any given day with
-        # probability 1 / n_days and anywhere in the three hours around a's read, so a pair of reads lands
-        # within the window with probability (2w + 1) / 10,800 / n_days.
+        # day) but the two are independent. A read of b at camera c in the hour of a's read falls on a's
+        # day with probability 1 / n_days and anywhere in that hour, so the pair lands within the window
+        # with probability (2w + 1) / 3,600 / n_days.
         "anpr_t_expected",
         """
 SELECT p.vehicle_a, p.vehicle_b,
-       ROUND(SUM(CAST(ha.n * hb.n AS DOUBLE)) * {window_span} / 10800.0 / MIN(d.n_days), 6) AS expected
+       ROUND(SUM(CAST(ha.n * hb.n AS DOUBLE)) * {window_span} / 3600.0 / MIN(d.n_days), 6) AS expected
 FROM anpr_t_pairs p
 JOIN anpr_t_hour ha ON ha.vehicle = p.vehicle_a
-JOIN anpr_t_hour hb ON hb.vehicle = p.vehicle_b AND hb.camera_id = ha.camera_id
+JOIN anpr_t_hour hb ON hb.vehicle = p.vehicle_b AND hb.camera_id = ha.camera_id AND hb.hod = ha.hod
 CROSS JOIN anpr_t_days d
-WHERE hb.hod BETWEEN ha.hod - 1 AND ha.hod + 1
 GROUP BY p.vehicle_a, p.vehicle_b
 """,
     ),

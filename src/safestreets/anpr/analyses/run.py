@@ -37,6 +37,7 @@ class CountyLinesParams:
     unusual_full: float = 0.5  # share of excursion reads at unusual hours that earns the full points
     weights: tuple[float, float, float, float] = (30.0, 30.0, 20.0, 20.0)  # repeat, unusual, regular, short
     min_returns: int = 3  # flagged only with at least this many short return trips...
+    min_per_week: float = 1.5  # ...this many a week on average over the period...
     min_unusual: float = 0.3  # ...at least this share of them at unusual hours...
     threshold: float = 60.0  # ...and a score of at least this (0-100)
 
@@ -64,6 +65,7 @@ class CountyLinesParams:
             "w_regular": _double(w[2]),
             "w_short": _double(w[3]),
             "min_returns": int(self.min_returns),
+            "min_per_week": _double(self.min_per_week),
             "min_unusual": _double(self.min_unusual),
             "threshold": _double(self.threshold),
         }
@@ -74,13 +76,15 @@ class CoTravelParams:
     window_s: int = 30  # two reads at one camera this close in time are a co-occurrence
     min_days: int = 3  # a pair is examined only if it co-occurs on this many days...
     min_cameras: int = 3  # ...at this many cameras
-    alpha: float = 0.001  # family-wise: divided by the number of pairs examined (Bonferroni)
+    # False discovery rate over the pairs examined (Benjamini-Hochberg): about this share of flagged
+    # pairs may be chance.
+    fdr: float = 0.01
 
     def sql_params(self) -> dict[str, Any]:
         if not (1 <= self.window_s <= 3600 and self.min_days >= 1 and self.min_cameras >= 1):
             raise ParameterError("co-travel: need 1 <= window_s <= 3600, min_days >= 1, min_cameras >= 1")
-        if not 0 < self.alpha < 1:
-            raise ParameterError("co-travel: alpha must be between 0 and 1")
+        if not 0 < self.fdr < 1:
+            raise ParameterError("co-travel: fdr must be between 0 and 1")
         return {
             "window_s": int(self.window_s),
             "window_f": f"{float(self.window_s):.1f}",
@@ -179,7 +183,8 @@ def county_lines(
 def co_travel(engine: Engine, params: CoTravelParams = CoTravelParams(), *,
               evidence: bool = True) -> AnalysisResult:
     """Pairs seen together on at least ``min_days`` days at ``min_cameras`` cameras, with the count expected
-    by chance, a one-sided Poisson p-value and whether it passes ``alpha`` over all pairs examined."""
+    by chance, a one-sided Poisson p-value, its Benjamini-Hochberg q-value over all pairs examined, and
+    whether that is within ``fdr``."""
     start = time.perf_counter()
     prepare(engine)
     sql_params = params.sql_params()
@@ -198,10 +203,11 @@ def _poisson(table: pa.Table, params: CoTravelParams) -> pa.Table:
     expected = np.asarray(table["expected"].to_numpy(zero_copy_only=False), dtype=float)
     # P(X >= days) for X ~ Poisson(expected); a pair with nothing expected is as surprising as can be.
     p = stats.poisson.sf(days - 1, np.maximum(expected, 1e-12)) if len(days) else np.zeros(0)
-    cut = params.alpha / max(len(days), 1)
+    q = stats.false_discovery_control(p, method="bh") if len(p) else np.zeros(0)
     ratio = np.where(expected > 0, days / np.maximum(expected, 1e-12), math.inf)
     return (
         table.append_column("ratio", pa.array(np.round(ratio, 3), type=pa.float64()))
         .append_column("p_value", pa.array(p, type=pa.float64()))
-        .append_column("flagged", pa.array(p <= cut, type=pa.bool_()))
+        .append_column("q_value", pa.array(q, type=pa.float64()))
+        .append_column("flagged", pa.array(q <= params.fdr, type=pa.bool_()))
     )
