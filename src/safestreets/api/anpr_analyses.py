@@ -29,6 +29,7 @@ import duckdb
 from safestreets.anpr import analyses as an
 from safestreets.anpr.analyses.fixture import export_parquet
 from safestreets.errors import ParameterError
+from safestreets.synthetic.anpr import AnprConfig, generate_anpr
 
 EngineName = Literal["duckdb", "spark"]
 Source = Any  # a Workspace or a duckdb connection (Workspace is not imported: it imports this layer)
@@ -138,3 +139,9 @@ def co_travel(source: Source, *, params: an.CoTravelParams | None = None, eviden
     """Pairs of vehicles seen together more often than chance."""
     p = params or an.CoTravelParams()
     return _run(source, engine, master, spark_dir, lambda e: an.co_travel(e, p, evidence=evidence))
+
+
+def synth_anpr(out_dir: str | Path, *, reads: int = 100_000, days: int = 28, seed: int = 0,
+               progress: Callable[[int, int], None] | None = None) -> Any:
+    """Write a synthetic ANPR set (reads, cameras, ground truth) under ``out_dir``; returns its manifest."""
+    return generate_anpr(out_dir, AnprConfig(seed=seed, reads=reads, days=days), progress=progress)
