@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -31,7 +30,6 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DATA, command_line, fmt_count, machine_markdown, markdown_table, today, write_section
-
 from safestreets.anpr.analyses import (
     AnalysisResult,
     DuckDBEngine,
@@ -91,7 +89,7 @@ def run_all(engine: Engine, metro: list[str]) -> dict[str, tuple[AnalysisResult 
     out["flows"] = timed(lambda: flows(engine))
     out["county lines"] = timed(lambda: county_lines(engine, metro))
     out["co-travel"] = timed(lambda: co_travel(engine, evidence=False))
-    for name, (result, secs) in out.items():
+    for name, (_, secs) in out.items():
         print(f"  {engine.name:7s} {name:14s} {secs:8.1f} s", flush=True)
     return out
 
