@@ -45,6 +45,7 @@ from safestreets.synthetic.anpr import AnprConfig, generate_anpr
 
 TITLE = "ANPR"
 CORES = 2
+MEMORY = "6GB"
 NATIONAL_PER_DAY = 50_000_000
 NATIONAL_YEAR = NATIONAL_PER_DAY * 365
 
@@ -69,6 +70,14 @@ def load() -> str:
     return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
 
 
+def limit_duckdb(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+    """Two threads and a memory cap (the machine is shared): past it DuckDB spills to disk."""
+    con.execute(f"SET threads = {CORES}").fetchall()
+    con.execute(f"SET memory_limit = '{MEMORY}'").fetchall()
+    con.execute(f"SET temp_directory = '{work / 'spill'}'").fetchall()
+    con.execute("SET preserve_insertion_order = false").fetchall()
+
+
 def make_hotlist(con: duckdb.DuckDBPyConnection) -> None:
     """1,000 vehicles of interest: 900 that pass the cameras and 100 that never do."""
     con.execute(
@@ -83,14 +92,17 @@ def make_hotlist(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_all(engine: Engine, metro: list[str]) -> dict[str, tuple[AnalysisResult | Any, float]]:
+    steps: dict[str, Callable[[], Any]] = {
+        "hotlist match": lambda: engine.result(HOTLIST),
+        "journeys": lambda: journeys(engine),
+        "flows": lambda: flows(engine),
+        "county lines": lambda: county_lines(engine, metro),
+        "co-travel": lambda: co_travel(engine, evidence=False),
+    }
     out: dict[str, tuple[Any, float]] = {}
-    out["hotlist match"] = timed(lambda: engine.result(HOTLIST))
-    out["journeys"] = timed(lambda: journeys(engine))
-    out["flows"] = timed(lambda: flows(engine))
-    out["county lines"] = timed(lambda: county_lines(engine, metro))
-    out["co-travel"] = timed(lambda: co_travel(engine, evidence=False))
-    for name, (_, secs) in out.items():
-        print(f"  {engine.name:7s} {name:14s} {secs:8.1f} s", flush=True)
+    for name, step in steps.items():
+        out[name] = timed(step)
+        print(f"  {engine.name:7s} {name:14s} {out[name][1]:8.1f} s  (load {load()})", flush=True)
     return out
 
 
@@ -131,7 +143,7 @@ def main() -> None:
     print(f"  {manifest.reads:,} reads in {gen_s:.1f} s ({manifest.chunks} chunks)", flush=True)
 
     con = duckdb.connect(str(work / "anpr.duckdb"))
-    con.execute(f"SET threads = {CORES}").fetchall()
+    limit_duckdb(con, work)
     truth, ingest_s = timed(lambda: load_synthetic(con, work / "synth"))
     n_reads = con.execute("SELECT COUNT(*) FROM anpr_reads").fetchall()[0][0]
     n_vehicles = con.execute("SELECT COUNT(DISTINCT vehicle) FROM anpr_reads").fetchall()[0][0]
@@ -147,7 +159,7 @@ def main() -> None:
     if not args.no_spark:
         first = con.execute("SELECT MIN(read_at) FROM anpr_reads").fetchall()[0][0]
         sub = duckdb.connect()
-        sub.execute(f"SET threads = {CORES}").fetchall()
+        limit_duckdb(sub, work)
         for name, sql in (
             ("anpr_reads", f"SELECT * FROM anpr_reads WHERE read_at < TIMESTAMPTZ '{first.isoformat()}' "
                            f"+ INTERVAL {int(args.spark_days)} DAY"),
@@ -163,7 +175,7 @@ def main() -> None:
         sub.execute(f"COPY anpr_hotlist TO '{hot}' (FORMAT parquet)").fetchall()
         print(f"subset of {sub_reads:,} reads for the engine comparison", flush=True)
         sub_duck = run_all(DuckDBEngine(sub), metro)
-        spark, spark_start = timed(lambda: SparkEngine.start(f"local[{CORES}]", driver_memory="3g"))
+        spark, spark_start = timed(lambda: SparkEngine.start(f"local[{CORES}]", driver_memory="4g"))
         for name, path in {**paths, "anpr_hotlist": hot}.items():
             spark.register_parquet(name, path)
         sub_spark = run_all(spark, metro)

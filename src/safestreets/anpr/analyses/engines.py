@@ -61,6 +61,12 @@ class Engine(ABC):
             raise ParameterError(f"ANPR analyses: bad view name {name!r}")
         self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
 
+    def table(self, name: str, select: str) -> None:
+        """A step computed once and kept for the session (later steps read it more than once)."""
+        if not _NAME.fullmatch(name):
+            raise ParameterError(f"ANPR analyses: bad table name {name!r}")
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
+
     def fn(self, key: str, col: str) -> str:
         return self.functions[key].format(col=col, tz=self.timezone)
 
@@ -148,6 +154,13 @@ class SparkEngine(Engine):
 
     def execute(self, sql: str) -> None:
         self.spark.sql(sql)
+
+    def table(self, name: str, select: str) -> None:
+        if not _NAME.fullmatch(name):
+            raise ParameterError(f"ANPR analyses: bad table name {name!r}")
+        self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+        self.spark.sql(f"DROP VIEW IF EXISTS {name}")
+        self.spark.sql(f"CACHE TABLE {name} AS {select}")
 
     def query(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()

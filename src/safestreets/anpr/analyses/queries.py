@@ -1,6 +1,7 @@
 """The analyses, each written once as SQL that DuckDB and Spark SQL both run.
 
-A query is a list of steps (temporary views, each selecting from the ones before) and one or more final
+A query is a list of steps (temporary views, each selecting from the ones before; a step marked
+``True`` is computed once and kept, because later steps read it more than once) and one or more final
 selects with a full ``ORDER BY``, so both engines return the same rows in the same order. Parameters are
 numbers checked by the caller and formatted in; names and lists go in as tables, never as text. The
 dialect-neutral subset used: ``CASE``, ``CAST``, ``FLOOR``, ``ABS``, ``LEAST``, ``ROUND``, ``COALESCE``,
@@ -54,6 +55,7 @@ SELECT vehicle, trip, MIN(read_at) AS start_at, MAX(read_at) AS end_at, MAX(t) -
 FROM anpr_j2
 GROUP BY vehicle, trip
 """,
+        True,
     ),
 ]
 JOURNEYS = "SELECT * FROM anpr_journeys ORDER BY vehicle, trip"
@@ -210,14 +212,31 @@ WHERE a.vehicle < b.vehicle AND ABS(a.t - b.t) <= {window_s}
 """,
     ),
     (
+        "anpr_t_pair_day",
+        """
+SELECT vehicle_a, vehicle_b, day, COUNT(*) AS n FROM anpr_t_hits GROUP BY vehicle_a, vehicle_b, day
+""",
+    ),
+    (
+        # Most pairs meet once by chance; keeping only those that met on min_days days first keeps the
+        # distinct counts below small.
+        "anpr_t_candidates",
+        """
+SELECT vehicle_a, vehicle_b FROM anpr_t_pair_day GROUP BY vehicle_a, vehicle_b HAVING COUNT(*) >= {min_days}
+""",
+        True,
+    ),
+    (
         "anpr_t_pairs",
         """
-SELECT vehicle_a, vehicle_b, COUNT(*) AS hits, COUNT(DISTINCT camera_id) AS cameras,
-       COUNT(DISTINCT day) AS days, AVG(CAST(ABS(t_a - t_b) AS DOUBLE)) AS mean_gap_s
-FROM anpr_t_hits
-GROUP BY vehicle_a, vehicle_b
-HAVING COUNT(DISTINCT day) >= {min_days} AND COUNT(DISTINCT camera_id) >= {min_cameras}
+SELECT h.vehicle_a, h.vehicle_b, COUNT(*) AS hits, COUNT(DISTINCT h.camera_id) AS cameras,
+       COUNT(DISTINCT h.day) AS days, AVG(CAST(ABS(h.t_a - h.t_b) AS DOUBLE)) AS mean_gap_s
+FROM anpr_t_hits h
+JOIN anpr_t_candidates c ON c.vehicle_a = h.vehicle_a AND c.vehicle_b = h.vehicle_b
+GROUP BY h.vehicle_a, h.vehicle_b
+HAVING COUNT(DISTINCT h.camera_id) >= {min_cameras}
 """,
+        True,
     ),
     (
         "anpr_t_hour",

@@ -132,9 +132,12 @@ def prepare(engine: Engine, metro_areas: list[str] | tuple[str, ...] = ()) -> No
     )
 
 
-def _steps(engine: Engine, steps: list[tuple[str, str]], params: dict[str, Any]) -> None:
-    for name, sql in steps:
-        engine.view(name, sql.format(**params))
+def _steps(engine: Engine, steps: list[tuple[Any, ...]], params: dict[str, Any]) -> None:
+    for name, sql, *keep in steps:
+        if keep and keep[0]:
+            engine.table(name, sql.format(**params))
+        else:
+            engine.view(name, sql.format(**params))
 
 
 def journeys(engine: Engine, *, gap_minutes: float = 30.0) -> AnalysisResult:
