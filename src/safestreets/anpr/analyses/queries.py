@@ -186,11 +186,19 @@ ORDER BY e.vehicle, e.first_away_at
 
 CO_TRAVEL_STEPS = [
     (
+        # Vehicles numbered in name order: pairs are grouped on two integers, not two long pseudonyms.
+        "anpr_t_vid",
+        """
+SELECT vehicle, ROW_NUMBER() OVER (ORDER BY vehicle) AS vid FROM (SELECT DISTINCT vehicle FROM anpr_r) v
+""",
+        True,
+    ),
+    (
         "anpr_t1",
         """
-SELECT vehicle, camera_id, t, CAST(FLOOR(lt / 86400.0) AS BIGINT) AS day,
-       CAST(FLOOR(t / {window_f}) AS BIGINT) AS b
-FROM anpr_r
+SELECT i.vid, r.camera_id, r.t, CAST(FLOOR(r.lt / 86400.0) AS BIGINT) AS day,
+       CAST(FLOOR(r.t / {window_f}) AS BIGINT) AS b
+FROM anpr_r r JOIN anpr_t_vid i ON i.vehicle = r.vehicle
 """,
     ),
     (
@@ -198,23 +206,17 @@ FROM anpr_r
         # finds every pair of reads within the window exactly once.
         "anpr_t2",
         """
-SELECT vehicle, camera_id, t, b - 1 AS jb FROM anpr_t1
-UNION ALL SELECT vehicle, camera_id, t, b AS jb FROM anpr_t1
-UNION ALL SELECT vehicle, camera_id, t, b + 1 AS jb FROM anpr_t1
+SELECT vid, camera_id, t, b - 1 AS jb FROM anpr_t1
+UNION ALL SELECT vid, camera_id, t, b AS jb FROM anpr_t1
+UNION ALL SELECT vid, camera_id, t, b + 1 AS jb FROM anpr_t1
 """,
     ),
     (
         "anpr_t_hits",
         """
-SELECT a.vehicle AS vehicle_a, b.vehicle AS vehicle_b, a.camera_id, a.t AS t_a, b.t AS t_b, a.day
+SELECT a.vid AS vid_a, b.vid AS vid_b, a.camera_id, a.t AS t_a, b.t AS t_b, a.day
 FROM anpr_t1 a JOIN anpr_t2 b ON a.camera_id = b.camera_id AND a.b = b.jb
-WHERE a.vehicle < b.vehicle AND ABS(a.t - b.t) <= {window_s}
-""",
-    ),
-    (
-        "anpr_t_pair_day",
-        """
-SELECT vehicle_a, vehicle_b, day, COUNT(*) AS n FROM anpr_t_hits GROUP BY vehicle_a, vehicle_b, day
+WHERE a.vid < b.vid AND ABS(a.t - b.t) <= {window_s}
 """,
     ),
     (
@@ -222,18 +224,22 @@ SELECT vehicle_a, vehicle_b, day, COUNT(*) AS n FROM anpr_t_hits GROUP BY vehicl
         # distinct counts below small.
         "anpr_t_candidates",
         """
-SELECT vehicle_a, vehicle_b FROM anpr_t_pair_day GROUP BY vehicle_a, vehicle_b HAVING COUNT(*) >= {min_days}
+SELECT vid_a, vid_b FROM (SELECT DISTINCT vid_a, vid_b, day FROM anpr_t_hits) d
+GROUP BY vid_a, vid_b HAVING COUNT(*) >= {min_days}
 """,
         True,
     ),
     (
         "anpr_t_pairs",
         """
-SELECT h.vehicle_a, h.vehicle_b, COUNT(*) AS hits, COUNT(DISTINCT h.camera_id) AS cameras,
-       COUNT(DISTINCT h.day) AS days, AVG(CAST(ABS(h.t_a - h.t_b) AS DOUBLE)) AS mean_gap_s
+SELECT h.vid_a, h.vid_b, MIN(va.vehicle) AS vehicle_a, MIN(vb.vehicle) AS vehicle_b, COUNT(*) AS hits,
+       COUNT(DISTINCT h.camera_id) AS cameras, COUNT(DISTINCT h.day) AS days,
+       AVG(CAST(ABS(h.t_a - h.t_b) AS DOUBLE)) AS mean_gap_s
 FROM anpr_t_hits h
-JOIN anpr_t_candidates c ON c.vehicle_a = h.vehicle_a AND c.vehicle_b = h.vehicle_b
-GROUP BY h.vehicle_a, h.vehicle_b
+JOIN anpr_t_candidates c ON c.vid_a = h.vid_a AND c.vid_b = h.vid_b
+JOIN anpr_t_vid va ON va.vid = h.vid_a
+JOIN anpr_t_vid vb ON vb.vid = h.vid_b
+GROUP BY h.vid_a, h.vid_b
 HAVING COUNT(DISTINCT h.camera_id) >= {min_cameras}
 """,
         True,
@@ -241,9 +247,9 @@ HAVING COUNT(DISTINCT h.camera_id) >= {min_cameras}
     (
         "anpr_t_hour",
         """
-SELECT vehicle, camera_id, CAST(FLOOR((lt % 86400) / 3600.0) AS BIGINT) AS hod, COUNT(*) AS n
-FROM anpr_r
-GROUP BY vehicle, camera_id, CAST(FLOOR((lt % 86400) / 3600.0) AS BIGINT)
+SELECT i.vid, r.camera_id, CAST(FLOOR((r.lt % 86400) / 3600.0) AS BIGINT) AS hod, COUNT(*) AS n
+FROM anpr_r r JOIN anpr_t_vid i ON i.vehicle = r.vehicle
+GROUP BY i.vid, r.camera_id, CAST(FLOOR((r.lt % 86400) / 3600.0) AS BIGINT)
 """,
     ),
     ("anpr_t_days", "SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 86400.0) AS BIGINT) + 1 AS n_days FROM anpr_r"),
@@ -254,24 +260,24 @@ GROUP BY vehicle, camera_id, CAST(FLOOR((lt % 86400) / 3600.0) AS BIGINT)
         # with probability (2w + 1) / 3,600 / n_days.
         "anpr_t_expected",
         """
-SELECT p.vehicle_a, p.vehicle_b,
+SELECT p.vid_a, p.vid_b,
        ROUND(SUM(CAST(ha.n * hb.n AS DOUBLE)) * {window_span} / 3600.0 / MIN(d.n_days), 6) AS expected
 FROM anpr_t_pairs p
-JOIN anpr_t_hour ha ON ha.vehicle = p.vehicle_a
-JOIN anpr_t_hour hb ON hb.vehicle = p.vehicle_b AND hb.camera_id = ha.camera_id AND hb.hod = ha.hod
+JOIN anpr_t_hour ha ON ha.vid = p.vid_a
+JOIN anpr_t_hour hb ON hb.vid = p.vid_b AND hb.camera_id = ha.camera_id AND hb.hod = ha.hod
 CROSS JOIN anpr_t_days d
-GROUP BY p.vehicle_a, p.vehicle_b
+GROUP BY p.vid_a, p.vid_b
 """,
     ),
 ]
 CO_TRAVEL = """
 SELECT p.vehicle_a, p.vehicle_b, p.hits, p.cameras, p.days, p.mean_gap_s, e.expected
-FROM anpr_t_pairs p JOIN anpr_t_expected e ON e.vehicle_a = p.vehicle_a AND e.vehicle_b = p.vehicle_b
+FROM anpr_t_pairs p JOIN anpr_t_expected e ON e.vid_a = p.vid_a AND e.vid_b = p.vid_b
 ORDER BY p.vehicle_a, p.vehicle_b
 """
 CO_TRAVEL_EVIDENCE = """
-SELECT h.vehicle_a, h.vehicle_b, h.camera_id, h.t_a, h.t_b, h.day
+SELECT p.vehicle_a, p.vehicle_b, h.camera_id, h.t_a, h.t_b, h.day
 FROM anpr_t_hits h
-JOIN anpr_t_pairs p ON p.vehicle_a = h.vehicle_a AND p.vehicle_b = h.vehicle_b
-ORDER BY h.vehicle_a, h.vehicle_b, h.t_a, h.camera_id, h.t_b
+JOIN anpr_t_pairs p ON p.vid_a = h.vid_a AND p.vid_b = h.vid_b
+ORDER BY p.vehicle_a, p.vehicle_b, h.t_a, h.camera_id, h.t_b
 """
