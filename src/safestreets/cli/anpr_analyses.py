@@ -111,7 +111,7 @@ def co_travel(
     ctx: typer.Context,
     window: Annotated[int, typer.Option("--window", help="Seconds apart at one camera that count as "
                                         "together.")] = 30,
-    min_days: Annotated[int, typer.Option("--min-days", help="Days together before a pair is tested.")] = 3,
+    min_days: Annotated[int, typer.Option("--min-days", help="Days together before a pair is tested.")] = 4,
     fdr: Annotated[float, typer.Option("--fdr", help="False discovery rate over the pairs tested.")] = 0.01,
     all_rows: Annotated[bool, typer.Option("--all", help="Every pair tested, not only flagged ones.")] = False,
     engine: EngineOpt = EngineChoice.duckdb, master: MasterOpt = "local[2]", limit: LimitOpt = 50,

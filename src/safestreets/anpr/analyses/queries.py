@@ -251,8 +251,9 @@ SELECT i.vid, r.camera_id, CAST(FLOOR((r.lt % 86400) / 3600.0) AS BIGINT) AS hod
 FROM anpr_r r JOIN anpr_t_vid i ON i.vehicle = r.vehicle
 GROUP BY i.vid, r.camera_id, CAST(FLOOR((r.lt % 86400) / 3600.0) AS BIGINT)
 """,
+        True,
     ),
-    ("anpr_t_days", "SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 86400.0) AS BIGINT) + 1 AS n_days FROM anpr_r"),
+    ("anpr_t_days", "SELECT CAST(FLOOR((MAX(lt) - MIN(lt)) / 86400.0) AS BIGINT) + 1 AS n_days FROM anpr_r", True),
     (
         # Chance: each vehicle keeps its own habits (how often it passes each camera at each hour of the
         # day) but the two are independent. A read of b at camera c in the hour of a's read falls on a's
@@ -261,18 +262,19 @@ GROUP BY i.vid, r.camera_id, CAST(FLOOR((r.lt % 86400) / 3600.0) AS BIGINT)
         "anpr_t_expected",
         """
 SELECT p.vid_a, p.vid_b,
-       ROUND(SUM(CAST(ha.n * hb.n AS DOUBLE)) * {window_span} / 3600.0 / MIN(d.n_days), 6) AS expected
+       SUM(CAST(ha.n * hb.n AS DOUBLE)) AS shared
 FROM anpr_t_pairs p
 JOIN anpr_t_hour ha ON ha.vid = p.vid_a
 JOIN anpr_t_hour hb ON hb.vid = p.vid_b AND hb.camera_id = ha.camera_id AND hb.hod = ha.hod
-CROSS JOIN anpr_t_days d
 GROUP BY p.vid_a, p.vid_b
 """,
     ),
 ]
 CO_TRAVEL = """
-SELECT p.vehicle_a, p.vehicle_b, p.hits, p.cameras, p.days, p.mean_gap_s, e.expected
+SELECT p.vehicle_a, p.vehicle_b, p.hits, p.cameras, p.days, p.mean_gap_s,
+       ROUND(e.shared * {window_span} / 3600.0 / d.n_days, 6) AS expected
 FROM anpr_t_pairs p JOIN anpr_t_expected e ON e.vid_a = p.vid_a AND e.vid_b = p.vid_b
+CROSS JOIN anpr_t_days d
 ORDER BY p.vehicle_a, p.vehicle_b
 """
 CO_TRAVEL_EVIDENCE = """

@@ -74,7 +74,7 @@ class CountyLinesParams:
 @dataclass(frozen=True)
 class CoTravelParams:
     window_s: int = 30  # two reads at one camera this close in time are a co-occurrence
-    min_days: int = 3  # a pair is examined only if it co-occurs on this many days...
+    min_days: int = 4  # a pair is examined only if it co-occurs on this many days...
     min_cameras: int = 3  # ...at this many cameras
     # False discovery rate over the pairs examined (Benjamini-Hochberg): about this share of flagged
     # pairs may be chance.
@@ -192,7 +192,7 @@ def co_travel(engine: Engine, params: CoTravelParams = CoTravelParams(), *,
     prepare(engine)
     sql_params = params.sql_params()
     _steps(engine, q.CO_TRAVEL_STEPS, sql_params)
-    table = engine.result(q.CO_TRAVEL)
+    table = engine.result(q.CO_TRAVEL.format(**sql_params))
     table = _poisson(table, params)
     hits = engine.result(q.CO_TRAVEL_EVIDENCE) if evidence else None
     return AnalysisResult("co-travel", engine.name, asdict(params), table, hits,
