@@ -240,6 +240,14 @@ def section(args: argparse.Namespace, manifest: Any, gen_s: float, ingest_s: flo
     cl = full["county lines"][1]
     ct = full["co-travel"][1]
     per_cam = n_reads / args.days / max(manifest.cameras, 1)
+
+    def spark_core_h(name: str) -> float | None:
+        r = rate(sub_reads, sub_spark.get(name, (None, None))[1])
+        return NATIONAL_YEAR / r / 3600 if r else None
+
+    def nodes(name: str) -> str:
+        core_h = spark_core_h(name)
+        return str(math.ceil(core_h / 32)) if core_h else "–"
     return f"""Command: `{command_line()}` ({today()}). Load average (1/5/15 min) {load_start} at the start,
 {load_end} at the end: the machine is shared, so the figures are upper bounds on time.
 
@@ -270,14 +278,18 @@ minutes.
 {proj}
 
 Reading it: DuckDB, one node, ran county lines in {cl:.0f} s and co-travel in {ct:.0f} s on
-{fmt_count(n_reads)} reads; a force's own share (a few million reads a day) runs on one machine. A
-regional or national year is a cluster job: the Spark column's core-hours divided by the hours allowed
-give the cores (for example a 12-month county-lines run in an hour needs that many cores, in nodes of
-16 to 32). Spark's per-core rate on two local cores includes its fixed per-stage overhead, so it
-understates what a cluster achieves on large partitions, while a real cluster adds network shuffle
-that local mode does not pay; treat the figures as an order of magnitude. Co-travel is the costliest:
-its cost per read rises with traffic per camera and with the window, so size it for the busiest cameras
-and run it on a time range (90 days by default) rather than the whole year.
+{fmt_count(n_reads)} reads; a force's own share (a few million reads a day, 90 days) runs on one machine.
+A regional or national year is a cluster job: core-hours divided by the hours allowed give the cores.
+On the Spark rates, a 12-month county-lines run in one hour needs about {fmt_count(spark_core_h("county lines"))}
+cores and co-travel about {fmt_count(spark_core_h("co-travel"))} (in nodes of 32 cores, {nodes("county lines")} and
+{nodes("co-travel")} nodes); keeping up with each day's reads takes a few nodes. Spark's per-core rate on two
+local cores includes its fixed per-stage overhead, so it understates what a cluster achieves on large
+partitions, while a real cluster adds network shuffle that local mode does not pay: treat the figures
+as an order of magnitude. Co-travel is the costliest; its cost per read rises with traffic per camera
+and with the window, so size it for the busiest cameras and run it over a bounded period (the 90-day
+default reach of ANPR queries) rather than the whole year. A planted county-lines vehicle missed is one
+whose detected short return trips fell under a flag rule (most often the 1.5 a week); its features and
+score are in the full result (`--all`).
 """
 
 
