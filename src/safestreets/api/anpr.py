@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 INBOX = "anpr/inbox"  # posted batches, pseudonymised, waiting for 'anpr watch' to store them
 READ_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 MIN_REASON = 10
+#: The analyses ``Anpr.analyse`` runs, by the name the CLI and the dashboard use.
+ANALYSES = {"journeys": "journeys", "flows": "flows", "county-lines": "county_lines", "co-travel": "co_travel"}
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,25 @@ class Anpr:
         """Check and log one query of reads from ``since``: analyses call this before they read."""
         return access.check_query(self.db, actor=actor, purpose=purpose, since=since, until=until, what=what,
                                   reach_days=self.settings["reach_days"], now=now)  # fmt: skip
+
+    def analyse(self, kind: str, *, actor: str, purpose: str, since: datetime | None = None,
+                until: datetime | None = None, now: datetime | None = None, **options: Any) -> Any:  # fmt: skip
+        """One of the analyses (journeys, flows, county-lines, co-travel) over the reads in ``[since, until)``:
+        the window is checked against the reach and logged with its purpose first, as every query is, and
+        the analysis sees nothing outside it. ``options`` go to :mod:`safestreets.api.anpr_analyses`
+        (engine, master, gap_minutes, metro_areas, params, evidence)."""
+        from safestreets.api import anpr_analyses
+
+        run = ANALYSES.get(kind)
+        if run is None:
+            raise ParameterError(f"analysis: {kind!r} is not one of {', '.join(ANALYSES)}")
+        now = now or _now()
+        since = since or now - timedelta(days=self.settings["reach_days"])
+        self.query_window(actor=actor, purpose=purpose, since=since, until=until, what=f"anpr.analysis:{kind}",
+                          now=now)  # fmt: skip
+        options.setdefault("spark_dir", self.ws.outputs)
+        with anpr_analyses.windowed(self.ws.con, since, until) as con:
+            return getattr(anpr_analyses, run)(con, **options)
 
     def vehicle_of(self, plate: str) -> str:
         """The pseudonym a plate has in this workspace (nothing is looked up, nothing stored)."""

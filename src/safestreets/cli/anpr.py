@@ -247,3 +247,10 @@ def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = 
     with open_workspace(ctx, workspace) as ws:
         s = ws.anpr.status()
     emit([s], tuple(s), fmt)
+
+
+# The analyses and the synthetic generator: their own module, mounted here (it imports ``when`` lazily).
+from safestreets.cli import anpr_analyses  # noqa: E402
+
+anpr_app.add_typer(anpr_analyses.analyses_app, name="analyse")
+anpr_app.command("synth")(anpr_analyses.synth)

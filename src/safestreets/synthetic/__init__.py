@@ -46,6 +46,8 @@ How the modules fit, in the order :func:`generate_city` uses them:
   street, outcomes, stop-and-search and force-records files.
 - ``columns``, ``writers``: text columns built as bytes; CSV, GeoJSON, README and zip writing.
 - ``generate``: :func:`generate_city`, which ties them together.
+- ``anpr_network``, ``anpr``: synthetic ANPR traffic on the city's roads and corridors to county towns,
+  with planted county-lines vehicles and co-travelling groups, written in chunks to Parquet.
 """
 
 from __future__ import annotations
