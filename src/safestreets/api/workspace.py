@@ -66,6 +66,20 @@ class Workspace:
         self._create = create
         self._con: duckdb.DuckDBPyConnection | None = None
         self._db: Any = None
+        #: For a :meth:`snapshot`: which snapshot of the store it reads (changes when the store does).
+        self.snapshot_id: str | None = None
+
+    @classmethod
+    def snapshot(cls, path: str | Path | None = None) -> Workspace:
+        """The workspace as it was at its newest snapshot: read-only, and neither waiting for nor
+        blocking a command writing the store. A server's requests share one connection per process
+        (each gets its own cursor); :meth:`close` ends only this view. See :mod:`safestreets.store.reader`."""
+        from safestreets.store.reader import shared_reader
+
+        ws = cls(path, read_only=True)
+        snap = shared_reader(ws.paths).snapshot()
+        ws._con, ws.snapshot_id = snap.con, snap.ident
+        return ws
 
     @classmethod
     def init(

@@ -2,7 +2,10 @@
 
 Each entry's ``hash`` is the SHA-256 of the entry before's hash and the entry's own canonical fields, so
 editing or deleting any entry breaks the chain from there on; the head row (last id and hash) catches the
-deletion of the newest entries. Appending locks the head, so concurrent writers chain in order.
+deletion of the newest entries. Appends never fork the chain: on PostgreSQL each locks the head row
+(``SELECT ... FOR UPDATE``) in its transaction; on SQLite writers queue on a lock per process and a lock
+file beside the database (:class:`safestreets.db.Writers`) and then take SQLite's write lock as their
+transaction begins, so the head read is the head written over. Reading (verify, listing) takes no lock.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class Verdict:
 def verify(db: Database) -> Verdict:
     """Walk the chain from the first entry: every id in order, every hash recomputed, the head matching."""
     prev, expected, n = GENESIS, 1, 0
-    with db.session() as s:
+    with db.reading() as s:
         head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
         for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars():
             if e.id != expected:
@@ -92,7 +95,7 @@ def entries(
 ) -> Iterator[dict[str, Any]]:
     """Entries newest first, as plain dicts (for the admin page and export); ``before``: only entries with
     a smaller id (a page that stays put while the trail grows)."""
-    with db.session() as s:
+    with db.reading() as s:
         q = select(AuditEntry).order_by(AuditEntry.id.desc()).offset(offset)
         if before is not None:
             q = q.where(AuditEntry.id < before)

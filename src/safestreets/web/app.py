@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from safestreets import __version__
-from safestreets.db import connect
+from safestreets.db import connect, sessions
 from safestreets.web import auth, security
 from safestreets.web.deps import Viewer
 from safestreets.web.render import page
@@ -34,6 +34,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = connect(settings.database_url)
+    app.state.trusted = sessions.Trusted()  # sessions verified in the last few seconds (db.sessions.TRUST)
     security.install(app, settings.basemap_url)
     _static(app)
     app.include_router(auth.router)

@@ -27,8 +27,9 @@ def database(request: Request) -> Database:
 
 
 def workspace(request: Request) -> Iterator[Workspace]:
-    """The workspace as a snapshot reader, closed after the request (never blocks a writing command)."""
-    ws = Workspace(request.app.state.settings.workspace, read_only=True)
+    """The workspace's newest snapshot, on this worker's shared connection (a cursor of its own, closed
+    after the request); it never blocks a writing command, nor waits for one."""
+    ws = Workspace.snapshot(request.app.state.settings.workspace)
     try:
         yield ws
     finally:
@@ -39,7 +40,8 @@ def current(request: Request) -> sessions.Active | None:
     cached = getattr(request.state, "active", "unset")
     if cached != "unset":
         return cached  # type: ignore[no-any-return]
-    active = sessions.resume(request.app.state.db, request.cookies.get(SESSION_COOKIE))
+    active = sessions.resume(request.app.state.db, request.cookies.get(SESSION_COOKIE),
+                             trusted=request.app.state.trusted)  # fmt: skip
     request.state.active = active
     return active
 
