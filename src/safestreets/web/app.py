@@ -21,7 +21,6 @@ from safestreets.web.render import page
 from safestreets.web.routes import ROUTERS
 from safestreets.web.settings import WebSettings
 
-
 FAVICON = Path(__file__).with_name("static") / "favicon.svg"
 
 
