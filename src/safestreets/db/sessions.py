@@ -107,6 +107,22 @@ def start(db: Database, account: Account) -> str:
     return token
 
 
+def trusted_session(
+    token: str | None, trusted: Trusted, *, idle: timedelta = IDLE, absolute: timedelta = ABSOLUTE
+) -> Active | None:
+    """The session for a cookie token if ``trusted`` verified it within its window and it has not timed
+    out since (no database read); None means: ask :func:`resume`."""
+    if not token:
+        return None
+    hit = trusted.get(_digest(token))
+    if hit is None:
+        return None
+    now = datetime.now(UTC)
+    if now - hit.last_seen > idle or now - hit.created_at > absolute:
+        return None
+    return hit.active
+
+
 def resume(
     db: Database,
     token: str | None,
@@ -119,12 +135,12 @@ def resume(
     ``trusted``, a session verified in the last ``trusted.window`` is not read again."""
     if not token:
         return None
+    if trusted is not None:
+        hit = trusted_session(token, trusted, idle=idle, absolute=absolute)
+        if hit is not None:
+            return hit
     now = datetime.now(UTC)
     digest = _digest(token)
-    if trusted is not None:
-        hit = trusted.get(digest)
-        if hit is not None and now - hit.last_seen <= idle and now - hit.created_at <= absolute:
-            return hit.active
     with db.reading() as s:  # most requests only read: no write lock, no waiting for a writer
         row = s.execute(
             select(LoginSession, User)

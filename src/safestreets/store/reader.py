@@ -8,8 +8,8 @@ has changed since the last copy. A writer waits at most for one copy; a reader n
 (it reads the previous snapshot until the writer is done, and the new data from the next request on).
 
 A server answering many requests keeps one :class:`SharedReader` per process: one read-only connection
-to the newest snapshot, reused by every request (each gets a cursor of its own), and reopened only when
-the store has changed and a new snapshot could be taken. Checking for a change is a ``stat`` of the store
+to the newest snapshot, reused by every request (each thread gets a cursor of its own, made once), and
+reopened only when the store has changed and a new snapshot could be taken. Checking for a change is a ``stat`` of the store
 file; while a writer holds the store the check is repeated at most every ``RETRY_SECONDS``.
 """
 
@@ -20,7 +20,6 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -118,13 +117,21 @@ def open_reader(ws: Workspace, *, timezone: str | None = None) -> duckdb.DuckDBP
     return _setup(con, timezone or _zone(con))
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    """One request's view of the store: a cursor on the process's snapshot connection, and the
-    snapshot's identity (its file name: it changes whenever the store's contents do)."""
+    """One request's view of the store: the process's connection to the newest snapshot, and that
+    snapshot's identity (its file name: it changes whenever the store's contents do). ``cursor()``
+    gives the calling thread its cursor on it, made once per thread and connection and then reused
+    (a request that is answered from a cache never needs one)."""
 
-    con: duckdb.DuckDBPyConnection
-    ident: str
+    def __init__(self, con: duckdb.DuckDBPyConnection, ident: str, zone: str, local: threading.local) -> None:
+        self.con, self.ident, self._zone, self._local = con, ident, zone, local
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        mine = getattr(self._local, "cursor", None)
+        if mine is None or self._local.con is not self.con:
+            mine = _setup(self.con.cursor(), self._zone)
+            self._local.con, self._local.cursor = self.con, mine
+        return mine  # type: ignore[no-any-return]
 
 
 class SharedReader:
@@ -133,21 +140,33 @@ class SharedReader:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snap: Path | None = None
         self._zone = "Europe/London"
         self._stamp = ""  # the store's stamp our snapshot was taken at
         self._retry_at = 0.0
 
+    def current(self) -> Snapshot | None:
+        """The snapshot if it needs no refreshing (a ``stat``, never waiting: safe on an event loop);
+        None when :meth:`snapshot` has work to do."""
+        stamp = _store_stamp(self.ws)
+        with self._lock:
+            if self._con is None or (stamp != self._stamp and time.monotonic() >= self._retry_at):
+                return None
+            return self._view()
+
     def snapshot(self) -> Snapshot:
-        """A cursor on the newest snapshot (the caller closes it); reopens when the store changed."""
+        """The newest snapshot, reopened first if the store changed (may copy the store: blocking)."""
         stamp = _store_stamp(self.ws)
         with self._lock:
             if self._con is None or (stamp != self._stamp and time.monotonic() >= self._retry_at):
                 self._reopen(stamp)
-            con, snap, zone = self._con, self._snap, self._zone
-        assert con is not None and snap is not None
-        return Snapshot(_setup(con.cursor(), zone), snap.name)
+            return self._view()
+
+    def _view(self) -> Snapshot:
+        assert self._con is not None and self._snap is not None
+        return Snapshot(self._con, self._snap.name, self._zone, self._local)
 
     def _reopen(self, stamp: str) -> None:
         newest = refresh(self.ws)
@@ -184,9 +203,8 @@ _SHARED_LOCK = threading.Lock()
 
 def shared_reader(ws: Workspace) -> SharedReader:
     """This process's shared reader for a workspace (made on first use)."""
-    key = ws.db_path.resolve()
-    with _SHARED_LOCK:
-        reader = _SHARED.get(key)
-        if reader is None:
-            reader = _SHARED[key] = SharedReader(ws)
-        return reader
+    reader = _SHARED.get(ws.db_path)  # resolved by config.resolve_workspace already
+    if reader is None:
+        with _SHARED_LOCK:
+            reader = _SHARED.setdefault(ws.db_path, SharedReader(ws))
+    return reader

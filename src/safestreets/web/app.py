@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from safestreets import __version__
+from safestreets.config import resolve_workspace
 from safestreets.db import connect, sessions
 from safestreets.web import auth, security
 from safestreets.web.cache import AnswerCache
@@ -36,6 +37,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.paths = resolve_workspace(settings.workspace)
     app.state.db = connect(settings.database_url)
     app.state.answers = AnswerCache(settings.workspace)  # per store snapshot, shared through tmp/answers
     app.state.trusted = sessions.Trusted()  # sessions verified in the last few seconds (db.sessions.TRUST)
