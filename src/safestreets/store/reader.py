@@ -151,10 +151,14 @@ class SharedReader:
         """The snapshot if it needs no refreshing (a ``stat``, never waiting: safe on an event loop);
         None when :meth:`snapshot` has work to do."""
         stamp = _store_stamp(self.ws)
-        with self._lock:
+        if not self._lock.acquire(blocking=False):  # another thread is reopening: let it, elsewhere
+            return None
+        try:
             if self._con is None or (stamp != self._stamp and time.monotonic() >= self._retry_at):
                 return None
             return self._view()
+        finally:
+            self._lock.release()
 
     def snapshot(self) -> Snapshot:
         """The newest snapshot, reopened first if the store changed (may copy the store: blocking)."""
