@@ -142,3 +142,32 @@ def test_an_ingest_brings_a_new_answer(web_ws: Path, tmp_path: Path) -> None:
     assert after.status_code == 200 and after.headers["etag"] != etag
     assert after.json()["status"] != events
     assert (ws / "tmp" / "answers").is_dir()
+
+
+def test_one_snapshot_connection_per_process_reopened_when_the_store_changes(web_ws: Path, tmp_path: Path) -> None:
+    import threading
+
+    ws = tmp_path / "ws"
+    shutil.copytree(web_ws, ws, ignore=shutil.ignore_patterns("tmp", "*.sqlite*"))
+    first, second = Workspace.snapshot(ws), Workspace.snapshot(ws)
+    assert first.snapshot_id == second.snapshot_id
+    assert first.con is second.con  # one cursor per thread, on the one connection, reused
+    seen: list[object] = []
+    other = threading.Thread(target=lambda: seen.append(Workspace.snapshot(ws).con))
+    other.start()
+    other.join()
+    assert seen[0] is not first.con  # another thread, its own cursor
+    (before,) = first.con.execute("SELECT count(*) FROM batches").fetchone()  # type: ignore[misc]
+    new = tmp_path / "2019-02-city-of-london-street.csv"
+    new.write_text(STREET_FILE, "utf-8")
+    with Workspace(ws) as writer:  # the store can be written while readers hold the snapshot
+        writer.ingest(new)
+    assert Workspace.snapshot_ready(ws) is None  # the store changed: refreshing may copy, so not here
+    third = Workspace.snapshot(ws)
+    assert third.snapshot_id != first.snapshot_id
+    assert third.con.execute("SELECT count(*) FROM batches").fetchone()[0] == before + 1  # type: ignore[index]
+    assert first.con.execute("SELECT count(*) FROM batches").fetchone()[0] == before  # type: ignore[index]
+    ready = Workspace.snapshot_ready(ws)
+    assert ready is not None and ready.snapshot_id == third.snapshot_id
+    for view in (first, second, third, ready):
+        view.close()
