@@ -6,7 +6,7 @@ forecast GeoJSON for a fixed time. Then the same again while ``safestreets inges
 London files (or, without ../shared/data, a second synthetic city) into the same workspace. Writes the
 "Dashboard under load" section of docs/benchmarks.md.
 
-    .venv/bin/python bench/web.py [--clients 50] [--seconds 20]
+    .venv/bin/python bench/web.py [--clients 50] [--seconds 20] [--baseline main]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -150,26 +151,60 @@ def ingest_source() -> Path:
     return other / "police_uk"
 
 
+def _extract(ref: str, folder: Path) -> Path:
+    """The package source of ``ref``, as it was committed (the repository is left as it is)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder / "src"
+
+
+def _env(ws: Path, code: Path | None) -> dict[str, str]:
+    env = {**os.environ, "SAFESTREETS_WORKSPACE": str(ws), "SAFESTREETS_INSECURE_COOKIES": "1"}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def _serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "safestreets", "serve", "--port", str(port), "--workers",
+                               str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            httpx.get(f"{base}/login", timeout=2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.5)
+    return server, base
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline", metavar="REF", help="also run the quiet load against this git ref's code "
+                    "(extracted to a temporary folder) first, for a before/after in the same run")  # fmt: skip
     args = ap.parse_args()
     ws = DATA / "web-bench"
-    password = prepare(ws)
-    port = _free_port()
-    env = {**os.environ, "SAFESTREETS_WORKSPACE": str(ws), "SAFESTREETS_INSECURE_COOKIES": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "safestreets", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
+    before = None
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as old:
+            code = _extract(args.baseline, Path(old))
+            password = prepare(ws)
+            env = _env(ws, code)
+            server, base = _serve(env, args.workers)
             try:
-                httpx.get(f"{base}/login", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
+                asyncio.run(hammer(base, password, 4, 3))
+                before = (asyncio.run(hammer(base, password, args.clients, args.seconds)), os.getloadavg()[0])
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    password = prepare(ws)
+    env = _env(ws, None)
+    server, base = _serve(env, args.workers)
+    try:
         asyncio.run(hammer(base, password, 4, 3))  # warm both workers and the snapshot
         load_before = os.getloadavg()[0]
         quiet = asyncio.run(hammer(base, password, args.clients, args.seconds))
@@ -208,7 +243,10 @@ def main() -> None:
         "after the run during the ingest. The machine was shared with other work while this ran: on two "
         "cores a load average above 2 means the server, the load generator and the ingest got only part of "
         "them, so these figures are pessimistic.\n\n"
-        f"### Quiet ({rate(quiet)})\n\n{markdown_table(headers, rows(quiet), right)}\n\n"
+        + (f"### Before: `{args.baseline}`, quiet ({rate(before[0])}, load average {before[1]:.1f} after)\n\n"
+           f"The same load against the code of `{args.baseline}` on a fresh copy of the workspace, in this run."
+           f"\n\n{markdown_table(headers, rows(before[0]), right)}\n\n" if before else "")
+        + f"### Quiet ({rate(quiet)})\n\n{markdown_table(headers, rows(quiet), right)}\n\n"
         f"### During an ingest ({rate(busy)})\n\n`safestreets ingest {source.relative_to(source.parents[2]) if SHARED in source.parents else source.name}` "
         f"ran alongside (exit {ingest_rc}, {ingest_s:.0f} s from its start to the end of the run).\n\n"
         f"{markdown_table(headers, rows(busy), right)}\n\n"
