@@ -9,8 +9,9 @@ has changed since the last copy. A writer waits at most for one copy; a reader n
 
 A server answering many requests keeps one :class:`SharedReader` per process: one read-only connection
 to the newest snapshot, reused by every request (each thread gets a cursor of its own, made once), and
-reopened only when the store has changed and a new snapshot could be taken. Checking for a change is a ``stat`` of the store
-file; while a writer holds the store the check is repeated at most every ``RETRY_SECONDS``.
+reopened only when the store has changed and a new snapshot could be taken. Checking for a change is a
+``stat`` of the store file; while a writer holds the store, copying is tried at most every
+``RETRY_SECONDS``.
 """
 
 from __future__ import annotations
