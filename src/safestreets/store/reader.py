@@ -144,34 +144,40 @@ class SharedReader:
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snap: Path | None = None
-        self._zone = "Europe/London"
+        self._current: Snapshot | None = None  # replaced whole, so readers need no lock to take it
         self._stamp = ""  # the store's stamp our snapshot was taken at
         self._retry_at = 0.0
 
     def current(self) -> Snapshot | None:
-        """The snapshot if it needs no refreshing (a ``stat``, never waiting: safe on an event loop);
-        None when :meth:`snapshot` has work to do."""
+        """The snapshot to read now if that needs no copying or opening (a ``stat``, never waiting: safe
+        on an event loop); None when :meth:`snapshot` has work to do."""
         stamp = _store_stamp(self.ws)
-        if not self._lock.acquire(blocking=False):  # another thread is reopening: let it, elsewhere
+        view = self._current
+        if view is None:
             return None
-        try:
-            if self._con is None or (stamp != self._stamp and time.monotonic() >= self._retry_at):
-                return None
-            return self._view()
-        finally:
-            self._lock.release()
+        if stamp == self._stamp or time.monotonic() < self._retry_at or self._lock.locked():
+            return view  # up to date, or a writer holds the store, or another thread is taking the new one
+        return None
 
     def snapshot(self) -> Snapshot:
-        """The newest snapshot, reopened first if the store changed (may copy the store: blocking)."""
+        """The newest snapshot, taken and opened first if the store changed (may copy the store). While
+        another thread of this process is doing that, the snapshot before is read meanwhile."""
         stamp = _store_stamp(self.ws)
-        with self._lock:
-            if self._con is None or (stamp != self._stamp and time.monotonic() >= self._retry_at):
+        view = self._current
+        if view is not None:
+            if stamp == self._stamp or time.monotonic() < self._retry_at:
+                return view
+            if not self._lock.acquire(blocking=False):
+                return view
+        else:
+            self._lock.acquire()
+        try:
+            if self._current is None or (stamp != self._stamp and time.monotonic() >= self._retry_at):
                 self._reopen(stamp)
-            return self._view()
-
-    def _view(self) -> Snapshot:
-        assert self._con is not None and self._snap is not None
-        return Snapshot(self._con, self._snap.name, self._zone, self._local)
+            assert self._current is not None
+            return self._current
+        finally:
+            self._lock.release()
 
     def _reopen(self, stamp: str) -> None:
         newest = refresh(self.ws)
@@ -190,7 +196,8 @@ class SharedReader:
             if newest is not None:
                 # The old connection is not closed: requests may still hold cursors on it; it closes
                 # when the last of them is gone (its snapshot file, unlinked by refresh, goes with it).
-                self._con, self._snap, self._zone = con, newest, _zone(con)
+                self._con, self._snap = con, newest
+                self._current = Snapshot(con, newest.name, _zone(con), self._local)
         current = newest is not None and newest.name == f"store-{stamp}.duckdb"
         self._stamp = stamp if current else ""
         self._retry_at = 0.0 if current else time.monotonic() + RETRY_SECONDS
@@ -199,7 +206,7 @@ class SharedReader:
         with self._lock:
             if self._con is not None:
                 self._con.close()
-            self._con = self._snap = None
+            self._con = self._snap = self._current = None
 
 
 _SHARED: dict[Path, SharedReader] = {}
