@@ -151,12 +151,13 @@ def test_one_snapshot_connection_per_process_reopened_when_the_store_changes(web
     shutil.copytree(web_ws, ws, ignore=shutil.ignore_patterns("tmp", "*.sqlite*"))
     first, second = Workspace.snapshot(ws), Workspace.snapshot(ws)
     assert first.snapshot_id == second.snapshot_id
-    assert first.con is second.con  # one cursor per thread, on the one connection, reused
+    assert first._view.con is second._view.con  # one connection per process
+    assert first.con is not second.con  # each view its own cursor on it
     seen: list[object] = []
-    other = threading.Thread(target=lambda: seen.append(Workspace.snapshot(ws).con))
+    other = threading.Thread(target=lambda: seen.append(Workspace.snapshot(ws)._view.con))
     other.start()
     other.join()
-    assert seen[0] is not first.con  # another thread, its own cursor
+    assert seen[0] is first._view.con
     (before,) = first.con.execute("SELECT count(*) FROM batches").fetchone()  # type: ignore[misc]
     new = tmp_path / "2019-02-city-of-london-street.csv"
     new.write_text(STREET_FILE, "utf-8")

@@ -74,7 +74,7 @@ class Workspace:
     def snapshot(cls, path: str | Path | config.Workspace | None = None) -> Workspace:
         """The workspace as it was at its newest snapshot: read-only, and neither waiting for nor
         blocking a command writing the store. A server's requests share one connection per process
-        (each thread its own cursor on it, opened on first use); :meth:`close` ends only this view.
+        (each its own cursor on it, opened on first use); :meth:`close` ends only this view.
         See :mod:`safestreets.store.reader`."""
         found = cls._snapshot(path, wait=True)
         assert found is not None
@@ -137,10 +137,10 @@ class Workspace:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         """The store connection (opened, and migrated, on first use)."""
-        if self._view is not None:  # the calling thread's cursor on the process's snapshot connection
-            return self._view.cursor()  # type: ignore[no-any-return]
         if self._con is None:
-            if self.read_only:  # a snapshot: never waits for, nor blocks, a process writing the store
+            if self._view is not None:  # a cursor on the process's snapshot connection
+                self._con = self._view.cursor()
+            elif self.read_only:  # a snapshot: never waits for, nor blocks, a process writing the store
                 from safestreets.store.reader import open_reader
 
                 self._con = open_reader(self.paths)
@@ -168,8 +168,7 @@ class Workspace:
 
     def close(self) -> None:
         if self._con is not None:
-            if self._view is None:  # a shared snapshot's cursor stays open for the thread's next request
-                self._con.close()
+            self._con.close()  # for a snapshot, only this view's cursor: the connection stays shared
             self._con = None
         if self._db is not None:
             self._db.dispose()

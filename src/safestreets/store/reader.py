@@ -8,7 +8,7 @@ has changed since the last copy. A writer waits at most for one copy; a reader n
 (it reads the previous snapshot until the writer is done, and the new data from the next request on).
 
 A server answering many requests keeps one :class:`SharedReader` per process: one read-only connection
-to the newest snapshot, reused by every request (each thread gets a cursor of its own, made once), and
+to the newest snapshot, reused by every request (each gets a cursor of its own, cheap to make), and
 reopened only when the store has changed and a new snapshot could be taken. Checking for a change is a
 ``stat`` of the store file; while a writer holds the store, copying is tried at most every
 ``RETRY_SECONDS``.
@@ -120,19 +120,15 @@ def open_reader(ws: Workspace, *, timezone: str | None = None) -> duckdb.DuckDBP
 
 class Snapshot:
     """One request's view of the store: the process's connection to the newest snapshot, and that
-    snapshot's identity (its file name: it changes whenever the store's contents do). ``cursor()``
-    gives the calling thread its cursor on it, made once per thread and connection and then reused
-    (a request that is answered from a cache never needs one)."""
+    snapshot's identity (its file name: it changes whenever the store's contents do). ``cursor()`` gives
+    a cursor of its own on it, for one thread at a time; the caller closes it. (Cursors are not kept per
+    thread: a thread ending while the interpreter exits must not be left holding one.)"""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, ident: str, zone: str, local: threading.local) -> None:
-        self.con, self.ident, self._zone, self._local = con, ident, zone, local
+    def __init__(self, con: duckdb.DuckDBPyConnection, ident: str, zone: str) -> None:
+        self.con, self.ident, self._zone = con, ident, zone
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        mine = getattr(self._local, "cursor", None)
-        if mine is None or self._local.con is not self.con:
-            mine = _setup(self.con.cursor(), self._zone)
-            self._local.con, self._local.cursor = self.con, mine
-        return mine  # type: ignore[no-any-return]
+        return _setup(self.con.cursor(), self._zone)
 
 
 class SharedReader:
@@ -141,7 +137,6 @@ class SharedReader:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snap: Path | None = None
         self._current: Snapshot | None = None  # replaced whole, so readers need no lock to take it
@@ -197,7 +192,7 @@ class SharedReader:
                 # The old connection is not closed: requests may still hold cursors on it; it closes
                 # when the last of them is gone (its snapshot file, unlinked by refresh, goes with it).
                 self._con, self._snap = con, newest
-                self._current = Snapshot(con, newest.name, _zone(con), self._local)
+                self._current = Snapshot(con, newest.name, _zone(con))
         current = newest is not None and newest.name == f"store-{stamp}.duckdb"
         self._stamp = stamp if current else ""
         self._retry_at = 0.0 if current else time.monotonic() + RETRY_SECONDS
