@@ -25,7 +25,7 @@ ENV_URL = "SAFESTREETS_DATABASE_URL"
 SQLITE_NAME = "safestreets.sqlite"
 #: Beside a SQLite file: the lock its writers queue on (``safestreets.sqlite.writers``).
 WRITERS_SUFFIX = ".writers"
-#: How long a writer waits for the database (the lock file, then SQLite's own busy timeout).
+#: How long a writer waits for another writing thread of its process (SQLite's busy timeout is as long).
 WAIT_SECONDS = 30.0
 _READ = "safestreets_read"  # execution option: a transaction that only reads (SQLite: a deferred BEGIN)
 
@@ -55,10 +55,10 @@ def _shown(url: str) -> str:
 
 
 class Writers:
-    """The queue a SQLite file's writers wait in: a lock per process (threads) and a lock file beside the
-    database (processes: the dashboard's workers and the CLI). Waiting here, in order, replaces SQLite's
-    busy handler, which backs off by sleeping up to 100 ms at a time: under load that sleep, not the
-    write, was the slowest part of a request. Reentrant within a thread."""
+    """The queue writers wait in: a lock per process (threads) and, for a SQLite file, a lock file beside
+    it (processes: the dashboard's workers and the CLI), so writers are woken as the lock is let go rather
+    than polling SQLite's write lock with its busy handler's sleeps. On PostgreSQL only the lock per
+    process: the server's row locks order the processes. Reentrant within a thread."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -96,8 +96,8 @@ class Writers:
         if self._fd is None or self._pid != os.getpid():  # a forked child needs its own open file
             self._fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
-        # Blocking: the kernel wakes a waiter when the lock is let go (polling with sleeps let one
-        # process take the lock again and again while the other slept: a p99 of 200 ms at 1,000 writes/s).
+        # Blocking: the kernel wakes a waiter as soon as the lock is let go. A writer holds it for one
+        # transaction, so the wait is bounded by the writers ahead (SQLite's busy timeout bounds theirs).
         fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def close(self) -> None:
