@@ -172,3 +172,30 @@ def test_one_snapshot_connection_per_process_reopened_when_the_store_changes(web
     assert ready is not None and ready.snapshot_id == third.snapshot_id
     for view in (first, second, third, ready):
         view.close()
+
+
+def test_while_a_new_answer_is_computed_the_others_get_the_one_before(tmp_path: Path) -> None:
+    import threading
+
+    answers, calls = cache.AnswerCache(tmp_path), []  # type: ignore[var-annotated]
+    key = cache.AnswerCache.key("/api/layers/x", {}, "viewer")
+    old = answers.answer("store-1.duckdb", key, _maker(calls, "old"))
+    started, release, got = threading.Event(), threading.Event(), []
+
+    def slow() -> tuple[bytes, str, dict[str, object]]:
+        started.set()
+        assert release.wait(60)
+        return b'{"new":true}', "application/json", {"count": 1}
+
+    computing = threading.Thread(target=lambda: got.append(answers.answer("store-2.duckdb", key, slow)))
+    computing.start()
+    assert started.wait(60)
+    assert answers.answer("store-2.duckdb", key, _maker(calls, "never")) == old  # not queued behind it
+    # A request still reading the older snapshot does not turn the worker back to it.
+    assert answers.answer("store-1.duckdb", key, _maker(calls, "never")) == old  # from the shared file
+    release.set()
+    computing.join(60)
+    new = got[0]
+    assert new != old and json.loads(gzip.decompress(new.body)) == {"new": True}
+    assert answers.answer("store-2.duckdb", key, _maker(calls, "never")) == new
+    assert calls == ["old"]

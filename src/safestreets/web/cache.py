@@ -14,8 +14,10 @@ asker's role (an answer made for one role is never served to another), and serve
 
 The two workers share answers through files under the workspace's ``tmp/answers/<snapshot>/`` (written
 to a temporary name and renamed, so a reader sees a whole file or none), so each answer is computed once
-per snapshot, not once per worker. Within a worker, concurrent requests for a missing answer wait for
-the one that computes it. The audit trail is written per request by the routes, cache or not.
+per snapshot, not once per worker. Within a worker, one request computes a missing answer; the others
+asking for it meanwhile get the previous snapshot's answer if there is one (for the moment it takes,
+as the store reader serves the previous snapshot while a new one is copied), else wait for it. The audit
+trail is written per request by the routes, cache or not.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class AnswerCache:
         self._lock = threading.Lock()
         self._making: dict[tuple[str, ...], threading.Lock] = {}
         self._snapshot: str | None = None
+        self._older: list[str] = []  # snapshots this worker has moved on from, newest last
+        self._stale: dict[str, Answer] = {}  # the previous snapshot's answers, by key
+        self._stale_values: dict[str, Any] = {}
 
     @staticmethod
     def key(endpoint: str, params: dict[str, Any], role: str) -> str:
@@ -105,13 +110,23 @@ class AnswerCache:
         hit = self._remembered(full)
         if hit is not None:
             return hit
-        with self._maker(full):  # one request computes; the others asking meanwhile wait for it
+        maker = self._maker(full)
+        if not maker.acquire(blocking=False):
+            # Another request is computing it: answer as the snapshot before did meanwhile, if it did
+            # (as the reader does while a new snapshot is taken), rather than queue behind it.
+            stale = self._stale.get(key) if snapshot == self._snapshot else None
+            if stale is not None:
+                return stale
+            maker.acquire()
+        try:
             hit = self._remembered(full) or self._read(full)
             if hit is None:
                 raw, media_type, meta = make()
                 hit = Answer.make(raw, media_type, meta)
                 self._write(full, hit)
             self._remember(full, hit)
+        finally:
+            maker.release()
         self._made(full)
         return hit
 
@@ -123,7 +138,13 @@ class AnswerCache:
             if full in self._values:
                 self._values.move_to_end(full)
                 return self._values[full]
-        with self._maker(("value", *full)):
+        maker = self._maker(("value", *full))
+        if not maker.acquire(blocking=False):
+            stale = self._stale_values.get(key, _MISSING) if snapshot == self._snapshot else _MISSING
+            if stale is not _MISSING:
+                return stale
+            maker.acquire()
+        try:
             with self._lock:
                 made = self._values.get(full, _MISSING)
             if made is _MISSING:
@@ -132,6 +153,8 @@ class AnswerCache:
                     self._values[full] = made
                     while len(self._values) > self.size:
                         self._values.popitem(last=False)
+        finally:
+            maker.release()
         self._made(("value", *full))
         return made
 
@@ -160,13 +183,21 @@ class AnswerCache:
                 self._memory.popitem(last=False)
 
     def _seen(self, snapshot: str) -> None:
-        """A newer snapshot: forget what older ones answered, here and (once stale) on disk."""
+        """A newer snapshot: forget what older ones answered, here and (once stale) on disk, keeping the
+        previous snapshot's answers aside to answer with while the new ones are computed. A request
+        still reading an older snapshot (the reader hands it out while a new one is being taken) changes
+        nothing: a worker's snapshots only move forward."""
         if snapshot == self._snapshot:
             return
         with self._lock:
-            if snapshot == self._snapshot:
+            if snapshot == self._snapshot or snapshot in self._older:
                 return
+            previous = self._snapshot
+            if previous is not None:
+                self._older = [*self._older[-15:], previous]
             self._snapshot = snapshot
+            self._stale = {f[1]: a for f, a in self._memory.items() if f[0] == previous}
+            self._stale_values = {f[1]: v for f, v in self._values.items() if f[0] == previous}
             for store in (self._memory, self._values):
                 for full in [f for f in store if f[0] != snapshot]:
                     del store[full]
