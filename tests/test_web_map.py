@@ -249,14 +249,21 @@ def test_bad_requests_are_explained(viewer: TestClient, url: str, status: int, w
 
 
 def test_too_many_features_is_refused_with_a_hint(
-    viewer: TestClient, monkeypatch: pytest.MonkeyPatch
+    app: Any, viewer: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from safestreets.web.cache import AnswerCache
+
     monkeypatch.setattr(api_layers, "MAX_FEATURES", 20)
-    r = viewer.get("/api/layers/crime?mode=points")
-    assert r.status_code == 400
-    assert "at most 20 features" in r.json()["error"] and "counts per cell" in r.json()["error"]
-    assert viewer.get("/api/layers/forecast").status_code == 400
-    assert viewer.get("/api/layers/areas?kind=borough").status_code == 200  # 8 boroughs
+    # The limit is changed under a running app: answers kept from earlier requests must not be served.
+    kept, app.state.answers = app.state.answers, AnswerCache(tmp_path)
+    try:
+        r = viewer.get("/api/layers/crime?mode=points")
+        assert r.status_code == 400
+        assert "at most 20 features" in r.json()["error"] and "counts per cell" in r.json()["error"]
+        assert viewer.get("/api/layers/forecast").status_code == 400
+        assert viewer.get("/api/layers/areas?kind=borough").status_code == 200  # 8 boroughs
+    finally:
+        app.state.answers = kept
 
 
 def test_unit_history_and_why(viewer: TestClient) -> None:

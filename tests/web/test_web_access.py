@@ -136,7 +136,15 @@ def check_headers(r: Response) -> None:
     assert "script-src 'self'" in csp or ("sandbox" in csp and "script" not in csp), csp
     assert "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp or r.request.url.path.startswith("/briefings/"), csp
-    assert r.headers["cache-control"] == "no-store" or r.request.url.path.startswith("/static/")
+    path = r.request.url.path
+    if path.startswith("/static/") or path == "/favicon.ico":
+        assert r.headers["cache-control"] == "public, max-age=3600"
+    elif r.headers["cache-control"] != "no-store":
+        # Only the answers kept per snapshot (map layers, the overview's data): revalidated by ETag each
+        # time, never kept by a shared cache, never an export.
+        assert r.headers["cache-control"] == "private, no-cache" and r.headers.get("etag"), r.headers
+        assert path == "/api/overview" or path.startswith(("/api/layers/", "/api/forecasts/")), path
+        assert "download=true" not in str(r.request.url)
 
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=IDS)

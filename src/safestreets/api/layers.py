@@ -65,10 +65,13 @@ def cached(ws: Workspace, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     """``make()``, kept per snapshot; a workspace open for writing (it may change) is never cached."""
     if not ws.read_only:
         return make()
-    row = ws.con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    full = (str(row[0][0]) if row else "", *key)
+    if ws.snapshot_id is not None:
+        full = (ws.snapshot_id, *key)
+    else:
+        row = ws.con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchall()
+        full = (str(row[0][0]) if row else "", *key)
     with _CACHE_LOCK:
         if full in _CACHE:
             return _CACHE[full]

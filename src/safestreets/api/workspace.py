@@ -56,7 +56,7 @@ class Workspace:
     def __init__(
         self, path: str | Path | None = None, *, create: bool = False, read_only: bool = False
     ) -> None:
-        self.paths = config.resolve_workspace(path)
+        self.paths = path if isinstance(path, config.Workspace) else config.resolve_workspace(path)
         self.read_only = read_only
         if not self.paths.db_path.exists() and not create:
             raise WorkspaceError(
@@ -66,6 +66,37 @@ class Workspace:
         self._create = create
         self._con: duckdb.DuckDBPyConnection | None = None
         self._db: Any = None
+        #: For a :meth:`snapshot`: which snapshot of the store it reads (changes when the store does).
+        self.snapshot_id: str | None = None
+        self._view: Any = None
+
+    @classmethod
+    def snapshot(cls, path: str | Path | config.Workspace | None = None) -> Workspace:
+        """The workspace as it was at its newest snapshot: read-only, and neither waiting for nor
+        blocking a command writing the store. A server's requests share one connection per process
+        (each its own cursor on it, opened on first use); :meth:`close` ends only this view.
+        See :mod:`safestreets.store.reader`."""
+        found = cls._snapshot(path, wait=True)
+        assert found is not None
+        return found
+
+    @classmethod
+    def snapshot_ready(cls, path: str | Path | config.Workspace | None = None) -> Workspace | None:
+        """:meth:`snapshot` if it needs no refreshing now (never waits: safe on an event loop), else
+        None: then call :meth:`snapshot` in a thread (it may copy the store)."""
+        return cls._snapshot(path, wait=False)
+
+    @classmethod
+    def _snapshot(cls, path: str | Path | config.Workspace | None, *, wait: bool) -> Workspace | None:
+        from safestreets.store.reader import shared_reader
+
+        ws = cls(path, read_only=True)
+        reader = shared_reader(ws.paths)
+        view = reader.snapshot() if wait else reader.current()
+        if view is None:
+            return None
+        ws._view, ws.snapshot_id = view, view.ident
+        return ws
 
     @classmethod
     def init(
@@ -107,7 +138,9 @@ class Workspace:
     def con(self) -> duckdb.DuckDBPyConnection:
         """The store connection (opened, and migrated, on first use)."""
         if self._con is None:
-            if self.read_only:  # a snapshot: never waits for, nor blocks, a process writing the store
+            if self._view is not None:  # a cursor on the process's snapshot connection
+                self._con = self._view.cursor()
+            elif self.read_only:  # a snapshot: never waits for, nor blocks, a process writing the store
                 from safestreets.store.reader import open_reader
 
                 self._con = open_reader(self.paths)
@@ -135,7 +168,7 @@ class Workspace:
 
     def close(self) -> None:
         if self._con is not None:
-            self._con.close()
+            self._con.close()  # for a snapshot, only this view's cursor: the connection stays shared
             self._con = None
         if self._db is not None:
             self._db.dispose()

@@ -9,16 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from safestreets import __version__
-from safestreets.db import connect
+from safestreets.config import resolve_workspace
+from safestreets.db import connect, sessions
 from safestreets.web import auth, security
+from safestreets.web.cache import AnswerCache
 from safestreets.web.deps import Viewer
 from safestreets.web.render import page
 from safestreets.web.routes import ROUTERS
 from safestreets.web.settings import WebSettings
+
+FAVICON = Path(__file__).with_name("static") / "favicon.svg"
 
 
 def create_app(settings: WebSettings) -> FastAPI:
@@ -33,12 +37,20 @@ def create_app(settings: WebSettings) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.paths = resolve_workspace(settings.workspace)
     app.state.db = connect(settings.database_url)
+    app.state.answers = AnswerCache(settings.workspace)  # per store snapshot, shared through tmp/answers
+    app.state.trusted = sessions.Trusted()  # sessions verified in the last few seconds (db.sessions.TRUST)
     security.install(app, settings.basemap_url)
     _static(app)
     app.include_router(auth.router)
     for router in ROUTERS:
         app.include_router(router)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it whatever the page says: answer with the icon rather than a 404."""
+        return FileResponse(FAVICON, media_type="image/svg+xml")
 
     @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs(request: Request, active: object = Viewer) -> HTMLResponse:

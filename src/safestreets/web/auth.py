@@ -78,7 +78,7 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, active: sessions.Active = Viewer) -> Response:
-    sessions.end(request.app.state.db, request.cookies.get(SESSION_COOKIE))
+    sessions.end(request.app.state.db, request.cookies.get(SESSION_COOKIE), request.app.state.trusted)
     audit.record(request.app.state.db, actor=active.account.username, action="logout", target="/logout")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")

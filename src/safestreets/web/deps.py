@@ -3,10 +3,11 @@ user (with a role check), CSRF on every state-changing call, and audit entries."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from safestreets.api import Workspace
 from safestreets.db import Database, audit, sessions
@@ -26,9 +27,12 @@ def database(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
 
 
-def workspace(request: Request) -> Iterator[Workspace]:
-    """The workspace as a snapshot reader, closed after the request (never blocks a writing command)."""
-    ws = Workspace(request.app.state.settings.workspace, read_only=True)
+async def workspace(request: Request) -> AsyncIterator[Workspace]:
+    """The workspace's newest snapshot, on this worker's shared connection; it never blocks a writing
+    command, nor waits for one. On the event loop when the snapshot is current (a ``stat``: no thread
+    to hop to), in a thread when it must be refreshed first (that may copy the store)."""
+    paths = request.app.state.paths
+    ws = Workspace.snapshot_ready(paths) or await run_in_threadpool(Workspace.snapshot, paths)
     try:
         yield ws
     finally:
@@ -39,8 +43,17 @@ def current(request: Request) -> sessions.Active | None:
     cached = getattr(request.state, "active", "unset")
     if cached != "unset":
         return cached  # type: ignore[no-any-return]
-    active = sessions.resume(request.app.state.db, request.cookies.get(SESSION_COOKIE))
+    active = sessions.resume(request.app.state.db, request.cookies.get(SESSION_COOKIE),
+                             trusted=request.app.state.trusted)  # fmt: skip
     request.state.active = active
+    return active
+
+
+def trusted(request: Request) -> sessions.Active | None:
+    """The signed-in session if this worker verified it recently (no database read), else None."""
+    active = sessions.trusted_session(request.cookies.get(SESSION_COOKIE), request.app.state.trusted)
+    if active is not None:
+        request.state.active = active
     return active
 
 
@@ -66,7 +79,11 @@ def require(role: str) -> Callable[..., Any]:
         raise ValueError(role)  # a programming error in a route declaration
 
     async def check(request: Request) -> sessions.Active:
-        active = current(request)
+        # A session verified in the last few seconds is checked here; otherwise the database is read in
+        # a thread (not on the event loop, where a wait for the database would hold up every request).
+        active = trusted(request)
+        if active is None:
+            active = await run_in_threadpool(current, request)
         if active is None:
             raise HTTPException(401, "sign in first")
         if not active.account.can(role):

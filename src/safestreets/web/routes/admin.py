@@ -39,6 +39,12 @@ def _user(a: Account) -> m.User:
                   created_at=a.created_at)  # fmt: skip
 
 
+def _signed_out(request: Request, account: Account) -> Account:
+    """This worker stops trusting the account's sessions at once (the others within sessions.TRUST)."""
+    request.app.state.trusted.forget(user_id=account.id)
+    return account
+
+
 def _not_self(active: Active, username: str, what: str) -> None:
     if username.lower() == active.account.username.lower():
         raise ParameterError(f"you cannot {what} your own account: ask another admin")
@@ -91,9 +97,11 @@ def api_add_user(
     summary="Disable an account and end its sessions",
     responses={**NOT_FOUND, 400: {"description": "your own account"}},
 )
-def api_disable(username: Username, active: Active = Admin, db: Database = Depends(database)) -> m.User:
+def api_disable(
+    request: Request, username: Username, active: Active = Admin, db: Database = Depends(database)
+) -> m.User:
     _not_self(active, username, "disable")
-    return _user(accounts.disable_user(db, username, actor=active.account.username))
+    return _user(_signed_out(request, accounts.disable_user(db, username, actor=active.account.username)))
 
 
 @router.post(
@@ -103,9 +111,10 @@ def api_disable(username: Username, active: Active = Admin, db: Database = Depen
     responses=NOT_FOUND,
 )
 def api_reset(
-    username: Username, active: Active = Admin, db: Database = Depends(database)
+    request: Request, username: Username, active: Active = Admin, db: Database = Depends(database)
 ) -> m.OneTimePassword:
     account, password = accounts.reset_password(db, username, actor=active.account.username)
+    _signed_out(request, account)
     return m.OneTimePassword(username=account.username, role=account.role, password=password)
 
 
@@ -211,7 +220,7 @@ def disable_form(
 ) -> HTMLResponse:
     def act() -> tuple[str, None]:
         _not_self(active, username, "disable")
-        account = accounts.disable_user(db, username, actor=active.account.username)
+        account = _signed_out(request, accounts.disable_user(db, username, actor=active.account.username))
         return f"user {account.username} disabled and signed out", None
 
     return _change(request, db, act)
@@ -223,6 +232,7 @@ def reset_form(
 ) -> HTMLResponse:
     def act() -> tuple[str, m.OneTimePassword]:
         account, password = accounts.reset_password(db, username, actor=active.account.username)
+        _signed_out(request, account)
         return f"user {account.username}: new password, account unlocked and enabled", m.OneTimePassword(
             username=account.username, role=account.role, password=password
         )

@@ -2,21 +2,24 @@
 emerging hot spots, each a GeoJSON endpoint under ``/api/layers``; click a unit or an area for its history
 and why it ranks where it does.
 
-Every endpoint is a view of data and is audited. GeoJSON answers are ``application/geo+json``; with
-``download=true`` one comes as a file, which needs the analyst role (viewers may look, not export).
+Every endpoint is a view of data and is audited. GeoJSON answers are ``application/geo+json``, computed
+once per store snapshot and revalidated with an ETag (``web.cache``); with ``download=true`` one comes as
+a file, which needs the analyst role (viewers may look, not export).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, Response
 
 from safestreets.api import Workspace, unit_history
 from safestreets.api import layers as api
 from safestreets.db.sessions import Active
+from safestreets.web import cache
 from safestreets.web.deps import Viewer, record, workspace
 from safestreets.web.render import page
 
@@ -43,20 +46,34 @@ Source = Annotated[str | None, Query(max_length=100, description="events source 
 
 
 def _geojson(
-    request: Request, active: Active, data: dict[str, Any], params: dict[str, Any], download: bool, name: str
-) -> JSONResponse:
-    """Audit the view (or export) and answer the collection."""
+    request: Request,
+    active: Active,
+    ws: Workspace,
+    params: dict[str, Any],
+    make: Callable[[], dict[str, Any]],
+    download: bool,
+    name: Callable[[dict[str, Any]], str],
+    audited: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Response:
+    """Audit the view (or export) and answer the collection, computed once per store snapshot (see
+    web.cache). ``name`` gives the file name and ``audited`` the audit parameters from the answer's
+    meta (the run or plan a default resolved to)."""
     target = request.url.path
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)  # a file name from loaded kinds: keep it plain
-    if download:
-        if not active.account.can("analyst"):
-            record(request, active, "export", target, params, outcome="denied")
-            raise HTTPException(403, "downloading needs the analyst role")
-        record(request, active, "export", target, {**params, "features": data["meta"]["count"]})
-        return JSONResponse(data, media_type=GEOJSON,
-                            headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})  # fmt: skip
-    record(request, active, "view", target, {**params, "features": data["meta"]["count"]})
-    return JSONResponse(data, media_type=GEOJSON)
+    if download and not active.account.can("analyst"):
+        record(request, active, "export", target, params, outcome="denied")
+        raise HTTPException(403, "downloading needs the analyst role")
+
+    def compute() -> tuple[bytes, str, dict[str, Any]]:
+        data = make()
+        return cache.dumps(data), GEOJSON, data["meta"]
+
+    answer = cache.cached(request, ws, target, params, active.account.role, compute)
+    logged = {**(audited(answer.meta) if audited else params), "features": answer.meta["count"]}
+    record(request, active, "export" if download else "view", target, logged)
+    if not download:
+        return cache.respond(request, answer)
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", name(answer.meta))  # a file name from loaded kinds: keep it plain
+    return cache.respond(request, answer, download=f"{plain}.geojson")
 
 
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
@@ -86,11 +103,10 @@ def api_areas(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
-    data = api.areas_geojson(ws, kind, bcu=bcu, bbox=bbox)
-    return _geojson(
-        request, active, data, {"kind": kind, "bcu": bcu, "bbox": bbox}, download, f"areas-{kind}"
-    )
+) -> Response:
+    return _geojson(request, active, ws, {"kind": kind, "bcu": bcu, "bbox": bbox},
+                    lambda: api.areas_geojson(ws, kind, bcu=bcu, bbox=bbox), download,
+                    lambda _: f"areas-{kind}")  # fmt: skip
 
 
 @router.get("/api/layers/crime", tags=["map"], summary="Recorded crime: counts per cell or points (GeoJSON)")
@@ -106,12 +122,13 @@ def api_crime(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
-    data = api.crime_geojson(ws, mode=mode, target=target, months=months, bcu=bcu, source=source, cell=cell,
-                             bbox=bbox)  # fmt: skip
+) -> Response:
     params = {"mode": mode, "target": target, "months": months, "bcu": bcu, "source": source, "cell": cell,
               "bbox": bbox}  # fmt: skip
-    return _geojson(request, active, data, params, download, f"crime-{mode}")
+    return _geojson(request, active, ws, params,
+                    lambda: api.crime_geojson(ws, mode=mode, target=target, months=months, bcu=bcu, source=source,
+                                              cell=cell, bbox=bbox),
+                    download, lambda _: f"crime-{mode}")  # fmt: skip
 
 
 Top = Annotated[
@@ -120,10 +137,12 @@ Top = Annotated[
 
 
 def _forecast(request: Request, active: Active, ws: Workspace, run_id: int | None, bcu: str | None,
-              bbox: str | None, top: float, download: bool) -> JSONResponse:  # fmt: skip
-    data = api.forecast_geojson(ws, run_id, bcu=bcu, bbox=bbox, top=top)
-    params = {"run_id": data["meta"]["run_id"], "bcu": bcu, "bbox": bbox, "top": top}
-    return _geojson(request, active, data, params, download, f"forecast-run{data['meta']['run_id']}")
+              bbox: str | None, top: float, download: bool) -> Response:  # fmt: skip
+    params = {"run_id": run_id, "bcu": bcu, "bbox": bbox, "top": top}
+    return _geojson(request, active, ws, params,
+                    lambda: api.forecast_geojson(ws, run_id, bcu=bcu, bbox=bbox, top=top), download,
+                    lambda meta: f"forecast-run{meta['run_id']}",
+                    lambda meta: {**params, "run_id": meta["run_id"]})  # fmt: skip
 
 
 @router.get(
@@ -138,7 +157,7 @@ def api_forecast_layer(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
+) -> Response:
     return _forecast(request, active, ws, run_id, bcu, bbox, top, download)
 
 
@@ -154,7 +173,7 @@ def api_forecast_geojson(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
+) -> Response:
     return _forecast(request, active, ws, run_id, bcu, bbox, top, download)
 
 
@@ -169,10 +188,11 @@ def api_hotspots(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
-    data = api.hotspots_geojson(ws, plan_id, bcu=bcu, bbox=bbox)
-    params = {"plan_id": data["meta"]["plan_id"], "bcu": bcu, "bbox": bbox}
-    return _geojson(request, active, data, params, download, f"plan{data['meta']['plan_id']}-hotspots")
+) -> Response:
+    params = {"plan_id": plan_id, "bcu": bcu, "bbox": bbox}
+    return _geojson(request, active, ws, params, lambda: api.hotspots_geojson(ws, plan_id, bcu=bcu, bbox=bbox),
+                    download, lambda meta: f"plan{meta['plan_id']}-hotspots",
+                    lambda meta: {**params, "plan_id": meta["plan_id"]})  # fmt: skip
 
 
 @router.get("/api/layers/hubs", tags=["map"], summary="Transport hubs with their ranking (GeoJSON)")
@@ -187,10 +207,10 @@ def api_hubs(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
-    data = api.hubs_geojson(ws, kind, bcu=bcu, bbox=bbox, run_id=run_id)
-    return _geojson(request, active, data, {"kind": kind, "bcu": bcu, "bbox": bbox, "run_id": run_id}, download,
-                    f"hubs-{kind}")  # fmt: skip
+) -> Response:
+    return _geojson(request, active, ws, {"kind": kind, "bcu": bcu, "bbox": bbox, "run_id": run_id},
+                    lambda: api.hubs_geojson(ws, kind, bcu=bcu, bbox=bbox, run_id=run_id), download,
+                    lambda _: f"hubs-{kind}")  # fmt: skip
 
 
 @router.get(
@@ -206,10 +226,13 @@ def api_emerging(
     download: Download = False,
     active: Active = Viewer,
     ws: Workspace = Depends(workspace),
-) -> JSONResponse:
-    data = api.emerging_geojson(ws, run_id, periods=periods, bcu=bcu, bbox=bbox, everything=everything)
-    params = {"run_id": data["meta"]["run_id"], "periods": periods, "bcu": bcu, "bbox": bbox}
-    return _geojson(request, active, data, params, download, f"emerging-run{data['meta']['run_id']}")
+) -> Response:
+    params = {"run_id": run_id, "periods": periods, "bcu": bcu, "bbox": bbox, "everything": everything}
+    return _geojson(request, active, ws, params,
+                    lambda: api.emerging_geojson(ws, run_id, periods=periods, bcu=bcu, bbox=bbox,
+                                                 everything=everything),
+                    download, lambda meta: f"emerging-run{meta['run_id']}",
+                    lambda meta: {"run_id": meta["run_id"], "periods": periods, "bcu": bcu, "bbox": bbox})  # fmt: skip
 
 
 Period = Annotated[str, Query(max_length=10, description="month, or week for timestamped sources")]

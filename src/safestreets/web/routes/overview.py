@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from safestreets.api import Workspace, catalog
 from safestreets.api import catalog_models as m
 from safestreets.db.sessions import Active
+from safestreets.web import cache
 from safestreets.web.deps import Viewer, record, workspace
 from safestreets.web.render import page
 from safestreets.web.svg import sparkline
@@ -15,10 +18,22 @@ from safestreets.web.svg import sparkline
 router = APIRouter()
 
 
-@router.get("/api/overview", tags=["overview"], summary="The overview: trend per BCU, what changed, the plan")
-def api_overview(request: Request, active: Active = Viewer, ws: Workspace = Depends(workspace)) -> m.Overview:
+@router.get("/api/overview", tags=["overview"], summary="The overview: trend per BCU, what changed, the plan",
+            response_model=m.Overview)  # fmt: skip
+def api_overview(request: Request, active: Active = Viewer, ws: Workspace = Depends(workspace)) -> Response:
     record(request, active, "view", "/api/overview")
-    return catalog.overview(ws)
+    answer = cache.cached(request, ws, "/api/overview", {}, active.account.role,
+                          lambda: (catalog.overview(ws).model_dump_json().encode(), "application/json", {}))  # fmt: skip
+    return cache.respond(request, answer)
+
+
+def _overview(ws: Workspace) -> tuple[m.Overview, dict[str, Any]]:
+    data = catalog.overview(ws)
+    sparks = {
+        s.name: sparkline(s.events, label=f"{s.name}: events per month")
+        for s in (data.trend.series if data.trend else [])
+    }
+    return data, sparks
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -26,9 +41,6 @@ def overview_page(
     request: Request, active: Active = Viewer, ws: Workspace = Depends(workspace)
 ) -> HTMLResponse:
     record(request, active, "view", "/")
-    data = catalog.overview(ws)
-    sparks = {
-        s.name: sparkline(s.events, label=f"{s.name}: events per month")
-        for s in (data.trend.series if data.trend else [])
-    }
+    # The figures are kept per snapshot; the page (the user's name, menu, CSRF token) is drawn each time.
+    data, sparks = cache.value(request, ws, "overview", lambda: _overview(ws))
     return page(request, "overview.html.j2", overview=data, sparks=sparks)
