@@ -173,7 +173,7 @@ def run_plan(
     else:
         notes.append("risk by shift and day: hot spots chosen per shift from each unit's own profile, and each hot "
                      "spot's weekly visits spread over the days by its expected harm on each day"
-                     + day_note(by_day) + " (the harm by day and shift is in the plan's shift-risk export)")  # fmt: skip
+                     + day_note(by_day) + "; the harm by day and shift is in the plan's shift-risk export")  # fmt: skip
     if not past_nb:
         notes.append(
             f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only"
@@ -187,8 +187,8 @@ def day_note(by_day: DayPlan | None) -> str:
     if by_day is None:
         return ""
     st = by_day.stats
-    out = (f" ({st['share_hotspot_days_without_visits']:.0%} of hot-spot days without a visit; visits on "
-           f"{st['visit_harm_ratio']:.2f} times the harm of the same pattern every day)")  # fmt: skip
+    out = (f"; {st['share_hotspot_days_without_visits']:.0%} of hot-spot days without a visit, and the visits on "
+           f"{st['visit_harm_ratio']:.2f} times the harm of the same pattern every day")  # fmt: skip
     if by_day.kept:
         out += f"; {len(by_day.kept)} team(s) keep one daily pattern: " + "; ".join(by_day.kept[:3])
     return out
