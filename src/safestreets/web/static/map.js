@@ -253,7 +253,7 @@
         const [lon, lat] = p.label_point;
         const icon = L.divIcon({ className: "hs-badge", html: el("span", { text: String(p.hotspot) }), iconSize: [21, 21] });
         const marker = L.marker([lat, lon], { icon, pane: "hotspots", keyboard: true, title: `Hot spot ${p.hotspot}`, riseOnHover: true });
-        tip(marker, `Hot spot ${p.hotspot}: ${p.borough || ""}${p.bcu_name ? ", " + p.bcu_name + " BCU" : ""}\n${p.visits_per_day} visits a day (${p.shifts.join(", ")}) · expected harm ${fmt(p.harm_week)} a week`, { sticky: false, direction: "top", offset: [0, -10] });
+        tip(marker, `Hot spot ${p.hotspot}: ${p.borough || ""}${p.bcu_name ? ", " + p.bcu_name + " BCU" : ""}\n${p.visits_per_day} visits a day on average (${p.shifts.join(", ")}) · expected harm ${fmt(p.harm_week)} a week`, { sticky: false, direction: "top", offset: [0, -10] });
         marker.on("click", () => { select(f); showUnit(p.unit_id, data.meta.forecast_run_id); });
         marker.addTo(group);
       }
