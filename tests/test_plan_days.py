@@ -5,6 +5,7 @@ puts a hot spot's visits on those days; without timestamps every day repeats one
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from safestreets.config import Workspace
 from safestreets.forecast.store import read_surface
 from safestreets.plan.days import spread_days, spread_team, steps
-from safestreets.plan.patrol import PatrolInput, PatrolPlan, packed_minutes, plan_patrols
+from safestreets.plan.patrol import PatrolInput, PatrolPlan, Team, packed_minutes, plan_patrols
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.run import run_plan
 from safestreets.plan.schedule import schedule
@@ -100,6 +101,27 @@ def test_flat_risk_keeps_the_models_daily_pattern() -> None:
     assert by_day.stats["visit_harm_ratio"] == pytest.approx(1.0)
     # and then the timetable is the one made without a day plan, draw for draw
     assert schedule(plan, WEEK, seed=5, by_day=by_day) == schedule(plan, WEEK, seed=5)
+
+
+def test_a_hot_spot_shared_by_two_teams_keeps_its_daily_visits() -> None:
+    plan = street_plan()
+    night = next(t for t in plan.teams if t.shift == "night")
+    half = len(night.hotspots) // 2
+    shared = night.hotspots[0][0]
+    one = Team(f"{night.team_id}a", night.home, "night", night.area, night.hotspots[:half])
+    two = Team(f"{night.team_id}b", night.home, "night", night.area, [(shared, 1), *night.hotspots[half:]])
+    plan = replace(plan, teams=[*(t for t in plan.teams if t.shift != "night"), one, two])
+    s = plan.rules.shifts.index(plan.rules.shift("night"))
+    risk = flat_risk(plan)
+    risk[:, :, s] *= np.array([0.2, 0.2, 0.2, 0.2, 3.0, 3.0, 0.2])  # every hot spot busy on Fri and Sat nights
+    by_day = spread_days(plan, risk)
+    assert not by_day.kept and {one.team_id, two.team_id} <= set(by_day.loads)
+    got = per_day(plan, by_day)
+    for t in (one, two):  # the shared hot spot keeps its daily visits in both teams; the others move
+        assert (got[t.team_id][shared] == dict(t.hotspots)[shared]).all()
+        assert {u: int(got[t.team_id][u].sum()) for u, _ in t.hotspots} == {u: 7 * v for u, v in t.hotspots}
+    assert by_day.stats["visit_harm_ratio"] > 1.0
+    schedule(plan, WEEK, seed=2, by_day=by_day)  # timed together without breaking the gap
 
 
 def test_spread_team_is_exact_and_within_capacity() -> None:

@@ -23,29 +23,36 @@ visit), whose constraint matrix is totally unimodular: its LP optimum at a verte
 HiGHS' simplex solves it exactly. A tiny bonus on the model's own daily pattern breaks ties towards it, so a
 hot spot whose risk is the same every day keeps its daily visits.
 
-Kept as in the model (and said in :attr:`DayPlan.kept`): a hot spot shared by two teams of one patrol area
-and shift (their timetables are made together and must keep the gap across both), and every team of such an
-area and shift; a team whose day, so moved, would not fit in the shift with the gaps kept
-(``patrol.packed_minutes``). Without risk by day (no timestamped events) no day plan is made and every day
+Kept as in the model: a hot spot shared by two teams of one patrol area and shift keeps its daily visits
+(their timetables are made together and must keep the gap across both), the teams' other hot spots spread
+around it; and (said in :attr:`DayPlan.kept`) a team whose days, so moved, would not fit in the shift with
+the gaps kept (``patrol.packed_minutes``), and the teams of an area and shift whose days cannot be timed
+together (checked with the schedule's own :func:`schedule.area_day`). Without risk by day (no timestamped events) no day plan is made and every day
 repeats the model's pattern, as before.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
 
+from safestreets.errors import ParameterError
 from safestreets.plan.patrol import PatrolPlan, Team, packed_minutes, walking_order
 from safestreets.plan.resources import Rules
+from safestreets.plan.schedule import area_day
 
 #: Bonus per visit on the model's own daily pattern, as a share of the team's largest benefit per visit:
 #: enough to break ties between equally good days, far too small to outweigh any difference in risk.
 TIE_BREAK = 1e-7
 
 Load = list[tuple[int, int]]  # (unit index, visits), as Team.hotspots
+
+#: Any date: the timing check of :func:`spread_days` times a day it then throws away.
+DAY0 = date(2024, 1, 1)
 
 
 @dataclass
@@ -127,8 +134,8 @@ def spread_days(plan: PatrolPlan, by_slot: np.ndarray) -> DayPlan:
         groups.setdefault((team.area, team.shift), []).append(team)
     loads: dict[str, list[Load]] = {}
     kept: list[str] = []
-    model_hd = new_hd = uniform_prev = new_prev = 0.0
-    spot_days = empty_days = 0
+    total = np.zeros(6)  # as ``figures`` below, over the teams spread
+    trial = np.random.default_rng(0)  # for the timing check only: the plan's own times are drawn later
     for (area, shift_name), teams in groups.items():
         s = shift_index[shift_name]
         shift = rules.shifts[s]
@@ -137,36 +144,51 @@ def spread_days(plan: PatrolPlan, by_slot: np.ndarray) -> DayPlan:
             for u, v in t.hotspots:
                 if v > 0:
                     owners.setdefault(u, set()).add(t.team_id)
-        if any(len(o) > 1 for o in owners.values()):
-            kept += [f"{t.team_id}: shares a hot spot with another team of its area and shift" for t in teams]
-            continue
+        # A hot spot shared by two teams keeps its daily visits (their timetables must keep the gap across
+        # both); the team's other hot spots are spread around it.
+        shared = {u for u, o in owners.items() if len(o) > 1}
         harm = by_slot[:, :, s]
         step = steps(rules, s)
+        cum = np.concatenate([[0.0], np.cumsum(step)])
+        mine: dict[str, list[Load]] = {}
+        figures = np.zeros(6)  # model_hd, new_hd, uniform_prev, new_prev, spot_days, empty_days
         for t in teams:
             daily: dict[int, int] = {}
             for u, v in t.hotspots:
-                daily[u] = daily.get(u, 0) + int(v)
-            weekly = {u: 7 * v for u, v in daily.items()}
-            cap = max(int(plan.areas[area].capacity[s]), sum(daily.values()))
-            got = spread_team(weekly, daily, harm, step, np.full(7, cap))
+                if v > 0:
+                    daily[u] = daily.get(u, 0) + int(v)
+            free = {u: v for u, v in daily.items() if u not in shared}
+            fixed = sum(v for u, v in daily.items() if u in shared)
+            cap = max(int(plan.areas[area].capacity[s]), sum(daily.values())) - fixed
+            got = spread_team({u: 7 * v for u, v in free.items()}, free, harm, step, np.full(7, cap))
             if got is None:
                 kept.append(f"{t.team_id}: no spread found")
                 continue
+            got.update({u: np.full(7, v) for u, v in daily.items() if u in shared})
             order = walking_order(inp, list(got))
             days = [[(u, int(got[u][d])) for u in order if got[u][d] > 0] for d in range(7)]
             if any(packed_minutes(day, rules) > shift.minutes for day in days):
                 kept.append(f"{t.team_id}: its busiest days would not fit the shift with the gaps kept")
                 continue
-            loads[t.team_id] = days
+            mine[t.team_id] = days
             for u, per_day in got.items():
                 h = harm[u]
-                model_hd += float(daily[u] * h.sum())
-                new_hd += float((per_day * h).sum())
-                cum = np.concatenate([[0.0], np.cumsum(step)])
-                uniform_prev += float((h * cum[min(daily[u], len(step))]).sum())
-                new_prev += float((h * cum[np.minimum(per_day, len(step))]).sum())
-                spot_days += 7
-                empty_days += int((per_day == 0).sum())
+                figures += (float(daily[u] * h.sum()), float((per_day * h).sum()),
+                            float((h * cum[min(daily[u], len(step))]).sum()),
+                            float((h * cum[np.minimum(per_day, len(step))]).sum()), 7, int((per_day == 0).sum()))  # fmt: skip
+        # Teams of one area and shift are timed together: check each day can be timed with the gaps kept
+        # across them (a random order, then the tightest packing, as the schedule does), or keep them all.
+        day_plan = DayPlan(mine)
+        try:
+            for d in range(7):
+                area_day([day_plan.team_day(t, d) for t in teams], shift, DAY0, rules, trial)
+        except ParameterError:
+            kept += [f"{t}: its area's teams could not be timed together day by day" for t in mine]
+            continue
+        loads.update(mine)
+        total += figures
+    model_hd, new_hd, uniform_prev, new_prev = (float(v) for v in total[:4])
+    spot_days, empty_days = int(total[4]), int(total[5])
     stats = {
         "teams_spread": len(loads), "hotspot_days": spot_days,
         "hotspot_days_without_visits": empty_days,

@@ -26,13 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from safestreets.errors import ParameterError
-from safestreets.plan.days import DayPlan
 from safestreets.plan.patrol import PatrolPlan, Team
 from safestreets.plan.resources import Rules, Shift
+
+if TYPE_CHECKING:  # plan/days.py times its day plans with area_day
+    from safestreets.plan.days import DayPlan
 
 #: Random orders drawn for one area and day before falling back on the tightest packing.
 RANDOM_ORDERS = 20
