@@ -20,6 +20,7 @@ from safestreets.plan.patrol import PatrolInput, PatrolPlan, Team, packed_minute
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.run import run_plan
 from safestreets.plan.schedule import schedule
+from safestreets.report.cards import write_cards
 from safestreets.store import open_store
 
 SHIFTS = (Shift("day", 8, 8), Shift("night", 20, 8))
@@ -207,9 +208,17 @@ def test_plan_follows_a_planted_friday_and_saturday_pattern(con: Any) -> None:
     assert min(days[FRI], days[SAT]) >= max(others) and (weekly > 2 * kmax or sum(others) == 0)
 
 
-def test_demo_plan_spreads_visits_within_capacity(con: Any) -> None:
+def test_demo_plan_spreads_visits_within_capacity(con: Any, tmp_path: Path) -> None:
     rules = Rules()
     run = run_plan(con, _resources(con, rules), rules, forecast_run=1, seed=1, save=False)
+    # the patrol cards list each hot spot's visits on each day, from the timetable
+    html = write_cards(run, tmp_path / "cards", pdf=False)[0].read_text("utf-8")
+    assert all(f'<th class="n">{d}</th>' in html for d in ("Mon", "Fri", "Sun")) and "visits/day" not in html
+    team = run.plan.teams[0]
+    first = min(team.hotspots, key=lambda h: h[0])[0]
+    row = [sum(1 for v in run.visits if v.team_id == team.team_id and v.unit == first and v.day == WEEK + timedelta(days=d))
+           for d in range(7)]  # fmt: skip
+    assert "".join(f'<td class="n">{n or "–"}</td>' for n in row) in html
     assert run.by_day is not None and not run.by_day.kept
     assert "days" in run.plan.params and run.plan.params["days"]["teams_spread"] == len(run.plan.teams)
     assert not any("one daily pattern" in n for n in run.notes)
