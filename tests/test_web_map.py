@@ -198,6 +198,10 @@ def test_forecast_bands_and_ranks(viewer: TestClient) -> None:
     top = viewer.get("/api/forecasts/1/geojson?top=0.1").json()
     assert {f["properties"]["band"] for f in top["features"]} == {1, 2, 3}
     assert data["meta"]["model"] and data["meta"]["reason"]
+    # the cell popup shows each cell's interval (map.js countRange) from these properties
+    assert data["meta"]["intervals"]["level"] == 0.8
+    assert all(p["lower"] <= p["upper"] for p in props if p["lower"] is not None) and props[0]["upper"] is not None
+    assert "countRange(p, data.meta)" in viewer.get("/static/app/map.js").text
 
 
 def test_forecast_cells_carry_their_interval(viewer: TestClient) -> None:

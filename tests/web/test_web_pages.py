@@ -396,3 +396,16 @@ def test_audit_pages(as_role: dict[str, Signed]) -> None:
     )
     lines = csv.text.splitlines()
     assert lines[0] == "id,at,actor,action,target,params,outcome,hash" and len(lines) > 10
+
+
+def test_forecast_page_shows_intervals(viewer: Signed) -> None:
+    """The citywide and each BCU's expected total with its interval, and each listed hot spot's range."""
+    iv = viewer.get("/api/forecasts/1").json()["intervals"]
+    city = iv["totals"]["city"]
+    assert city["lower"] <= city["expected"] <= city["upper"]
+    page = viewer.get("/forecasts/1", headers=HTML).text
+    assert "80% intervals" in page and "<td>citywide</td>" in page and "<td>east BCU</td>" in page
+    assert f"{city['lower']:,.0f} – {city['upper']:,.0f}" in page
+    east = viewer.get("/api/forecasts/1?bcu=east").json()["top"]
+    spot = next(s for s in east if s["lower"] is not None)
+    assert f"{spot['lower']:,.0f} – {spot['upper']:,.0f}" in page

@@ -3,7 +3,8 @@ gets per shift, to prevent the most expected harm under the rules.
 
 The plan is a daily pattern for one week: per shift, each team works one patrol area (all its hot spots
 within ``Rules.patrol_radius_m`` of the area's centre, inside one BCU) and makes a number of 15-minute
-visits there. ``schedule.py`` turns the pattern into visit times that differ from day to day.
+visits there. ``days.py`` moves each hot spot's visits between the days by its risk on each day (where
+events have times), and ``schedule.py`` turns each day's visits into times that differ from day to day.
 
 Dosage-response (documented in docs/planning.md): a visit protects a hot spot for the visit plus a residual
 deterrence period (Koper 1995: 30 minutes), i.e. a share ``p`` of the shift; while protected, a share

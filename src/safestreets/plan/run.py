@@ -24,6 +24,7 @@ from safestreets import __version__
 from safestreets.errors import NotFoundError
 from safestreets.forecast.store import Surface, read_surface
 from safestreets.geo.export import write_geo
+from safestreets.plan.days import DayPlan, spread_days
 from safestreets.plan.patrol import PatrolInput, PatrolPlan, plan_patrols
 from safestreets.plan.resources import Resources, Rules, Shift
 from safestreets.plan.schedule import Visit, schedule
@@ -117,6 +118,7 @@ class PlanRun:
     seed: int
     notes: list[str]
     shift_risk: ShiftRisk | None = None  # harm by unit, day and shift, where timestamped events allow
+    by_day: DayPlan | None = None  # each team's hot spots and visits per day, where shift_risk allows
 
 
 def run_plan(
@@ -160,20 +162,36 @@ def run_plan(
     if seed is None:  # reproducible from the stored plan, but not guessable from the week alone
         seed = int(hashlib.sha256(f"{inp.fingerprint()}|{week_start}|{datetime.now(UTC)}".encode())
                    .hexdigest()[:8], 16)  # fmt: skip
-    visits = schedule(plan, week_start, seed=seed)
+    by_day = spread_days(plan, risk.by_slot) if risk is not None else None
+    if by_day is not None:
+        plan.params["days"] = by_day.describe()
+    visits = schedule(plan, week_start, seed=seed, by_day=by_day)
     notes = [f"shift shares from {share_source}", f"cap counted per {nb_kind}"]
     if risk is None:
-        notes.append(f"risk by shift: {why}; every unit has the same shift shares and the plan's hot spots are "
-                     "the same in every shift")  # fmt: skip
+        notes.append(f"risk by shift: {why}; every unit has the same shift shares, the plan's hot spots are "
+                     "the same in every shift, and one daily pattern is repeated over the week")  # fmt: skip
     else:
-        notes.append("risk by shift: hot spots chosen per shift from each unit's own profile; one daily pattern "
-                     "for the whole week (the harm by day and shift is in the plan's shift-risk export)")  # fmt: skip
+        notes.append("risk by shift and day: hot spots chosen per shift from each unit's own profile, and each hot "
+                     "spot's weekly visits spread over the days by its expected harm on each day"
+                     + day_note(by_day) + "; the harm by day and shift is in the plan's shift-risk export")  # fmt: skip
     if not past_nb:
         notes.append(
             f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only"
         )
     plan_id = save_plan(con, plan, week_start, visits, seed=seed) if save else None
-    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes, risk)
+    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes, risk, by_day)
+
+
+def day_note(by_day: DayPlan | None) -> str:
+    """What spreading the visits over the days did, for the plan's notes."""
+    if by_day is None:
+        return ""
+    st = by_day.stats
+    out = (f"; {st['share_hotspot_days_without_visits']:.0%} of hot-spot days without a visit, and the visits on "
+           f"{st['visit_harm_ratio']:.2f} times the harm of the same pattern every day")  # fmt: skip
+    if by_day.kept:
+        out += f"; {len(by_day.kept)} team(s) keep one daily pattern: " + "; ".join(by_day.kept[:3])
+    return out
 
 
 def plan_params(plan: PatrolPlan, week_start: date, seed: int) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Visit times: turn a plan's daily pattern into a different, unpredictable timetable for each day.
+"""Visit times: turn a plan's daily pattern (or each day's, plan/days.py) into a different, unpredictable
+timetable for each day.
 
 Koper's advice is visits at random times, so every start is drawn at random within the rules, each day
 afresh. For the teams sharing a patrol area in a shift, one day is made in two steps:
@@ -25,12 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from safestreets.errors import ParameterError
 from safestreets.plan.patrol import PatrolPlan, Team
 from safestreets.plan.resources import Rules, Shift
+
+if TYPE_CHECKING:  # plan/days.py times its day plans with area_day
+    from safestreets.plan.days import DayPlan
 
 #: Random orders drawn for one area and day before falling back on the tightest packing.
 RANDOM_ORDERS = 20
@@ -175,9 +180,11 @@ def _times(
     return starts
 
 
-def schedule(plan: PatrolPlan, week_start: date, *, seed: int, days: int = 7) -> list[Visit]:
+def schedule(plan: PatrolPlan, week_start: date, *, seed: int, days: int = 7,
+             by_day: DayPlan | None = None) -> list[Visit]:  # fmt: skip
     """Every team's visits for ``days`` days from ``week_start``, teams that share a patrol area and shift
-    timed together."""
+    timed together. With ``by_day`` (plan/days.py) each day has its own hot spots and visits per team;
+    without, every day repeats the plan's daily pattern."""
     rng = np.random.default_rng(seed)
     groups: dict[tuple[int, str], list[Team]] = {}
     for team in plan.teams:
@@ -186,5 +193,7 @@ def schedule(plan: PatrolPlan, week_start: date, *, seed: int, days: int = 7) ->
     for d in range(days):
         day = week_start + timedelta(days=d)
         for (_, shift_name), teams in groups.items():
+            if by_day is not None:
+                teams = [by_day.team_day(t, d) for t in teams]
             out.extend(area_day(teams, plan.rules.shift(shift_name), day, plan.rules, rng))
     return out

@@ -178,6 +178,13 @@
   const textNode = (text, cls) => el("div", { class: cls || "tip", text });
   function tip(layer, text, opts) { layer.bindTooltip(textNode(text), Object.assign({ sticky: true }, opts || {})); }
 
+  // A forecast cell's count with its predictive interval, when the run was made with intervals.
+  function countRange(p, meta) {
+    if (p.lower === null || p.lower === undefined || p.upper === null || p.upper === undefined) return "";
+    const level = meta.intervals && meta.intervals.level ? Math.round(meta.intervals.level * 100) : 80;
+    return `\nexpected count ${fmt(p.expected_count, 1)} (${level}% interval ${fmt(p.lower)}–${fmt(p.upper)})`;
+  }
+
   const DRAW = {
     areas(data) {
       const kind = data.meta.kind;
@@ -203,7 +210,7 @@
         style: (f) => ({ color: "#ffffff", weight: 0.4, fillColor: FORECAST[f.properties.band - 1], fillOpacity: 0.8 }),
         onEachFeature(f, layer) {
           const p = f.properties;
-          tip(layer, `Rank ${ordinal(p.rank)} of ${fmt(p.of)} · ${p.band_label}\n${p.borough || ""}${p.bcu_name ? ", " + p.bcu_name + " BCU" : ""} · expected harm ${fmt(p.harm_week)} a week`);
+          tip(layer, `Rank ${ordinal(p.rank)} of ${fmt(p.of)} · ${p.band_label}\n${p.borough || ""}${p.bcu_name ? ", " + p.bcu_name + " BCU" : ""} · expected harm ${fmt(p.harm_week)} a week${countRange(p, data.meta)}`);
           layer.on("click", () => { select(f); showUnit(p.unit_id, data.meta.run_id); });
         },
       });
@@ -246,7 +253,7 @@
         const [lon, lat] = p.label_point;
         const icon = L.divIcon({ className: "hs-badge", html: el("span", { text: String(p.hotspot) }), iconSize: [21, 21] });
         const marker = L.marker([lat, lon], { icon, pane: "hotspots", keyboard: true, title: `Hot spot ${p.hotspot}`, riseOnHover: true });
-        tip(marker, `Hot spot ${p.hotspot}: ${p.borough || ""}${p.bcu_name ? ", " + p.bcu_name + " BCU" : ""}\n${p.visits_per_day} visits a day (${p.shifts.join(", ")}) · expected harm ${fmt(p.harm_week)} a week`, { sticky: false, direction: "top", offset: [0, -10] });
+        tip(marker, `Hot spot ${p.hotspot}: ${p.borough || ""}${p.bcu_name ? ", " + p.bcu_name + " BCU" : ""}\n${p.visits_per_day} visits a day on average (${p.shifts.join(", ")}) · expected harm ${fmt(p.harm_week)} a week`, { sticky: false, direction: "top", offset: [0, -10] });
         marker.on("click", () => { select(f); showUnit(p.unit_id, data.meta.forecast_run_id); });
         marker.addTo(group);
       }
