@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from safestreets.store import open_store
 # Machines here are shared and noisy: judge property tests by their properties, not their speed.
 settings.register_profile("safestreets", deadline=None)
 settings.load_profile("safestreets")
+
+# Batch commands lower their own CPU priority; run in-process here, they would lower the test run's.
+os.environ.setdefault("SAFESTREETS_BATCH_NICE", "0")
 
 
 @pytest.fixture(scope="session")

@@ -186,3 +186,20 @@ def test_fetch_with_a_drawn_polygon_file(tmp_path: Path) -> None:
                 "--base-url", api.base_url, workspace=tmp_path / "ws")  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert counts(tmp_path / "ws")["events"] == len(api.crimes_in(poly, "2023-03"))
+
+
+def test_batch_commands_yield_the_cores_to_the_dashboard() -> None:
+    """A batch job lowers its own priority by 10 (so the dashboard's requests go first on a shared machine),
+    or as ``SAFESTREETS_BATCH_NICE`` says; 0 leaves it as it is."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os; from safestreets.cli.common import batch_priority; a = os.nice(0); batch_priority(); print(os.nice(0) - a)"
+    for value, expected in ((None, 10), ("3", 3), ("0", 0)):
+        env = {k: v for k, v in os.environ.items() if k != "SAFESTREETS_BATCH_NICE"}
+        if value is not None:
+            env["SAFESTREETS_BATCH_NICE"] = value
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        # A process already at the lowest priority cannot go lower: the step is then smaller.
+        assert int(out.stdout) == expected or (expected and os.nice(0) + expected > 19)

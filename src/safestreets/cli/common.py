@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,6 +53,27 @@ def open_workspace(ctx: typer.Context, local: Path | None, *, load: bool = False
     create it; everything else needs an existing one (a typo must not leave a new folder behind)."""
     named = named_workspace(ctx, local)
     return Workspace(named, create=load and named is not None)
+
+
+#: Set to 0 to run batch commands (ingest, forecast, backtest) at the normal priority.
+BATCH_NICE_ENV = "SAFESTREETS_BATCH_NICE"
+
+
+def batch_priority() -> None:
+    """Lower this process's CPU priority for a long batch job (by 10, or ``$SAFESTREETS_BATCH_NICE``).
+
+    On a shared machine the dashboard's requests then take the cores first while an ingest or a forecast
+    runs beside it; with nothing else running, a lower priority costs the job nothing. Where priorities
+    cannot be changed, the job runs as it is."""
+    import os
+
+    try:
+        step = int(os.environ.get(BATCH_NICE_ENV, "10"))
+    except ValueError:
+        step = 10
+    if step > 0 and hasattr(os, "nice"):
+        with suppress(OSError):
+            os.nice(step)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from safestreets.cli.common import (
     Fmt,
     FormatOpt,
     WorkspaceOpt,
+    batch_priority,
     emit,
     err,
     named_workspace,
@@ -143,6 +144,7 @@ def ingest(
 
     if not path.exists():  # before any workspace is made
         raise InputError(path, "no such file or folder")
+    batch_priority()
     with open_workspace(ctx, workspace, load=True) as ws, progress("ingest") as update:
         report = ws.ingest(path, kind=kind.value if kind else None, mapping=mapping, forces=force, months=months,
                            skip_bad_rows=skip_bad_rows, assume_force=assume_force, progress=update)  # fmt: skip

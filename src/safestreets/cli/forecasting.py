@@ -10,7 +10,17 @@ import typer
 
 from safestreets.api import BacktestReport, ForecastResult
 from safestreets.api.results import place_label
-from safestreets.cli.common import Fmt, FormatOpt, WorkspaceOpt, emit, open_workspace, out, steps, written
+from safestreets.cli.common import (
+    Fmt,
+    FormatOpt,
+    WorkspaceOpt,
+    batch_priority,
+    emit,
+    open_workspace,
+    out,
+    steps,
+    written,
+)
 from safestreets.forecast import ALIASES, MODELS
 
 #: ``auto`` (chosen by backtest), every registered model and the deprecated aliases (which warn); Typer
@@ -77,6 +87,7 @@ def forecast(
                                             "% (0: none; a model chosen by hand is fitted 3 more times).")] = 80,
 ) -> None:  # fmt: skip
     """Forecast where harm will concentrate next; store, export and list the top hotspots per BCU."""
+    batch_priority()
     with open_workspace(ctx, workspace) as ws, steps("choosing model", len(MODELS) * 6) as step:
         result = ws.forecast(target=target, horizon=horizon, model=model.value, units=units, cell_size=cell_size,
                              study_area=study_area, rank_by=rank_by.value, harm_scheme=harm_scheme.value,
@@ -154,6 +165,7 @@ def backtest(
     n_models = (
         len(MODELS) if models.strip().lower() == "all" else len([m for m in models.split(",") if m.strip()])
     )
+    batch_priority()
     with open_workspace(ctx, workspace) as ws, steps("backtest", n_models * origins) as step:
         report = ws.backtest(models=models, origins=origins, horizon=horizon, target=target, units=units,
                              cell_size=cell_size, study_area=study_area, coverages=coverages,
