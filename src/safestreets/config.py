@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_WORKSPACE = "safestreets-workspace"
 ENV_VAR = "SAFESTREETS_WORKSPACE"
@@ -96,33 +97,38 @@ S60_DEFAULTS: dict[str, object] = {
 SETTINGS_FILE = "safestreets.toml"
 
 
-def section60_limits(root: Path | None = None) -> dict[str, object]:
-    """The Section 60 limits: the defaults, overridden by ``[section60]`` in the workspace's TOML file."""
+def _section(root: Path | None, section: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults``, overridden by the ``[section]`` table of the workspace's TOML file: each key must be
+    one of the defaults' and of its type (numbers positive)."""
     import tomllib
 
     from safestreets.errors import WorkspaceError
 
-    limits = dict(S60_DEFAULTS)
+    found = dict(defaults)
     path = Path(root) / SETTINGS_FILE if root is not None else None
     if path is None or not path.exists():
-        return limits
+        return found
     try:
-        given = tomllib.loads(path.read_text("utf-8")).get("section60", {})
+        given = tomllib.loads(path.read_text("utf-8")).get(section, {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise WorkspaceError(f"{path}: not valid TOML ({exc})") from None
     for key, value in given.items():
-        if key not in S60_DEFAULTS:
-            raise WorkspaceError(
-                f"{path}: [section60] has no setting {key!r} (one of: {', '.join(S60_DEFAULTS)})"
-            )
-        want = type(S60_DEFAULTS[key])
+        if key not in defaults:
+            raise WorkspaceError(f"{path}: [{section}] has no setting {key!r} (one of: {', '.join(defaults)})")
+        want = type(defaults[key])
         if want is float and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            limits[key] = float(value)
+            found[key] = float(value)
         elif want is str and isinstance(value, str):
-            limits[key] = value
+            found[key] = value
         else:
-            raise WorkspaceError(f"{path}: [section60] {key} = {value!r} is not a valid {want.__name__}")
-    return limits
+            kind = "positive number" if want is float else want.__name__
+            raise WorkspaceError(f"{path}: [{section}] {key} = {value!r} is not a valid {kind}")
+    return found
+
+
+def section60_limits(root: Path | None = None) -> dict[str, object]:
+    """The Section 60 limits: the defaults, overridden by ``[section60]`` in the workspace's TOML file."""
+    return _section(root, "section60", S60_DEFAULTS)
 
 
 # --- ANPR retention and access (issue 19) --------------------------------------------------------------
@@ -144,24 +150,9 @@ ANPR_DEFAULTS: dict[str, float] = {
 
 def anpr_settings(root: Path | None = None) -> dict[str, float]:
     """The ANPR limits: the defaults, overridden by ``[anpr]`` in the workspace's TOML file."""
-    import tomllib
-
     from safestreets.errors import WorkspaceError
 
-    found = dict(ANPR_DEFAULTS)
-    path = Path(root) / SETTINGS_FILE if root is not None else None
-    if path is None or not path.exists():
-        return found
-    try:
-        given = tomllib.loads(path.read_text("utf-8")).get("anpr", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{path}: not valid TOML ({exc})") from None
-    for key, value in given.items():
-        if key not in ANPR_DEFAULTS:
-            raise WorkspaceError(f"{path}: [anpr] has no setting {key!r} (one of: {', '.join(ANPR_DEFAULTS)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise WorkspaceError(f"{path}: [anpr] {key} = {value!r} is not a positive number")
-        found[key] = float(value)
+    found = _section(root, "anpr", ANPR_DEFAULTS)
     if found["reach_days"] > found["retention_days"]:
-        raise WorkspaceError(f"{path}: [anpr] reach_days is longer than retention_days")
+        raise WorkspaceError(f"{Path(root or '.') / SETTINGS_FILE}: [anpr] reach_days is longer than retention_days")
     return found
