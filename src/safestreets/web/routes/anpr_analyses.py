@@ -17,7 +17,7 @@ from safestreets.api import anpr_layers as api
 from safestreets.api.anpr import Anpr
 from safestreets.db import Database
 from safestreets.db.sessions import Active
-from safestreets.errors import AccessRefused, SafestreetsError
+from safestreets.errors import AccessRefused, ParameterError, SafestreetsError
 from safestreets.web.deps import Analyst, database, record, workspace
 from safestreets.web.render import page
 from safestreets.web.routes.anpr import _instant
@@ -36,7 +36,13 @@ Limit = Annotated[int, Query(ge=1, le=api.MAX_ROWS, description="rows returned (
 
 
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
-    return (_instant(since, "since") if since else None, _instant(until, "until") if until else None)
+    out = []
+    for text, field in ((since, "since"), (until, "until")):
+        at = _instant(text, field) if text else None
+        if at is not None and not 1970 <= at.year <= 2200:  # far years overflow in UTC arithmetic
+            raise ParameterError(f"{field}: {text!r} is not a plausible date")
+        out.append(at)
+    return out[0], out[1]
 
 
 @router.get("/api/anpr/analyses/{kind}", tags=["anpr"],
