@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from safestreets.api import Workspace, accounts
@@ -36,7 +34,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     generate_anpr(tmp / "synth", AnprConfig(seed=0, reads=20_000, days=14))
     truth = json.loads((tmp / "synth" / "ground_truth.json").read_text("utf-8"))
     metro = ",".join(truth["metro_area_codes"])
-    since = datetime.fromisoformat(truth["config"]["start"] if truth["config"].get("start") else "2000-01-01")
     with Workspace.init(tmp / "ws") as ws:
         ws.anpr.load_cameras(tmp / "synth" / "cameras.csv", actor="t")
         for f in sorted((tmp / "synth" / "reads").glob("*.parquet")):

@@ -22,7 +22,8 @@ from safestreets.web.deps import Analyst, database, record, workspace
 from safestreets.web.render import page
 from safestreets.web.routes.anpr import _instant
 
-router = APIRouter()
+_OBJECT = {"type": "object", "description": "an analysis's rows, or a GeoJSON FeatureCollection (RFC 7946, WGS84)"}
+router = APIRouter(responses={200: {"content": {"application/json": {"schema": _OBJECT}}}})
 NO_STORE = {"Cache-Control": "no-store"}
 GEOJSON = "application/geo+json"
 
