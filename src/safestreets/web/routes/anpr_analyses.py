@@ -20,7 +20,7 @@ from safestreets.db.sessions import Active
 from safestreets.errors import AccessRefused, ParameterError, SafestreetsError
 from safestreets.web.deps import Analyst, database, record, workspace
 from safestreets.web.render import page
-from safestreets.web.routes.anpr import _instant
+from safestreets.web.routes.anpr import instant
 
 _OBJECT = {"type": "object", "description": "an analysis's rows, or a GeoJSON FeatureCollection (RFC 7946, WGS84)"}
 router = APIRouter(responses={200: {"content": {"application/json": {"schema": _OBJECT}}}})
@@ -39,7 +39,7 @@ Limit = Annotated[int, Query(ge=1, le=api.MAX_ROWS, description="rows returned (
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     out = []
     for text, field in ((since, "since"), (until, "until")):
-        at = _instant(text, field) if text else None
+        at = instant(text, field) if text else None
         if at is not None and not 1970 <= at.year <= 2200:  # far years overflow in UTC arithmetic
             raise ParameterError(f"{field}: {text!r} is not a plausible date")
         out.append(at)
