@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +187,68 @@ def test_the_page_shows_the_table_and_the_evidence(web: dict[str, Any]) -> None:
 def test_the_map_section_is_for_analysts(web: dict[str, Any]) -> None:
     assert 'id="anpr-layers"' in web["signed"]["analyst"].get("/map", headers=HTML).text
     assert 'id="anpr-layers"' not in web["signed"]["viewer"].get("/map", headers=HTML).text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_map_section_in_a_browser(web: dict[str, Any]) -> None:
+    """Chromium on the served app: nothing loads before a purpose; then the layers draw, with the purpose in
+    each request, no console error and no CSP refusal."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not at /usr/bin/chromium (apt-get install chromium)")
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(web["app"], host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    token = web["signed"]["analyst"].client.cookies.get("ss_session")
+    problems: list[str] = []
+    requests: list[str] = []
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(chromium), args=["--headless=new", "--no-sandbox",
+                                                                              "--disable-gpu"])  # fmt: skip
+            context = browser.new_context(base_url=url)
+            context.add_cookies([{"name": "ss_session", "value": token, "url": url}])
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            context.on("request", lambda r: requests.append(r.url))
+            page.goto("/map")
+            page.check("#anpr-layers input[value=county-lines]")
+            page.check("#anpr-layers input[value=co-travel]")
+            page.click("#anpr-layers button[type=submit]")  # the form is not sent without a purpose
+            page.wait_for_timeout(300)
+            assert page.eval_on_selector("#anpr-purpose", "e => e.validity.valueMissing")
+            assert not any("/api/layers/anpr/county-lines" in r for r in requests)
+            page.fill("#anpr-purpose", PURPOSE)
+            page.fill("#anpr-since", web["since"])
+            page.fill("#anpr-metro", web["metro"])
+            page.click("#anpr-layers button[type=submit]")
+            page.wait_for_function("() => document.querySelector('#anpr-status').innerText.includes('Shown')",
+                                   timeout=30_000)  # fmt: skip
+            status = page.inner_text("#anpr-status")
+            assert "cameras: 90" in status and "county-lines:" in status and "co-travel:" in status, status
+            assert page.locator(".leaflet-overlay-pane path").count() > 90
+            sent = [r for r in requests if "/api/layers/anpr/county-lines" in r]
+            assert sent and all("purpose=tasking" in r for r in sent)
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert not [m for m in problems if "favicon" not in m], problems
