@@ -245,6 +245,9 @@ def test_the_map_section_in_a_browser(web: dict[str, Any]) -> None:
             status = page.inner_text("#anpr-status")
             assert "cameras: 90" in status and "county-lines:" in status and "co-travel:" in status, status
             assert page.locator(".leaflet-overlay-pane path").count() > 90
+            shots = Path(__file__).parents[1] / "artifacts" / "browser"  # ignored by git: for a person to look at
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "anpr-map.png"), full_page=True)
             sent = [r for r in requests if "/api/layers/anpr/county-lines" in r]
             assert sent and all("purpose=tasking" in r for r in sent)
             browser.close()
