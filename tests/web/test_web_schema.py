@@ -87,4 +87,4 @@ def _matches(template: str, url: str) -> bool:
     import re
 
     pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-    return re.match(pattern, url.replace("{user}", "someone")) is not None
+    return re.match(pattern, url.split("?")[0].replace("{user}", "someone")) is not None

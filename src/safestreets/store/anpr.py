@@ -331,3 +331,10 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     )
     return {"cameras": int(cams), "reads": int(reads), "vehicles": int(vehicles), "first_read": first,
             "last_read": last}  # fmt: skip
+
+
+def cameras(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The cameras (id, lon, lat, road, direction, name, area code), in id order: no reads, no vehicles."""
+    return con.sql(
+        "SELECT camera_id, lon, lat, road, direction, name, area_code FROM anpr_cameras ORDER BY camera_id"
+    ).to_arrow_table()

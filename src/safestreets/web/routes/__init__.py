@@ -4,6 +4,7 @@ from safestreets.web.routes import (
     accountability,
     admin,
     anpr,
+    anpr_analyses,
     briefings,
     data,
     forecasts,
@@ -17,4 +18,4 @@ from safestreets.web.routes import (
 
 ROUTERS = [overview.router, map.router, forecasts.router, plans.router, hubs.router, impact.router,
            briefings.router, data.router, accountability.router, intel.router, anpr.router,
-           admin.router]  # fmt: skip
+           anpr_analyses.router, admin.router]  # fmt: skip

@@ -30,7 +30,7 @@ def _anpr(ws: Workspace, db: Database) -> Anpr:
     return Anpr(ws, db)
 
 
-def _instant(text: str, field: str, *, end_of_day: bool = False) -> datetime:
+def instant(text: str, field: str, *, end_of_day: bool = False) -> datetime:
     """An ISO date or time (UTC unless it says otherwise); a bare date is its start, or with ``end_of_day``
     its last second (an expiry date covers the whole day)."""
     try:
@@ -79,7 +79,7 @@ async def api_reads(request: Request, active: Active = Analyst, db: Database = D
 def api_vehicle_reads(vehicle: Vehicle, purpose: Annotated[str, Query(max_length=500)] = "",
                       since: Annotated[str | None, Query(max_length=40)] = None, active: Active = Analyst,
                       db: Database = Depends(database), ws: Workspace = Depends(workspace)) -> list[dict[str, Any]]:  # fmt: skip
-    start = _instant(since, "since") if since else None
+    start = instant(since, "since") if since else None
     t = _anpr(ws, db).vehicle_reads(vehicle, actor=active.account.username, purpose=purpose, since=start)
     return [_alert_json(r) for r in t.to_pylist()]
 
@@ -99,7 +99,7 @@ def add_entry(plate: Annotated[str, Form(max_length=20)], reason: Text = "", sou
               db: Database = Depends(database), ws: Workspace = Depends(workspace)) -> RedirectResponse:  # fmt: skip
     if not expires:
         raise ParameterError("a hotlist entry needs an expiry")
-    _anpr(ws, db).hotlist_add(plate, reason=reason, source=source, expires_at=_instant(expires, "expires", end_of_day=True),
+    _anpr(ws, db).hotlist_add(plate, reason=reason, source=source, expires_at=instant(expires, "expires", end_of_day=True),
                               actor=active.account.username)  # fmt: skip
     return RedirectResponse("/anpr", status_code=303)
 

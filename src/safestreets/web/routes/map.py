@@ -81,7 +81,7 @@ def map_page(request: Request, active: Active = Viewer, ws: Workspace = Depends(
     record(request, active, "view", "/map")
     basemap = request.app.state.settings.basemap_url
     return page(request, "map.html.j2", catalogue=api.catalogue(ws), basemap=basemap or "",
-                can_download=active.account.can("analyst"))  # fmt: skip
+                can_download=active.account.can("analyst"), anpr=active.account.can("analyst"))  # fmt: skip
 
 
 @router.get("/api/layers", tags=["map"], summary="What the map can show and filter by")

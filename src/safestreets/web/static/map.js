@@ -72,6 +72,7 @@
     L.tileLayer(page.dataset.basemap, { maxZoom: 19, attribution: "basemap: as configured" }).addTo(map);
   }
   L.control.scale({ imperial: false }).addTo(map);
+  page.leafletMap = map; // for anpr_map.js, which adds the ANPR layers for analysts
 
   let catalogue = null;
   const drawn = {};   // layer name -> Leaflet layer group
