@@ -7,6 +7,7 @@ no timestamps on the lines that remain (a time beside an error could match a rep
 
 from __future__ import annotations
 
+import gc
 import logging.config
 import os
 from typing import Any
@@ -36,4 +37,9 @@ def app_from_env() -> Any:
     """uvicorn's factory: settings from the environment, and our logging (no access log, no timestamps)
     applied over whatever the server set up."""
     logging.config.dictConfig(LOG_CONFIG)
-    return create_app(IntakeSettings.from_env(os.environ))
+    app = create_app(IntakeSettings.from_env(os.environ))
+    # As the dashboard's workers do: start-up objects frozen out of the collector, so a full collection
+    # does not pause a submission (the latency tail under load).
+    gc.collect()
+    gc.freeze()
+    return app
