@@ -113,11 +113,11 @@ def _key(value: float) -> float:
 
 
 def ratio_text(value: float, reference: float) -> str:
-    """``1.12x`` or, within 2% either side, ``parity (1.01x)``: the models add nothing a count does not."""
+    """``1.12x`` or, within 2% either side, ``parity, 1.01x``: the models add nothing a count does not."""
     if not (np.isfinite(value) and np.isfinite(reference)) or reference <= 0:
         return "no ratio (nothing captured)"
     r = value / reference
-    return f"parity ({r:.2f}x)" if abs(r - 1) <= PARITY else f"{r:.2f}x"
+    return f"parity, {r:.2f}x" if abs(r - 1) <= PARITY else f"{r:.2f}x"
 
 
 #: Ratios within this of 1 are reported as parity: below what a few origins can tell apart.
