@@ -11,6 +11,9 @@ uses it directly::
 
 Arguments take the forms users type (``"2023-01:2023-06"``, ``"1m"``, ``"violence"``); results are typed
 objects (:mod:`safestreets.api.results`) with ``to_arrow()``, ``to_pandas()`` and ``to_geopandas()``.
+
+Why one module of some 600 lines: it is the API's index, one short method per job that delegates to the
+module doing the work (``api/*.py``); the larger groups (``ws.anpr``) already live in their own object.
 """
 
 from __future__ import annotations

@@ -176,6 +176,22 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _failing(con: duckdb.DuckDBPyConnection, checks: list[tuple[str, str, str, str]]) -> tuple[list[ErrorRow], str]:
+    """Every row of the ``checked`` table that fails a check, as (row, column, reason, value), in row and
+    check order; and the condition that keeps the rows failing none. ``checks``: (column, reason as SQL,
+    failing condition, value shown as SQL)."""
+    union = " UNION ALL ".join(
+        f"SELECT {ROW}, {i} AS k, {_lit(col)} AS col, {reason} AS reason, {value} AS value "
+        f"FROM checked WHERE {failing}"
+        for i, (col, reason, failing, value) in enumerate(checks)
+    )
+    errors: list[ErrorRow] = [
+        (int(r), col, reason, value)
+        for r, _, col, reason, value in con.execute(f"SELECT * FROM ({union}) ORDER BY {ROW}, k").fetchall()
+    ]
+    return errors, " AND ".join(f"NOT coalesce({failing}, FALSE)" for _, _, failing, _ in checks)
+
+
 def _text(raw: pa.Table, name: str) -> str:
     return f"nullif(trim(CAST({_col(name)} AS VARCHAR)), '')"
 
@@ -259,16 +275,7 @@ def type_reads(raw: RawFile, m: ReadsMapping = DEFAULT_MAPPING) -> TypedReads:
             (conf, _lit("outside 0 to 1" + scaled),
              "confidence IS NOT NULL AND (confidence < 0 OR confidence > 1 OR isnan(confidence))", "conf_txt"),
         ]  # fmt: skip
-        union = " UNION ALL ".join(
-            f"SELECT {ROW}, {i} AS k, {_lit(col)} AS col, {reason} AS reason, {value} AS value "
-            f"FROM checked WHERE {failing}"
-            for i, (col, reason, failing, value) in enumerate(checks)
-        )
-        errors: list[ErrorRow] = [
-            (int(r), col, reason, value)
-            for r, _, col, reason, value in con.execute(f"SELECT * FROM ({union}) ORDER BY {ROW}, k").fetchall()
-        ]
-        good = " AND ".join(f"NOT coalesce({failing}, FALSE)" for _, _, failing, _ in checks)
+        errors, good = _failing(con, checks)
         table = con.sql(
             f"SELECT {ROW}, plate, read_at, camera_id, direction, confidence FROM checked WHERE {good} "
             f"ORDER BY {ROW}"
@@ -332,15 +339,7 @@ def read_cameras(path: str | Path) -> Cameras:
             ("lon", "not a longitude (-180 to 180)", "lon IS NULL OR lon < -180 OR lon > 180", "lon_txt"),
             ("lat", "not a latitude (-90 to 90)", "lat IS NULL OR lat < -90 OR lat > 90", "lat_txt"),
         ]  # fmt: skip
-        union = " UNION ALL ".join(
-            f"SELECT {ROW}, {i}, {_lit(col)}, {_lit(reason)}, {value} FROM checked WHERE {failing}"
-            for i, (col, reason, failing, value) in enumerate(checks)
-        )
-        errors: list[ErrorRow] = [
-            (int(r), col, reason, value)
-            for r, _, col, reason, value in con.execute(f"SELECT * FROM ({union}) ORDER BY 1, 2").fetchall()
-        ]
-        good = " AND ".join(f"NOT coalesce({f}, FALSE)" for _, _, f, _ in checks)
+        errors, good = _failing(con, [(col, _lit(reason), failing, value) for col, reason, failing, value in checks])
         table = con.sql(
             f"SELECT {ROW}, camera_id, lon, lat, road, direction, name, area FROM checked WHERE {good} "
             f"ORDER BY {ROW}"
