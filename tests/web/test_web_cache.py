@@ -199,3 +199,143 @@ def test_while_a_new_answer_is_computed_the_others_get_the_one_before(tmp_path: 
     assert new != old and json.loads(gzip.decompress(new.body)) == {"new": True}
     assert answers.answer("store-2.duckdb", key, _maker(calls, "never")) == new
     assert calls == ["old"]
+
+
+# --- a new snapshot under load: computed once, one at a time ----------------------------------------------
+
+
+def _slow(started: object, release: object, text: str):  # type: ignore[no-untyped-def]
+    def make() -> tuple[bytes, str, dict[str, object]]:
+        started.set()  # type: ignore[attr-defined]
+        assert release.wait(60)  # type: ignore[attr-defined]
+        return json.dumps({"text": text}).encode(), "application/json", {"count": 1}
+
+    return make
+
+
+def _text(answer: cache.Answer) -> str:
+    return str(json.loads(gzip.decompress(answer.body))["text"])
+
+
+def test_while_another_worker_computes_an_answer_this_one_answers_as_before(tmp_path: Path) -> None:
+    import threading
+
+    first, second, calls = cache.AnswerCache(tmp_path), cache.AnswerCache(tmp_path), []  # type: ignore[var-annotated]
+    key = cache.AnswerCache.key("/api/layers/x", {}, "viewer")
+    old = first.answer("store-1.duckdb", key, _maker(calls, "old"))
+    assert second.answer("store-1.duckdb", key, _maker(calls, "never")) == old  # read from the file
+    started, release, got = threading.Event(), threading.Event(), []
+    computing = threading.Thread(
+        target=lambda: got.append(first.answer("store-2.duckdb", key, _slow(started, release, "new")))
+    )
+    computing.start()
+    assert started.wait(60)
+    # The other worker does not compute it too: it answers as the snapshot before did meanwhile.
+    assert second.answer("store-2.duckdb", key, _maker(calls, "twice")) == old
+    release.set()
+    computing.join(60)
+    assert _text(got[0]) == "new"
+    assert second.answer("store-2.duckdb", key, _maker(calls, "twice")) == got[0]  # then reads the new one
+    assert calls == ["old"]
+
+
+def test_with_no_answer_before_a_worker_waits_for_the_other_to_finish(tmp_path: Path) -> None:
+    import threading
+
+    first, second, calls = cache.AnswerCache(tmp_path), cache.AnswerCache(tmp_path), []  # type: ignore[var-annotated]
+    key = cache.AnswerCache.key("/api/layers/x", {}, "viewer")
+    started, release, got = threading.Event(), threading.Event(), []
+    computing = threading.Thread(
+        target=lambda: got.append(first.answer("store-1.duckdb", key, _slow(started, release, "only")))
+    )
+    computing.start()
+    assert started.wait(60)
+    waiting = threading.Thread(target=lambda: got.append(second.answer("store-1.duckdb", key, _maker(calls, "x"))))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()  # nothing to answer with: it waits rather than computing it a second time
+    release.set()
+    computing.join(60)
+    waiting.join(60)
+    assert [_text(a) for a in got] == ["only", "only"] and calls == []
+
+
+@pytest.mark.parametrize("busy", [True, False])
+def test_answers_for_a_new_snapshot_are_computed_one_at_a_time(tmp_path: Path, busy: bool) -> None:
+    """Under load another request gets the answer before rather than computing beside the first; without
+    load it waits its turn and gets the new answer (one analyst sees the new data at once)."""
+    import threading
+
+    answers, calls = cache.AnswerCache(tmp_path, busy=lambda: busy), []  # type: ignore[var-annotated]
+    one, two = (cache.AnswerCache.key(f"/api/layers/{k}", {}, "viewer") for k in ("one", "two"))
+    answers.answer("store-1.duckdb", one, _maker(calls, "one before"))
+    two_before = answers.answer("store-1.duckdb", two, _maker(calls, "two before"))
+    started, release, got = threading.Event(), threading.Event(), {}
+    computing = threading.Thread(
+        target=lambda: got.update(one=answers.answer("store-2.duckdb", one, _slow(started, release, "one new")))
+    )
+    computing.start()
+    assert started.wait(60)
+    other = threading.Thread(
+        target=lambda: got.update(two=answers.answer("store-2.duckdb", two, _maker(calls, "two new")))
+    )
+    other.start()
+    other.join(0.3)
+    if busy:
+        assert not other.is_alive() and got["two"] == two_before and calls[-1] == "two before"
+    else:
+        assert other.is_alive()  # waiting for the one computation under way to finish
+    release.set()
+    computing.join(60)
+    other.join(60)
+    assert _text(got["one"]) == "one new"
+    if not busy:
+        assert _text(got["two"]) == "two new"
+    assert _text(answers.answer("store-2.duckdb", two, _maker(calls, "two new"))) == "two new"
+
+
+def test_a_request_still_on_the_snapshot_before_computes_nothing(tmp_path: Path) -> None:
+    answers, calls = cache.AnswerCache(tmp_path), []  # type: ignore[var-annotated]
+    figures = cache.Codec(lambda v: json.dumps(v).encode(), json.loads)
+    assert answers.value("store-1.duckdb", "overview", lambda: calls.append("old") or {"v": 1}, figures) == {"v": 1}
+    assert answers.value("store-2.duckdb", "overview", lambda: calls.append("new") or {"v": 2}, figures) == {"v": 2}
+    # The reader handed this request the snapshot before (a new one was being taken): its own figures.
+    assert answers.value("store-1.duckdb", "overview", lambda: calls.append("again") or {"v": 3}) == {"v": 1}
+    assert calls == ["old", "new"]
+
+
+def test_the_overview_figures_are_computed_by_one_worker(
+    web_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safestreets.web.routes import overview
+
+    ws = tmp_path / "ws"
+    shutil.copytree(web_ws, ws, ignore=shutil.ignore_patterns("tmp", "*.sqlite*"))
+    first = create_app(settings_for(ws))
+    account, _ = accounts.add_user(first.state.db, "figures-viewer", "viewer", actor="test")
+    page = sign_in(first, account).client.get("/")
+    assert page.status_code == 200 and "<svg" in page.text
+
+    def never(ws: object) -> object:
+        raise AssertionError("the second worker computed the overview again")
+
+    monkeypatch.setattr(overview, "_overview", never)
+    second = create_app(settings_for(ws))  # another worker: its own memory, the same files
+    again = sign_in(second, account).client.get("/")
+    assert again.status_code == 200
+    svg = page.text[page.text.index("<svg") : page.text.index("</svg>")]
+    assert svg in again.text  # the sparklines came through the file as markup, not escaped text
+
+
+def test_requests_in_progress_are_counted() -> None:
+    import asyncio
+
+    counter, seen = [0], []
+
+    async def inner(scope: object, receive: object, send: object) -> None:
+        seen.append(counter[0])
+
+    counted = cache.InFlight(inner, counter)
+    asyncio.run(counted({"type": "http"}, None, None))
+    asyncio.run(counted({"type": "lifespan"}, None, None))
+    assert seen == [1, 0] and counter == [0]

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from safestreets import __version__
 from safestreets.config import resolve_workspace
 from safestreets.db import connect, sessions
-from safestreets.web import auth, security
+from safestreets.web import auth, cache, security
 from safestreets.web.cache import AnswerCache
 from safestreets.web.deps import Viewer
 from safestreets.web.render import page
@@ -39,9 +39,12 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.settings = settings
     app.state.paths = resolve_workspace(settings.workspace)
     app.state.db = connect(settings.database_url)
-    app.state.answers = AnswerCache(settings.workspace)  # per store snapshot, shared through tmp/answers
+    in_flight = [0]  # requests in progress in this worker, counted by cache.InFlight
+    # Answers kept per store snapshot, shared through tmp/answers; under load computed one at a time.
+    app.state.answers = AnswerCache(settings.workspace, busy=lambda: in_flight[0] > cache.BUSY)
     app.state.trusted = sessions.Trusted()  # sessions verified in the last few seconds (db.sessions.TRUST)
     security.install(app, settings.basemap_url)
+    app.add_middleware(cache.InFlight, counter=in_flight)
     _static(app)
     app.include_router(auth.router)
     for router in ROUTERS:

@@ -14,14 +14,16 @@ asker's role (an answer made for one role is never served to another), and serve
 
 The two workers share answers through files under the workspace's ``tmp/answers/<snapshot>/`` (written
 to a temporary name and renamed, so a reader sees a whole file or none), so each answer is computed once
-per snapshot, not once per worker. Within a worker, one request computes a missing answer; the others
-asking for it meanwhile get the previous snapshot's answer if there is one (for the moment it takes,
-as the store reader serves the previous snapshot while a new one is copied), else wait for it. The audit
-trail is written per request by the routes, cache or not.
+per snapshot, not once per worker: a lock file beside each answer says which worker is computing it.
+Within a worker, answers are computed one at a time; a request whose answer is being computed (here or
+by the other worker), or under load waits its turn, gets the previous snapshot's answer if there is
+one (for the moment it takes, as the store reader serves the previous snapshot while a new one is
+copied), else waits for it. The audit trail is written per request by the routes, cache or not.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import json
@@ -47,6 +49,9 @@ CACHE_CONTROL = "private, no-cache"
 #: Folders of answers from older snapshots are removed once they have not been written for this long
 #: (a worker still on the older snapshot for a moment keeps its files meanwhile).
 STALE_SECONDS = 60.0
+#: More requests in progress than this in a worker is load (a browser asks for at most six things at once
+#: from one server: one analyst is never load).
+BUSY = 6
 _HEADER = struct.Struct(">I")
 _MISSING = object()
 
@@ -82,19 +87,67 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
-class AnswerCache:
-    """The answers of one workspace, in memory (the newest ``size``) and in ``tmp/answers``."""
+def _try_flock(file: Any) -> bool:
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
 
-    def __init__(self, workspace: Path, size: int = 64) -> None:
+
+class InFlight:
+    """ASGI middleware counting this worker's HTTP requests in progress: the answer cache's measure of
+    load. Counted on the event loop only, read from any thread."""
+
+    def __init__(self, app: Any, counter: list[int]) -> None:
+        self.app, self.counter = app, counter
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.counter[0] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.counter[0] -= 1
+
+
+class Codec:
+    """How a kept value is written to the shared files and read back (answers: :class:`Answer`'s own)."""
+
+    def __init__(self, dump: Callable[[Any], bytes], load: Callable[[bytes], Any]) -> None:
+        self.dump, self.load = dump, load
+
+
+ANSWER_CODEC = Codec(lambda a: a.to_file(), Answer.from_file)
+
+
+class AnswerCache:
+    """The answers of one workspace, in memory (the newest ``size``) and in ``tmp/answers``.
+
+    A worker computes one answer at a time, and one worker computes each (the others read its file).
+    ``busy`` says whether the worker is under load (see :class:`InFlight`): then a request whose answer
+    would wait its turn gets the snapshot before's answer meanwhile. Computing the answers for a new
+    snapshot all at once, each in its own thread and in both workers, held the interpreter's lock away
+    from the event loop, and every request waited: a p99 of half a second at 50 clients each time an
+    ingest ended. Without load a request waits its turn and gets the new answer, so one analyst looking
+    after an ingest sees the new data at once.
+    """
+
+    def __init__(self, workspace: Path, size: int = 64, busy: Callable[[], bool] | None = None) -> None:
         self.folder = workspace / "tmp" / ANSWERS
         self.size = size
-        self._memory: OrderedDict[tuple[str, str], Answer] = OrderedDict()
+        self._busy = busy or (lambda: False)
+        self._memory: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._values: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._making: dict[tuple[str, ...], threading.Lock] = {}
+        self._slot = threading.Lock()  # the one computation under way while busy
         self._snapshot: str | None = None
+        self._previous: str | None = None  # the snapshot before, whose answers are kept aside
         self._older: list[str] = []  # snapshots this worker has moved on from, newest last
-        self._stale: dict[str, Answer] = {}  # the previous snapshot's answers, by key
+        self._stale: dict[str, Any] = {}  # the previous snapshot's answers, by key
         self._stale_values: dict[str, Any] = {}
 
     @staticmethod
@@ -102,61 +155,88 @@ class AnswerCache:
         text = json.dumps([endpoint, sorted(params.items()), role], default=str, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def answer(self, snapshot: str, key: str, make: Callable[[], tuple[bytes, str, dict[str, Any]]]) -> Answer:
+    def answer(
+        self, snapshot: str, key: str, make: Callable[[], tuple[bytes, str, dict[str, Any]]]
+    ) -> Answer:
         """The answer for ``key`` on ``snapshot``: from memory, else from the shared files, else made
         (``make`` returns the raw body, its media type and the audit meta) and kept in both."""
-        full = (snapshot, key)
-        self._seen(snapshot)
-        hit = self._remembered(full)
-        if hit is not None:
-            return hit
-        maker = self._maker(full)
-        if not maker.acquire(blocking=False):
-            # Another request is computing it: answer as the snapshot before did meanwhile, if it did
-            # (as the reader does while a new snapshot is taken), rather than queue behind it.
-            stale = self._stale.get(key) if snapshot == self._snapshot else None
-            if stale is not None:
-                return stale
-            maker.acquire()
-        try:
-            hit = self._remembered(full) or self._read(full)
-            if hit is None:
-                raw, media_type, meta = make()
-                hit = Answer.make(raw, media_type, meta)
-                self._write(full, hit)
-            self._remember(full, hit)
-        finally:
-            maker.release()
-        self._made(full)
-        return hit
 
-    def value(self, snapshot: str, key: str, make: Callable[[], Any]) -> Any:
-        """A computed object kept in this process's memory only (for pages rendered per request)."""
+        def build() -> Answer:
+            raw, media_type, meta = make()
+            return Answer.make(raw, media_type, meta)
+
+        return self._get("answer", snapshot, key, build, ANSWER_CODEC)  # type: ignore[no-any-return]
+
+    def value(self, snapshot: str, key: str, make: Callable[[], Any], codec: Codec | None = None) -> Any:
+        """A computed object for pages rendered per request: kept in this process's memory and, given a
+        ``codec``, shared with the other workers through the files like an answer."""
+        return self._get("value", snapshot, key, make, codec)
+
+    def _get(self, kind: str, snapshot: str, key: str, make: Callable[[], Any], codec: Codec | None) -> Any:
         full = (snapshot, key)
         self._seen(snapshot)
         with self._lock:
-            if full in self._values:
-                self._values.move_to_end(full)
-                return self._values[full]
-        maker = self._maker(("value", *full))
+            # Taken after _seen, which replaces the answers kept aside when the snapshot moves on.
+            store, stale_store = (self._memory, self._stale) if kind == "answer" else (self._values, self._stale_values)
+            if full in store:
+                store.move_to_end(full)
+                return store[full]
+            before = snapshot in (self._snapshot, self._previous)
+            stale = stale_store.get(key, _MISSING) if before else _MISSING
+        if stale is not _MISSING and snapshot != self._snapshot:
+            return stale  # a request still reading the snapshot before: that snapshot's own answer
+        maker = self._maker((kind, *full))
         if not maker.acquire(blocking=False):
-            stale = self._stale_values.get(key, _MISSING) if snapshot == self._snapshot else _MISSING
+            # Another request is computing it: answer as the snapshot before did meanwhile, if it did
+            # (as the reader does while a new snapshot is taken), rather than queue behind it.
             if stale is not _MISSING:
                 return stale
             maker.acquire()
         try:
             with self._lock:
-                made = self._values.get(full, _MISSING)
+                made = store.get(full, _MISSING)
+            if made is _MISSING and codec is not None:
+                made = self._read(kind, full, codec)
             if made is _MISSING:
-                made = make()
-                with self._lock:
-                    self._values[full] = made
-                    while len(self._values) > self.size:
-                        self._values.popitem(last=False)
+                made, fresh = self._compute(kind, full, make, codec, stale)
+                if not fresh:
+                    return made
+            with self._lock:
+                store[full] = made
+                while len(store) > self.size:
+                    store.popitem(last=False)
         finally:
             maker.release()
-        self._made(("value", *full))
+            self._made((kind, *full))
         return made
+
+    def _compute(self, kind: str, full: tuple[str, str], make: Callable[[], Any], codec: Codec | None,
+                 stale: Any) -> tuple[Any, bool]:  # fmt: skip
+        """Compute a missing answer, once for all the workers: (the answer, True), or (the stale answer,
+        False) when another worker, or under load another request here, is computing meanwhile."""
+        lock = self._file_lock(kind, full) if codec is not None else None
+        try:
+            if lock is not None:
+                if not _try_flock(lock):  # another worker is making it
+                    if stale is not _MISSING:
+                        return stale, False
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # wait for it, then read what it wrote
+                made = self._read(kind, full, codec)  # type: ignore[arg-type]
+                if made is not _MISSING:
+                    return made, True
+            # One computation at a time: under load, whoever would wait for it takes the answer before.
+            if not self._slot.acquire(blocking=stale is _MISSING or not self._busy()):
+                return stale, False
+            try:
+                made = make()
+            finally:
+                self._slot.release()
+            if codec is not None:
+                self._write(kind, full, codec.dump(made))
+            return made, True
+        finally:
+            if lock is not None:
+                lock.close()  # lets the lock go
 
     # --- memory -----------------------------------------------------------------------------------
 
@@ -168,19 +248,6 @@ class AnswerCache:
         # Whoever still waits on the lock finds the answer kept; a later request needs no lock.
         with self._lock:
             self._making.pop(full, None)
-
-    def _remembered(self, full: tuple[str, str]) -> Answer | None:
-        with self._lock:
-            hit = self._memory.get(full)
-            if hit is not None:
-                self._memory.move_to_end(full)
-            return hit
-
-    def _remember(self, full: tuple[str, str], answer: Answer) -> None:
-        with self._lock:
-            self._memory[full] = answer
-            while len(self._memory) > self.size:
-                self._memory.popitem(last=False)
 
     def _seen(self, snapshot: str) -> None:
         """A newer snapshot: forget what older ones answered, here and (once stale) on disk, keeping the
@@ -195,7 +262,7 @@ class AnswerCache:
             previous = self._snapshot
             if previous is not None:
                 self._older = [*self._older[-15:], previous]
-            self._snapshot = snapshot
+            self._snapshot, self._previous = snapshot, previous
             self._stale = {f[1]: a for f, a in self._memory.items() if f[0] == previous}
             self._stale_values = {f[1]: v for f, v in self._values.items() if f[0] == previous}
             for store in (self._memory, self._values):
@@ -205,25 +272,40 @@ class AnswerCache:
 
     # --- files shared by the workers ----------------------------------------------------------------
 
-    def _path(self, full: tuple[str, str]) -> Path:
+    def _path(self, kind: str, full: tuple[str, str]) -> Path:
         snapshot, key = full
-        return self.folder / snapshot.removesuffix(".duckdb") / f"{key}.answer"
+        return self.folder / snapshot.removesuffix(".duckdb") / f"{key}.{kind}"
 
-    def _read(self, full: tuple[str, str]) -> Answer | None:
+    def _read(self, kind: str, full: tuple[str, str], codec: Codec) -> Any:
         try:
-            return Answer.from_file(self._path(full).read_bytes())
-        except (OSError, ValueError, KeyError, struct.error):  # missing, or not ours: make it again
-            return None
+            return codec.load(self._path(kind, full).read_bytes())
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            struct.error,
+        ):  # missing, or not ours: make it again
+            return _MISSING
 
-    def _write(self, full: tuple[str, str], answer: Answer) -> None:
-        path = self._path(full)
+    def _write(self, kind: str, full: tuple[str, str], blob: bytes) -> None:
+        path = self._path(kind, full)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            partial.write_bytes(answer.to_file())
+            partial.write_bytes(blob)
             os.replace(partial, path)  # other workers see the whole file or none
         except OSError:
             pass  # sharing is an optimisation: the answer is still served from memory
+
+    def _file_lock(self, kind: str, full: tuple[str, str]) -> Any:
+        """An open lock file for computing this answer (None if it cannot be made: then compute)."""
+        path = self._path(kind, full)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return open(path.with_name(f"{path.name}.lock"), "a")
+        except OSError:
+            return None
 
     def _prune(self, snapshot: str) -> None:
         current = snapshot.removesuffix(".duckdb")
@@ -276,8 +358,11 @@ def cached(
     return of(request).answer(ws.snapshot_id, AnswerCache.key(endpoint, params, role), make)
 
 
-def value(request: Request, ws: Workspace, endpoint: str, make: Callable[[], Any]) -> Any:
-    """A computed object (not role-dependent) kept per snapshot in this worker's memory."""
+def value(
+    request: Request, ws: Workspace, endpoint: str, make: Callable[[], Any], codec: Codec | None = None
+) -> Any:
+    """A computed object (not role-dependent) kept per snapshot in this worker's memory, and shared with
+    the other workers through files if it has a ``codec``."""
     if ws.snapshot_id is None:
         return make()
-    return of(request).value(ws.snapshot_id, endpoint, make)
+    return of(request).value(ws.snapshot_id, endpoint, make, codec)

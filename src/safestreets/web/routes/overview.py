@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from safestreets.api import Workspace, catalog
 from safestreets.api import catalog_models as m
@@ -27,7 +28,20 @@ def api_overview(request: Request, active: Active = Viewer, ws: Workspace = Depe
     return cache.respond(request, answer)
 
 
-def _overview(ws: Workspace) -> tuple[m.Overview, dict[str, Any]]:
+def _dump(made: tuple[m.Overview, dict[str, Markup]]) -> bytes:
+    return json.dumps({"overview": made[0].model_dump(mode="json"), "sparks": made[1]}).encode()
+
+
+def _load(blob: bytes) -> tuple[m.Overview, dict[str, Markup]]:
+    data = json.loads(blob)
+    return m.Overview.model_validate(data["overview"]), {k: Markup(v) for k, v in data["sparks"].items()}
+
+
+#: The overview's figures and sparklines, computed by one worker and read by the others.
+FIGURES = cache.Codec(_dump, _load)
+
+
+def _overview(ws: Workspace) -> tuple[m.Overview, dict[str, Markup]]:
     data = catalog.overview(ws)
     sparks = {
         s.name: sparkline(s.events, label=f"{s.name}: events per month")
@@ -42,5 +56,5 @@ def overview_page(
 ) -> HTMLResponse:
     record(request, active, "view", "/")
     # The figures are kept per snapshot; the page (the user's name, menu, CSRF token) is drawn each time.
-    data, sparks = cache.value(request, ws, "overview", lambda: _overview(ws))
+    data, sparks = cache.value(request, ws, "overview", lambda: _overview(ws), FIGURES)
     return page(request, "overview.html.j2", overview=data, sparks=sparks)
