@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench
 
 bench: $(VENV)/.installed-dev
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/impact.py
