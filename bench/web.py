@@ -36,6 +36,8 @@ from _common import DATA, ROOT, command_line, machine_markdown, markdown_table, 
 
 SHARED = ROOT.parent / "shared" / "data"
 TITLE = "Dashboard under load"
+#: What the servers wrote (errors with their tracebacks), to look at when a run counts errors.
+SERVER_LOG = DATA / "web-server.log"
 
 
 def _free_port() -> int:
@@ -134,7 +136,7 @@ def hammer(base: str, password: str, clients: int, seconds: float) -> dict[str, 
                 raise SystemExit(f"wrk failed for {name}: {stderr.strip() or stdout.strip()}")
             r = json.loads(lines[-1])
             out[name] = {"n": r["n"], "p50": r["p50"] / 1e6, "p99": r["p99"] / 1e6,
-                         "errors": r["status"] + r["socket"]}  # fmt: skip
+                         "errors": r["status"] + r["socket"], "status": r["status"]}  # fmt: skip
     return out
 
 
@@ -167,7 +169,7 @@ def _env(ws: Path, code: Path | None) -> dict[str, str]:
 def _serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "safestreets", "serve", "--port", str(port), "--workers",
-                               str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                               str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("a"))  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
@@ -215,6 +217,8 @@ def main() -> None:
                     "(extracted to a temporary folder), for a before/after in the same run")  # fmt: skip
     args = ap.parse_args()
     ws = DATA / "web-bench"
+    SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
+    SERVER_LOG.write_text("")
     before = None
     if args.baseline:
         with tempfile.TemporaryDirectory() as old:
@@ -250,6 +254,12 @@ def main() -> None:
         return max(r["p99"] for r in every), sum(int(r["errors"]) for r in every)
 
     p99, errors = worst(now)
+    if errors:
+        status = sum(int(r["status"]) for r in [*now["quiet"].values(), *now["busy"].values()])
+        errors_said = (f"{errors} errors ({status} answered with an error status, {errors - status} failed "
+                       f"connections or timeouts; the servers' log is {SERVER_LOG.relative_to(ROOT)})")  # fmt: skip
+    else:
+        errors_said = "0 errors"
     compared = ""
     if before is not None:
         old_p99, old_errors = worst(before)
@@ -264,7 +274,7 @@ def main() -> None:
         f"{machine_markdown(('duckdb', 'fastapi', 'uvicorn', 'sqlalchemy'))}\n\n"
         + (tables(before, f"Before: `{args.baseline}`") if before is not None else "")
         + tables(now, "This checkout" if before is not None else "Now")
-        + f"**Reading.** Worst p99 {p99 * 1000:.0f} ms (aim: under 200 ms), {errors} errors (aim: none).{compared} "
+        + f"**Reading.** Worst p99 {p99 * 1000:.0f} ms (aim: under 200 ms), {errors_said} (aim: none).{compared} "
         "Every request is signed in, checked for its role and written to the audit trail; the store is read "
         "from a snapshot on one connection per worker, so the ingest never blocks a request; the map layers, "
         "the forecast GeoJSON and the overview's figures are computed once per snapshot, by one worker, and "

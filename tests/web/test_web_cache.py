@@ -339,3 +339,30 @@ def test_requests_in_progress_are_counted() -> None:
     asyncio.run(counted({"type": "http"}, None, None))
     asyncio.run(counted({"type": "lifespan"}, None, None))
     assert seen == [1, 0] and counter == [0]
+
+
+def test_a_write_ahead_log_gone_between_two_looks_is_no_error(
+    web_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer removes the store's .wal as it checkpoints; every request stats both files, so one may
+    find the log there and gone a moment later. That is a store without a log, not a missing store."""
+    from safestreets.config import resolve_workspace
+    from safestreets.store import reader
+
+    ws = tmp_path / "ws"
+    shutil.copytree(web_ws, ws, ignore=shutil.ignore_patterns("tmp", "*.sqlite*"))
+    paths = resolve_workspace(ws)
+    wal = paths.db_path.with_name(paths.db_path.name + ".wal")
+    wal.write_bytes(b"")
+    stamp = reader._stamp
+
+    def vanishing(path: Path) -> str:
+        if path == wal:
+            wal.unlink()
+        return stamp(path)
+
+    monkeypatch.setattr(reader, "_stamp", vanishing)
+    assert reader._store_stamp(paths) == stamp(paths.db_path)
+    paths.db_path.unlink()
+    with pytest.raises(reader.WorkspaceError, match="no store at"):
+        reader._store_stamp(paths)

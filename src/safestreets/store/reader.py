@@ -44,13 +44,16 @@ def _newest(folder: Path) -> Path | None:
 
 
 def _store_stamp(ws: Workspace) -> str:
-    wal = ws.db_path.with_name(ws.db_path.name + ".wal")
     try:
-        return _stamp(ws.db_path) + (f"-{_stamp(wal)}" if wal.exists() else "")
+        stamp = _stamp(ws.db_path)
     except FileNotFoundError:
         raise WorkspaceError(
             f"no store at {ws.db_path}: run 'safestreets init' or 'safestreets demo' first"
         ) from None
+    try:  # the write-ahead log comes and goes as a writer works: gone between two looks is no WAL
+        return f"{stamp}-{_stamp(ws.db_path.with_name(ws.db_path.name + '.wal'))}"
+    except FileNotFoundError:
+        return stamp
 
 
 def refresh(ws: Workspace) -> Path | None:
