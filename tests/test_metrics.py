@@ -126,6 +126,11 @@ def test_zero_coverage() -> None:
     assert hit_rate(SCORES, ACTUAL, UNIT, 0.0) == 0.0
     assert math.isnan(pai(SCORES, ACTUAL, UNIT, 0.0))
     assert math.isnan(pei(SCORES, ACTUAL, UNIT, 0.0))
+    # A coverage whose share of the area rounds to nothing covers nothing: the same as 0, not an error.
+    tiny, small = 5e-324, [0.1] * 4
+    assert tiny * sum(small) == 0.0
+    assert hit_rate(SCORES, ACTUAL, small, tiny) == 0.0
+    assert math.isnan(pei(SCORES, ACTUAL, small, tiny))
 
 
 def test_coverage_curve_default_grid() -> None:
@@ -164,7 +169,7 @@ def test_perfect_forecast_pei_is_one(u: tuple[np.ndarray, ...], k: float) -> Non
 @given(units(), coverage)
 def test_measures_are_bounded(u: tuple[np.ndarray, ...], c: float) -> None:
     scores, actual, area = u
-    assume(actual.sum() > 0 and c > 0)
+    assume(actual.sum() > 0 and c * area.sum() > 0)  # some area covered (see test_zero_coverage)
     assert 0.0 <= hit_rate(scores, actual, area, c) <= 1.0
     assert 0.0 <= pei(scores, actual, area, c) <= 1.0
 

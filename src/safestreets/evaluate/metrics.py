@@ -143,7 +143,8 @@ def pai(scores: ArrayLike, actual: ArrayLike, area: ArrayLike, coverage: float) 
 
 
 def pei(scores: ArrayLike, actual: ArrayLike, area: ArrayLike, coverage: float) -> float:
-    """Predictive efficiency index: ``HR(c)`` over the best hit rate any ranking gets with that area."""
+    """Predictive efficiency index: ``HR(c)`` over the best hit rate any ranking gets with that area; nan
+    when nothing happened or no area is covered (``c = 0``, or so small that its area rounds to 0)."""
     s, y, a = _vectors(scores=scores, actual=actual, area=area)
     c = _coverages(coverage)
     return float(_pei(Ranking.of(s, a).capture(y, c), Ranking.of(y, a).capture(y, c))[0])
