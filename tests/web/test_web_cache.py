@@ -192,7 +192,7 @@ def test_while_a_new_answer_is_computed_the_others_get_the_one_before(tmp_path: 
     assert started.wait(60)
     assert answers.answer("store-2.duckdb", key, _maker(calls, "never")) == old  # not queued behind it
     # A request still reading the older snapshot does not turn the worker back to it.
-    assert answers.answer("store-1.duckdb", key, _maker(calls, "never")) == old  # from the shared file
+    assert answers.answer("store-1.duckdb", key, _maker(calls, "never")) == old  # kept aside, not recomputed
     release.set()
     computing.join(60)
     new = got[0]
