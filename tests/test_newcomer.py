@@ -177,3 +177,49 @@ def test_version_alone_and_exit_codes(tmp_path: Path) -> None:
     assert r.returncode == 2
     r = run("status", workspace=tmp_path / "none")
     assert r.returncode == 1 and "no workspace" in r.stderr
+
+
+def test_a_gap_in_the_data_is_not_read_as_months_without_crime(city_ws: Path, tmp_path: Path) -> None:
+    """The City published nothing from 2020-12 to 2022-06. A model averaging 36 months read those 19 as
+    months without crime and forecast half the usual violence, with no warning."""
+    ws = _copy(city_ws, tmp_path)
+    r = run("forecast", "--target", "violence", "--model", "histavg", "--top", "0", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    assert "no data for 19 months (2020-12 to 2022-06): the forecast learns from 2022-07 on only" in r.stdout
+    expected = float(re.search(r"expected ([\d,]+) violence crimes", r.stdout)[1].replace(",", ""))  # type: ignore[index]
+    con = duckdb.connect(str(ws / "safestreets.duckdb"), read_only=True)
+    try:
+        prov = json.loads(con.execute("SELECT provenance FROM forecast_runs ORDER BY run_id DESC LIMIT 1").fetchone()[0])  # type: ignore[index]
+        (recent,) = con.execute(  # located violence a month, over the last year of data
+            "SELECT count(*) / 12 FROM events WHERE crime_type = 'Violence and sexual offences' "
+            "AND x IS NOT NULL AND month >= DATE '2023-01-01'"
+        ).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    assert prov["data"]["first_month"] == "2022-07" and prov["data"]["gap"]["kept"] is False
+    assert 0.7 * recent < expected < 1.3 * recent  # about the recent level, not half of it
+
+
+def test_too_little_after_a_gap_keeps_the_months_before_and_says_so(city_ws: Path) -> None:
+    from safestreets.forecast.data import gap_warnings, load_history
+    from safestreets.forecast.targets import parse_target
+
+    con = duckdb.connect(str(city_ws / "safestreets.duckdb"), read_only=True)
+    try:
+        short = load_history(con, parse_target("violence"), until="2022-12-01", with_context=False)
+        whole = load_history(con, parse_target("violence"), until="2020-12-01", with_context=False)
+    finally:
+        con.close()
+    gap = short.meta["gap"]
+    assert (gap["first"], gap["last"], gap["months"], gap["kept"]) == ("2020-12", "2022-06", 19, True)
+    assert short.meta["first_month"] < "2020-12"  # five months after the gap are too few to learn from
+    assert "likely too low" in gap_warnings(short.meta)[0]
+    assert "gap" not in whole.meta and gap_warnings(whole.meta) == []
+
+
+def test_near_repeats_on_month_only_data_suggest_nothing_that_does_not_apply(city_ws: Path) -> None:
+    r = run("evaluate", "near-repeat", "--target", "burglary", workspace=city_ws)
+    assert r.returncode == 1
+    assert "each event's day" in r.stderr and "--horizon" not in r.stderr
+    r = run("forecast", "--horizon", "7d", workspace=city_ws)
+    assert r.returncode == 1 and "--horizon 1m" in r.stderr

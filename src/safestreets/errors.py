@@ -33,6 +33,10 @@ class NoDataError(SafestreetsError):
     """The store lacks what the job needs: no events for the target, no forecast yet, no areas."""
 
 
+class NeedsTimestamps(NoDataError):
+    """The job needs each event's time (a horizon under a month, near repeats) and the data give months."""
+
+
 class AccessRefused(SafestreetsError, PermissionError):
     """The user may not see this: a role or an authorisation is missing (the refusal is audited)."""
 

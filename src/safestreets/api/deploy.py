@@ -101,9 +101,11 @@ def plan(
     run = run_plan(con, res, rules, forecast_run=surface.run_id, week=chosen,
                    solver=solver.lower(), target_gap=gap, time_limit=time_limit, seed=seed)  # fmt: skip
     files = export_plan(run, outputs, crs_of(con))
+    from safestreets.forecast.data import gap_warnings
     from safestreets.forecast.targets import target_warnings
 
-    notes = target_warnings(surface.provenance.get("data", {}).get("target")) + notes
+    data = surface.provenance.get("data", {})
+    notes = target_warnings(data.get("target")) + gap_warnings(data) + notes
     from safestreets.store.impact import read_impact
 
     # The near-repeat advice of the latest Knox test, where one was run: how far and how long to raise

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from safestreets.api.results import BacktestReport, ForecastResult
-from safestreets.errors import NoDataError, ParameterError, unknown
+from safestreets.errors import NeedsTimestamps, NoDataError, ParameterError, unknown
 
 Step = Callable[[str], None]
 
@@ -108,9 +108,11 @@ def forecast(
     stem = surface_stem(run.surface.meta, run.run_id, run.model)
     paths = out or [outputs / f"{stem}.gpkg", outputs / f"{stem}.geojson"]
     files = [export_surface(con, run.run_id, p) for p in paths]
+    from safestreets.forecast.data import gap_warnings
     from safestreets.forecast.targets import target_warnings
 
     notes = target_warnings(run.surface.meta.get("data", {}).get("target"))
+    notes += gap_warnings(run.surface.meta.get("data"))
     notes += list(run.surface.meta.get("units", {}).get("warnings", []))
     return ForecastResult(run, files, notes, bcu_names=command_unit_names(con))
 
@@ -181,9 +183,12 @@ def backtest(
     hs = [Horizon.parse(h.strip()) for h in horizon.split(",") if h.strip()]
     covs = parse_coverages(coverages)
     tgt = parse_target(target, allow_police_found=include_police_found)
-    history = load_history(
-        con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
-    )
+    try:
+        history = load_history(
+            con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
+        )
+    except NeedsTimestamps as err:
+        raise NeedsTimestamps(f"a horizon shorter than a month: {err}; or use --horizon 1m") from None
     grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
     if by_shift and history.resolution != "timestamp":
         raise NoDataError("--by-shift needs timestamped events (a force's own records): police.uk files carry "

@@ -246,8 +246,10 @@ class BacktestReport(Tabular):
     @property
     def notes(self) -> list[str]:
         """Warnings to show beside the table: events set aside from the study area, models skipped."""
+        from safestreets.forecast.data import gap_warnings
+
         params = self.result.params
-        notes = list(params.get("units", {}).get("warnings", []))
+        notes = gap_warnings(params.get("data")) + list(params.get("units", {}).get("warnings", []))
         notes += [f"{name} skipped, it cannot run on this data: {why}" for name, why in
                   (params.get("skipped") or {}).items()]  # fmt: skip
         return notes

@@ -106,7 +106,7 @@ def _print_surface(result: ForecastResult, top: int, fmt: Fmt) -> None:
         target = meta["data"]["target"]
         out.print(
             f"[bold]{target['name']}[/] forecast for {meta['window'][0][:10]} to {meta['window'][1][:10]} "
-            f"(model {result.model}; {len(s.units):,} {s.units.kind} units; ranked by expected {s.rank_by}; "
+            f"(model {result.model}; {len(s.units):,} {s.units.kind} units; ranked by expected {s.rank_by} per km² of land; "
             f"run {result.run_id})"
         )
         out.print(f"why this model: {result.reason}")

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 
 from safestreets import harm as harm_weights
-from safestreets.errors import ParameterError, unknown
+from safestreets.errors import NeedsTimestamps, ParameterError, unknown
 from safestreets.evaluate.auto import Choice, choose
 from safestreets.forecast import MODELS, make_model, model_class
 from safestreets.forecast.data import load_history, load_units
@@ -113,16 +113,19 @@ def run_forecast(
         if harm_table
         else (None if harm_scheme == harm_weights.DEFAULT_SCHEME else harm_weights.weights(harm_scheme))
     )
-    history = load_history(
-        con,
-        tgt,
-        source=source,
-        force=force,
-        harm=weights,
-        harm_scheme=harm_scheme,
-        need_timestamps=h.unit == "D",
-        until=until,
-    )
+    try:
+        history = load_history(
+            con,
+            tgt,
+            source=source,
+            force=force,
+            harm=weights,
+            harm_scheme=harm_scheme,
+            need_timestamps=h.unit == "D",
+            until=until,
+        )
+    except NeedsTimestamps as err:
+        raise NeedsTimestamps(f"a horizon shorter than a month: {err}; or use --horizon 1m") from None
     history.check_horizon(h)
     units = load_units(con, units_kind, cell_size=cell_size, study=study, history=history)
     start = as_time(until) if until is not None else cutoff(history, h)

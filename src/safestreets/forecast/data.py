@@ -16,7 +16,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from safestreets import __version__
-from safestreets.errors import NoDataError, NotFoundError
+from safestreets.errors import NeedsTimestamps, NoDataError, NotFoundError
 from safestreets.forecast.history import History, as_time
 from safestreets.forecast.targets import Target
 from safestreets.geo.units import Units, make_grid, polygon_units
@@ -24,6 +24,9 @@ from safestreets.store import fetch_one, get_setting
 from safestreets.vocab import POLICE_FOUND_TYPES
 
 SOURCE_PREFERENCE = ("police.uk", "police.uk-api", "force-records")
+#: A history with months of missing data (a force published nothing) is cut to start after the latest such
+#: gap if at least this many months are left: models read a month with no events as a month with no crime.
+MIN_MONTHS_AFTER_GAP = 12
 # Point sets that feed unit covariates: covariate name -> places.kind.
 PLACE_COVARIATES = {"dist_station_m": "station", "dist_night_time_m": "night-time-economy"}
 LSOA_KINDS = ("lsoa21", "lsoa", "lsoa11")
@@ -41,10 +44,9 @@ def choose_source(con: duckdb.DuckDBPyConnection, *, need_timestamps: bool = Fal
         timed = [s for s in SOURCE_PREFERENCE if s in sources and sources[s] == 0]
         timed += sorted(s for s in sources if s not in SOURCE_PREFERENCE and sources[s] == 0)
         if not timed:
-            raise NoDataError(
-                "a horizon shorter than a month needs timestamped events, and every source in the store is "
-                "month-only: load a force's own timestamped records (safestreets ingest records.csv --mapping "
-                "records.toml) or use --horizon 1m"
+            raise NeedsTimestamps(
+                "this needs timestamped events, and every source in the store is month-only: load a force's "
+                "own timestamped records (safestreets ingest records.csv --mapping records.toml)"
             )
         return timed[-1] if "force-records" in timed else timed[0]
     for s in SOURCE_PREFERENCE:
@@ -83,6 +85,10 @@ def load_history(
     if until is not None:
         where.append("coalesce(occurred_at::TIMESTAMP, month::TIMESTAMP) < ?")
         params.append(str(as_time(until)))
+    gap = missing_months(con, " AND ".join(where), params)
+    if gap is not None and gap["kept"] is False:
+        where.append("month >= ?")
+        params.append(gap["from"] + "-01")
     base = " AND ".join(where)
 
     def fetch(type_clause: str, type_params: list[str]) -> History:
@@ -94,9 +100,9 @@ def load_history(
         ).fetchnumpy()
         month_only = np.asarray(data["month_only"], dtype=bool)
         if need_timestamps and month_only.any():
-            raise NoDataError(
-                f"source {source!r} has {int(month_only.sum()):,} month-only events: a horizon shorter than "
-                "a month needs timestamps; use --source with a force's own records, or a monthly horizon"
+            raise NeedsTimestamps(
+                f"source {source!r} has {int(month_only.sum()):,} month-only events, and this needs timestamps: "
+                "use --source with a force's own records"
             )
         types = np.asarray(data["crime_type"], dtype=object)
         weights = np.asarray(data["harm"], dtype="float64")
@@ -139,7 +145,52 @@ def load_history(
         "context_events": 0 if context is None else len(context),
         "safestreets_version": __version__,
     }
+    if gap is not None:
+        meta["gap"] = gap
     return History(main.x, main.y, main.t, main.crime_type, main.harm, main.resolution, meta, context)
+
+
+def missing_months(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> dict[str, Any] | None:
+    """Months with no events at all from a force, between its first and last month among the events
+    ``where`` selects: missing data, not zero crime (``store.queries.gaps`` finds the same for the status).
+    None if there are none; else the latest run of them (``first``, ``last``, ``months``), all ``missing``
+    months, ``from``, the month after that run, and ``kept``: whether the months before stay in the
+    history (when fewer than MIN_MONTHS_AFTER_GAP would be left after it)."""
+    rows = con.execute(
+        f"""
+        WITH have AS (SELECT DISTINCT force, month FROM events WHERE {where}),
+        span AS (SELECT force, min(month) AS lo, max(month) AS hi FROM have GROUP BY 1),
+        every AS (SELECT force, unnest(generate_series(lo, hi, INTERVAL 1 MONTH))::DATE AS month FROM span)
+        SELECT DISTINCT month, (SELECT max(month) FROM have) FROM every ANTI JOIN have USING (force, month)
+        ORDER BY month
+        """,
+        params,
+    ).fetchall()
+    if not rows:
+        return None
+    months = [np.datetime64(r[0], "M") for r in rows]
+    last_loaded = np.datetime64(rows[0][1], "M")
+    first = months[-1]
+    while first - 1 in months:
+        first -= 1
+    after = months[-1] + 1
+    left = int((last_loaded - after).astype(int)) + 1
+    return {"first": str(first), "last": str(months[-1]), "months": int((months[-1] - first).astype(int)) + 1,
+            "missing": len(months), "from": str(after), "kept": left < MIN_MONTHS_AFTER_GAP}  # fmt: skip
+
+
+def gap_warnings(data: dict[str, Any] | None) -> list[str]:
+    """What a forecast's outputs must say about missing months in its history (its ``meta['data']``)."""
+    gap = (data or {}).get("gap")
+    if not gap:
+        return []
+    run = f"{gap['first']} to {gap['last']}" if gap["months"] > 1 else gap["first"]
+    what = f"no data for {gap['months']} month{'s' if gap['months'] > 1 else ''} ({run})"
+    if gap["kept"]:
+        return [f"{what}: too little data after it, so the months before are used and the missing ones "
+                "count as months without crime; the forecast is likely too low"]  # fmt: skip
+    return [f"{what}: the forecast learns from {gap['from']} on only, so missing months are not read as "
+            "months without crime"]  # fmt: skip
 
 
 def _types_in(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:

@@ -455,11 +455,14 @@ def _staleness(prov: dict[str, Any], start: datetime, window_days: float) -> dic
     else:
         return {"data_to": None, "days": None, "warning": None}
     data_to = f"{last_day:%d %b %Y}"
-    warning = None
+    warnings = []
     if days > min(STALE_DAYS, window_days / 2):
-        warning = (f"The forecast starts {days:,.0f} days after the data end ({data_to}): what happened since is not "
-                   "in it. Load more recent data and forecast again.")  # fmt: skip
-    return {"data_to": data_to, "days": days, "warning": warning}
+        warnings.append(f"The forecast starts {days:,.0f} days after the data end ({data_to}): what happened since "
+                        "is not in it. Load more recent data and forecast again.")  # fmt: skip
+    from safestreets.forecast.data import gap_warnings
+
+    warnings += [f"The forecast's data: {w}." for w in gap_warnings(data)]
+    return {"data_to": data_to, "days": days, "warning": " ".join(warnings) or None}
 
 
 def hub_when(row: dict[str, Any]) -> str:
