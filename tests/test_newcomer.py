@@ -223,3 +223,23 @@ def test_near_repeats_on_month_only_data_suggest_nothing_that_does_not_apply(cit
     assert "each event's day" in r.stderr and "--horizon" not in r.stderr
     r = run("forecast", "--horizon", "7d", workspace=city_ws)
     assert r.returncode == 1 and "--horizon 1m" in r.stderr
+
+
+def test_the_city_s_search_rates_use_the_city_s_residents_not_london_s(
+    city_ws: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """With the Met's command units loaded (as the README does), the City of London Police's searches were
+    set against the 32 Met boroughs' 8.8 million people."""
+    ws = _copy(city_ws, tmp_path)
+    census = shared_data / "census2021" / "ts021_ethnic_group_lad_ew.csv.gz"
+    assert run("stopsearch", "population", str(census), workspace=ws).returncode == 0
+    r = run("stopsearch", "report", "--months", "2019-04:2020-03", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    report = (ws / "outputs" / "stopsearch" / "stopsearch-report.md").read_text("utf-8")
+    assert "populations of City of London;" in report
+    assert "Populations of 1 borough: where the searches are placed" in report
+    with (ws / "outputs" / "stopsearch" / "stopsearch-disproportionality.csv").open() as f:
+        everyone = next(row for row in csv.DictReader(f) if row["ethnic_group"] == "All")
+    assert 8_000 < int(everyone["population"]) < 9_000  # the City's residents (8,583 in 2021)
+    # Far more searches than residents a year: every output says what that does to the rates.
+    assert "most people searched here do not live here" in r.stdout

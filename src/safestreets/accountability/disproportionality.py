@@ -3,8 +3,9 @@
 Numerators are the stored searches in scope, grouped by self-defined ethnicity (as the Home Office
 publishes; officer-defined on request), mapped to the five broad groups of the 2021 census. Denominators
 are the Census 2021 TS021 populations the user loaded (``store.population``), summed over the boroughs of
-the force's area: the boroughs with a BCU when a BCU lookup is loaded (the Met's 32; the City of London has
-its own force), otherwise every borough with a population. The force-wide rate counts every search, with a
+the force's area: the boroughs with a BCU when a BCU lookup is loaded and most searches fall in them (the
+Met's 32), otherwise the boroughs where the force searches often enough per resident not to be spill-over
+across its edge (the City of London's own), as :func:`force_boroughs` says. The force-wide rate counts every search, with a
 location or not; the per-borough rates count the searches placed in each borough.
 
 The relative rate's interval is the Wald interval on the log rate ratio (statsmodels
@@ -36,6 +37,10 @@ from safestreets.store.population import population_by_borough
 BASES = {"self": ("self_defined_ethnicity", SELF_GROUP_SQL), "officer": ("officer_defined_ethnicity",
                                                                           OFFICER_GROUP_SQL)}  # fmt: skip
 REFERENCE = "White"
+#: Searches a year above this share of the area's residents: the residents are not who is searched (the
+#: Met's searches a year are about 2% of Londoners' number; the City of London Police's, a third of the
+#: City's).
+RESIDENT_SHARE = 0.1
 
 
 @dataclass
@@ -48,18 +53,45 @@ class Disproportionality:
     cross: pa.Table  # officer, self, searches
     missing: dict[str, Any]  # rows, self_missing, officer_missing and their shares
     notes: list[str] = field(default_factory=list)
+    #: What every output showing these rates must say beside them (the notes are for the full report).
+    warnings: list[str] = field(default_factory=list)
 
     def rate(self, group: str) -> dict[str, Any]:
         return next(r for r in self.rates.to_pylist() if r["ethnic_group"] == group)
 
 
-def force_boroughs(con: duckdb.DuckDBPyConnection, populated: set[str]) -> list[str]:
-    """Boroughs making up the force's area: those under a loaded BCU, else all with a population."""
+#: Outside the boroughs of a loaded BCU lookup, a borough is in the force's area when the force searches at
+#: least this share as often per resident there as where it searches most; below that, searches across
+#: its edge (the City of London Police in Tower Hamlets: 1/400 as often per resident as in the City).
+SPILL_OVER = 1 / 20
+
+
+def force_boroughs(con: duckdb.DuckDBPyConnection, populated: set[str], pops: pa.Table | None = None,
+                   where: str = "TRUE", params: list[Any] | None = None) -> tuple[list[str], str]:  # fmt: skip
+    """Boroughs making up the force's area, and how they were chosen: those under a loaded BCU when most
+    of the searches in scope (``where``) are placed in them (the Met's 32); else those where the force
+    searches at least :data:`SPILL_OVER` as often per resident as where it searches most (a force without
+    BCUs loaded, such as the City of London's); else, with no located search, every populated one."""
     rows = con.execute(
         "SELECT b.code FROM areas b JOIN areas u ON u.kind = 'bcu' AND u.code = b.parent WHERE b.kind = 'borough'"
     ).fetchall()
     with_bcu = {r[0] for r in rows} & populated
-    return sorted(with_bcu or populated)
+    placed = dict(con.execute(f"SELECT borough_code, count(*) FROM stop_searches WHERE {where} AND borough_code "
+                              "IS NOT NULL GROUP BY 1", params or []).fetchall())  # fmt: skip
+    located = sum(placed.values())
+    if with_bcu and (not located or sum(placed.get(b, 0) for b in with_bcu) > located / 2):
+        return sorted(with_bcu), "the boroughs of the loaded command units"
+    people: dict[str, int] = {}
+    for r in (pops.to_pylist() if pops is not None else []):
+        people[r["borough_code"]] = people.get(r["borough_code"], 0) + int(r["population"])
+    rate = {b: n / people[b] for b, n in placed.items() if people.get(b)}
+    if not rate:
+        return sorted(populated), "every borough with a population (no search in scope is placed in one)"
+    top = max(rate.values())
+    area = sorted(b for b, r in rate.items() if r >= top * SPILL_OVER)
+    left = located - sum(placed[b] for b in area)
+    return area, (f"where the searches are placed ({left:,} of {located:,} located searches fall outside, "
+                  "across the force's edge)" if left else "where the searches are placed")  # fmt: skip
 
 
 def rate_ratio(k: np.ndarray, pop: np.ndarray, k_ref: float, pop_ref: float) -> tuple[np.ndarray, ...]:
@@ -85,11 +117,14 @@ def disproportionality(
             "no census populations in the store: load TS021 with 'safestreets stopsearch population FILE'"
         )
     populated = set(pops.column("borough_code").to_pylist())
-    area = sorted(boroughs) if boroughs else force_boroughs(con, populated)
+    where, params = sc.where()
+    if boroughs:
+        area, chosen = sorted(boroughs), "the boroughs asked for"
+    else:
+        area, chosen = force_boroughs(con, populated, pops, where, params)
     unknown_b = sorted(set(area) - populated)
     if unknown_b:
         raise ParameterError(f"no population loaded for borough(s) {', '.join(unknown_b)}")
-    where, params = sc.where()
     column, mapping = BASES[basis]
     group_sql = mapping.format(c=column)
     con.complete()
@@ -142,7 +177,16 @@ def disproportionality(
     ]  # fmt: skip
     if basis == "officer":
         notes.append("Officers record no Mixed group: the Mixed rate on officer-defined ethnicity is zero.")
-    return Disproportionality(basis, months, area, rates, by_b, cross, missing, notes)
+    notes.append(f"Populations of {len(area)} borough{'s' if len(area) != 1 else ''}: {chosen}.")
+    warnings = []
+    yearly = all_k * 12 / months
+    if yearly > RESIDENT_SHARE * p.sum():
+        warnings.append(
+            f"Searches a year number {yearly / p.sum():.0%} of the residents: most people searched here do not "
+            "live here (a city centre, or a small area), so rates per resident overstate and the relative "
+            "rates compare who passes through with who lives here."
+        )
+    return Disproportionality(basis, months, area, rates, by_b, cross, missing, notes + warnings, warnings)
 
 
 def _by_borough(con: duckdb.DuckDBPyConnection, sc: Scope, group_sql: str, pops: pa.Table,

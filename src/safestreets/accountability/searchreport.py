@@ -84,9 +84,11 @@ def analysis_lines(a: SearchAnalysis, *, top: int = 15) -> list[str]:
 
 
 def disproportionality_lines(d: Disproportionality) -> list[str]:
+    names = list(dict.fromkeys(d.by_borough.column("borough").to_pylist()))
+    where = (", ".join(names) if 0 < len(names) <= 3 else f"{len(d.boroughs)} boroughs")
     lines = [
         f"Searches per 1,000 people by {d.basis}-defined ethnic group, Census 2021 (TS021) populations of "
-        f"{len(d.boroughs)} boroughs; {d.months} month(s) of searches (per year = x 12 / months). Relative rate "
+        f"{where}; {d.months} month(s) of searches (per year = x 12 / months). Relative rate "
         "against White with a 95% interval on the log rate ratio.",
         "",
     ]

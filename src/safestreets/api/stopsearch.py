@@ -78,6 +78,7 @@ def stopsearch_report(
         d = dispro.disproportionality(con, sc, basis=basis, level=level, boroughs=boroughs)
         other = dispro.disproportionality(con, sc, basis="officer" if basis == "self" else "self", level=level,
                                           boroughs=boroughs)  # fmt: skip
+        notes += d.warnings
     except NoDataError as exc:
         missing_note = str(exc)
         notes.append(missing_note)

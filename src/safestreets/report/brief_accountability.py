@@ -37,6 +37,7 @@ def stop_search_section(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         d = disproportionality(con, scope(months=months))
         out["rates"] = d.rates.to_pylist()
         out["missing"] = d.missing["self_missing_share"]
+        out["notes"] += d.warnings
     except SafestreetsError as exc:
         out["notes"].append(f"Disproportionality: {exc}")
     return out
