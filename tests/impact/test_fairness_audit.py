@@ -73,3 +73,43 @@ def test_shares_sum_to_one_and_equal_exposure_is_neutral(rows):
     # Exposure proportional to harm flags nothing.
     if harm.sum() > 0:
         assert fairness_audit(range(len(rows)), harm, harm).flagged == []
+
+
+def test_areas_are_named_where_the_store_has_names():
+    audit = fairness_audit(["A", "B"], exposure=[90, 10], harm=[10, 90], names={"A": "Westminster 018B"})
+    rows = {r["area"]: r for r in audit.rows()}
+    assert rows["A"]["name"] == "Westminster 018B" and rows["B"]["name"] is None
+    assert "(Westminster 018B (A))" in audit.summary()
+
+
+# --- population files as they come ---------------------------------------------------------------------
+
+
+def test_a_long_table_by_age_is_one_row_per_area(tmp_path):
+    from safestreets.sources.population import read_population
+
+    f = tmp_path / "by_age.csv"
+    f.write_text("lsoa21_code,lsoa21_name,age_group,usual_residents\n"
+                 "E01000001,City of London 001A,Aged 15 and under,125\n"
+                 "E01000001,City of London 001A,Aged 16 to 24,110\n"
+                 "E01000002,City of London 001B,Aged 15 and under,100\n"
+                 "E01000002,City of London 001B,Aged 16 to 24,50\n")  # fmt: skip
+    t = read_population(f)
+    assert t.to_pylist() == [
+        {"code": "E01000001", "population": 235.0, "Aged 15 and under": 125.0, "Aged 16 to 24": 110.0},
+        {"code": "E01000002", "population": 150.0, "Aged 15 and under": 100.0, "Aged 16 to 24": 50.0},
+    ]
+
+
+def test_ons_code_columns_are_known_and_an_ambiguous_long_table_is_refused(tmp_path):
+    from safestreets.errors import InputError
+    from safestreets.sources.population import read_population
+
+    ons = tmp_path / "mid2020.csv"
+    ons.write_text("LSOA11CD,LSOA11NM,Persons_All-Ages,Persons_0-15\nE01000001,City of London 001A,1749,296\n")
+    t = read_population(ons)
+    assert t["code"].to_pylist() == ["E01000001"] and t["population"].to_pylist() == [1749.0]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("code,age,sex,usual_residents\nE1,a,m,3\nE1,b,f,4\nE2,a,m,5\n")
+    with pytest.raises(InputError, match=r"row 2 \(line 3\), column 'code'.*more than one row"):
+        read_population(twice)

@@ -178,7 +178,7 @@ def test_commands(city_ws: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["evaluate", "feedback-loop", "--rounds", "200"])
     assert r.exit_code == 0 and "ran away" in r.output
     r = runner.invoke(app, ["audit", "fairness", "-w", str(city_ws), "--format", "csv"])
-    assert r.exit_code == 0 and r.output.startswith("area,exposure_share")
+    assert r.exit_code == 0 and r.output.startswith("area,name,exposure_share")
     r = runner.invoke(app, ["audit", "record", "-w", str(city_ws), "--out", str(tmp_path)])
     assert r.exit_code == 0 and "atrs-record.json" in r.output
     r = runner.invoke(app, ["evaluate", "results", "-w", str(city_ws), "--format", "json"])

@@ -122,6 +122,8 @@ def fairness(
     kind = _area_kind(con, areas)
     codes, _, wkbs = area_shapes(con, kind)
     geoms = shapely.from_wkb(wkbs)
+    names = {str(c): str(n) for c, n in con.execute("SELECT code, name FROM areas WHERE kind = ? AND name IS NOT "
+                                                    "NULL", [kind]).fetchall()}  # fmt: skip
     notes: list[str] = []
     if plan_id is None and forecast_run is None:
         row = fetch_one(con, "SELECT max(plan_id) FROM plan_runs")
@@ -199,7 +201,7 @@ def fairness(
     else:
         notes.append("no population loaded: shares of residents and of ethnic groups are not audited")
     patrol = fairness_audit(
-        codes, exposure, harm, population=pop, groups=groups, kind=what, threshold=threshold
+        codes, exposure, harm, population=pop, groups=groups, kind=what, threshold=threshold, names=names
     )
     st = con.execute(
         "SELECT x, y FROM stop_searches WHERE x IS NOT NULL AND month >= ? AND month < ?",
@@ -210,7 +212,7 @@ def fairness(
         sw = locate(np.asarray(st["x"]), np.asarray(st["y"]), geoms)
         stop_counts = np.bincount(sw[sw >= 0], minlength=len(codes))
         stops = fairness_audit(codes, stop_counts, harm, population=pop, groups=groups, kind="stop and search",
-                               threshold=threshold)  # fmt: skip
+                               threshold=threshold, names=names)  # fmt: skip
     else:
         notes.append(f"no located stop and search between {start} and {end}")
     section60 = None
@@ -222,7 +224,7 @@ def fairness(
         hours, located = section60_hours(db, geoms, get_setting(con, "crs"), start, end)
         if located:
             section60 = fairness_audit(codes, hours, harm, population=pop, groups=groups, kind="Section 60 hours",
-                                       threshold=threshold)  # fmt: skip
+                                       threshold=threshold, names=names)  # fmt: skip
         else:
             notes.append(f"no Section 60 authorisation in the register between {start} and {end}")
     report = FairnessReport(subject, kind, (str(start), str(end - 1)), patrol, stops, notes, section60=section60)

@@ -182,7 +182,7 @@ def audit_fairness(
     shown = (
         [r for r in rows if r["over_exposed"] or r.get("stops_over_exposed") or r.get("s60_over_exposed")] if fmt is Fmt.table else rows
     )
-    columns = ("area", "exposure_share", "harm_share", "population_share", "exposure_to_harm", "over_exposed",
+    columns = ("area", "name", "exposure_share", "harm_share", "population_share", "exposure_to_harm", "over_exposed",
                "stop_share", "stops_over_exposed", "s60_share", "s60_over_exposed", *(f"{g}_share" for g in result.patrol.group_shares))  # fmt: skip
     emit(shown, columns, fmt, title="Areas over-exposed relative to harm")
     if fmt is Fmt.table:

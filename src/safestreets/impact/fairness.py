@@ -33,6 +33,8 @@ class FairnessAudit:
     notes: list[str] = field(default_factory=list)
     #: Per group, each area's share of that group's residents (the area's row beside its exposure share).
     group_shares: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Each area's name as people know it (an LSOA's "Westminster 013G"), where the store has one.
+    names: dict[str, str] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
@@ -41,6 +43,7 @@ class FairnessAudit:
             out.append(
                 {
                     "area": a,
+                    "name": self.names.get(a),
                     "exposure_share": round(float(self.exposure_share[i]), 5),
                     "harm_share": round(float(self.harm_share[i]), 5),
                     "population_share": None
@@ -57,11 +60,14 @@ class FairnessAudit:
     def flagged(self) -> list[str]:
         return [a for a, f in zip(self.ids, self.over_exposed, strict=True) if f]
 
+    def _named(self, area: str) -> str:
+        return f"{self.names[area]} ({area})" if self.names.get(area) else area
+
     def summary(self) -> str:
         n = len(self.flagged)
         head = (
             f"{self.kind}: {n} of {len(self.ids)} areas get more than {self.threshold:g} times their share of "
-            "harm" + (f" ({', '.join(self.flagged[:5])}{'...' if n > 5 else ''})" if n else "")
+            "harm" + (f" ({', '.join(self._named(a) for a in self.flagged[:5])}{'...' if n > 5 else ''})" if n else "")
         )
         if self.groups:
             worst = max(self.groups.items(), key=lambda kv: kv[1]["relative_exposure"])
@@ -106,9 +112,11 @@ def fairness_audit(
     kind: str = "patrol exposure",
     threshold: float = 1.5,
     min_share: float = 0.01,
+    names: dict[str, str] | None = None,
 ) -> FairnessAudit:
     """The audit over areas ``ids`` from per-area ``exposure`` and ``harm`` (any units: only shares
-    matter), optional ``population`` and optional ``groups`` (group name -> residents per area)."""
+    matter), optional ``population`` and optional ``groups`` (group name -> residents per area);
+    ``names``: the areas' names, to show beside their codes."""
     ids = [str(a) for a in ids]
     n = len(ids)
     if n == 0:
@@ -166,4 +174,5 @@ def fairness_audit(
         float(min_share),
         notes,
         group_shares,
+        {a: str(names[a]) for a in ids if names and names.get(a)},
     )
