@@ -243,3 +243,17 @@ def test_the_city_s_search_rates_use_the_city_s_residents_not_london_s(
     assert 8_000 < int(everyone["population"]) < 9_000  # the City's residents (8,583 in 2021)
     # Far more searches than residents a year: every output says what that does to the rates.
     assert "most people searched here do not live here" in r.stdout
+
+
+def test_teams_for_the_city_by_name_when_the_met_s_command_units_are_loaded(city_ws: Path, tmp_path: Path) -> None:
+    """The City has no command unit of the Met's lookup, so its forecast has one unit for the whole area;
+    a resources file naming the City gave its teams to 'a command unit that is not in the forecast'."""
+    ws = _copy(city_ws, tmp_path)
+    teams = tmp_path / "teams.csv"
+    teams.write_text("bcu,shift,teams\nCity of London,early,2\nCity of London,late,1\n", "utf-8")
+    r = run("plan", "--resources", str(teams), "--week", "2024-01-01", "--no-cards", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    assert "3 team-shifts" in r.stdout
+    teams.write_text("bcu,shift,teams\nCamden,early,2\n", "utf-8")  # somewhere the forecast does not cover
+    r = run("plan", "--resources", str(teams), "--week", "2024-01-01", "--no-cards", workspace=ws)
+    assert r.returncode == 1 and "not a command unit of forecast run" in r.stderr

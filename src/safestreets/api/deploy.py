@@ -85,6 +85,13 @@ def plan(
         res = read_resources(resources, rules.shifts, command_unit_places(names, surface.bcu))
         ours = set(surface.bcu) - {""}
         other = sorted({b for b, _ in res.teams} - ours - {POOL})
+        study = str(surface.provenance.get("units", {}).get("study") or "")
+        if len(ours) == 1 and other and all(study.endswith(f":{b}") for b in other):
+            # The forecast covers one area with no command unit of its own (the City of London beside the
+            # Met's lookup): teams given to that area by name are its teams.
+            (only,) = ours
+            res = type(res)({(only if b in other else b, s): n for (b, s), n in res.teams.items()})
+            other = []
         if other:
             raise ParameterError(
                 f"the resources give teams to {label(other[0])}, which is not a command unit of forecast run "
