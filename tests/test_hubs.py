@@ -357,3 +357,15 @@ def test_hubs_on_the_synthetic_city(city: Path) -> None:
     assert r.provenance["source"] == "force-records" and r.provenance["forecast"]["model"] == "kde"
     assert any(line.strip().startswith("busiest: ") for line in r.lines())
     assert_no_person_columns(r.to_table())
+
+
+def test_places_closer_than_a_street_crossing_are_one_place() -> None:
+    from safestreets.plan.hubs import SAME_PLACE_M, same_place
+
+    x = np.array([0.0, 60.0, 1000.0, 1100.0, 1200.0, 5000.0])
+    y = np.zeros(6)
+    # 0 and 1: one station in two files; 2-3-4: a chain, each under the distance from the next; 5 alone.
+    assert same_place(x, y).tolist() == [0, 0, 2, 2, 2, 5]
+    assert same_place(x, y, within=50.0).tolist() == [0, 1, 2, 3, 4, 5]
+    assert SAME_PLACE_M < 250  # two London stations a short walk apart stay two places
+    assert same_place(np.zeros(0), np.zeros(0)).tolist() == []

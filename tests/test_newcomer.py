@@ -257,3 +257,15 @@ def test_teams_for_the_city_by_name_when_the_met_s_command_units_are_loaded(city
     teams.write_text("bcu,shift,teams\nCamden,early,2\n", "utf-8")  # somewhere the forecast does not cover
     r = run("plan", "--resources", str(teams), "--week", "2024-01-01", "--no-cards", workspace=ws)
     assert r.returncode == 1 and "not a command unit of forecast run" in r.stderr
+
+
+def test_one_station_in_two_files_gets_one_deployment(city_ws: Path, shared_data: Path, tmp_path: Path) -> None:
+    """With the tube's and the rail network's stations loaded, Liverpool Street took deployments 1 and 2."""
+    ws = _copy(city_ws, tmp_path)
+    rail = shared_data / "transport" / "naptan_rail_stations_greater_london.csv"
+    assert run("places", "load", str(rail), "--kind", "station", workspace=ws).returncode == 0
+    r = run("hubs", "--budget", "5", workspace=ws)
+    assert r.returncode == 0, r.stderr
+    deployed = re.findall(r"^\s+\d\. (.+?) \(station\)", r.stdout, re.M)
+    assert len(deployed) == 5 and sum("Liverpool Street" in d for d in deployed) == 1
+    assert "London Liverpool Street Rail Station is 64 m from Liverpool Street: one place" in r.stdout

@@ -78,6 +78,9 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 PROFILE_PRIOR_EVENTS = 14.0
 #: Fewer timed crimes than this near a hub, and its reasons quote the city-wide busiest times instead.
 MIN_PROFILE_EVENTS = 5
+#: Places closer than this are one place for deployments (two records of one station, not two stations:
+#: the nearest distinct London stations, such as Leicester Square and Covent Garden, are some 250 m apart).
+SAME_PLACE_M = 150.0
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -297,9 +300,14 @@ def rank_hubs(
         "reasons": pa.array(["; ".join(reasons[str(places["id"][i])]) for i in order]),
     })  # fmt: skip
 
-    # Deployments: best (hub, day, slot) pairs by score x slot share.
+    # Deployments: best (hub, day, slot) pairs by score x slot share. Places closer than SAME_PLACE_M are one
+    # place recorded twice (a tube and a rail station of one name, from two files): they share one count
+    # of deployments, so the budget is not spent twice on the same spot.
     value = score[:, None, None] * (share if share is not None else np.ones((n, 1, 1)))  # (hub, day, slot)
     flat = np.argsort(-value.ravel(), kind="stable")
+    site = same_place(px, py)
+    first_at: dict[int, int] = {}  # site -> the hub first deployed there
+    merged: set[int] = set()
     taken = np.zeros(n, dtype="int64")
     rows: list[dict[str, Any]] = []
     for f in flat:
@@ -308,11 +316,16 @@ def rank_hubs(
         hub, day, slot = np.unravel_index(f, value.shape)
         if score[hub] <= 0:  # no evidence anywhere near: not worth a deployment
             break
-        if max_per_hub is not None and taken[hub] >= max_per_hub:
+        full = (max_per_hub is not None and taken[site[hub]] >= max_per_hub) or (share is None and taken[site[hub]] >= 1)
+        if full:
+            other = first_at.get(int(site[hub]), hub)
+            if other != hub and hub not in merged:
+                merged.add(hub)
+                notes.append(f"{places['name'][hub]} is {np.hypot(px[hub] - px[other], py[hub] - py[other]):.0f} m from "
+                             f"{places['name'][other]}: one place, deployed to once")  # fmt: skip
             continue
-        if share is None and taken[hub] >= 1:
-            continue
-        taken[hub] += 1
+        first_at.setdefault(int(site[hub]), int(hub))
+        taken[site[hub]] += 1
         pid = str(places["id"][hub])
         slot_reasons = list(reasons[pid])
         start, end = slot_bounds(int(slot), slot_hours, day_start_hour) if share is not None else ("", "")
@@ -341,6 +354,24 @@ _DEPLOYMENT_SCHEMA = pa.schema([
     ("hub_score", pa.float64()), ("slot_share", pa.float64()), ("value", pa.float64()),
     ("x", pa.float64()), ("y", pa.float64()), ("reasons", pa.string()),
 ])  # fmt: skip
+
+
+def same_place(x: np.ndarray, y: np.ndarray, within: float = SAME_PLACE_M) -> np.ndarray:
+    """For each place, the index of the first place of its group: places linked by gaps under ``within``
+    metres are one group."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, dtype="int64")
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(within, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    first = np.full(label.max() + 1, n, dtype="int64")
+    np.minimum.at(first, label, np.arange(n))
+    return first[label]
 
 
 def _empty_deployments() -> pa.Table:
