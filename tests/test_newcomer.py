@@ -269,3 +269,16 @@ def test_one_station_in_two_files_gets_one_deployment(city_ws: Path, shared_data
     deployed = re.findall(r"^\s+\d\. (.+?) \(station\)", r.stdout, re.M)
     assert len(deployed) == 5 and sum("Liverpool Street" in d for d in deployed) == 1
     assert "London Liverpool Street Rail Station is 64 m from Liverpool Street: one place" in r.stdout
+
+
+def test_another_city_s_file_is_not_loaded_as_places(city_ws: Path, shared_data: Path, tmp_path: Path) -> None:
+    ws = _copy(city_ws, tmp_path)
+    before = duckdb.connect(str(ws / "safestreets.duckdb"), read_only=True)
+    (n,) = before.execute("SELECT count(*) FROM places").fetchone()  # type: ignore[misc]
+    before.close()
+    nyc = shared_data / "other_cities" / "nyc_shootings_2019.csv.gz"
+    r = run("places", "load", str(nyc), "--kind", "station", workspace=ws)
+    assert r.returncode == 1 and "over 20 km from every event loaded" in r.stderr and "Nothing was loaded" in r.stderr
+    after = duckdb.connect(str(ws / "safestreets.duckdb"), read_only=True)
+    assert after.execute("SELECT count(*) FROM places").fetchone() == (n,)
+    after.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from safestreets import vocab
 from safestreets.api.results import ExportResult, IngestReport, Listing, LoadReport, StatusReport
@@ -299,6 +300,7 @@ def load_places(
     if not path.exists():
         raise InputError(path, "no such file")
     table = read_places(path, crs=get_setting(con, "crs"), kind=kind, name_field=name_field)
+    _check_places_are_here(con, path, table)
     batch = store_places(con, table, source=str(path.resolve()), sha256=sha256_file(path),
                          params={"kind": kind, "name_field": name_field})  # fmt: skip
     kinds = (
@@ -310,6 +312,30 @@ def load_places(
     for k in kinds:
         counts[str(k)] = counts.get(str(k), 0) + 1
     return LoadReport("places", path, batch, counts)
+
+
+#: Places this far (metres) outside the events loaded are somewhere else.
+PLACES_REACH_M = 20_000.0
+
+
+def _check_places_are_here(con: duckdb.DuckDBPyConnection, path: Path, table: Any) -> None:
+    """Refuse a file whose places are all far from every event loaded (another city's file): nothing is
+    stored. A national file keeps the places near the events among the rest; a store with no located
+    events yet takes any places."""
+    box = con.execute("SELECT min(x), min(y), max(x), max(y) FROM events WHERE x IS NOT NULL").fetchall()[0]
+    if box[0] is None or table.num_rows == 0:
+        return
+    x = np.asarray(table.column("x").to_numpy(zero_copy_only=False), dtype="float64")
+    y = np.asarray(table.column("y").to_numpy(zero_copy_only=False), dtype="float64")
+    dx = np.maximum(np.maximum(box[0] - x, x - box[2]), 0.0)
+    dy = np.maximum(np.maximum(box[1] - y, y - box[3]), 0.0)
+    far = np.hypot(dx, dy) > PLACES_REACH_M
+    if far.all():
+        raise InputError(
+            path, f"all {len(far):,} places are over {PLACES_REACH_M / 1000:g} km from every event "
+            f"loaded (the nearest of them {np.hypot(dx, dy)[far].min() / 1000:,.0f} km): a file for somewhere "
+            "else? Nothing was loaded"
+        )  # fmt: skip
 
 
 def area_kinds(con: duckdb.DuckDBPyConnection) -> Listing:
