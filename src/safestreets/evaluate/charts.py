@@ -4,11 +4,22 @@ area flagged, 0-20%), one line per model, the mean over origins."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from safestreets.forecast import BASELINES
+
+
+def tight_layout(fig: Any, **kwargs: Any) -> None:
+    """``fig.tight_layout`` without its warning when a figure's parts (a legend beside the axes, a long
+    note) leave it nothing to do: the figure is kept as laid out, which is what the reader gets anyway."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
+        fig.tight_layout(**kwargs)
 
 
 def coverage_chart(curves: pa.Table, out: str | Path, *, title: str = "", horizon: str | None = None) -> Path:
@@ -40,7 +51,7 @@ def coverage_chart(curves: pa.Table, out: str | Path, *, title: str = "", horizo
     ax.grid(alpha=0.3)
     ax.set_title(title or f"Coverage curve, mean over origins ({h} horizon)")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    tight_layout(fig)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

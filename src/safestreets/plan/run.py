@@ -166,7 +166,9 @@ def run_plan(
     if by_day is not None:
         plan.params["days"] = by_day.describe()
     visits = schedule(plan, week_start, seed=seed, by_day=by_day)
-    notes = [f"shift shares from {share_source}", f"cap counted per {nb_kind}"]
+    area = {"lsoa21": "LSOA", "lsoa11": "LSOA", "lsoa": "LSOA"}.get(nb_kind, nb_kind)
+    notes = [f"shift shares from {share_source}",
+             f"no {area} gets more than {rules.cap_share:.0%} of its BCU's visits over {rules.cap_weeks} weeks"]  # fmt: skip
     if risk is None:
         notes.append(f"risk by shift: {why}; every unit has the same shift shares, the plan's hot spots are "
                      "the same in every shift, and one daily pattern is repeated over the week")  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 import shapely
 
 from safestreets.errors import ParameterError
+from safestreets.evaluate.charts import tight_layout
 from safestreets.geo.units import Units
 from safestreets.report.maps import frame, outline, polygon_path
 from safestreets.trends.emerging import CATEGORIES, NO_PATTERN
@@ -132,7 +133,7 @@ def emerging_map(
         + f"; data {p.get('data_fingerprint', '')}, safestreets {p.get('safestreets_version', '')}"
     )
     fig.text(0.01, 0.01, note, fontsize=7, color="#404040")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    tight_layout(fig, rect=(0, 0.03, 1, 1))
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, facecolor="white", bbox_inches="tight")

@@ -19,6 +19,8 @@ import shapely
 from matplotlib.collections import PathCollection
 from matplotlib.path import Path as MplPath
 
+from safestreets.evaluate.charts import tight_layout
+
 
 def polygon_path(geom: shapely.Geometry) -> MplPath | None:
     """A matplotlib Path of a (multi)polygon, holes included; None for anything without area."""
@@ -148,7 +150,7 @@ def surface_map(
 
 def save(fig: Any, out_png: str | Path) -> Path:
     """Lay out, write as PNG on white and free the figure."""
-    fig.tight_layout()
+    tight_layout(fig)
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, facecolor="white")
