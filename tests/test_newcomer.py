@@ -282,3 +282,20 @@ def test_another_city_s_file_is_not_loaded_as_places(city_ws: Path, shared_data:
     after = duckdb.connect(str(ws / "safestreets.duckdb"), read_only=True)
     assert after.execute("SELECT count(*) FROM places").fetchone() == (n,)
     after.close()
+
+
+def test_the_trend_has_no_rows_for_records_over_the_edge(city_ws: Path) -> None:
+    """City records geocoded just across the boundary fall in Met command units: the overview listed those
+    units with 0-7 crimes each, as codes."""
+    from safestreets.api import Workspace, catalog
+
+    ws = Workspace(city_ws, read_only=True)
+    try:
+        trend = catalog.trend(ws)
+    finally:
+        ws.close()
+    total = sum(trend.series[0].events)
+    assert trend.series[0].name == "citywide"
+    assert all(sum(s.events) >= 0.02 * total for s in trend.series)
+    assert trend.left_out and all(not k.islower() for k in trend.left_out)  # names, not slugs
+    assert sum(trend.left_out.values()) < 0.1 * total

@@ -243,7 +243,8 @@ class PlanVisits(BaseModel):
 
 
 class TrendSeries(BaseModel):
-    name: str = Field(description="a BCU, or 'citywide'")
+    name: str = Field(description="a BCU's code, or 'citywide'")
+    label: str = Field("", description="what people call it: the BCU's name, or 'citywide'")
     events: list[int]
     harm: list[Num]
     last: int
@@ -257,6 +258,10 @@ class Trend(BaseModel):
     source: str
     months: list[str]
     series: list[TrendSeries]
+    left_out: dict[str, int] = Field(
+        default_factory=dict, description="BCUs with under 2% of the crimes (records over the area's edge): "
+        "counted citywide only; name -> crimes"
+    )  # fmt: skip
 
 
 class ChangeRow(BaseModel):

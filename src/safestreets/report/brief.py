@@ -68,6 +68,10 @@ def _target_types(prov: dict[str, Any]) -> list[str]:
     return list(prov.get("data", {}).get("target", {}).get("types", []))
 
 
+#: A command unit with fewer of the trend's crimes than this share gets no row of its own.
+MIN_BCU_EVENT_SHARE = 0.02
+
+
 @dataclass
 class Trend:
     """Counts per period, citywide (``"all"``) and per BCU; ``missing`` marks periods with no records of
@@ -77,6 +81,8 @@ class Trend:
     series: dict[str, np.ndarray]
     missing: np.ndarray
     keys: list[datetime]
+    #: Command units with too few of the events to be shown apart (spill-over across the area's edge).
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, *, periods: int,
@@ -125,9 +131,15 @@ def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, 
         if b:
             series.setdefault(b, np.zeros(len(keys)))[i] += n
     missing = np.array([k not in have for k in keys], dtype=bool)
+    # A command unit with a sliver of the events (records just over the edge of a force's area: the City
+    # of London's beside the Met's units) gets no row of its own: counted citywide only, and named.
+    total = series["all"].sum()
+    left_out = {b: int(v.sum()) for b, v in series.items() if b != "all" and v.sum() < MIN_BCU_EVENT_SHARE * total}
+    for b in left_out:
+        del series[b]
     for v in series.values():
         v[missing] = np.nan
-    return Trend(names, series, missing, keys)
+    return Trend(names, series, missing, keys, left_out)
 
 
 def gap_note(con: duckdb.DuckDBPyConnection, trend: Trend, source: str, data_end: str | None) -> str | None:
@@ -233,6 +245,11 @@ def write_brief(
                                               title=f"{target_name.capitalize()} per {unit} by BCU")  # fmt: skip
     stale = _staleness(prov, surface.window[0], surface.days)
     trend_note = gap_note(con, trend, source, stale["data_to"])
+    if trend.left_out:
+        shown = ", ".join(f"{bcu_names.get(b, b)} ({n:,})" for b, n in sorted(trend.left_out.items()))
+        left = (f"Counted citywide only, under {MIN_BCU_EVENT_SHARE:.0%} of the crimes each: {shown} "
+                "(records just over the area's edge).")  # fmt: skip
+        trend_note = f"{trend_note} {left}" if trend_note else left
     trend_rows = []
     for k, v in series.items():
         earlier = v[-5:-1]

@@ -44,7 +44,7 @@ FIGURES = cache.Codec(_dump, _load)
 def _overview(ws: Workspace) -> tuple[m.Overview, dict[str, Markup]]:
     data = catalog.overview(ws)
     sparks = {
-        s.name: sparkline(s.events, label=f"{s.name}: events per month")
+        s.name: sparkline(s.events, label=f"{s.label or s.name}: events per month")
         for s in (data.trend.series if data.trend else [])
     }
     return data, sparks
