@@ -92,6 +92,8 @@ def test_silent_no_ops_are_refused(city_ws: Path, shared_data: Path, tmp_path: P
     ws = _copy(city_ws, tmp_path)
     r = run("ingest", str(shared_data / "police_uk" / "city_of_london"), "--months", "2030-01", workspace=ws)
     assert r.returncode == 1 and "nothing loaded" in r.stderr
+    r = run("ingest", str(shared_data / "police_uk" / "city_of_london"), "--force", "cityoflondon", workspace=ws)
+    assert r.returncode == 1 and "did you mean --force city-of-london?" in r.stderr
     r = run("export", str(tmp_path / "e.csv"), "--months", "2021-01", workspace=ws)
     assert r.returncode == 1 and "no events rows match" in r.stderr and not (tmp_path / "e.csv").exists()
     r = run("plan", "--week", "2025-01-06", "--no-cards", workspace=ws)

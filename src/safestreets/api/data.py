@@ -93,6 +93,17 @@ def _refuse_empty(
     )  # fmt: skip
     read = report.total("rows_read")
     if not report.results:
+        import difflib
+
+        from safestreets.sources.policeuk import discover
+
+        found = sorted({f.force for f in discover(path) if f.force})
+        wrong = [f for f in (forces or []) if f not in found]
+        if found and wrong:  # the force named as the files do not name it: say what they do name
+            close = difflib.get_close_matches(wrong[0].lower(), found, n=1, cutoff=0.6)
+            hint = (f"did you mean --force {close[0]}? " if close else "") + f"(the files are from: {', '.join(found[:12])}"
+            hint += ", ...)" if len(found) > 12 else ")"
+            raise NoDataError(f"nothing loaded: no file in {path} falls within {asked}: {hint}")
         raise NoDataError(f"nothing loaded: no file in {path} falls within {asked}")
     raise NoDataError(f"nothing loaded: none of the {read:,} rows read from {path} fall within {asked}")
 
