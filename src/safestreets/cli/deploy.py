@@ -130,9 +130,12 @@ def hotspots(
             f"alpha {p['alpha']}{', FDR' if p['fdr'] else ''}) on {len(units):,} {units.kind} units"
         )
         out.print("  " + ", ".join(f"{k} {v:,}" for k, v in result.summary().items()), highlight=False)
-    if top:
+    rows = result.to_pylist()
+    if top and not rows and fmt is Fmt.table:
+        out.print("no unit shows a pattern at this significance: nothing emerging, persistent or diminishing")
+    elif top:
         emit(
-            result.to_pylist(), result.COLUMNS, fmt, title="What changed",
+            rows, result.COLUMNS, fmt, title="What changed",
             headers=("place", "unit", "BCU", "category", "last period", "mean before", "trend z"),
             right=("last period", "mean before", "trend z"),
             cells=lambda r: [r["place"], r["unit"], place_label(r["bcu"], result.bcu_names), r["category"],
