@@ -192,6 +192,10 @@ def test_demo_city_names_reach_every_output(demo_city: Path, tmp_path: Path) -> 
     with next(outputs.glob("plan-*-hotspots.csv")).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(r["name"] == names[r["unit_id"]] for r in rows)
+    con = duckdb.connect(str(demo_city / "safestreets.duckdb"), read_only=True)
+    areas = dict(con.execute("SELECT code, name FROM areas WHERE name IS NOT NULL").fetchall())
+    con.close()
+    assert all(r["neighbourhood_name"] == areas[r["neighbourhood"]] for r in rows)  # the LSOA's name beside its code
     with next(outputs.glob("plan-*-visits.csv")).open(newline="") as fh:
         assert all(r["name"] == names[r["unit_id"]] for r in csv.DictReader(fh))
     geo = json.loads(next(outputs.glob("forecast-*-run1.geojson")).read_text())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,8 @@ class PlanRun:
     notes: list[str]
     shift_risk: ShiftRisk | None = None  # harm by unit, day and shift, where timestamped events allow
     by_day: DayPlan | None = None  # each team's hot spots and visits per day, where shift_risk allows
+    #: The neighbourhoods' names by code (an LSOA's "Westminster 018B"), for the exported files.
+    area_names: dict[str, str] = field(default_factory=dict)
 
 
 def run_plan(
@@ -181,7 +183,9 @@ def run_plan(
             f"no stored plans in the {rules.cap_weeks - 1} weeks before: the cap counts this week only"
         )
     plan_id = save_plan(con, plan, week_start, visits, seed=seed) if save else None
-    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes, risk, by_day)
+    area_names = {str(c): str(n) for c, n in con.execute(
+        "SELECT code, name FROM areas WHERE kind = ? AND name IS NOT NULL", [nb_kind]).fetchall()}  # fmt: skip
+    return PlanRun(plan, surface, week_start, visits, plan_id, seed, notes, risk, by_day, area_names)
 
 
 def day_note(by_day: DayPlan | None) -> str:
@@ -211,9 +215,11 @@ def hotspot_numbers(plan: PatrolPlan) -> dict[int, int]:
     return {u: n for n, u in enumerate(ranked, start=1)}
 
 
-def hotspot_rows(plan: PatrolPlan, names: np.ndarray | None = None) -> list[dict[str, Any]]:
+def hotspot_rows(plan: PatrolPlan, names: np.ndarray | None = None,
+                 area_names: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """One row per team and hot spot, in walking order; with ``names`` (per unit of the plan's input, as
-    the forecast stored them) each row has the hot spot's place ``name``."""
+    the forecast stored them) each row has the hot spot's place ``name``, and with ``area_names`` its
+    ``neighbourhood_name`` beside the code."""
     inp = plan.input
     number = hotspot_numbers(plan)
     rows = []
@@ -224,6 +230,7 @@ def hotspot_rows(plan: PatrolPlan, names: np.ndarray | None = None) -> list[dict
                 "stop": stop, "hotspot": number[u], **({} if names is None else {"name": str(names[u])}),
                 "unit_id": str(inp.ids[u]),
                 "neighbourhood": str(np.asarray(inp.area)[u]),
+                **({} if area_names is None else {"neighbourhood_name": area_names.get(str(np.asarray(inp.area)[u]), "")}),
                 "visits_per_day": int(v), "harm_week": float(inp.harm_week[u]),
                 "x": float(inp.x[u]), "y": float(inp.y[u]),
             })  # fmt: skip
@@ -272,7 +279,7 @@ def export_plan(run: PlanRun, folder: Path, crs: str) -> list[Path]:
     plan = run.plan
     stem = f"plan-{run.week_start}"
     names = run.surface.names_or_blank()
-    rows = hotspot_rows(plan, names)
+    rows = hotspot_rows(plan, names, run.area_names)
     provenance = {
         "plan_id": run.plan_id, "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "software": f"safestreets {__version__}", "crs": crs, "plan": plan_params(plan, run.week_start, run.seed),
