@@ -111,6 +111,12 @@ def test_skip_bad_rows_sets_them_aside(tmp_path: Path) -> None:
     assert counts(ws)["rejects"] == 1
     status = run("status", workspace=ws)
     assert "rejected rows: 1" in status.stdout and "Crime type" in status.stdout
+    # The month loaded again from a corrected file: the reject is history (kept), not a row missing now.
+    fixed = street_file(tmp_path / "fixed.csv", [GOOD, GOOD.replace("Robbery", "Burglary"), GOOD])
+    r = run("ingest", str(fixed), workspace=ws)
+    assert r.returncode == 0 and "2 earlier rows replaced" in r.stdout, r.stdout + r.stderr
+    assert counts(ws)["rejects"] == 1
+    assert "rejected rows: 0" in run("status", workspace=ws).stdout
 
 
 def test_usage_errors_exit_non_zero(tmp_path: Path) -> None:

@@ -68,9 +68,17 @@ def _summary(con: duckdb.DuckDBPyConnection, table: str) -> TableSummary:
 
 def status(con: duckdb.DuckDBPyConnection) -> Status:
     tables = {t: _summary(con, t) for t in ("events", "outcomes", "stop_searches")}
-    rejected = fetch_one(con, "SELECT count(DISTINCT (batch_id, row_number)) FROM rejects")
+    # Rejects of a load whose rows a later load of the same months has all replaced are history, not
+    # rows missing from the store now: a load is current while it has rows left (or loaded none).
+    live = (
+        "batch_id IN (SELECT batch_id FROM batches WHERE rows_loaded = 0) OR batch_id IN (SELECT DISTINCT "
+        "batch_id FROM events UNION SELECT DISTINCT batch_id FROM outcomes UNION SELECT DISTINCT batch_id FROM "
+        "stop_searches)"
+    )
+    rejected = fetch_one(con, f"SELECT count(DISTINCT (batch_id, row_number)) FROM rejects WHERE {live}")
     reasons = con.execute(
-        "SELECT coalesce(column_name, ''), reason, count(*) FROM rejects GROUP BY ALL ORDER BY 3 DESC LIMIT 10"
+        f"SELECT coalesce(column_name, ''), reason, count(*) FROM rejects WHERE {live} GROUP BY ALL ORDER BY 3 "
+        "DESC LIMIT 10"
     ).fetchall()
     areas = dict(con.execute("SELECT kind, count(*) FROM areas GROUP BY kind ORDER BY kind").fetchall())
     places = dict(con.execute("SELECT kind, count(*) FROM places GROUP BY kind ORDER BY kind").fetchall())
