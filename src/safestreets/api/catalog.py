@@ -343,25 +343,20 @@ def trend(ws: Workspace, *, target: str = "violence", months: int = 12) -> m.Tre
         for name in ("citywide", r["bcu"]) if r["bcu"] else ("citywide",):
             events.setdefault(name, np.zeros(months, dtype="int64"))[i] += r["events"]
             harm.setdefault(name, np.zeros(months))[i] += r["harm"]
-    from safestreets.report.brief import MIN_BCU_EVENT_SHARE
+    from safestreets.report.brief import slivers
     from safestreets.store.queries import command_unit_names
 
     labels = command_unit_names(ws.con)
-    total = events["citywide"].sum()
-    # A BCU with a sliver of the crimes (records just over a force's edge) is counted citywide only.
-    left_out = {labels.get(k, k): int(v.sum()) for k, v in events.items()
-                if k != "citywide" and v.sum() < MIN_BCU_EVENT_SHARE * total}  # fmt: skip
+    left_out = slivers(events, "citywide")
     series = []
-    for name in ["citywide", *sorted(k for k in events if k != "citywide")]:
+    for name in ["citywide", *sorted(k for k in events if k != "citywide" and k not in left_out)]:
         e = events[name]
-        if labels.get(name, name) in left_out:
-            continue
         before = float(e[-5:-1].mean()) if months > 4 else float(e[:-1].mean())
         series.append(m.TrendSeries(name=name, label=labels.get(name, name), events=[int(v) for v in e],
                                     harm=[float(v) for v in harm[name]], last=int(e[-1]), mean_before=before,
                                     change=(e[-1] - before) / before if before else None))  # fmt: skip
     return m.Trend(target=tgt.name, types=types, source=source, months=[k.strftime("%Y-%m") for k in keys],
-                   series=series, left_out=left_out)  # fmt: skip
+                   series=series, left_out={labels.get(k, k): n for k, n in left_out.items()})  # fmt: skip
 
 
 def plan_glance(ws: Workspace) -> m.PlanGlance | None:

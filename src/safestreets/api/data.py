@@ -340,11 +340,11 @@ def _check_places_are_here(con: duckdb.DuckDBPyConnection, path: Path, table: An
     y = np.asarray(table.column("y").to_numpy(zero_copy_only=False), dtype="float64")
     dx = np.maximum(np.maximum(box[0] - x, x - box[2]), 0.0)
     dy = np.maximum(np.maximum(box[1] - y, y - box[3]), 0.0)
-    far = np.hypot(dx, dy) > PLACES_REACH_M
-    if far.all():
+    dist = np.hypot(dx, dy)
+    if (dist > PLACES_REACH_M).all():
         raise InputError(
-            path, f"all {len(far):,} places are over {PLACES_REACH_M / 1000:g} km from every event "
-            f"loaded (the nearest of them {np.hypot(dx, dy)[far].min() / 1000:,.0f} km): a file for somewhere "
+            path, f"all {len(dist):,} places are over {PLACES_REACH_M / 1000:g} km from every event "
+            f"loaded (the nearest of them {dist.min() / 1000:,.0f} km): a file for somewhere "
             "else? Nothing was loaded"
         )  # fmt: skip
 

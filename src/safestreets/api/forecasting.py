@@ -167,7 +167,7 @@ def backtest(
     from safestreets.evaluate.backtest import summarise
     from safestreets.evaluate.outputs import write_backtest
     from safestreets.forecast import make_model
-    from safestreets.forecast.data import load_history, load_units
+    from safestreets.forecast.data import for_a_horizon, load_history, load_units
     from safestreets.forecast.history import Horizon
     from safestreets.forecast.targets import parse_target
 
@@ -188,7 +188,7 @@ def backtest(
             con, tgt, source=source, force=force, need_timestamps=any(h.unit == "D" for h in hs)
         )
     except NeedsTimestamps as err:
-        raise NeedsTimestamps(f"a horizon shorter than a month: {err}; or use --horizon 1m") from None
+        raise for_a_horizon(err) from None
     grid = load_units(con, units, cell_size=cell_size, study=study_area, history=history)
     if by_shift and history.resolution != "timestamp":
         raise NoDataError("--by-shift needs timestamped events (a force's own records): police.uk files carry "

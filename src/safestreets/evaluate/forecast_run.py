@@ -22,7 +22,7 @@ from safestreets import harm as harm_weights
 from safestreets.errors import NeedsTimestamps, ParameterError, unknown
 from safestreets.evaluate.auto import Choice, choose
 from safestreets.forecast import MODELS, make_model, model_class
-from safestreets.forecast.data import load_history, load_units
+from safestreets.forecast.data import for_a_horizon, load_history, load_units
 from safestreets.forecast.history import History, Horizon, as_time
 from safestreets.forecast.intervals import DEFAULT_LEVEL, Intervals, calibrate, intervals
 from safestreets.forecast.store import StoredBacktest, Surface, save_surface
@@ -125,7 +125,7 @@ def run_forecast(
             until=until,
         )
     except NeedsTimestamps as err:
-        raise NeedsTimestamps(f"a horizon shorter than a month: {err}; or use --horizon 1m") from None
+        raise for_a_horizon(err) from None
     history.check_horizon(h)
     units = load_units(con, units_kind, cell_size=cell_size, study=study, history=history)
     start = as_time(until) if until is not None else cutoff(history, h)

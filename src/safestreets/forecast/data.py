@@ -150,6 +150,11 @@ def load_history(
     return History(main.x, main.y, main.t, main.crime_type, main.harm, main.resolution, meta, context)
 
 
+def for_a_horizon(err: NeedsTimestamps) -> NeedsTimestamps:
+    """``err`` as a forecast or backtest with a horizon under a month says it (a monthly one would do)."""
+    return NeedsTimestamps(f"a horizon shorter than a month: {err}; or use --horizon 1m")
+
+
 def missing_months(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> dict[str, Any] | None:
     """Months with no events at all from a force, between its first and last month among the events
     ``where`` selects: missing data, not zero crime (``store.queries.gaps`` finds the same for the status).

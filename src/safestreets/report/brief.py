@@ -72,6 +72,15 @@ def _target_types(prov: dict[str, Any]) -> list[str]:
 MIN_BCU_EVENT_SHARE = 0.02
 
 
+def slivers(series: dict[str, np.ndarray], whole: str) -> dict[str, int]:
+    """The command units of ``series`` with under :data:`MIN_BCU_EVENT_SHARE` of the crimes in ``whole``
+    (the citywide series), and their crimes: records just over the edge of a force's area (the City of
+    London's beside the Met's units), to count citywide only rather than show as units of their own."""
+    total = np.nansum(series[whole])
+    return {b: int(np.nansum(v)) for b, v in series.items()
+            if b != whole and np.nansum(v) < MIN_BCU_EVENT_SHARE * total}  # fmt: skip
+
+
 @dataclass
 class Trend:
     """Counts per period, citywide (``"all"``) and per BCU; ``missing`` marks periods with no records of
@@ -131,10 +140,7 @@ def trend_series(con: duckdb.DuckDBPyConnection, types: list[str], source: str, 
         if b:
             series.setdefault(b, np.zeros(len(keys)))[i] += n
     missing = np.array([k not in have for k in keys], dtype=bool)
-    # A command unit with a sliver of the events (records just over the edge of a force's area: the City
-    # of London's beside the Met's units) gets no row of its own: counted citywide only, and named.
-    total = series["all"].sum()
-    left_out = {b: int(v.sum()) for b, v in series.items() if b != "all" and v.sum() < MIN_BCU_EVENT_SHARE * total}
+    left_out = slivers(series, "all")
     for b in left_out:
         del series[b]
     for v in series.values():
